@@ -1,0 +1,151 @@
+/**
+ * Options are compiled once into a frozen HostConfig: defaults, units, validation. This is the only module that
+ * reads process.env (and only when the composition root passes it in).
+ */
+import { hostname } from 'node:os';
+import path from 'node:path';
+
+export interface HostOptions {
+  port?: number;
+  /** Bind address; default 0.0.0.0 for the CLI, 127.0.0.1 is fine for tests. */
+  bind?: string;
+  dataDir?: string;
+  /** `sqlite:` (default, file in the data folder), `sqlite:/abs/path.db`, or `mysql://user:pass@host:3306/db`. */
+  dbUrl?: string;
+  adminPassword?: string;
+  hostId?: string;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Max size of an uploaded bundle zip in bytes (default 100 MB). */
+  maxBundleBytes?: number;
+  /** Max total unpacked bytes of a bundle (default 500 MB). */
+  maxBundleUnpackedBytes?: number;
+  /** Max entries in a bundle zip (default 20,000). */
+  maxBundleEntries?: number;
+  /** Time limit of bundle introspection (default 10 s). */
+  introspectTimeoutMs?: number;
+  /** Default run timeout when a job sets none (default 0 = none). */
+  defaultTimeoutMs?: number;
+  /** Grace between SIGTERM and SIGKILL for exec runs, and between abort and terminate for thread runs (default 5 s). */
+  killGraceMs?: number;
+  /** How long stop() lets runs finish before aborting them (default 10 s). */
+  shutdownGraceMs?: number;
+  /** Per-run log cap in bytes; head and tail are kept (default 1 MiB). */
+  runLogMaxBytes?: number;
+  /** Max length of a run's result string (default 4,000 chars). */
+  resultMaxChars?: number;
+  /** Worker threads per project pool (default 2). */
+  threadsPerProject?: number;
+  /** Default memory limit of a thread worker's old generation in MB (default 256). */
+  defaultMemoryLimitMb?: number;
+  /** Default bound of a WAIT queue (default 100). */
+  defaultMaxQueue?: number;
+  /** Create and start the samples project on an empty database (default true for the CLI). */
+  seedSamples?: boolean;
+  /** Where the built sample bundles are (default <repo>/dist/samples). */
+  samplesDir?: string;
+}
+
+export interface HostConfig {
+  readonly port: number;
+  readonly bind: string;
+  readonly dataDir: string;
+  readonly db: { readonly dialect: 'sqlite'; readonly file: string } | { readonly dialect: 'mysql'; readonly url: string };
+  readonly adminPassword: string | null;
+  readonly hostId: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly bundlesDir: string;
+  readonly logsDir: string;
+  readonly runLogsDir: string;
+  readonly hostLogsDir: string;
+  readonly maxBundleBytes: number;
+  readonly maxBundleUnpackedBytes: number;
+  readonly maxBundleEntries: number;
+  readonly introspectTimeoutMs: number;
+  readonly defaultTimeoutMs: number;
+  readonly killGraceMs: number;
+  readonly shutdownGraceMs: number;
+  readonly runLogMaxBytes: number;
+  readonly resultMaxChars: number;
+  readonly threadsPerProject: number;
+  readonly defaultMemoryLimitMb: number;
+  readonly defaultMaxQueue: number;
+  readonly seedSamples: boolean;
+  readonly samplesDir: string | null;
+}
+
+const MB = 1024 * 1024;
+
+/** Maps JOBCENTER_* variables onto options; flags given explicitly win over the environment. */
+export function optionsFromEnv(env: NodeJS.ProcessEnv): HostOptions {
+  const opts: HostOptions = {};
+  if (env.JOBCENTER_PORT) opts.port = parseIntStrict(env.JOBCENTER_PORT, 'JOBCENTER_PORT');
+  if (env.JOBCENTER_DATA_DIR) opts.dataDir = env.JOBCENTER_DATA_DIR;
+  if (env.JOBCENTER_DB_URL) opts.dbUrl = env.JOBCENTER_DB_URL;
+  if (env.JOBCENTER_ADMIN_PASSWORD) opts.adminPassword = env.JOBCENTER_ADMIN_PASSWORD;
+  if (env.JOBCENTER_HOST_ID) opts.hostId = env.JOBCENTER_HOST_ID;
+  if (env.JOBCENTER_LOG_LEVEL) opts.logLevel = parseLevel(env.JOBCENTER_LOG_LEVEL);
+  if (env.JOBCENTER_BIND) opts.bind = env.JOBCENTER_BIND;
+  return opts;
+}
+
+export function compileConfig(options: HostOptions): HostConfig {
+  const dataDir = path.resolve(options.dataDir ?? './data');
+  const port = options.port ?? 8017;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be 0..65535, got ${port}`);
+  const logsDir = path.join(dataDir, 'logs');
+  const config: HostConfig = {
+    port,
+    bind: options.bind ?? '0.0.0.0',
+    dataDir,
+    db: parseDbUrl(options.dbUrl ?? 'sqlite:', dataDir),
+    adminPassword: options.adminPassword ?? null,
+    hostId: options.hostId ?? `${hostname()}:${port}`,
+    logLevel: options.logLevel ?? 'info',
+    bundlesDir: path.join(dataDir, 'bundles'),
+    logsDir,
+    runLogsDir: path.join(logsDir, 'runs'),
+    hostLogsDir: path.join(logsDir, 'host'),
+    maxBundleBytes: positive(options.maxBundleBytes ?? 100 * MB, 'maxBundleBytes'),
+    maxBundleUnpackedBytes: positive(options.maxBundleUnpackedBytes ?? 500 * MB, 'maxBundleUnpackedBytes'),
+    maxBundleEntries: positive(options.maxBundleEntries ?? 20_000, 'maxBundleEntries'),
+    introspectTimeoutMs: positive(options.introspectTimeoutMs ?? 10_000, 'introspectTimeoutMs'),
+    defaultTimeoutMs: nonNegative(options.defaultTimeoutMs ?? 0, 'defaultTimeoutMs'),
+    killGraceMs: nonNegative(options.killGraceMs ?? 5_000, 'killGraceMs'),
+    shutdownGraceMs: nonNegative(options.shutdownGraceMs ?? 10_000, 'shutdownGraceMs'),
+    runLogMaxBytes: positive(options.runLogMaxBytes ?? MB, 'runLogMaxBytes'),
+    resultMaxChars: positive(options.resultMaxChars ?? 4_000, 'resultMaxChars'),
+    threadsPerProject: positive(options.threadsPerProject ?? 2, 'threadsPerProject'),
+    defaultMemoryLimitMb: positive(options.defaultMemoryLimitMb ?? 256, 'defaultMemoryLimitMb'),
+    defaultMaxQueue: positive(options.defaultMaxQueue ?? 100, 'defaultMaxQueue'),
+    seedSamples: options.seedSamples ?? false,
+    samplesDir: options.samplesDir ?? null,
+  };
+  return Object.freeze(config);
+}
+
+function parseDbUrl(url: string, dataDir: string): HostConfig['db'] {
+  if (url === 'sqlite:' || url === 'sqlite') return { dialect: 'sqlite', file: path.join(dataDir, 'jobcenter.db') };
+  if (url.startsWith('sqlite:')) return { dialect: 'sqlite', file: path.resolve(url.slice('sqlite:'.length).replace(/^\/\//, '')) };
+  if (url.startsWith('mysql://') || url.startsWith('mariadb://')) return { dialect: 'mysql', url: url.replace(/^mariadb:/, 'mysql:') };
+  throw new Error(`database URL must start with sqlite: or mysql://, got ${JSON.stringify(url)}`);
+}
+
+function parseIntStrict(value: string, name: string): number {
+  if (!/^\d+$/.test(value)) throw new Error(`${name} must be a whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function parseLevel(value: string): HostConfig['logLevel'] {
+  if (value === 'debug' || value === 'info' || value === 'warn' || value === 'error') return value;
+  throw new Error(`JOBCENTER_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(value)}`);
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${n}`);
+  return n;
+}
+
+function nonNegative(n: number, name: string): number {
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be zero or more, got ${n}`);
+  return n;
+}

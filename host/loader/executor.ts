@@ -1,0 +1,66 @@
+/**
+ * The one interface every executor shares (thread, isolate, module, exec). Dispatch builds a RunRequest, calls
+ * execute(), and never knows which executor ran it.
+ */
+import type { LogLevel } from '@jobcenter/job-api';
+import type { SerializedError } from '../errors/index.js';
+import type { JobKind } from '../store/types.js';
+
+export interface RunRequest {
+  readonly runId: string;
+  readonly job: { readonly id: number; readonly name: string; readonly project: string; readonly projectId: number };
+  readonly kind: JobKind;
+  /** Export name (thread/isolate), bean name (module), argv (exec). */
+  readonly entry: string | readonly string[];
+  readonly params: unknown;
+  readonly config: Readonly<Record<string, string>>;
+  readonly scheduledAt: Date;
+  readonly attempt: number;
+  readonly fencingToken: string;
+  /** Thread/isolate/module: heap limit of the worker or isolate. */
+  readonly memoryLimitMb: number | null;
+  /** exec: run argv[0] through /bin/sh -c. */
+  readonly shell: boolean;
+  /** The bundle version the run uses; null only for exec jobs without a bundle. */
+  readonly bundle: { readonly id: number; readonly dir: string; readonly main: string | null } | null;
+}
+
+/** The job's cache as seen by an executor (already bound to the job). */
+export interface RunCache {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export interface RunHooks {
+  /** One line of the run's log (job logger, console, stdout/stderr). */
+  log(level: LogLevel, message: string): void;
+  readonly cache: RunCache;
+  /**
+   * Aborted by dispatch on kill, timeout or shutdown. The executor must then end the run promptly: tell the job
+   * (its ctx.signal), and after `killGraceMs` terminate it (worker terminate, process-group SIGKILL).
+   */
+  readonly signal: AbortSignal;
+  /** Called once when the job's own code starts (first line): the fire-lag measurement point. */
+  started?(at: number): void;
+}
+
+export type RunOutcome =
+  | { readonly ok: true; readonly result: string | null; readonly cpuMs?: number; readonly peakMemoryMb?: number }
+  | {
+      readonly ok: false;
+      readonly error: SerializedError;
+      /** True when the run ended because hooks.signal was aborted (dispatch knows why). */
+      readonly aborted: boolean;
+      readonly cpuMs?: number;
+      readonly peakMemoryMb?: number;
+    };
+
+export interface Executor {
+  /** Never rejects: every failure is an outcome. */
+  execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome>;
+  /** Drop loaded code of a project that is not this bundle version (after a new upload or a delete). */
+  retire(projectId: number, keepBundleId: number | null): Promise<void>;
+  /** Terminates everything; in-flight runs end with aborted outcomes. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,304 @@
+/**
+ * The domain records and the repository interfaces the rest of the host sees.
+ * Only host/store implements them (and only host/store imports sequelize).
+ */
+import type { BundleManifest, Concurrency, Schedule } from '@jobcenter/job-api';
+
+export type { BundleManifest, Concurrency, Schedule };
+
+export type Role = 'admin' | 'developer' | 'viewer';
+export type JobKind = 'thread' | 'module' | 'isolate' | 'exec';
+export type JobState = 'STOPPED' | 'ACTIVE' | 'PENDING';
+export type RunStatus =
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'TIMED_OUT'
+  | 'KILLED'
+  | 'SKIPPED'
+  | 'INTERRUPTED';
+export type RunTrigger = 'SCHEDULE' | 'MANUAL' | 'RETRY' | 'RECOVERY';
+export type Misfire = 'fireOnce' | 'skip' | 'fireAll';
+export type OnInterrupt = 'none' | 'rerun';
+export type JobEventAction =
+  | 'created'
+  | 'updated'
+  | 'started'
+  | 'stopped'
+  | 'triggered'
+  | 'killed'
+  | 'deleted';
+
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
+  'SUCCEEDED',
+  'FAILED',
+  'TIMED_OUT',
+  'KILLED',
+  'SKIPPED',
+  'INTERRUPTED',
+];
+
+export interface UserRecord {
+  id: number;
+  username: string;
+  passwordHash: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: Date;
+  lastLoginAt: Date | null;
+}
+
+export interface TokenRecord {
+  id: number;
+  userId: number;
+  name: string;
+  /** sha256 hex of the secret; the secret itself is shown once and never stored. */
+  tokenHash: string;
+  /** 'session' tokens come from login; 'api' tokens are made by the user. */
+  kind: 'session' | 'api';
+  expiresAt: Date | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export interface ProjectRecord {
+  id: number;
+  name: string;
+  description: string;
+  ownerId: number;
+  currentBundleId: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One exported value of a bundle's main module, found by introspection. */
+export interface BundleExport {
+  name: string;
+  type: 'job' | 'resolver';
+}
+
+export interface BundleRecord {
+  id: number;
+  projectId: number;
+  /** 1, 2, 3… per project: each upload is a new version. */
+  version: number;
+  sha256: string;
+  size: number;
+  manifest: BundleManifest;
+  exports: BundleExport[];
+  /** Absolute path of the extracted folder. */
+  dir: string;
+  createdBy: number | null;
+  createdAt: Date;
+}
+
+export interface JobRecord {
+  id: number;
+  projectId: number;
+  name: string;
+  kind: JobKind;
+  /** Export name (thread/isolate), bean name (module) or argv (exec). */
+  entry: string | string[];
+  params: unknown;
+  configFile: string | null;
+  profile: string | null;
+  config: Record<string, string>;
+  schedule: Schedule;
+  concurrency: Concurrency;
+  /** WAIT: how many runs may queue behind the running one. */
+  maxQueue: number;
+  timeoutMs: number | null;
+  memoryLimitMb: number | null;
+  misfire: Misfire;
+  onInterrupt: OnInterrupt;
+  /** exec only: run through /bin/sh -c. */
+  shell: boolean;
+  state: JobState;
+  /** INTERVAL phase: fires fall on anchorAt + k × everyMs (set when the job starts, kept across restarts). */
+  anchorAt: Date | null;
+  resolverId: number | null;
+  disabled: boolean;
+  ownerId: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface RunError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+export interface RunRecord {
+  runId: string;
+  jobId: number;
+  projectId: number;
+  bundleId: number | null;
+  host: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  /** The fire time this run belongs to (for MANUAL: when it was asked for). */
+  scheduledAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  result: string | null;
+  error: RunError | null;
+  attempt: number;
+  cpuMs: number | null;
+  peakMemoryMb: number | null;
+  /** Where the finished log sits: a file under the data folder, the byte offset and length of this run's chunk. */
+  logFile: string | null;
+  logOffset: number | null;
+  logLength: number | null;
+}
+
+/** The part of a run that changes when it starts or ends. */
+export interface RunUpdate {
+  runId: string;
+  status: RunStatus;
+  startedAt?: Date | null;
+  endedAt?: Date | null;
+  result?: string | null;
+  error?: RunError | null;
+  cpuMs?: number | null;
+  peakMemoryMb?: number | null;
+  logFile?: string | null;
+  logOffset?: number | null;
+  logLength?: number | null;
+}
+
+export interface JobEventRecord {
+  id: number;
+  jobId: number;
+  projectId: number;
+  action: JobEventAction;
+  /** Username, or 'system'. */
+  actor: string;
+  details: Record<string, unknown> | null;
+  at: Date;
+}
+
+export interface RunQuery {
+  jobId?: number;
+  projectIds?: number[];
+  status?: RunStatus[];
+  from?: Date;
+  to?: Date;
+  limit: number;
+  /** Opaque cursor returned by the previous page. */
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'lastLoginAt'>;
+export type NewProject = Omit<ProjectRecord, 'id' | 'createdAt' | 'updatedAt' | 'currentBundleId'>;
+export type NewBundle = Omit<BundleRecord, 'id' | 'createdAt' | 'version'>;
+export type NewJob = Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt'>;
+export type NewToken = Omit<TokenRecord, 'id' | 'createdAt' | 'lastUsedAt'>;
+
+export interface UserRepo {
+  create(user: NewUser): Promise<UserRecord>;
+  get(id: number): Promise<UserRecord | null>;
+  findByUsername(username: string): Promise<UserRecord | null>;
+  list(): Promise<UserRecord[]>;
+  update(id: number, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled' | 'lastLoginAt'>>): Promise<UserRecord | null>;
+  count(): Promise<number>;
+}
+
+export interface TokenRepo {
+  create(token: NewToken): Promise<TokenRecord>;
+  findByHash(tokenHash: string): Promise<TokenRecord | null>;
+  listForUser(userId: number): Promise<TokenRecord[]>;
+  /** Deletes only when the token belongs to userId; returns whether a row went. */
+  delete(id: number, userId: number): Promise<boolean>;
+  touch(id: number, at: Date): Promise<void>;
+}
+
+export interface ProjectRepo {
+  create(project: NewProject): Promise<ProjectRecord>;
+  get(id: number): Promise<ProjectRecord | null>;
+  findByName(name: string): Promise<ProjectRecord | null>;
+  /** ownerId undefined: all projects. */
+  list(ownerId?: number): Promise<ProjectRecord[]>;
+  update(id: number, patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'currentBundleId' | 'ownerId'>>): Promise<ProjectRecord | null>;
+  /** Deletes the project with its bundles, jobs, runs, events and cache rows. */
+  delete(id: number): Promise<void>;
+}
+
+export interface BundleRepo {
+  /** Assigns the next version number of the project. */
+  create(bundle: NewBundle): Promise<BundleRecord>;
+  get(id: number): Promise<BundleRecord | null>;
+  listForProject(projectId: number): Promise<BundleRecord[]>;
+  delete(id: number): Promise<void>;
+}
+
+export interface JobRepo {
+  create(job: NewJob): Promise<JobRecord>;
+  get(id: number): Promise<JobRecord | null>;
+  findByName(projectId: number, name: string): Promise<JobRecord | null>;
+  list(filter: { projectIds?: number[]; resolverId?: number | null; states?: JobState[] }): Promise<JobRecord[]>;
+  update(id: number, patch: Partial<Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt' | 'projectId'>>): Promise<JobRecord | null>;
+  delete(id: number): Promise<void>;
+  countForBundleProject(projectId: number): Promise<number>;
+}
+
+export interface RunRepo {
+  get(runId: string): Promise<RunRecord | null>;
+  list(query: RunQuery): Promise<Page<RunRecord>>;
+  /** Runs in any of these statuses (for recovery). */
+  findByStatus(statuses: RunStatus[]): Promise<RunRecord[]>;
+  /** For each job, the latest scheduledAt of its SCHEDULE/RECOVERY runs: where missed fire times start. */
+  lastScheduledFireTimes(jobIds: number[]): Promise<Map<number, Date>>;
+  countByStatus(jobId?: number): Promise<Record<RunStatus, number>>;
+}
+
+/**
+ * Group commit for run rows: calls are queued and written in batches (bulk insert / upsert of up to 1,000 rows).
+ * Each promise resolves once its row is committed, so a caller can wait for the row before starting the run.
+ */
+export interface RunWriter {
+  /** Inserts the row; rejects with code 'DUPLICATE_FIRE' when (jobId, scheduledAt) for a SCHEDULE run exists. */
+  insert(run: RunRecord): Promise<void>;
+  update(update: RunUpdate): Promise<void>;
+  /** Waits until everything queued so far is committed. */
+  flush(): Promise<void>;
+}
+
+export interface EventRepo {
+  add(event: Omit<JobEventRecord, 'id' | 'at'> & { at?: Date }): Promise<void>;
+  list(filter: { jobId?: number; projectIds?: number[]; limit: number }): Promise<JobEventRecord[]>;
+}
+
+export interface CacheRepo {
+  get(jobId: number, key: string): Promise<unknown>;
+  set(jobId: number, key: string, value: unknown, ttlMs?: number): Promise<void>;
+  delete(jobId: number, key: string): Promise<void>;
+}
+
+export interface StoreCapabilities {
+  dialect: 'sqlite' | 'mysql';
+  /** Whether writes must be serialised in-process (SQLite). */
+  serialisedWrites: boolean;
+}
+
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+  readonly users: UserRepo;
+  readonly tokens: TokenRepo;
+  readonly projects: ProjectRepo;
+  readonly bundles: BundleRepo;
+  readonly jobs: JobRepo;
+  readonly runs: RunRepo;
+  readonly runWriter: RunWriter;
+  readonly events: EventRepo;
+  readonly cache: CacheRepo;
+  /** Flushes the run writer and closes connections. */
+  close(): Promise<void>;
+}

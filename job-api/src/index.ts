@@ -1,0 +1,106 @@
+/**
+ * The contract JobCenter jobs are written against. Types only: no runtime code, no dependencies.
+ *
+ * Terminology
+ * - job: a named, scheduled unit of work defined on the host (schedule, params, config, concurrency).
+ * - run: one execution of a job, identified by a UUID (`runId`); it has a status, a result and a log.
+ * - bundle: a zip with `jobcenter.json` at its root holding a project's job code; each upload is a version.
+ * - project: owns bundles and jobs; the host loads the current bundle version of each project.
+ * - resolver: a job whose run returns the list of jobs it wants to exist (sub-jobs).
+ *
+ * @example
+ * ```ts
+ * import type { PJob } from '@jobcenter/job-api';
+ * export const hello: PJob<{ name: string }> = {
+ *   async execute(ctx) {
+ *     ctx.log.info(`hello ${ctx.params.name}`);
+ *     return 'greeted';
+ *   },
+ * };
+ * ```
+ */
+
+/** A job: `execute` is called once per run; its return value becomes the run's result. */
+export interface PJob<P = unknown> {
+  execute(ctx: JobContext<P>): Promise<string | void> | string | void;
+}
+
+/** A resolver: each run returns the jobs it wants to exist; the host reconciles them by name. */
+export interface PJobResolver<P = unknown> {
+  resolve(ctx: JobContext<P>): Promise<JobSpec[]> | JobSpec[];
+}
+
+/** What a resolver asks for: one sub-job. */
+export interface JobSpec {
+  readonly name: string;
+  readonly entry: string | readonly string[];
+  readonly kind?: 'thread' | 'module' | 'isolate' | 'exec';
+  readonly params?: unknown;
+  readonly schedule: Schedule;
+  readonly concurrency?: Concurrency;
+  /** Changing it forces the sub-job to be updated and restarted (the original's identifierCode). */
+  readonly identifierCode?: string | number;
+}
+
+export type Concurrency = 'ALLOW' | 'WAIT' | 'SKIP';
+
+export type Schedule =
+  | { readonly type: 'MANUAL'; readonly startAt?: string; readonly endAt?: string }
+  | { readonly type: 'INTERVAL'; readonly everyMs: number; readonly startAt?: string; readonly endAt?: string }
+  | {
+      readonly type: 'CRON';
+      readonly cron: string;
+      readonly timezone?: string;
+      readonly startAt?: string;
+      readonly endAt?: string;
+    };
+
+/** Everything a run receives from the host. */
+export interface JobContext<P = unknown> {
+  /** UUID v4, also on every log line of the run. */
+  readonly runId: string;
+  readonly job: { readonly id: number; readonly name: string; readonly project: string };
+  /** The job's params (JSON). */
+  readonly params: P;
+  /** properties file + profile overlay + job overrides. */
+  readonly config: Readonly<Record<string, string>>;
+  /** Values kept across runs of this job (and across host restarts). */
+  readonly cache: JobCache;
+  /** trace/debug/info/warn/error → this run's log. */
+  readonly log: JobLogger;
+  /** Aborted on kill, timeout or shutdown. */
+  readonly signal: AbortSignal;
+  /** The fire time this run belongs to. */
+  readonly scheduledAt: Date;
+  /** 1 for the first try, 2+ for retries. */
+  readonly attempt: number;
+  /** Changes whenever ownership of the job moves (cluster mode). */
+  readonly fencingToken: string;
+}
+
+export interface JobCache {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** Values must be structured-cloneable. */
+  set(key: string, value: unknown, opts?: { ttlMs?: number }): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+export interface JobLogger {
+  trace(message: string, ...args: unknown[]): void;
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+/** The `jobcenter.json` at the root of a bundle. */
+export interface BundleManifest {
+  readonly name: string;
+  readonly version: string;
+  /** Path of the main module inside the bundle, e.g. `dist/index.js`. */
+  readonly main?: string;
+  readonly kind: 'thread' | 'module' | 'isolate' | 'exec';
+  readonly description?: string;
+}
