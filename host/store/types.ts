@@ -148,7 +148,7 @@ export interface RunRecord {
   attempt: number;
   cpuMs: number | null;
   peakMemoryMb: number | null;
-  /** Where the finished log sits: a file under the data folder, the byte offset and length of this run's chunk. */
+  /** Where the finished log sits: a file relative to the logs folder, the byte offset and length of this run's chunk. */
   logFile: string | null;
   logOffset: number | null;
   logLength: number | null;
@@ -158,6 +158,7 @@ export interface RunRecord {
 export interface RunUpdate {
   runId: string;
   status: RunStatus;
+  bundleId?: number | null;
   startedAt?: Date | null;
   endedAt?: Date | null;
   result?: string | null;

@@ -42,8 +42,14 @@ export interface JobSpec {
   readonly identifierCode?: string | number;
 }
 
+/** What a fire does while a run of the job is still going: overlap, queue behind it (bounded), or record SKIPPED. */
 export type Concurrency = 'ALLOW' | 'WAIT' | 'SKIP';
 
+/**
+ * When a job fires; `startAt`/`endAt` (ISO 8601) bound it. CRON expressions have six fields, seconds first
+ * (`0 30 9 * * 1-5`: 09:30:00 on weekdays); a five-field crontab line fires at second 0; without `timezone` the
+ * host's time zone is used.
+ */
 export type Schedule =
   | { readonly type: 'MANUAL'; readonly startAt?: string; readonly endAt?: string }
   | { readonly type: 'INTERVAL'; readonly everyMs: number; readonly startAt?: string; readonly endAt?: string }
@@ -78,6 +84,16 @@ export interface JobContext<P = unknown> {
   readonly fencingToken: string;
 }
 
+/**
+ * Values kept across runs of one job. Values are structured-cloned in and out (no live references, no functions);
+ * with `ttlMs` a value disappears after that many milliseconds.
+ *
+ * @example
+ * ```ts
+ * const runs = ((await ctx.cache.get<number>('runs')) ?? 0) + 1;
+ * await ctx.cache.set('runs', runs);
+ * ```
+ */
 export interface JobCache {
   get<T = unknown>(key: string): Promise<T | undefined>;
   /** Values must be structured-cloneable. */
@@ -85,8 +101,17 @@ export interface JobCache {
   delete(key: string): Promise<void>;
 }
 
+/** The levels of a run's log, lowest first. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 
+/**
+ * Writes to the run's log. Extra arguments are formatted like `util.format` (`%s`, `%d`, `%j`, or appended).
+ *
+ * @example
+ * ```ts
+ * ctx.log.info('copied %d rows from %s', rows, table);
+ * ```
+ */
 export interface JobLogger {
   trace(message: string, ...args: unknown[]): void;
   debug(message: string, ...args: unknown[]): void;

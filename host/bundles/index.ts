@@ -1,0 +1,94 @@
+/**
+ * Bundle intake: store the uploaded zip by SHA-256, extract it safely into a fresh folder, validate
+ * `jobcenter.json`, and list the main module's jobs and resolvers. It never touches the database: the caller
+ * records the version and decides what becomes current.
+ */
+import { stat } from 'node:fs/promises';
+import { createBundleFileStore } from '../blob/bundle-files.js';
+import type { HostConfig } from '../config/index.js';
+import { HostError, unprocessable } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
+import type { BundleExport, BundleManifest } from '../store/types.js';
+import { extractZip, messageOf } from './extract.js';
+import { introspectMain } from './introspect.js';
+import { mainPath, readManifest } from './manifest.js';
+
+export type { BundleExport, BundleManifest };
+
+export interface IntakeResult {
+  sha256: string;
+  /** Size of the zip in bytes. */
+  size: number;
+  /** Absolute path of the extracted folder, `<bundlesDir>/<projectId>/<sha256>-<random>`. */
+  dir: string;
+  manifest: BundleManifest;
+  /** Jobs and resolvers of the main module; [] for exec and isolate bundles. */
+  exports: BundleExport[];
+}
+
+export interface BundleIntake {
+  /** Rejects with a HostError: UNPROCESSABLE (bad zip, manifest or main module) or TOO_LARGE (a size limit). */
+  intake(zipPath: string, opts: { projectId: number }): Promise<IntakeResult>;
+  /** Removes an extracted bundle folder (only folders under bundlesDir). */
+  remove(dir: string): Promise<void>;
+}
+
+/** Heap limit of the introspection worker: enough for real bundles, small enough that a blow-up is cheap. */
+const INTROSPECT_MEMORY_MB = 128;
+
+export function createBundleIntake(deps: { config: HostConfig; logger: Logger }): BundleIntake {
+  const { config } = deps;
+  const logger = deps.logger.child({ part: 'bundles' });
+  const files = createBundleFileStore({ bundlesDir: config.bundlesDir, maxZipBytes: config.maxBundleBytes });
+
+  async function inspect(dir: string): Promise<{ manifest: BundleManifest; exports: BundleExport[] }> {
+    const manifest = await readManifest(dir);
+    const main = mainPath(dir, manifest);
+    if (main === null || manifest.kind === 'exec' || manifest.kind === 'isolate') return { manifest, exports: [] };
+    const exports = await introspectMain(main, manifest.kind, {
+      timeoutMs: config.introspectTimeoutMs,
+      memoryLimitMb: INTROSPECT_MEMORY_MB,
+      logger,
+    });
+    if (exports.length === 0) {
+      throw unprocessable(`main module ${JSON.stringify(manifest.main)} exports no jobs or resolvers (values with an execute or resolve method)`);
+    }
+    return { manifest, exports };
+  }
+
+  return {
+    async intake(zipPath, opts) {
+      await assertReadableFile(zipPath);
+      const stored = await files.storeZip(zipPath);
+      const staging = await files.createStaging();
+      try {
+        await extractZip(stored.path, staging, {
+          maxEntries: config.maxBundleEntries,
+          maxUnpackedBytes: config.maxBundleUnpackedBytes,
+        });
+        const { manifest, exports } = await inspect(staging);
+        const dir = await files.commitStaging(staging, opts.projectId, stored.sha256);
+        logger.info('bundle accepted', { projectId: opts.projectId, sha256: stored.sha256, name: manifest.name, dir });
+        return { sha256: stored.sha256, size: stored.size, dir, manifest, exports };
+      } catch (err) {
+        await files.removeDir(staging);
+        // A refused upload keeps no blob, unless an earlier upload with the same content stored it.
+        if (!stored.existed) await files.removeZip(stored.sha256);
+        logger.info('bundle refused', { projectId: opts.projectId, sha256: stored.sha256, reason: messageOf(err) });
+        throw err instanceof HostError ? err : unprocessable(`bundle could not be taken in: ${messageOf(err)}`);
+      }
+    },
+
+    remove(dir) {
+      return files.removeDir(dir);
+    },
+  };
+}
+
+async function assertReadableFile(zipPath: string): Promise<void> {
+  try {
+    if (!(await stat(zipPath)).isFile()) throw new Error('not a file');
+  } catch (err) {
+    throw new HostError('BAD_REQUEST', `bundle upload ${JSON.stringify(zipPath)} is not a readable file: ${messageOf(err)}`);
+  }
+}

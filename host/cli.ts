@@ -1,0 +1,85 @@
+/**
+ * The command line: `jobcenter start`. With main.ts, the only place that touches process signals and exit codes.
+ */
+import { parseArgs } from 'node:util';
+import { optionsFromEnv, type HostOptions } from './config/index.js';
+import { createHost } from './main.js';
+
+const HELP = `Usage: jobcenter start [options]
+
+Starts a JobCenter host: REST API under /api/v1, health at /healthz, metrics at /metrics.
+
+Options (environment variable in brackets):
+  --port N            port to listen on (JOBCENTER_PORT, default 8017)
+  --bind ADDR         address to bind (JOBCENTER_BIND, default 0.0.0.0)
+  --data-dir DIR      database file, bundles and logs (JOBCENTER_DATA_DIR, default ./data)
+  --db URL            sqlite: (default) or mysql://user:pass@host:3306/db (JOBCENTER_DB_URL)
+  --host-id ID        this host's name (JOBCENTER_HOST_ID, default hostname:port)
+  --log-level L       debug, info, warn or error (JOBCENTER_LOG_LEVEL, default info)
+  --no-samples        do not create the sample projects on an empty database
+  -h, --help          show this help
+
+The admin password comes from JOBCENTER_ADMIN_PASSWORD; without it, a first start prints a generated one.
+SIGTERM or SIGINT stops the host gracefully (runs get a grace time); a second signal forces the exit.
+`;
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' },
+      bind: { type: 'string' },
+      'data-dir': { type: 'string' },
+      db: { type: 'string' },
+      'host-id': { type: 'string' },
+      'log-level': { type: 'string' },
+      'no-samples': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (positionals[0] !== 'start' || positionals.length > 1) {
+    process.stderr.write(`jobcenter: unknown command ${JSON.stringify(positionals.join(' '))}\n\n${HELP}`);
+    process.exitCode = 2;
+    return;
+  }
+  const options: HostOptions = { ...optionsFromEnv(process.env), seedSamples: !values['no-samples'] };
+  if (values.port !== undefined) options.port = Number(values.port);
+  if (values.bind !== undefined) options.bind = values.bind;
+  if (values['data-dir'] !== undefined) options.dataDir = values['data-dir'];
+  if (values.db !== undefined) options.dbUrl = values.db;
+  if (values['host-id'] !== undefined) options.hostId = values['host-id'];
+  if (values['log-level'] !== undefined) options.logLevel = values['log-level'] as HostOptions['logLevel'];
+  await run(options);
+}
+
+async function run(options: HostOptions): Promise<void> {
+  const host = createHost(options, { logToConsole: true });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`jobcenter: ${signal} again, exiting now\n`);
+      process.exit(130);
+    }
+    process.stdout.write(`jobcenter: ${signal} received, stopping (send it again to force)\n`);
+    host.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`jobcenter: stop failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const { url, adminPassword } = await host.start();
+  process.stdout.write(`\nJobCenter is running at ${url}  (data: ${host.config.dataDir}, database: ${host.config.db.dialect})\n`);
+  if (adminPassword) {
+    process.stdout.write(`First start: user "admin" was created with password: ${adminPassword}\n(set JOBCENTER_ADMIN_PASSWORD to choose it; this is shown only once)\n\n`);
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Dispatch decides how a fire runs: concurrency policy, the run row (committed before the run starts, so a
+ * kill -9 never loses a run that executed), the executor call, timeout and kill, the final status and log index.
+ */
+import { randomUUID } from 'node:crypto';
+import type { HostConfig } from '../config/index.js';
+import { hasCode, serializeError, type SerializedError } from '../errors/index.js';
+import type { RunOutcome } from '../loader/executor.js';
+import type { Logger } from '../log/logger.js';
+import type { JobRecord, RunRecord, RunStatus, Store } from '../store/types.js';
+import { JobSlots } from './job-slots.js';
+import { executeRun, type ActiveRun } from './run-execution.js';
+import type { Executors, FireRequest, RunEndEvent, RunLogOpener, TargetResolver } from './types.js';
+
+export interface DispatcherDeps {
+  config: HostConfig;
+  store: Store;
+  executors: Executors;
+  logs: RunLogOpener;
+  targets: TargetResolver;
+  logger: Logger;
+  onRunEnd?(event: RunEndEvent): void;
+}
+
+interface Queued {
+  request: FireRequest;
+  row: RunRecord;
+}
+
+export type AbortReason = 'kill' | 'timeout' | 'shutdown';
+
+export class Dispatcher {
+  private readonly slots = new JobSlots<Queued>();
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly pending = new Set<Promise<unknown>>();
+  /** runId → jobId of QUEUED runs, so a kill finds its queue. */
+  private readonly queuedJobOf = new Map<string, number>();
+  private accepting = true;
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  /** Records and starts (or queues, or skips) one run; resolves with its runId once its row is committed. */
+  async fire(request: FireRequest): Promise<{ runId: string; status: RunStatus } | null> {
+    if (!this.accepting) return null;
+    const { job } = request;
+    const admission = this.slots.admit(job.id, job.concurrency, job.maxQueue);
+    const row = this.newRow(request, admission === 'start' ? 'RUNNING' : admission === 'queue' ? 'QUEUED' : 'SKIPPED');
+    if (admission === 'skip' || admission === 'queue-full') {
+      row.endedAt = new Date();
+      row.error = admission === 'skip'
+        ? { name: 'Skipped', message: 'skipped: the previous run of this job is still running (concurrency SKIP)' }
+        : { name: 'Skipped', message: `skipped: the WAIT queue of this job is full (${job.maxQueue})` };
+      return this.insert(row).then((ok) => (ok ? { runId: row.runId, status: row.status } : null));
+    }
+    if (admission === 'queue') {
+      this.slots.enqueue(job.id, { request, row });
+      this.queuedJobOf.set(row.runId, job.id);
+    }
+    const ok = await this.insert(row);
+    if (!ok) {
+      if (admission === 'queue') {
+        this.slots.dequeue(job.id, (q) => q.row.runId === row.runId);
+        this.queuedJobOf.delete(row.runId);
+      } else this.release(job.id);
+      return null;
+    }
+    if (admission === 'start') this.track(this.start(request, row));
+    return { runId: row.runId, status: row.status };
+  }
+
+  /** Kills a running or queued run. False when this host has no such run. */
+  kill(runId: string, reason: AbortReason = 'kill'): boolean {
+    const run = this.active.get(runId);
+    if (run) {
+      run.abort(reason);
+      return true;
+    }
+    const jobId = this.queuedJobOf.get(runId);
+    const queued = jobId === undefined ? undefined : this.slots.dequeue(jobId, (q) => q.row.runId === runId);
+    if (!queued) return false;
+    this.queuedJobOf.delete(runId);
+    this.track(this.finishQueued(queued, 'KILLED', 'killed while queued'));
+    return true;
+  }
+
+  isActive(runId: string): boolean {
+    return this.active.has(runId) || this.queuedJobOf.has(runId);
+  }
+
+  get activeCount(): number {
+    return this.active.size + this.queuedJobOf.size;
+  }
+
+  runningCount(jobId: number): number {
+    return this.slots.runningCount(jobId);
+  }
+
+  /** Stops taking work, lets runs finish up to graceMs, aborts the rest, marks what is left INTERRUPTED. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.accepting = false;
+    for (const queued of this.slots.drainQueues()) {
+      this.queuedJobOf.delete(queued.row.runId);
+      this.track(this.finishQueued(queued, 'INTERRUPTED', 'the host shut down before the run started'));
+    }
+    await waitFor(() => this.active.size === 0, graceMs);
+    for (const run of this.active.values()) run.abort('shutdown');
+    await waitFor(() => this.active.size === 0, this.deps.config.killGraceMs + 2_000);
+    await Promise.allSettled([...this.pending]);
+    await this.deps.store.runWriter.flush();
+  }
+
+  private async start(request: FireRequest, row: RunRecord): Promise<void> {
+    const { job } = request;
+    try {
+      await executeRun({
+        ...this.deps,
+        request,
+        row,
+        register: (run) => this.active.set(row.runId, run),
+      });
+    } catch (err) {
+      this.deps.logger.error('run bookkeeping failed', { runId: row.runId, error: serializeError(err).message });
+    } finally {
+      this.active.delete(row.runId);
+      this.deps.onRunEnd?.({ runId: row.runId, jobId: job.id, status: row.status });
+      const next = this.slots.release(job.id);
+      if (next) this.track(this.startQueued(next));
+    }
+  }
+
+  private async startQueued(queued: Queued): Promise<void> {
+    this.queuedJobOf.delete(queued.row.runId);
+    queued.row.status = 'RUNNING';
+    await this.start(queued.request, queued.row);
+  }
+
+  private async finishQueued(queued: Queued, status: RunStatus, message: string): Promise<void> {
+    const error: SerializedError = { name: status === 'KILLED' ? 'Killed' : 'Interrupted', message };
+    queued.row.status = status;
+    await this.deps.store.runWriter.update({ runId: queued.row.runId, status, endedAt: new Date(), error });
+  }
+
+  private async insert(row: RunRecord): Promise<boolean> {
+    try {
+      await this.deps.store.runWriter.insert(row);
+      return true;
+    } catch (err) {
+      if (hasCode(err, 'DUPLICATE_FIRE')) return false;
+      this.deps.logger.error('could not record a run', { runId: row.runId, jobId: row.jobId, error: serializeError(err).message });
+      return false;
+    }
+  }
+
+  private newRow(request: FireRequest, status: RunStatus): RunRecord {
+    const now = new Date();
+    return {
+      runId: randomUUID(),
+      jobId: request.job.id,
+      projectId: request.job.projectId,
+      bundleId: null,
+      host: this.deps.config.hostId,
+      trigger: request.trigger,
+      status,
+      scheduledAt: request.scheduledAt,
+      startedAt: status === 'RUNNING' ? now : null,
+      endedAt: null,
+      result: null,
+      error: null,
+      attempt: request.attempt ?? 1,
+      cpuMs: null,
+      peakMemoryMb: null,
+      logFile: null,
+      logOffset: null,
+      logLength: null,
+    };
+  }
+
+  private release(jobId: number): void {
+    const next = this.slots.release(jobId);
+    if (next) this.track(this.startQueued(next));
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise));
+  }
+
+}
+
+/** Maps an outcome and the reason of an abort to the run's final status. */
+export function finalStatus(outcome: RunOutcome, abortReason: AbortReason | null): RunStatus {
+  if (outcome.ok) return 'SUCCEEDED';
+  if (outcome.aborted || abortReason) {
+    if (abortReason === 'timeout') return 'TIMED_OUT';
+    if (abortReason === 'shutdown') return 'INTERRUPTED';
+    return 'KILLED';
+  }
+  return 'FAILED';
+}
+
+function waitFor(done: () => boolean, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + ms;
+    const check = (): void => {
+      if (done() || Date.now() >= deadline) resolve();
+      else setTimeout(check, 20);
+    };
+    check();
+  });
+}
+
+export type { JobRecord };

@@ -1,0 +1,74 @@
+/**
+ * The host's end of one run's MessagePort: log lines and 'started' go to the run's hooks, cache requests are
+ * answered through hooks.cache, and the abort is posted to the job. See protocol.ts for the messages.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { serializeError } from '../errors/index.js';
+import type { RunHooks } from './executor.js';
+import type { CacheOp, HostMessage, WorkerMessage } from './protocol.js';
+
+export interface HostRunPort {
+  /** Resolves when the worker's last message ('end') arrived or the port closed, whichever comes first. */
+  readonly ended: Promise<void>;
+  abort(reason: string): void;
+  close(): void;
+}
+
+export function attachRunPort(port: MessagePort, hooks: RunHooks): HostRunPort {
+  let closed = false;
+  let markEnded: () => void = () => {};
+  const ended = new Promise<void>((resolve) => {
+    markEnded = resolve;
+  });
+  const send = (message: HostMessage): void => {
+    if (closed) return;
+    try {
+      port.postMessage(message);
+    } catch (err) {
+      // A cache value that cannot be cloned must fail that request, not the host.
+      if (message.type === 'cache-reply') send({ type: 'cache-reply', id: message.id, ok: false, error: serializeError(err) });
+    }
+  };
+  port.on('message', (message: WorkerMessage) => {
+    switch (message.type) {
+      case 'log':
+        hooks.log(message.level, message.message);
+        break;
+      case 'started':
+        hooks.started?.(message.at);
+        break;
+      case 'cache':
+        answerCache(message.id, message.request, hooks, send);
+        break;
+      case 'end':
+        markEnded();
+        break;
+    }
+  });
+  port.on('close', () => markEnded());
+  return {
+    ended,
+    abort: (reason) => send({ type: 'abort', reason }),
+    close() {
+      closed = true;
+      markEnded();
+      port.removeAllListeners('message');
+      port.close();
+    },
+  };
+}
+
+function answerCache(id: number, request: CacheOp, hooks: RunHooks, send: (m: HostMessage) => void): void {
+  let done: Promise<unknown>;
+  try {
+    if (request.op === 'get') done = hooks.cache.get(request.key);
+    else if (request.op === 'set') done = hooks.cache.set(request.key, request.value, request.ttlMs);
+    else done = hooks.cache.delete(request.key);
+  } catch (err) {
+    done = Promise.reject(err);
+  }
+  done.then(
+    (value) => send({ type: 'cache-reply', id, ok: true, value }),
+    (err: unknown) => send({ type: 'cache-reply', id, ok: false, error: serializeError(err) }),
+  );
+}

@@ -1,0 +1,129 @@
+/**
+ * Inside a pool worker: the JobContext of one run, built over the run's MessagePort (see protocol.ts).
+ * A worker runs one task at a time, so "the current run" is unambiguous; console output is routed to it.
+ */
+import { format } from 'node:util';
+import type { JobCache, JobContext, JobLogger, LogLevel } from '@jobcenter/job-api';
+import type { CacheOp, HostMessage, ThreadTask, WorkerMessage } from './protocol.js';
+
+export interface RunChannel {
+  readonly context: JobContext;
+  log(level: LogLevel, message: string): void;
+  post(message: WorkerMessage): void;
+  /** Rejects pending cache requests, detaches listeners and closes the port. */
+  close(): void;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+export function openRunChannel(task: ThreadTask): RunChannel {
+  const port = task.port;
+  const abort = new AbortController();
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let closed = false;
+
+  const post = (message: WorkerMessage): void => {
+    if (!closed) port.postMessage(message);
+  };
+  const rejectAll = (why: string): void => {
+    for (const p of pending.values()) p.reject(new Error(why));
+    pending.clear();
+  };
+  port.on('message', (message: HostMessage) => {
+    if (message.type === 'abort') {
+      abort.abort(new Error(message.reason));
+      return;
+    }
+    const waiter = pending.get(message.id);
+    if (!waiter) return;
+    pending.delete(message.id);
+    if (message.ok) waiter.resolve(message.value);
+    else waiter.reject(Object.assign(new Error(message.error.message), { name: message.error.name, code: message.error.code }));
+  });
+  // The host closes its side when the run is over (or gone): nobody will answer pending requests any more.
+  port.on('close', () => {
+    closed = true;
+    rejectAll('the run has ended: cache request not answered');
+  });
+
+  const request = (op: CacheOp): Promise<unknown> => {
+    if (closed) return Promise.reject(new Error('the run has ended: cache is not available'));
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      post({ type: 'cache', id, request: op });
+    });
+  };
+  const log = (level: LogLevel, message: string): void => post({ type: 'log', level, message, time: Date.now() });
+
+  const context = buildContext(task, abort.signal, log, request);
+  return {
+    context,
+    log,
+    post,
+    close() {
+      rejectAll('the run has ended: cache request not answered');
+      closed = true;
+      port.removeAllListeners('message');
+      port.close();
+    },
+  };
+}
+
+function buildContext(
+  task: ThreadTask,
+  signal: AbortSignal,
+  log: (level: LogLevel, message: string) => void,
+  request: (op: CacheOp) => Promise<unknown>,
+): JobContext {
+  const line = (level: LogLevel) => (message: string, ...args: unknown[]) => log(level, format(message, ...args));
+  const logger: JobLogger = { trace: line('trace'), debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+  const cache: JobCache = {
+    get: <T>(key: string) => request({ op: 'get', key }) as Promise<T | undefined>,
+    set: async (key, value, opts) => {
+      await request({ op: 'set', key, value, ...(opts?.ttlMs !== undefined ? { ttlMs: opts.ttlMs } : {}) });
+    },
+    delete: async (key) => {
+      await request({ op: 'delete', key });
+    },
+  };
+  return Object.freeze({
+    runId: task.runId,
+    job: Object.freeze({ ...task.job }),
+    params: task.params,
+    config: Object.freeze({ ...task.config }),
+    cache,
+    log: logger,
+    signal,
+    scheduledAt: new Date(task.scheduledAt),
+    attempt: task.attempt,
+    fencingToken: task.fencingToken,
+  });
+}
+
+type ConsoleMethod = 'log' | 'info' | 'warn' | 'error' | 'debug' | 'trace';
+const CONSOLE_LEVELS: ReadonlyArray<[ConsoleMethod, LogLevel]> = [
+  ['log', 'info'],
+  ['info', 'info'],
+  ['warn', 'warn'],
+  ['error', 'error'],
+  ['debug', 'debug'],
+  ['trace', 'trace'],
+];
+
+/**
+ * Replaces the worker's console so a job's console output lands in the log of the run that is executing.
+ * Output while no run is current (a timer a finished job left behind) is dropped: it belongs to no run.
+ */
+export function routeConsole(current: () => RunChannel | null): void {
+  for (const [method, level] of CONSOLE_LEVELS) {
+    // eslint-disable-next-line no-console -- replacing the worker's console is the point: job output → run log
+    console[method] = (...args: unknown[]) => {
+      current()?.log(level, format(...args));
+    };
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The composition root: builds every part of a host and passes each its collaborators. `createHost` is what
+ * `jobcenter start` runs and what another Node process embeds. Start and stop are idempotent; teardown runs in
+ * reverse order and closes only what was opened.
+ */
+import { mkdir } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+import { createRunLogStore } from './blob/run-logs.js';
+import { createBundleIntake } from './bundles/index.js';
+import { compileConfig, type HostConfig, type HostOptions } from './config/index.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { createThreadExecutor } from './loader/thread-executor.js';
+import { createHostLogger } from './log/host-log.js';
+import type { Logger } from './log/logger.js';
+import { createExecExecutor } from './runner/exec-executor.js';
+import { Access } from './services/access.js';
+import { AuthService } from './services/auth.js';
+import { Engine } from './services/engine.js';
+import { JobService } from './services/jobs.js';
+import { ProjectService } from './services/projects.js';
+import { recover, type RecoveryReport } from './services/recovery.js';
+import { RunService } from './services/runs.js';
+import { seedSamples } from './services/seed.js';
+import { CachedTargets } from './services/targets.js';
+import { createStore } from './store/index.js';
+import type { Store } from './store/types.js';
+import { createWebApp } from './web/app.js';
+import { renderMetrics } from './web/metrics.js';
+
+export interface Host {
+  readonly config: HostConfig;
+  /** Available after start(). */
+  readonly app: Koa;
+  /** Starts everything and listens; resolves with the URL the host serves on. */
+  start(): Promise<{ url: string; adminPassword: string | null; recovery: RecoveryReport }>;
+  /** Stops scheduling, lets runs finish up to the grace time, aborts the rest, closes everything. */
+  stop(): Promise<void>;
+  /** Testing and embedding: the running parts. */
+  readonly parts: Parts;
+}
+
+export interface Parts {
+  store: Store;
+  engine: Engine;
+  dispatcher: Dispatcher;
+  jobs: JobService;
+  projects: ProjectService;
+  runs: RunService;
+  logger: Logger;
+}
+
+export interface HostExtras {
+  /** Print the host log to stdout too (the CLI does). */
+  logToConsole?: boolean;
+}
+
+type Phase = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export function createHost(options: HostOptions = {}, extras: HostExtras = {}): Host {
+  const config = compileConfig(options);
+  let phase: Phase = 'new';
+  let parts: Parts | null = null;
+  let app: Koa | null = null;
+  let starting: Promise<{ url: string; adminPassword: string | null; recovery: RecoveryReport }> | null = null;
+  let stopping: Promise<void> | null = null;
+  const teardown: (() => Promise<void>)[] = [];
+
+  async function doStart(): Promise<{ url: string; adminPassword: string | null; recovery: RecoveryReport }> {
+    phase = 'starting';
+    await mkdir(config.dataDir, { recursive: true });
+    const hostLog = createHostLogger({ dir: config.hostLogsDir, level: config.logLevel, console: extras.logToConsole ?? false });
+    teardown.push(() => hostLog.shutdown());
+    const logger = hostLog.logger;
+    const store = await createStore(config.db, logger.child({ part: 'store' }));
+    teardown.push(() => store.close());
+    const auth = new AuthService(store, logger);
+    const adminPassword = await auth.ensureAdmin(config.adminPassword);
+    const runLogs = createRunLogStore({ dir: config.logsDir, maxBytesPerRun: config.runLogMaxBytes, logger: logger.child({ part: 'run-logs' }) });
+    teardown.push(() => runLogs.close());
+    const executors = {
+      thread: createThreadExecutor({ config, logger: logger.child({ part: 'thread' }) }),
+      exec: createExecExecutor({ config, logger: logger.child({ part: 'exec' }) }),
+    };
+    teardown.push(async () => {
+      await Promise.allSettled(Object.values(executors).map((e) => e.close()));
+    });
+    const targets = new CachedTargets(store);
+    const dispatcher = new Dispatcher({ config, store, executors, logs: runLogs, targets, logger: logger.child({ part: 'dispatch' }) });
+    teardown.push(() => dispatcher.shutdown(config.shutdownGraceMs));
+    const engine = new Engine({ store, dispatcher, logger });
+    teardown.push(async () => engine.stop());
+    const access = new Access(store);
+    const intake = createBundleIntake({ config, logger: logger.child({ part: 'bundles' }) });
+    const projects = new ProjectService({ store, access, intake, executors, targets, engine, logger });
+    const jobs = new JobService({ config, store, access, engine });
+    const runs = new RunService({ store, access, dispatcher, engine, logs: runLogs });
+    parts = { store, engine, dispatcher, jobs, projects, runs, logger };
+    const recovery = await recover({ store, engine, logs: runLogs, logger, hostId: config.hostId });
+    if (config.seedSamples) await seedSamples({ config, store, projects, jobs, logger });
+    engine.start();
+    app = createWebApp({
+      config,
+      store,
+      auth,
+      access,
+      projects,
+      jobs,
+      runs,
+      logger,
+      nextFireOf: (id) => engine.nextFireOf(id),
+      ready: () => phase === 'running',
+      metrics: () => renderMetrics({ store, engine, dispatcher }),
+    });
+    const url = await listen(app);
+    phase = 'running';
+    logger.info('JobCenter is running', { url, dataDir: config.dataDir, db: config.db.dialect });
+    return { url, adminPassword, recovery };
+  }
+
+  async function listen(koa: Koa): Promise<string> {
+    const srv = http.createServer(koa.callback());
+    teardown.push(
+      () =>
+        new Promise<void>((resolve) => {
+          srv.close(() => resolve());
+          srv.closeAllConnections();
+        }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(config.port, config.bind, () => resolve());
+    });
+    const address = srv.address() as AddressInfo;
+    const shown = config.bind === '0.0.0.0' || config.bind === '::' ? 'localhost' : config.bind;
+    return `http://${shown}:${address.port}`;
+  }
+
+  async function doStop(): Promise<void> {
+    if (starting) await starting.catch(() => undefined);
+    phase = 'stopping';
+    // Reverse order of opening: web, scheduler, drain runs, executors, logs, store, host log.
+    for (const step of teardown.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        parts?.logger.error('stop step failed', { error: (err as Error).message });
+      }
+    }
+    phase = 'stopped';
+  }
+
+  return {
+    config,
+    get app(): Koa {
+      if (!app) throw new Error('the host is not started');
+      return app;
+    },
+    get parts(): Parts {
+      if (!parts) throw new Error('the host is not started');
+      return parts;
+    },
+    start() {
+      if (phase === 'stopping' || phase === 'stopped') return Promise.reject(new Error('a stopped host cannot start again; create a new one'));
+      starting ??= doStart().catch(async (err: unknown) => {
+        await doStop();
+        throw err;
+      });
+      return starting;
+    },
+    stop() {
+      if (phase === 'new') phase = 'stopped';
+      stopping ??= phase === 'stopped' ? Promise.resolve() : doStop();
+      return stopping;
+    },
+  };
+}

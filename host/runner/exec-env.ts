@@ -1,0 +1,50 @@
+/**
+ * What an exec run receives besides its argv: environment variables and a JSON file with the run's context.
+ * The host's own JOBCENTER_* variables (admin password, database URL) never reach the child.
+ */
+import type { RunRequest } from '../loader/executor.js';
+
+/** The JSON file JOBCENTER_CONFIG_FILE points at. */
+export interface ExecRunFile {
+  readonly runId: string;
+  readonly job: { readonly id: number; readonly name: string; readonly project: string };
+  readonly params: unknown;
+  readonly config: Readonly<Record<string, string>>;
+  readonly scheduledAt: string;
+  readonly attempt: number;
+}
+
+export function execRunFile(request: RunRequest): ExecRunFile {
+  return {
+    runId: request.runId,
+    job: { id: request.job.id, name: request.job.name, project: request.job.project },
+    params: request.params,
+    config: request.config,
+    scheduledAt: request.scheduledAt.toISOString(),
+    attempt: request.attempt,
+  };
+}
+
+/** `db.url` → `JOBCENTER_CONFIG_DB_URL`. */
+export function configEnvName(key: string): string {
+  return `JOBCENTER_CONFIG_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+export function execEnv(hostEnv: NodeJS.ProcessEnv, request: RunRequest, configFile: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(hostEnv)) {
+    if (value !== undefined && !name.startsWith('JOBCENTER_')) env[name] = value;
+  }
+  for (const [key, value] of Object.entries(request.config)) env[configEnvName(key)] = value;
+  Object.assign(env, {
+    JOBCENTER_RUN_ID: request.runId,
+    JOBCENTER_JOB_ID: String(request.job.id),
+    JOBCENTER_JOB_NAME: request.job.name,
+    JOBCENTER_PROJECT: request.job.project,
+    JOBCENTER_SCHEDULED_AT: request.scheduledAt.toISOString(),
+    JOBCENTER_ATTEMPT: String(request.attempt),
+    JOBCENTER_PARAMS: JSON.stringify(request.params ?? null),
+    JOBCENTER_CONFIG_FILE: configFile,
+  });
+  return env;
+}

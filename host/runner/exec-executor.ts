@@ -1,0 +1,216 @@
+/**
+ * The `exec` executor: runs a command line as a child process in its own process group (the only importer of
+ * child_process in the host). stdout → info lines, stderr → warn lines of the run's log; the last non-empty stdout
+ * line is the result. Kill = SIGTERM to the group, SIGKILL after killGraceMs; whatever the command left running in
+ * its group when it exits is killed too, so a run never leaves processes behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { HostConfig } from '../config/index.js';
+import { serializeError, type SerializedError } from '../errors/index.js';
+import type { Executor, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
+import type { Logger } from '../log/logger.js';
+import { execEnv, execRunFile } from './exec-env.js';
+import { createLineSplitter } from './line-splitter.js';
+
+/** After the command exited, how long its output pipes may take to drain. */
+const PIPE_DRAIN_MS = 1_000;
+/** A stderr line quoted in a failure message is cut to this length. */
+const STDERR_QUOTE_CHARS = 1_000;
+
+export interface ExecExecutor extends Executor {
+  /** Process groups currently running (metrics, and tests that prove nothing leaked). */
+  runningCount(): number;
+}
+
+interface Spawned {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Record<string, string>;
+}
+
+type Ending = { readonly code: number | null; readonly signal: NodeJS.Signals | null } | { readonly error: Error };
+
+export function createExecExecutor(deps: { config: HostConfig; logger: Logger }): ExecExecutor {
+  const { config } = deps;
+  const logger = deps.logger.child({ component: 'exec-executor' });
+  const groups = new Set<ChildProcess>();
+  const runs = new Set<Promise<RunOutcome>>();
+  let closed = false;
+
+  async function execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome> {
+    if (closed) return aborted('the exec executor is closed');
+    if (hooks.signal.aborted) return aborted(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
+    const argv = request.entry;
+    if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string')) {
+      return failure({ name: 'Error', message: 'an exec job entry must be a non-empty argv array of strings' });
+    }
+    if (request.bundle && !existsSync(request.bundle.dir)) {
+      return failure({ name: 'Error', message: `bundle folder ${request.bundle.dir} does not exist` });
+    }
+    const run = runInTempFolder(request, argv as readonly string[], hooks).catch((err: unknown) => failure(serializeError(err)));
+    runs.add(run);
+    try {
+      return await run;
+    } finally {
+      runs.delete(run);
+    }
+  }
+
+  async function runInTempFolder(request: RunRequest, argv: readonly string[], hooks: RunHooks): Promise<RunOutcome> {
+    const temp = await mkdtemp(path.join(tmpdir(), 'jobcenter-run-'));
+    try {
+      const configFile = path.join(temp, 'run.json');
+      await writeFile(configFile, JSON.stringify(execRunFile(request)), { mode: 0o600 });
+      let cwd = request.bundle?.dir;
+      if (!cwd) {
+        cwd = path.join(temp, 'work');
+        await mkdir(cwd);
+      }
+      const [command, args] = request.shell ? ['/bin/sh', ['-c', argv.join(' ')]] : [argv[0], argv.slice(1)];
+      return await spawnAndWait({ command, args, cwd, env: execEnv(process.env, request, configFile) }, hooks);
+    } finally {
+      await rm(temp, { recursive: true, force: true }).catch((err: unknown) => {
+        logger.warn('could not remove an exec run folder', { runId: request.runId, temp, err: String(err) });
+      });
+    }
+  }
+
+  async function spawnAndWait(spec: Spawned, hooks: RunHooks): Promise<RunOutcome> {
+    let child: ChildProcess;
+    try {
+      child = spawn(spec.command, [...spec.args], { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      return failure(spawnFailure(err, spec.command));
+    }
+    groups.add(child);
+    child.once('spawn', () => hooks.started?.(Date.now()));
+    const output = captureOutput(child, hooks);
+    const stopKill = killOnAbort(child, hooks.signal);
+    try {
+      const ending = await waitForEnd(child);
+      if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+      await output.drained();
+      if ('error' in ending) return failure(spawnFailure(ending.error, spec.command));
+      return outcomeOf(ending, output.lastStdout(), output.lastStderr(), hooks.signal);
+    } finally {
+      stopKill();
+      groups.delete(child);
+    }
+  }
+
+  function killOnAbort(child: ChildProcess, signal: AbortSignal): () => void {
+    let graceTimer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      if (child.pid === undefined) return;
+      killGroup(child.pid, 'SIGTERM');
+      graceTimer = setTimeout(() => child.pid !== undefined && killGroup(child.pid, 'SIGKILL'), config.killGraceMs);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      clearTimeout(graceTimer);
+      signal.removeEventListener('abort', onAbort);
+    };
+  }
+
+  function outcomeOf(ending: Exclude<Ending, { error: Error }>, stdout: string | null, stderr: string | null, signal: AbortSignal): RunOutcome {
+    const how = ending.signal ? `killed by ${ending.signal}` : `exited with code ${ending.code}`;
+    if (closed) return aborted(`the exec executor was closed while the run was in flight (${how})`);
+    if (signal.aborted) return aborted(`${how} after abort: ${reasonText(signal.reason)}`);
+    if (ending.code === 0) return { ok: true, result: stdout === null ? null : stdout.slice(0, config.resultMaxChars) };
+    const quote = stderr ? `: ${stderr.slice(0, STDERR_QUOTE_CHARS)}` : '';
+    return failure({ name: 'ExecError', message: `${how}${quote}`, ...(ending.signal ? { code: ending.signal } : {}) });
+  }
+
+  return {
+    execute,
+    async retire() {
+      // exec keeps no loaded code: nothing to drop.
+    },
+    async close() {
+      closed = true;
+      for (const child of groups) if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+      await Promise.allSettled([...runs]);
+    },
+    runningCount: () => groups.size,
+  };
+}
+
+/** The first 'error' (spawn failed) or 'exit'; spawn failures may also emit 'close', which is not waited for. */
+function waitForEnd(child: ChildProcess): Promise<Ending> {
+  return new Promise((resolve) => {
+    child.once('error', (error) => resolve({ error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+interface CapturedOutput {
+  drained(): Promise<void>;
+  lastStdout(): string | null;
+  lastStderr(): string | null;
+}
+
+function captureOutput(child: ChildProcess, hooks: RunHooks): CapturedOutput {
+  let lastOut: string | null = null;
+  let lastErr: string | null = null;
+  const out = createLineSplitter((line) => {
+    hooks.log('info', line);
+    if (line.trim() !== '') lastOut = line;
+  });
+  const err = createLineSplitter((line) => {
+    hooks.log('warn', line);
+    if (line.trim() !== '') lastErr = line;
+  });
+  const closed = [child.stdout, child.stderr].map(
+    (stream) => new Promise<void>((resolve) => (stream ? stream.once('close', () => resolve()) : resolve())),
+  );
+  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+  return {
+    async drained() {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(closed), new Promise((resolve) => (timer = setTimeout(resolve, PIPE_DRAIN_MS)))]);
+      clearTimeout(timer);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      out.end();
+      err.end();
+    },
+    lastStdout: () => lastOut,
+    lastStderr: () => lastErr,
+  };
+}
+
+/** Signals the whole process group (negative pid): grandchildren die with the command. */
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+function spawnFailure(err: unknown, command: string): SerializedError {
+  const error = serializeError(err);
+  if (error.code === 'ENOENT') return { ...error, message: `command not found: ${command}` };
+  if (error.code === 'EACCES') return { ...error, message: `command is not executable (permission denied): ${command}` };
+  return { ...error, message: `could not start ${command}: ${error.message}` };
+}
+
+function failure(error: SerializedError): RunOutcome {
+  return { ok: false, error, aborted: false };
+}
+
+function aborted(message: string): RunOutcome {
+  return { ok: false, error: { name: 'AbortError', message }, aborted: true };
+}
+
+function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  if (typeof reason === 'string') return reason;
+  return reason === undefined ? 'aborted' : String(reason);
+}

@@ -1,0 +1,158 @@
+/**
+ * Validation of job bodies at the edge: every message names the field and says what is wrong.
+ */
+import type { HostConfig } from '../config/index.js';
+import { badRequest } from '../errors/index.js';
+import { validateSchedule } from '../scheduler/schedule.js';
+import type { Concurrency, JobKind, JobRecord, Misfire, OnInterrupt } from '../store/types.js';
+
+export type JobInput = Pick<
+  JobRecord,
+  | 'name'
+  | 'kind'
+  | 'entry'
+  | 'params'
+  | 'configFile'
+  | 'profile'
+  | 'config'
+  | 'schedule'
+  | 'concurrency'
+  | 'maxQueue'
+  | 'timeoutMs'
+  | 'memoryLimitMb'
+  | 'misfire'
+  | 'onInterrupt'
+  | 'shell'
+>;
+
+const KINDS: readonly JobKind[] = ['thread', 'module', 'isolate', 'exec'];
+const CONCURRENCY: readonly Concurrency[] = ['ALLOW', 'WAIT', 'SKIP'];
+const MISFIRE: readonly Misfire[] = ['fireOnce', 'skip', 'fireAll'];
+const ON_INTERRUPT: readonly OnInterrupt[] = ['none', 'rerun'];
+const FIELDS = new Set([
+  'projectId', 'name', 'kind', 'entry', 'params', 'configFile', 'profile', 'config', 'schedule', 'concurrency',
+  'maxQueue', 'timeoutMs', 'memoryLimitMb', 'misfire', 'onInterrupt', 'shell', 'retries', 'start',
+]);
+
+export function assertObject(body: unknown, what = 'request body'): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest(`${what} must be a JSON object`);
+  return body as Record<string, unknown>;
+}
+
+/** A full job body (create). */
+export function parseJobInput(body: unknown, config: HostConfig): JobInput {
+  const input = assertObject(body);
+  rejectUnknown(input);
+  return {
+    name: parseName(input.name),
+    kind: oneOf(input.kind, KINDS, 'kind'),
+    entry: parseEntry(input.entry, input.kind),
+    params: parseParams(input.params),
+    configFile: optionalFileName(input.configFile, 'configFile'),
+    profile: optionalProfile(input.profile),
+    config: parseConfigMap(input.config),
+    schedule: validateSchedule(input.schedule),
+    concurrency: input.concurrency === undefined ? 'ALLOW' : oneOf(input.concurrency, CONCURRENCY, 'concurrency'),
+    maxQueue: optionalInt(input.maxQueue, 'maxQueue', 1, 10_000) ?? config.defaultMaxQueue,
+    timeoutMs: optionalInt(input.timeoutMs, 'timeoutMs', 1, 30 * 86_400_000),
+    memoryLimitMb: optionalInt(input.memoryLimitMb, 'memoryLimitMb', 8, 16_384),
+    misfire: input.misfire === undefined ? 'fireOnce' : oneOf(input.misfire, MISFIRE, 'misfire'),
+    onInterrupt: input.onInterrupt === undefined ? 'none' : oneOf(input.onInterrupt, ON_INTERRUPT, 'onInterrupt'),
+    shell: optionalBool(input.shell, 'shell') ?? false,
+  };
+}
+
+/** A partial body (PATCH): only the fields given, each validated; kind and entry are checked together. */
+export function parseJobPatch(body: unknown, current: JobRecord, config: HostConfig): Partial<JobInput> {
+  const input = assertObject(body);
+  rejectUnknown(input);
+  if ('projectId' in input && input.projectId !== current.projectId) throw badRequest('projectId cannot change', 'projectId');
+  const merged = { ...current, ...input } as Record<string, unknown>;
+  const full = parseJobInput({ ...merged, projectId: undefined, start: undefined }, config);
+  const patch: Partial<JobInput> = {};
+  for (const key of Object.keys(input) as (keyof JobInput)[]) {
+    if (key in full) (patch as Record<string, unknown>)[key] = full[key];
+  }
+  return patch;
+}
+
+function rejectUnknown(input: Record<string, unknown>): void {
+  for (const key of Object.keys(input)) {
+    if (!FIELDS.has(key)) throw badRequest(`unknown field "${key}"`, key);
+  }
+}
+
+function parseName(name: unknown): string {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,199}$/.test(name)) {
+    throw badRequest('name must be 1 to 200 characters: letters, digits, spaces, dots, colons, dashes, underscores', 'name');
+  }
+  return name;
+}
+
+function parseEntry(entry: unknown, kind: unknown): string | string[] {
+  if (kind === 'exec') {
+    if (!Array.isArray(entry) || entry.length === 0 || !entry.every((a) => typeof a === 'string') || entry[0] === '') {
+      throw badRequest('entry must be a non-empty array of strings (the argv) for kind exec', 'entry');
+    }
+    return entry as string[];
+  }
+  if (typeof entry !== 'string' || !/^[A-Za-z_$][\w$]{0,199}$/.test(entry)) {
+    throw badRequest('entry must be the name of an exported job (an identifier)', 'entry');
+  }
+  return entry;
+}
+
+function parseParams(params: unknown): unknown {
+  if (params === undefined) return null;
+  const text = JSON.stringify(params);
+  if (text.length > 64_000) throw badRequest('params must be at most 64,000 characters of JSON', 'params');
+  return params;
+}
+
+function parseConfigMap(config: unknown): Record<string, string> {
+  if (config === undefined || config === null) return {};
+  const map = assertObject(config, 'config');
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(map)) {
+    if (typeof value !== 'string') throw badRequest(`config.${key} must be a string`, `config.${key}`);
+    out[key] = value;
+  }
+  return out;
+}
+
+function optionalFileName(value: unknown, field: string): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.properties$/.test(value)) {
+    throw badRequest(`${field} must be the name of a .properties file in the bundle's config/ folder`, field);
+  }
+  return value;
+}
+
+function optionalProfile(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{1,50}$/.test(value)) {
+    throw badRequest('profile must be 1 to 50 letters, digits, dashes or underscores', 'profile');
+  }
+  return value;
+}
+
+function optionalInt(value: unknown, field: string, min: number, max: number): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw badRequest(`${field} must be a whole number from ${min} to ${max}`, field);
+  }
+  return value;
+}
+
+function optionalBool(value: unknown, field: string): boolean | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'boolean') throw badRequest(`${field} must be true or false`, field);
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw badRequest(`${field} must be one of ${allowed.join(', ')}`, field);
+  }
+  return value as T;
+}

@@ -1,0 +1,127 @@
+/**
+ * Job use cases shared by the REST API, the console and the CLI: create, change, start, stop, trigger, delete,
+ * each checked against project ownership and recorded as a job event.
+ */
+import type { HostConfig } from '../config/index.js';
+import { badRequest, conflict, unprocessable } from '../errors/index.js';
+import type { JobRecord, ProjectRecord, Store } from '../store/types.js';
+import { assertWriter, type Access } from './access.js';
+import type { Actor } from './auth.js';
+import type { Engine } from './engine.js';
+import { assertObject, parseJobInput, parseJobPatch, type JobInput } from './job-input.js';
+
+export interface JobServiceDeps {
+  config: HostConfig;
+  store: Store;
+  access: Access;
+  engine: Engine;
+}
+
+/** Kinds this host can run today. */
+const RUNNABLE = new Set(['thread', 'exec']);
+
+export class JobService {
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  async list(actor: Actor, filter: { projectId?: number; state?: string }): Promise<JobRecord[]> {
+    let projectIds = await this.deps.access.visibleProjectIds(actor);
+    if (filter.projectId !== undefined) {
+      await this.deps.access.readableProject(actor, filter.projectId);
+      projectIds = [filter.projectId];
+    }
+    const states = filter.state ? [filter.state as JobRecord['state']] : undefined;
+    return this.deps.store.jobs.list({ projectIds, states, resolverId: null });
+  }
+
+  async create(actor: Actor | null, body: unknown): Promise<JobRecord> {
+    const input = assertObject(body);
+    if (typeof input.projectId !== 'number') throw badRequest('projectId must be the id of a project', 'projectId');
+    const project = actor
+      ? await this.deps.access.writableProject(actor, input.projectId)
+      : await this.deps.store.projects.get(input.projectId);
+    if (!project) throw badRequest(`project ${input.projectId} does not exist`, 'projectId');
+    const job = parseJobInput(input, this.deps.config);
+    await this.checkRunnable(project, job);
+    if (await this.deps.store.jobs.findByName(project.id, job.name)) {
+      throw conflict(`project ${project.name} already has a job named ${job.name}`);
+    }
+    const created = await this.deps.store.jobs.create({
+      ...job,
+      projectId: project.id,
+      state: 'STOPPED',
+      anchorAt: null,
+      resolverId: null,
+      disabled: false,
+      ownerId: actor?.id ?? null,
+    });
+    await this.deps.engine.event(created, 'created', actor?.username ?? 'system', null);
+    if (input.start === true) return (await this.deps.engine.startJob(created, actor?.username ?? 'system')).job;
+    return created;
+  }
+
+  async update(actor: Actor, id: number, body: unknown): Promise<JobRecord> {
+    const { job, project } = await this.deps.access.writableJob(actor, id);
+    const patch = parseJobPatch(body, job, this.deps.config);
+    await this.checkRunnable(project, { ...job, ...patch });
+    if (patch.name && patch.name !== job.name && (await this.deps.store.jobs.findByName(project.id, patch.name))) {
+      throw conflict(`project ${project.name} already has a job named ${patch.name}`);
+    }
+    const updated = (await this.deps.store.jobs.update(id, patch))!;
+    this.deps.engine.refresh(updated);
+    await this.deps.engine.event(updated, 'updated', actor.username, { fields: Object.keys(patch) });
+    return updated;
+  }
+
+  async remove(actor: Actor, id: number): Promise<void> {
+    const { job } = await this.deps.access.writableJob(actor, id);
+    if (job.resolverId !== null) throw conflict('a sub-job cannot be deleted alone: delete or change its resolver');
+    this.deps.engine.forget(job.id);
+    await this.deps.engine.event(job, 'deleted', actor.username, { name: job.name });
+    await this.deps.store.jobs.delete(id);
+  }
+
+  async start(actor: Actor, id: number): Promise<{ job: JobRecord; runId?: string }> {
+    const { job, project } = await this.deps.access.writableJob(actor, id);
+    await this.checkRunnable(project, job);
+    return this.deps.engine.startJob(job, actor.username);
+  }
+
+  async stop(actor: Actor, id: number): Promise<JobRecord> {
+    const { job } = await this.deps.access.writableJob(actor, id);
+    return this.deps.engine.stopJob(job, actor.username);
+  }
+
+  async trigger(actor: Actor, id: number, body: unknown): Promise<{ runId: string }> {
+    const { job, project } = await this.deps.access.writableJob(actor, id);
+    await this.checkRunnable(project, job);
+    const input = body === undefined || body === null ? {} : assertObject(body);
+    for (const key of Object.keys(input)) if (key !== 'params') throw badRequest(`unknown field "${key}"`, key);
+    const run = await this.deps.engine.trigger(job, 'MANUAL', actor.username, { params: input.params });
+    if (!run) throw unprocessable('the run could not be recorded (the host is shutting down?)');
+    return run;
+  }
+
+  async get(actor: Actor, id: number): Promise<JobRecord> {
+    return (await this.deps.access.readableJob(actor, id)).job;
+  }
+
+  async subjobs(actor: Actor, id: number): Promise<JobRecord[]> {
+    const { job } = await this.deps.access.readableJob(actor, id);
+    return this.deps.store.jobs.list({ resolverId: job.id });
+  }
+
+  /** A job must be able to run on the project's current bundle; a clear 422 beats a stream of failed runs. */
+  private async checkRunnable(project: ProjectRecord, job: Pick<JobInput, 'kind' | 'entry' | 'configFile'>): Promise<void> {
+    if (!RUNNABLE.has(job.kind)) throw unprocessable(`jobs of kind "${job.kind}" are not supported by this host yet (kind)`);
+    if (job.kind === 'exec') return;
+    const bundle = project.currentBundleId ? await this.deps.store.bundles.get(project.currentBundleId) : null;
+    if (!bundle) throw unprocessable(`project ${project.name} has no bundle yet: upload one first (POST /api/v1/projects/${project.id}/bundles)`);
+    if (bundle.manifest.kind !== job.kind) {
+      throw unprocessable(`the project's bundle is of kind "${bundle.manifest.kind}", not "${job.kind}" (kind)`);
+    }
+    const names = bundle.exports.map((e) => e.name);
+    if (!names.includes(String(job.entry))) {
+      throw unprocessable(`the project's bundle (version ${bundle.version}) exports no job named "${String(job.entry)}"; it has: ${names.join(', ') || 'none'} (entry)`);
+    }
+  }
+}

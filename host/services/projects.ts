@@ -1,0 +1,163 @@
+/**
+ * Projects and their bundle versions. An upload becomes the project's current version only once it has passed
+ * every check; runs in flight finish on the version they started with.
+ */
+import { badRequest, conflict } from '../errors/index.js';
+import type { Executors } from '../dispatch/types.js';
+import type { Logger } from '../log/logger.js';
+import type { BundleRecord, ProjectRecord, Store } from '../store/types.js';
+import { assertAdmin, assertWriter, type Access } from './access.js';
+import type { Actor } from './auth.js';
+import type { Engine } from './engine.js';
+import { assertObject } from './job-input.js';
+import type { CachedTargets } from './targets.js';
+
+export interface BundleIntake {
+  intake(zipPath: string, opts: { projectId: number }): Promise<{
+    sha256: string;
+    size: number;
+    dir: string;
+    manifest: BundleRecord['manifest'];
+    exports: BundleRecord['exports'];
+  }>;
+  remove(dir: string): Promise<void>;
+}
+
+export interface ProjectServiceDeps {
+  store: Store;
+  access: Access;
+  intake: BundleIntake;
+  executors: Executors;
+  targets: CachedTargets;
+  engine: Engine;
+  logger: Logger;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export class ProjectService {
+  constructor(private readonly deps: ProjectServiceDeps) {}
+
+  async list(actor: Actor): Promise<ProjectRecord[]> {
+    return this.deps.store.projects.list(actor.role === 'developer' ? actor.id : undefined);
+  }
+
+  async create(actor: Actor, body: unknown): Promise<ProjectRecord> {
+    assertWriter(actor);
+    const input = assertObject(body);
+    const name = parseProjectName(input.name);
+    const description = parseDescription(input.description);
+    if (await this.deps.store.projects.findByName(name)) throw conflict(`a project named ${name} already exists`);
+    return this.deps.store.projects.create({ name, description, ownerId: actor.id });
+  }
+
+  async update(actor: Actor, id: number, body: unknown): Promise<ProjectRecord> {
+    await this.deps.access.writableProject(actor, id);
+    const input = assertObject(body);
+    const patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'ownerId'>> = {};
+    for (const key of Object.keys(input)) {
+      if (!['name', 'description', 'ownerId'].includes(key)) throw badRequest(`unknown field "${key}"`, key);
+    }
+    if (input.name !== undefined) {
+      patch.name = parseProjectName(input.name);
+      const other = await this.deps.store.projects.findByName(patch.name);
+      if (other && other.id !== id) throw conflict(`a project named ${patch.name} already exists`);
+    }
+    if (input.description !== undefined) patch.description = parseDescription(input.description);
+    if (input.ownerId !== undefined) {
+      assertAdmin(actor);
+      if (typeof input.ownerId !== 'number' || !(await this.deps.store.users.get(input.ownerId))) {
+        throw badRequest('ownerId must be the id of an existing user', 'ownerId');
+      }
+      patch.ownerId = input.ownerId;
+    }
+    const updated = await this.deps.store.projects.update(id, patch);
+    this.deps.targets.invalidate(id);
+    return updated!;
+  }
+
+  async remove(actor: Actor, id: number): Promise<void> {
+    await this.deps.access.writableProject(actor, id);
+    const jobs = await this.deps.store.jobs.list({ projectIds: [id] });
+    for (const job of jobs) this.deps.engine.forget(job.id);
+    const bundles = await this.deps.store.bundles.listForProject(id);
+    await this.deps.store.projects.delete(id);
+    this.deps.targets.invalidate(id);
+    await this.retire(id, null);
+    for (const bundle of bundles) await this.deps.intake.remove(bundle.dir);
+  }
+
+  async listBundles(actor: Actor, projectId: number): Promise<BundleRecord[]> {
+    await this.deps.access.readableProject(actor, projectId);
+    return this.deps.store.bundles.listForProject(projectId);
+  }
+
+  /** Checks, extracts and introspects the zip; only a fully valid bundle becomes the current version. */
+  async uploadBundle(actor: Actor | null, projectId: number, zipPath: string): Promise<{ bundle: BundleRecord; warnings: string[] }> {
+    if (actor) await this.deps.access.writableProject(actor, projectId);
+    const result = await this.deps.intake.intake(zipPath, { projectId });
+    let bundle: BundleRecord;
+    try {
+      bundle = await this.deps.store.bundles.create({ projectId, createdBy: actor?.id ?? null, ...result });
+      await this.deps.store.projects.update(projectId, { currentBundleId: bundle.id });
+    } catch (err) {
+      await this.deps.intake.remove(result.dir);
+      throw err;
+    }
+    this.deps.targets.invalidate(projectId);
+    void this.retire(projectId, bundle.id);
+    return { bundle, warnings: await this.missingEntries(projectId, bundle) };
+  }
+
+  async deleteBundle(actor: Actor, projectId: number, bundleId: number, force: boolean): Promise<void> {
+    const project = await this.deps.access.writableProject(actor, projectId);
+    const bundle = await this.deps.store.bundles.get(bundleId);
+    if (!bundle || bundle.projectId !== projectId) throw badRequest(`bundle ${bundleId} is not a bundle of project ${projectId}`, 'bundleId');
+    if (project.currentBundleId === bundleId) {
+      const jobs = await this.deps.store.jobs.list({ projectIds: [projectId] });
+      const users = jobs.filter((j) => j.kind !== 'exec' || j.configFile);
+      if (users.length > 0 && !force) {
+        throw conflict(`bundle ${bundleId} is the current version and ${users.length} job(s) use it; pass ?force=1 to delete it anyway`, {
+          jobs: users.map((j) => ({ id: j.id, name: j.name })),
+        });
+      }
+      const previous = (await this.deps.store.bundles.listForProject(projectId))
+        .filter((b) => b.id !== bundleId)
+        .sort((a, b) => b.version - a.version)[0];
+      await this.deps.store.projects.update(projectId, { currentBundleId: previous?.id ?? null });
+    }
+    await this.deps.store.bundles.delete(bundleId);
+    this.deps.targets.invalidate(projectId);
+    const current = (await this.deps.store.projects.get(projectId))?.currentBundleId ?? null;
+    await this.retire(projectId, current);
+    await this.deps.intake.remove(bundle.dir);
+  }
+
+  private async retire(projectId: number, keep: number | null): Promise<void> {
+    for (const executor of Object.values(this.deps.executors)) {
+      await executor?.retire(projectId, keep).catch((err: unknown) => this.deps.logger.warn('retire failed', { projectId, error: String(err) }));
+    }
+  }
+
+  /** Jobs of the project whose export the new version no longer has: they would fail, so say it. */
+  private async missingEntries(projectId: number, bundle: BundleRecord): Promise<string[]> {
+    const names = new Set(bundle.exports.map((e) => e.name));
+    const jobs = await this.deps.store.jobs.list({ projectIds: [projectId] });
+    return jobs
+      .filter((j) => (j.kind === 'thread' || j.kind === 'isolate') && typeof j.entry === 'string' && !names.has(j.entry))
+      .map((j) => `job ${j.name} uses export "${String(j.entry)}", which bundle version ${bundle.version} does not have`);
+  }
+}
+
+function parseProjectName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw badRequest('name must be 1 to 100 letters, digits, dots, dashes or underscores, starting with a letter or digit', 'name');
+  }
+  return name;
+}
+
+function parseDescription(description: unknown): string {
+  if (description === undefined || description === null) return '';
+  if (typeof description !== 'string' || description.length > 2000) throw badRequest('description must be a string of at most 2,000 characters', 'description');
+  return description;
+}

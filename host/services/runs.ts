@@ -1,0 +1,137 @@
+/**
+ * Runs as users see them: lists, one run by its UUID, its log (finished, live, or followed), and kill.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { LogIndex } from '../dispatch/types.js';
+import { badRequest, conflict, notFound } from '../errors/index.js';
+import { FINAL_RUN_STATUSES, type Page, type RunRecord, type RunStatus, type Store } from '../store/types.js';
+import type { Access } from './access.js';
+import type { Actor } from './auth.js';
+import type { Engine } from './engine.js';
+
+export interface LiveLog {
+  text: string;
+  subscribe(onLine: (line: string) => void, onEnd: () => void): () => void;
+}
+
+export interface RunLogReader {
+  read(index: LogIndex): Promise<string>;
+  live(runId: string): LiveLog | null;
+}
+
+export interface RunServiceDeps {
+  store: Store;
+  access: Access;
+  dispatcher: Dispatcher;
+  engine: Engine;
+  logs: RunLogReader;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+const STATUSES: readonly RunStatus[] = ['QUEUED', 'RUNNING', ...FINAL_RUN_STATUSES];
+
+export function assertRunId(runId: string): string {
+  if (!UUID.test(runId)) throw badRequest('runId must be a UUID', 'runId');
+  return runId.toLowerCase();
+}
+
+export class RunService {
+  constructor(private readonly deps: RunServiceDeps) {}
+
+  async list(actor: Actor, q: Record<string, string | undefined>): Promise<Page<RunRecord>> {
+    let projectIds = await this.deps.access.visibleProjectIds(actor);
+    let jobId: number | undefined;
+    if (q.jobId !== undefined) {
+      jobId = positiveInt(q.jobId, 'jobId');
+      await this.deps.access.readableJob(actor, jobId);
+    }
+    if (q.projectId !== undefined) {
+      const projectId = positiveInt(q.projectId, 'projectId');
+      await this.deps.access.readableProject(actor, projectId);
+      projectIds = [projectId];
+    }
+    const status = q.status?.split(',').map((s) => {
+      if (!STATUSES.includes(s as RunStatus)) throw badRequest(`status must be one or more of ${STATUSES.join(', ')}`, 'status');
+      return s as RunStatus;
+    });
+    const limit = q.limit === undefined ? 50 : positiveInt(q.limit, 'limit');
+    if (limit > 1000) throw badRequest('limit must be at most 1000', 'limit');
+    return this.deps.store.runs.list({
+      jobId,
+      projectIds,
+      status,
+      from: q.from ? isoDate(q.from, 'from') : undefined,
+      to: q.to ? isoDate(q.to, 'to') : undefined,
+      limit,
+      cursor: q.cursor,
+    });
+  }
+
+  async get(actor: Actor, runId: string): Promise<RunRecord> {
+    const run = await this.deps.store.runs.get(assertRunId(runId));
+    if (!run) throw notFound(`run ${runId}`);
+    const project = await this.deps.store.projects.get(run.projectId);
+    if (!project || !this.deps.access.canSee(actor, project)) throw notFound(`run ${runId}`);
+    return run;
+  }
+
+  /** The whole log of a finished run, or what a running run has logged so far. */
+  async log(actor: Actor, runId: string): Promise<string> {
+    const run = await this.get(actor, runId);
+    const live = this.deps.logs.live(run.runId);
+    if (live) return live.text;
+    if (run.logFile && run.logOffset !== null && run.logLength !== null) {
+      return this.deps.logs.read({ file: run.logFile, offset: run.logOffset, length: run.logLength });
+    }
+    return '';
+  }
+
+  /** A stream of the log that stays open while the run goes on and ends when it ends. */
+  async follow(actor: Actor, runId: string): Promise<Readable> {
+    const run = await this.get(actor, runId);
+    const out = new PassThrough();
+    const attach = async (): Promise<void> => {
+      for (let waited = 0; ; waited += 100) {
+        const live = this.deps.logs.live(run.runId);
+        if (live) {
+          out.write(live.text);
+          const unsubscribe = live.subscribe(
+            (line) => out.write(line.endsWith('\n') ? line : `${line}\n`),
+            () => out.end(),
+          );
+          out.on('close', unsubscribe);
+          return;
+        }
+        if (!this.deps.dispatcher.isActive(run.runId) || out.destroyed || waited > 24 * 3600_000) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      out.end(await this.log(actor, runId));
+    };
+    attach().catch((err) => out.destroy(err as Error));
+    return out;
+  }
+
+  async kill(actor: Actor, runId: string): Promise<RunRecord> {
+    const run = await this.get(actor, runId);
+    await this.deps.access.writableJob(actor, run.jobId).catch(() => this.deps.access.writableProject(actor, run.projectId));
+    if (FINAL_RUN_STATUSES.includes(run.status) && !this.deps.dispatcher.isActive(run.runId)) {
+      throw conflict(`run ${run.runId} has already ended (${run.status})`);
+    }
+    if (!this.deps.dispatcher.kill(run.runId)) throw conflict(`run ${run.runId} is not running on this host`);
+    const job = await this.deps.store.jobs.get(run.jobId);
+    if (job) await this.deps.engine.event(job, 'killed', actor.username, { runId: run.runId });
+    return run;
+  }
+}
+
+function positiveInt(value: string, field: string): number {
+  if (!/^\d{1,15}$/.test(value) || Number(value) < 1) throw badRequest(`${field} must be a positive whole number`, field);
+  return Number(value);
+}
+
+function isoDate(value: string, field: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw badRequest(`${field} must be an ISO 8601 date`, field);
+  return date;
+}

@@ -1,0 +1,50 @@
+/**
+ * Everything that differs between SQLite and MySQL/MariaDB, in one table, so the repositories never ask which
+ * dialect they run on.
+ */
+import { DataTypes } from 'sequelize';
+import type { DataType } from 'sequelize';
+import type { StoreCapabilities } from './types.js';
+
+export interface DialectTraits extends StoreCapabilities {
+  /**
+   * Whether migrations must take a named server lock first: several hosts may start at once against one MySQL
+   * database, and MariaDB DDL is not transactional. SQLite has one host and the in-process write mutex.
+   */
+  migrationLock: boolean;
+  /** Table options for CREATE TABLE: utf8mb4 with a binary collation so names compare as on SQLite. */
+  tableOptions: { charset?: string; collate?: string };
+  /** Column type of long strings (run results): MySQL's TEXT stops at 64 KB; SQLite's TEXT takes no size. */
+  longTextType: DataType;
+  /**
+   * A Date as a literal for raw SQL, in the exact text the dialect's DATE(3) column holds: SQLite compares dates as
+   * text, and sequelize.escape() drops the milliseconds on MySQL.
+   */
+  dateLiteral(date: Date): string;
+}
+
+const isoNoZone = (date: Date): string => date.toISOString().replace('T', ' ').replace('Z', '');
+
+export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], DialectTraits>> = Object.freeze({
+  sqlite: {
+    dialect: 'sqlite',
+    // SQLite has one writer at a time; queuing writes here beats SQLITE_BUSY retries between connections.
+    serialisedWrites: true,
+    migrationLock: false,
+    tableOptions: {},
+    longTextType: DataTypes.TEXT,
+    dateLiteral: (date) => `${isoNoZone(date)} +00:00`,
+  },
+  mysql: {
+    dialect: 'mysql',
+    serialisedWrites: false,
+    migrationLock: true,
+    tableOptions: { charset: 'utf8mb4', collate: 'utf8mb4_bin' },
+    longTextType: DataTypes.TEXT('medium'),
+    dateLiteral: isoNoZone,
+  },
+});
+
+export function publicCapabilities(traits: DialectTraits): StoreCapabilities {
+  return Object.freeze({ dialect: traits.dialect, serialisedWrites: traits.serialisedWrites });
+}

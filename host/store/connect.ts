@@ -1,0 +1,77 @@
+/**
+ * Opens the sequelize connection for a HostConfig['db'] and tunes it per dialect (the traits say which).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Sequelize, Transaction } from 'sequelize';
+import type { Options } from 'sequelize';
+import type { Database as SqliteDatabase } from 'sqlite3';
+import type { HostConfig } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
+import { DIALECT_TRAITS } from './capabilities.js';
+import type { DialectTraits } from './capabilities.js';
+
+const SQLITE_BUSY_TIMEOUT_MS = 15_000;
+
+export interface Connection {
+  sequelize: Sequelize;
+  traits: DialectTraits;
+}
+
+const COMMON: Options = {
+  logging: false,
+  timezone: '+00:00',
+  define: { underscored: true, timestamps: false, freezeTableName: true },
+};
+
+export async function connect(db: HostConfig['db'], logger: Logger): Promise<Connection> {
+  if (db.dialect === 'sqlite') return connectSqlite(db.file, logger);
+  const sequelize = new Sequelize(db.url, {
+    ...COMMON,
+    dialect: 'mysql',
+    dialectOptions: { charset: 'utf8mb4', dateStrings: false },
+    pool: { max: 10, min: 0, idle: 10_000, acquire: 30_000 },
+  });
+  await sequelize.authenticate();
+  logger.debug('store connected', { dialect: 'mysql' });
+  return { sequelize, traits: DIALECT_TRAITS.mysql };
+}
+
+async function connectSqlite(file: string, logger: Logger): Promise<Connection> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const sequelize = new Sequelize({
+    ...COMMON,
+    dialect: 'sqlite',
+    storage: file,
+    // Writers take the write lock up front instead of failing to upgrade a read lock later.
+    transactionType: Transaction.TYPES.IMMEDIATE,
+  });
+  configureEveryConnection(sequelize);
+  // WAL is a property of the file (readers never block the writer); it sticks once set.
+  await sequelize.query('PRAGMA journal_mode=WAL');
+  logger.debug('store connected', { dialect: 'sqlite', file });
+  return { sequelize, traits: DIALECT_TRAITS.sqlite };
+}
+
+/**
+ * The sqlite dialect opens a new sqlite3 connection per transaction and never calls the afterConnect hook, so the
+ * per-connection settings go in through a wrapper around getConnection (platform-notes §6).
+ */
+function configureEveryConnection(sequelize: Sequelize): void {
+  const manager = sequelize.connectionManager as unknown as {
+    getConnection(options?: unknown): Promise<SqliteDatabase>;
+  };
+  const original = manager.getConnection.bind(manager);
+  const configured = new WeakSet<SqliteDatabase>();
+  manager.getConnection = async (options?: unknown) => {
+    const conn = await original(options);
+    if (!configured.has(conn)) {
+      configured.add(conn);
+      conn.configure('busyTimeout', SQLITE_BUSY_TIMEOUT_MS);
+      await new Promise<void>((resolve, reject) =>
+        conn.exec('PRAGMA synchronous=NORMAL', (err) => (err ? reject(err) : resolve())),
+      );
+    }
+    return conn;
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Jobs, their audit events and their cache.
+ */
+import { deserialize, serialize } from 'node:v8';
+import { Op } from 'sequelize';
+import type { WhereOptions } from 'sequelize';
+import { badRequest } from '../errors/index.js';
+import type { StoreContext } from './context.js';
+import { definedOnly, uniquely } from './context.js';
+import { dateOrNull, plain, toEvent, toJob } from './records.js';
+import type { CacheRepo, EventRepo, JobRepo } from './types.js';
+
+export function createJobRepo({ models: { Job, Cache }, write, sequelize }: StoreContext): JobRepo {
+  const get = async (id: number) => {
+    const row = await Job.findByPk(id);
+    return row ? toJob(plain(row)) : null;
+  };
+  return {
+    async create(job) {
+      const now = new Date();
+      const row = await uniquely(`job ${job.name} in this project`, () =>
+        write(() => Job.create({ ...job, createdAt: now, updatedAt: now })),
+      );
+      return toJob(plain(row));
+    },
+    get,
+    async findByName(projectId, name) {
+      const row = await Job.findOne({ where: { projectId, name } });
+      return row ? toJob(plain(row)) : null;
+    },
+    async list(filter) {
+      const where: WhereOptions = {};
+      if (filter.projectIds) Object.assign(where, { projectId: { [Op.in]: filter.projectIds } });
+      if (filter.resolverId !== undefined) Object.assign(where, { resolverId: filter.resolverId });
+      if (filter.states) Object.assign(where, { state: { [Op.in]: filter.states } });
+      return (await Job.findAll({ where, order: [['id', 'ASC']] })).map((row) => toJob(plain(row)));
+    },
+    async update(id, patch) {
+      const values = definedOnly(patch);
+      if (Object.keys(values).length > 0) {
+        await uniquely(`job ${patch.name ?? ''}`.trim(), () =>
+          write(() => Job.update({ ...values, updatedAt: new Date() }, { where: { id } })),
+        );
+      }
+      return get(id);
+    },
+    // Runs and events stay: they are the job's history (and the 'deleted' event is about it). Its cache goes.
+    async delete(id) {
+      await write(() =>
+        sequelize.transaction(async (transaction) => {
+          await Cache.destroy({ where: { jobId: id }, transaction });
+          await Job.destroy({ where: { id }, transaction });
+        }),
+      );
+    },
+    countForBundleProject: (projectId) => Job.count({ where: { projectId } }),
+  };
+}
+
+export function createEventRepo({ models: { Event }, write }: StoreContext): EventRepo {
+  return {
+    async add(event) {
+      await write(() => Event.create({ ...event, details: event.details ?? null, at: event.at ?? new Date() }));
+    },
+    async list(filter) {
+      const where: WhereOptions = {};
+      if (filter.jobId !== undefined) Object.assign(where, { jobId: filter.jobId });
+      if (filter.projectIds) Object.assign(where, { projectId: { [Op.in]: filter.projectIds } });
+      const rows = await Event.findAll({
+        where,
+        order: [['at', 'DESC'], ['id', 'DESC']],
+        limit: Math.max(1, filter.limit),
+      });
+      return rows.map((row) => toEvent(plain(row)));
+    },
+  };
+}
+
+const MAX_KEY_LENGTH = 255;
+
+export function createCacheRepo({ models: { Cache }, write }: StoreContext): CacheRepo {
+  const checkKey = (key: string) => {
+    if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
+      throw badRequest(`cache key must be 1..${MAX_KEY_LENGTH} characters`, 'key');
+    }
+  };
+  return {
+    async get(jobId, key) {
+      checkKey(key);
+      const row = await Cache.findOne({ where: { jobId, key } });
+      if (!row) return undefined;
+      const expiresAt = dateOrNull(row.get('expiresAt'));
+      if (expiresAt && expiresAt.getTime() <= Date.now()) {
+        // Lazy expiry; the condition keeps a value set again meanwhile.
+        await write(() => Cache.destroy({ where: { jobId, key, expiresAt: { [Op.lte]: new Date() } } }));
+        return undefined;
+      }
+      return deserialize(row.get('value') as Buffer);
+    },
+    async set(jobId, key, value, ttlMs) {
+      checkKey(key);
+      // serialize() throws a DataCloneError for what structured clone refuses (functions, symbols…).
+      const buffer = serialize(value);
+      const now = new Date();
+      const expiresAt = ttlMs === undefined ? null : new Date(now.getTime() + ttlMs);
+      await write(() => Cache.upsert({ jobId, key, value: buffer, expiresAt, updatedAt: now }));
+    },
+    async delete(jobId, key) {
+      checkKey(key);
+      await write(() => Cache.destroy({ where: { jobId, key } }));
+    },
+  };
+}

@@ -1,0 +1,9 @@
+/**
+ * The migrations in order. Listed here rather than globbed so they load the same compiled (dist/…/*.js) and under
+ * tsx (*.ts). Names are stored in the meta table: never rename one.
+ */
+import type { RunnableMigration } from 'umzug';
+import * as initial from './0001-initial.js';
+import type { MigrationContext } from './context.js';
+
+export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [{ name: '0001-initial', ...initial }];

@@ -1,0 +1,207 @@
+/**
+ * Group commit for run rows. Calls queue up; a drain writes them in batches (one INSERT of up to batchSize new runs,
+ * then one UPDATE of up to the rest), and each call's promise settles when its own row is committed. Writing row by
+ * row through sequelize caps a host at ~1,300 runs/s on SQLite; batches lift that about 15× (measured-limits §2).
+ *
+ * Order per run: an update whose insert is still queued is merged into it; one whose insert is being written waits
+ * for the next batch, which starts only after the current one is committed.
+ */
+import { conflict, HostError } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
+import type { RunSink } from './run-sink.js';
+import type { RunRecord, RunUpdate, RunWriter } from './types.js';
+
+export interface RunWriterOptions {
+  /** Rows per batch (default 1,000). */
+  batchSize?: number;
+  /** How long a lone call waits for company before its batch goes (default 2 ms). */
+  batchDelayMs?: number;
+  /** Rough cap of result + error text per batch, to stay inside MySQL's max_allowed_packet (default 2M chars). */
+  maxBatchChars?: number;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+interface Queued<T> {
+  row: T;
+  waiters: Waiter[];
+}
+
+interface Batch {
+  inserts: Queued<RunRecord>[];
+  updates: Queued<RunUpdate>[];
+}
+
+export class BatchedRunWriter implements RunWriter {
+  private readonly inserts = new Map<string, Queued<RunRecord>>();
+  private readonly updates = new Map<string, Queued<RunUpdate>>();
+  private readonly batchSize: number;
+  private readonly batchDelayMs: number;
+  private readonly maxBatchChars: number;
+  private timer: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly sink: RunSink,
+    private readonly logger: Logger,
+    options: RunWriterOptions = {},
+  ) {
+    this.batchSize = Math.max(1, options.batchSize ?? 1_000);
+    this.batchDelayMs = Math.max(0, options.batchDelayMs ?? 2);
+    this.maxBatchChars = Math.max(1, options.maxBatchChars ?? 2_000_000);
+  }
+
+  insert(run: RunRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    if (this.inserts.has(run.runId)) return Promise.reject(conflict(`run ${run.runId} is already being inserted`));
+    return this.enqueue((waiter) => this.inserts.set(run.runId, { row: { ...run }, waiters: [waiter] }));
+  }
+
+  update(update: RunUpdate): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    return this.enqueue((waiter) => {
+      const queued = this.inserts.get(update.runId) ?? this.updates.get(update.runId);
+      if (queued) {
+        mergeInto(queued.row, update);
+        queued.waiters.push(waiter);
+      } else {
+        this.updates.set(update.runId, { row: { ...update }, waiters: [waiter] });
+      }
+    });
+  }
+
+  async flush(): Promise<void> {
+    while (this.queued() > 0 || this.draining) await this.kick();
+  }
+
+  /** Writes what is queued, then refuses new calls. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    this.clearTimer();
+  }
+
+  private enqueue(add: (waiter: Waiter) => void): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => add({ resolve, reject }));
+    if (this.queued() >= this.batchSize) void this.kick();
+    else this.schedule();
+    return done;
+  }
+
+  private queued(): number {
+    return this.inserts.size + this.updates.size;
+  }
+
+  private schedule(): void {
+    // A running drain picks new rows up as soon as its batch is committed: no timer needed then.
+    if (this.timer || this.draining) return;
+    this.timer = setTimeout(() => void this.kick(), this.batchDelayMs);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private kick(): Promise<void> {
+    this.clearTimer();
+    this.draining ??= this.drain().finally(() => {
+      this.draining = null;
+      if (this.queued() > 0) this.schedule();
+    });
+    return this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queued() > 0) await this.write(this.takeBatch());
+  }
+
+  private takeBatch(): Batch {
+    const batch: Batch = { inserts: [], updates: [] };
+    let chars = 0;
+    const take = <T extends RunRecord | RunUpdate>(from: Map<string, Queued<T>>, into: Queued<T>[]) => {
+      for (const [runId, queued] of from) {
+        const size = batch.inserts.length + batch.updates.length;
+        if (size >= this.batchSize || (size > 0 && chars >= this.maxBatchChars)) return;
+        chars += textSize(queued.row);
+        into.push(queued);
+        from.delete(runId);
+      }
+    };
+    take(this.inserts, batch.inserts);
+    take(this.updates, batch.updates);
+    return batch;
+  }
+
+  private async write(batch: Batch): Promise<void> {
+    if (batch.inserts.length > 0) await this.writeInserts(batch.inserts);
+    if (batch.updates.length > 0) {
+      await settle(batch.updates, () => this.sink.updateMany(batch.updates.map((queued) => queued.row)));
+    }
+  }
+
+  private async writeInserts(inserts: Queued<RunRecord>[]): Promise<void> {
+    try {
+      await this.sink.insertMany(inserts.map((queued) => queued.row));
+      for (const queued of inserts) resolveAll(queued);
+    } catch (err) {
+      if (!this.sink.isUniqueViolation(err)) {
+        this.logger.warn('run batch insert failed', { rows: inserts.length, error: String(err) });
+        for (const queued of inserts) rejectAll(queued, err);
+        return;
+      }
+      // One row broke a unique index: write them one by one so only the duplicates fail.
+      for (const queued of inserts) await this.insertAlone(queued);
+    }
+  }
+
+  private async insertAlone(queued: Queued<RunRecord>): Promise<void> {
+    try {
+      await this.sink.insertMany([queued.row]);
+      resolveAll(queued);
+    } catch (err) {
+      const run = queued.row;
+      rejectAll(
+        queued,
+        this.sink.isFireConflict(err)
+          ? new HostError('DUPLICATE_FIRE', `job ${run.jobId} already has a run for ${run.scheduledAt.toISOString()}`, {
+              jobId: run.jobId,
+              scheduledAt: run.scheduledAt.toISOString(),
+            })
+          : err,
+      );
+    }
+  }
+}
+
+function mergeInto(row: RunRecord | RunUpdate, update: RunUpdate): void {
+  for (const [key, value] of Object.entries(update)) {
+    if (value !== undefined) (row as unknown as Record<string, unknown>)[key] = value;
+  }
+}
+
+function textSize(row: RunRecord | RunUpdate): number {
+  const error = row.error ? row.error.message.length + (row.error.stack?.length ?? 0) : 0;
+  return 200 + (row.result?.length ?? 0) + error;
+}
+
+async function settle<T>(items: Queued<T>[], write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+    for (const queued of items) resolveAll(queued);
+  } catch (err) {
+    for (const queued of items) rejectAll(queued, err);
+  }
+}
+
+function resolveAll(queued: Queued<unknown>): void {
+  for (const waiter of queued.waiters) waiter.resolve();
+}
+
+function rejectAll(queued: Queued<unknown>, err: unknown): void {
+  for (const waiter of queued.waiters) waiter.reject(err);
+}

@@ -1,0 +1,197 @@
+/**
+ * The REST API under /api/v1 (DESIGN.md §6): thin handlers over the services.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { HostConfig } from '../config/index.js';
+import { badRequest, notFound } from '../errors/index.js';
+import { assertAdmin, type Access } from '../services/access.js';
+import { publicUser, type AuthService } from '../services/auth.js';
+import type { JobService } from '../services/jobs.js';
+import type { ProjectService } from '../services/projects.js';
+import type { RunService } from '../services/runs.js';
+import type { Store } from '../store/types.js';
+import { bodyOf, requireActor, SESSION_COOKIE } from './middleware.js';
+import { withUploadedFile } from './upload.js';
+import { presentJob, presentRun } from './present.js';
+
+export interface ApiDeps {
+  config: HostConfig;
+  store: Store;
+  auth: AuthService;
+  access: Access;
+  projects: ProjectService;
+  jobs: JobService;
+  runs: RunService;
+  nextFireOf(jobId: number): Date | null;
+}
+
+export function apiRouter(deps: ApiDeps): Router {
+  const r = new Router({ prefix: '/api/v1' });
+  const id = (ctx: Context, name = 'id'): number => {
+    const value = ctx.params[name] ?? '';
+    if (!/^\d{1,15}$/.test(value)) throw badRequest(`${name} must be a positive whole number`, name);
+    return Number(value);
+  };
+
+  r.post('/auth/login', async (ctx) => {
+    const body = (bodyOf(ctx) ?? {}) as Record<string, unknown>;
+    const session = await deps.auth.login(body.username, body.password);
+    ctx.cookies.set(SESSION_COOKIE, session.token, { httpOnly: true, sameSite: 'lax', expires: session.expiresAt });
+    ctx.body = { token: session.token, user: session.user, expiresAt: session.expiresAt };
+  });
+  r.get('/auth/me', (ctx) => {
+    ctx.body = requireActor(ctx);
+  });
+
+  r.get('/projects', async (ctx) => {
+    ctx.body = await deps.projects.list(requireActor(ctx));
+  });
+  r.post('/projects', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await deps.projects.create(requireActor(ctx), bodyOf(ctx));
+  });
+  r.get('/projects/:id', async (ctx) => {
+    ctx.body = await deps.access.readableProject(requireActor(ctx), id(ctx));
+  });
+  r.patch('/projects/:id', async (ctx) => {
+    ctx.body = await deps.projects.update(requireActor(ctx), id(ctx), bodyOf(ctx));
+  });
+  r.delete('/projects/:id', async (ctx) => {
+    await deps.projects.remove(requireActor(ctx), id(ctx));
+    ctx.status = 204;
+  });
+  r.get('/projects/:id/bundles', async (ctx) => {
+    ctx.body = await deps.projects.listBundles(requireActor(ctx), id(ctx));
+  });
+  r.post('/projects/:id/bundles', async (ctx) => {
+    const actor = requireActor(ctx);
+    const projectId = id(ctx);
+    await deps.access.writableProject(actor, projectId);
+    const tmp = `${deps.config.dataDir}/tmp`;
+    const result = await withUploadedFile(ctx, tmp, deps.config.maxBundleBytes, (file) => deps.projects.uploadBundle(actor, projectId, file));
+    ctx.status = 201;
+    ctx.body = { ...result.bundle, warnings: result.warnings };
+  });
+  r.delete('/projects/:id/bundles/:bundleId', async (ctx) => {
+    const force = ctx.query.force === '1' || ctx.query.force === 'true';
+    await deps.projects.deleteBundle(requireActor(ctx), id(ctx), id(ctx, 'bundleId'), force);
+    ctx.status = 204;
+  });
+
+  r.get('/jobs', async (ctx) => {
+    const q = ctx.query as Record<string, string | undefined>;
+    const projectId = q.projectId === undefined ? undefined : Number(q.projectId);
+    if (projectId !== undefined && !Number.isInteger(projectId)) throw badRequest('projectId must be a whole number', 'projectId');
+    const jobs = await deps.jobs.list(requireActor(ctx), { projectId, state: q.state });
+    ctx.body = jobs.map((j) => presentJob(j, deps.nextFireOf(j.id)));
+  });
+  r.post('/jobs', async (ctx) => {
+    const job = await deps.jobs.create(requireActor(ctx), bodyOf(ctx));
+    ctx.status = 201;
+    ctx.body = presentJob(job, deps.nextFireOf(job.id));
+  });
+  r.get('/jobs/:id', async (ctx) => {
+    const job = await deps.jobs.get(requireActor(ctx), id(ctx));
+    ctx.body = presentJob(job, deps.nextFireOf(job.id));
+  });
+  r.patch('/jobs/:id', async (ctx) => {
+    const job = await deps.jobs.update(requireActor(ctx), id(ctx), bodyOf(ctx));
+    ctx.body = presentJob(job, deps.nextFireOf(job.id));
+  });
+  r.delete('/jobs/:id', async (ctx) => {
+    await deps.jobs.remove(requireActor(ctx), id(ctx));
+    ctx.status = 204;
+  });
+  r.post('/jobs/:id/start', async (ctx) => {
+    const { job, runId } = await deps.jobs.start(requireActor(ctx), id(ctx));
+    ctx.body = { ...presentJob(job, deps.nextFireOf(job.id)), ...(runId ? { runId } : {}) };
+  });
+  r.post('/jobs/:id/stop', async (ctx) => {
+    const job = await deps.jobs.stop(requireActor(ctx), id(ctx));
+    ctx.body = presentJob(job, null);
+  });
+  r.post('/jobs/:id/trigger', async (ctx) => {
+    ctx.status = 202;
+    ctx.body = await deps.jobs.trigger(requireActor(ctx), id(ctx), bodyOf(ctx));
+  });
+  r.get('/jobs/:id/subjobs', async (ctx) => {
+    const jobs = await deps.jobs.subjobs(requireActor(ctx), id(ctx));
+    ctx.body = jobs.map((j) => presentJob(j, deps.nextFireOf(j.id)));
+  });
+
+  r.get('/runs', async (ctx) => {
+    const page = await deps.runs.list(requireActor(ctx), ctx.query as Record<string, string | undefined>);
+    ctx.body = { items: page.items.map(presentRun), nextCursor: page.nextCursor };
+  });
+  r.get('/runs/:runId', async (ctx) => {
+    ctx.body = presentRun(await deps.runs.get(requireActor(ctx), ctx.params.runId ?? ''));
+  });
+  r.get('/runs/:runId/log', async (ctx) => {
+    const actor = requireActor(ctx);
+    const runId = ctx.params.runId ?? '';
+    ctx.type = 'text/plain; charset=utf-8';
+    if (ctx.query.follow === '1' || ctx.query.follow === 'true') {
+      ctx.set('Cache-Control', 'no-cache');
+      ctx.set('X-Content-Type-Options', 'nosniff');
+      ctx.body = await deps.runs.follow(actor, runId);
+    } else {
+      ctx.body = await deps.runs.log(actor, runId);
+    }
+  });
+  r.post('/runs/:runId/kill', async (ctx) => {
+    const run = await deps.runs.kill(requireActor(ctx), ctx.params.runId ?? '');
+    ctx.status = 202;
+    ctx.body = { runId: run.runId, killing: true };
+  });
+
+  r.get('/events', async (ctx) => {
+    const actor = requireActor(ctx);
+    const q = ctx.query as Record<string, string | undefined>;
+    let projectIds = await deps.access.visibleProjectIds(actor);
+    let jobId: number | undefined;
+    if (q.jobId) {
+      jobId = Number(q.jobId);
+      await deps.access.readableJob(actor, jobId);
+    }
+    if (q.projectId) {
+      await deps.access.readableProject(actor, Number(q.projectId));
+      projectIds = [Number(q.projectId)];
+    }
+    ctx.body = await deps.store.events.list({ jobId, projectIds, limit: Math.min(Number(q.limit ?? 200) || 200, 1000) });
+  });
+
+  r.get('/users', async (ctx) => {
+    assertAdmin(requireActor(ctx));
+    ctx.body = (await deps.store.users.list()).map(publicUser);
+  });
+  r.post('/users', async (ctx) => {
+    assertAdmin(requireActor(ctx));
+    const body = (bodyOf(ctx) ?? {}) as Record<string, unknown>;
+    ctx.status = 201;
+    ctx.body = publicUser(await deps.auth.createUser(body));
+  });
+  r.patch('/users/:id', async (ctx) => {
+    assertAdmin(requireActor(ctx));
+    ctx.body = publicUser(await deps.auth.updateUser(id(ctx), (bodyOf(ctx) ?? {}) as Record<string, unknown>));
+  });
+
+  r.get('/tokens', async (ctx) => {
+    const actor = requireActor(ctx);
+    const tokens = await deps.store.tokens.listForUser(actor.id);
+    ctx.body = tokens.filter((t) => t.kind === 'api').map(({ tokenHash: _hash, ...t }) => t);
+  });
+  r.post('/tokens', async (ctx) => {
+    const body = (bodyOf(ctx) ?? {}) as Record<string, unknown>;
+    const { token, record } = await deps.auth.createApiToken(requireActor(ctx), body.name, body.ttlDays);
+    const { tokenHash: _hash, ...shown } = record;
+    ctx.status = 201;
+    ctx.body = { ...shown, token };
+  });
+  r.delete('/tokens/:id', async (ctx) => {
+    const deleted = await deps.store.tokens.delete(id(ctx), requireActor(ctx).id);
+    if (!deleted) throw notFound(`token ${id(ctx)}`);
+    ctx.status = 204;
+  });
+  return r;
+}

@@ -1,0 +1,31 @@
+/**
+ * `@jobcenter/sdk`: what JobCenter job authors install. It re-exports the job API types and adds the config helper
+ * the host itself uses (`loadConfig`), typing helpers (`defineJob`, `defineResolver`) and a local test harness
+ * (`runLocal`, `createTestContext`). It has no dependency on host code.
+ *
+ * @example
+ * ```ts
+ * import { defineJob, runLocal } from '@jobcenter/sdk';
+ * const hello = defineJob<{ name: string }>({ execute: (ctx) => `Hello, ${ctx.params.name}!` });
+ * const { result } = await runLocal(hello, { params: { name: 'Ada' } }); // → 'Hello, Ada!'
+ * ```
+ */
+export type {
+  BundleManifest,
+  Concurrency,
+  JobCache,
+  JobContext,
+  JobLogger,
+  JobSpec,
+  LogLevel,
+  PJob,
+  PJobResolver,
+  Schedule,
+} from '@jobcenter/job-api';
+export { parseProperties, PropertiesSyntaxError } from './properties.js';
+export { ConfigError, loadConfig, mergeConfig, profileFileName } from './config.js';
+export type { ConfigErrorCode, LoadConfigOptions } from './config.js';
+export { defineJob, defineResolver } from './define.js';
+export { createMemoryCache } from './cache.js';
+export { createTestContext, LocalTimeoutError, runLocal } from './local.js';
+export type { LocalRunError, LocalRunResult, LogLine, RunLocalOptions, TestContext, TestContextOptions } from './local.js';
