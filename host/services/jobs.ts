@@ -5,7 +5,7 @@
 import type { HostConfig } from '../config/index.js';
 import { badRequest, conflict, unprocessable } from '../errors/index.js';
 import type { JobRecord, ProjectRecord, Store } from '../store/types.js';
-import { assertWriter, type Access } from './access.js';
+import type { Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
 import { assertObject, parseJobInput, parseJobPatch, type JobInput } from './job-input.js';

@@ -32,48 +32,48 @@ const bool = () => ({ type: DataTypes.BOOLEAN });
 
 function definitions(): Record<keyof Models, [table: string, attributes: ModelAttributes]> {
   return {
-  User: ['users', { id: id(), username: str(), passwordHash: str(), role: str(), disabled: bool(), createdAt: date(), lastLoginAt: date() }],
-  Token: [
-    'api_tokens',
-    { id: id(), userId: int(), name: str(), tokenHash: str(), kind: str(), expiresAt: date(), createdAt: date(), lastUsedAt: date() },
-  ],
-  Project: [
-    'projects',
-    { id: id(), name: str(), description: text(), ownerId: int(), currentBundleId: int(), createdAt: date(), updatedAt: date() },
-  ],
-  Bundle: [
-    'bundles',
-    {
-      id: id(), projectId: int(), version: int(), sha256: str(), size: big(), manifest: json(), exports: json(), dir: text(),
-      createdBy: int(), createdAt: date(),
-    },
-  ],
-  Job: [
-    'jobs',
-    {
-      id: id(), projectId: int(), name: str(), kind: str(), entry: json(), params: json(), configFile: str(), profile: str(),
-      config: json(), schedule: json(), concurrency: str(), maxQueue: int(), timeoutMs: big(), memoryLimitMb: int(),
-      misfire: str(), onInterrupt: str(), shell: bool(), state: str(), anchorAt: date(), resolverId: int(), disabled: bool(),
-      ownerId: int(), createdAt: date(), updatedAt: date(),
-    },
-  ],
-  Run: [
-    'runs',
-    {
-      runId: { type: DataTypes.STRING(36), primaryKey: true }, jobId: int(), projectId: int(), bundleId: int(), host: str(),
-      trigger: { type: DataTypes.STRING, field: 'trigger_type' }, status: str(), scheduledAt: date(), fireKey: big(),
-      startedAt: date(), endedAt: date(), result: text(), error: json(), attempt: int(), cpuMs: { type: DataTypes.DOUBLE },
-      peakMemoryMb: { type: DataTypes.DOUBLE }, logFile: text(), logOffset: big(), logLength: big(),
-    },
-  ],
-  Event: ['job_events', { id: id(), jobId: int(), projectId: int(), action: str(), actor: str(), details: json(), at: date() }],
-  Cache: [
-    'job_cache',
-    {
-      jobId: { type: DataTypes.INTEGER, primaryKey: true }, key: { type: DataTypes.STRING, primaryKey: true, field: 'cache_key' },
-      value: { type: DataTypes.BLOB('long') }, expiresAt: date(), updatedAt: date(),
-    },
-  ],
+    User: ['users', { id: id(), username: str(), passwordHash: str(), role: str(), disabled: bool(), createdAt: date(), lastLoginAt: date() }],
+    Token: [
+      'api_tokens',
+      { id: id(), userId: int(), name: str(), tokenHash: str(), kind: str(), expiresAt: date(), createdAt: date(), lastUsedAt: date() },
+    ],
+    Project: [
+      'projects',
+      { id: id(), name: str(), description: text(), ownerId: int(), currentBundleId: int(), createdAt: date(), updatedAt: date() },
+    ],
+    Bundle: [
+      'bundles',
+      {
+        id: id(), projectId: int(), version: int(), sha256: str(), size: big(), manifest: json(), exports: json(), dir: text(),
+        createdBy: int(), createdAt: date(),
+      },
+    ],
+    Job: [
+      'jobs',
+      {
+        id: id(), projectId: int(), name: str(), kind: str(), entry: json(), params: json(), configFile: str(), profile: str(),
+        config: json(), schedule: json(), concurrency: str(), maxQueue: int(), timeoutMs: big(), memoryLimitMb: int(),
+        misfire: str(), onInterrupt: str(), shell: bool(), state: str(), anchorAt: date(), resolverId: int(), disabled: bool(),
+        ownerId: int(), createdAt: date(), updatedAt: date(),
+      },
+    ],
+    Run: [
+      'runs',
+      {
+        runId: { type: DataTypes.STRING(36), primaryKey: true }, jobId: int(), projectId: int(), bundleId: int(), host: str(),
+        trigger: { type: DataTypes.STRING, field: 'trigger_type' }, status: str(), scheduledAt: date(), fireKey: big(),
+        startedAt: date(), endedAt: date(), result: text(), error: json(), attempt: int(), cpuMs: { type: DataTypes.DOUBLE },
+        peakMemoryMb: { type: DataTypes.DOUBLE }, logFile: text(), logOffset: big(), logLength: big(),
+      },
+    ],
+    Event: ['job_events', { id: id(), jobId: int(), projectId: int(), action: str(), actor: str(), details: json(), at: date() }],
+    Cache: [
+      'job_cache',
+      {
+        jobId: { type: DataTypes.INTEGER, primaryKey: true }, key: { type: DataTypes.STRING, primaryKey: true, field: 'cache_key' },
+        value: { type: DataTypes.BLOB('long') }, expiresAt: date(), updatedAt: date(),
+      },
+    ],
   };
 }
 

@@ -1,0 +1,155 @@
+/**
+ * The README's first start: the host seeds the sample projects from dist/samples (hello: a TypeScript thread job
+ * with params, config profiles, cache and log; shell: an exec job), they run, their logs read back by run id.
+ * Also: exec jobs that fail, flood or cannot start; following a log; deleting a bundle in use; endAt; and a
+ * stopped host leaves nothing behind.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eventually, sleep, startHost, type TestHost } from '../helpers/host.js';
+import { threadBundle } from '../helpers/zip.js';
+import { HOSTILE_AND_GOOD } from '../fixtures/e2e/jobs.js';
+
+interface Run {
+  runId: string;
+  status: string;
+  result: string | null;
+  error: { message: string } | null;
+}
+
+describe('the sample projects on a first start', () => {
+  let th: TestHost;
+  const jobs = new Map<string, { id: number; projectId: number; state: string }>();
+
+  async function runJob(id: number, body?: unknown): Promise<Run> {
+    const trig = await th.api.post(`/api/v1/jobs/${id}/trigger`, body);
+    assert.equal(trig.status, 202, trig.text);
+    return eventually('the run to end', async () => {
+      const res = await th.api.get<Run>(`/api/v1/runs/${trig.body.runId}`);
+      return ['QUEUED', 'RUNNING'].includes(res.body.status) ? undefined : res.body;
+    }, 30_000);
+  }
+
+  async function execJob(name: string, entry: string[], extra: Record<string, unknown> = {}): Promise<number> {
+    const res = await th.api.post('/api/v1/jobs', { projectId: jobs.get('disk-usage')!.projectId, name, kind: 'exec', entry, schedule: { type: 'MANUAL' }, ...extra });
+    assert.equal(res.status, 201, res.text);
+    return res.body.id;
+  }
+
+  before(async () => {
+    th = await startHost({ options: { seedSamples: true } });
+    for (const job of (await th.api.get('/api/v1/jobs')).body) jobs.set(job.name, job);
+  });
+
+  after(async () => {
+    await th?.stop();
+  });
+
+  test('both sample projects are there with their jobs, the scheduled ones ACTIVE', async () => {
+    const projects = (await th.api.get('/api/v1/projects')).body.map((p: { name: string }) => p.name).sort();
+    assert.deepEqual(projects, ['hello', 'shell']);
+    assert.deepEqual([...jobs.keys()].sort(), ['disk-usage', 'hello-cron', 'hello-every-10s', 'slow-manual']);
+    assert.equal(jobs.get('hello-every-10s')!.state, 'ACTIVE');
+    assert.equal(jobs.get('slow-manual')!.state, 'STOPPED');
+  });
+
+  test('the hello job greets with its params and profile config, and counts its runs in the cache', async () => {
+    const id = jobs.get('hello-every-10s')!.id;
+    const first = await runJob(id);
+    assert.equal(first.status, 'SUCCEEDED', JSON.stringify(first));
+    assert.match(first.result!, /^Hello from dev, JobCenter! \(run \d+\)$/);
+    const n = Number(/run (\d+)/.exec(first.result!)![1]);
+    const second = await runJob(id);
+    assert.equal(second.result, `Hello from dev, JobCenter! (run ${n + 1})`);
+    const log = await th.api.get(`/api/v1/runs/${second.runId}/log`);
+    assert.match(log.text, new RegExp(`\\[${second.runId}\\] Hello from dev`));
+  });
+
+  test('the shell job runs its script with the run id, params and config, and logs its output', async () => {
+    const run = await runJob(jobs.get('disk-usage')!.id);
+    assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
+    const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
+    assert.match(log.text, new RegExp(run.runId));
+  });
+
+  test('an exec job that exits non-zero fails with its exit code, a missing executable fails clearly', async () => {
+    const failing = await runJob(await execJob('exit-3', ['sh', '-c', 'echo going; echo bad thing >&2; exit 3']));
+    assert.equal(failing.status, 'FAILED');
+    assert.match(failing.error!.message, /exited with code 3/);
+    const missing = await runJob(await execJob('missing', ['/no/such/program']));
+    assert.equal(missing.status, 'FAILED');
+    assert.match(missing.error!.message, /\/no\/such\/program/);
+  });
+
+  test('an exec job that floods stdout has its log capped and the host stays well', async () => {
+    const run = await runJob(await execJob('flood', ['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done']));
+    assert.equal(run.status, 'SUCCEEDED');
+    const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
+    assert.match(log.text, /line 0 /);
+    assert.match(log.text, /line 199999 /);
+    assert.match(log.text, /cut/);
+    assert.ok(log.text.length < 1.2 * 1024 * 1024, `capped: ${log.text.length}`);
+    assert.equal((await fetch(`${th.url}/healthz`)).status, 200);
+  });
+
+  test('an exec job killed by its timeout takes its child processes with it', async () => {
+    const run = await runJob(await execJob('sleeper', ['sh', '-c', 'sleep 30 & sleep 30; wait'], { timeoutMs: 300 }));
+    assert.equal(run.status, 'TIMED_OUT');
+  });
+
+  test('?follow=1 streams a running run\'s log and ends when the run ends', async () => {
+    const id = jobs.get('slow-manual')!.id;
+    const trig = await th.api.post(`/api/v1/jobs/${id}/trigger`, { params: { ms: 1500 } });
+    const started = Date.now();
+    const res = await fetch(`${th.url}/api/v1/runs/${trig.body.runId}/log?follow=1`, { headers: { authorization: `Bearer ${th.api.token}` } });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 1000, `the stream stayed open while the run went on (${elapsed} ms)`);
+    const run = (await th.api.get<Run>(`/api/v1/runs/${trig.body.runId}`)).body;
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.ok(text.split('\n').filter(Boolean).length >= 2, text);
+  });
+
+  test('deleting the bundle that jobs use is refused with 409 unless forced', async () => {
+    const project = (await th.api.post('/api/v1/projects', { name: 'deletable' })).body;
+    const upload = await th.api.upload(project.id, await threadBundle(HOSTILE_AND_GOOD));
+    await th.api.post('/api/v1/jobs', { projectId: project.id, name: 'user', kind: 'thread', entry: 'ok', schedule: { type: 'MANUAL' } });
+    const refused = await th.api.delete(`/api/v1/projects/${project.id}/bundles/${upload.body.id}`);
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.error.message, /force/);
+    assert.equal((await th.api.delete(`/api/v1/projects/${project.id}/bundles/${upload.body.id}?force=1`)).status, 204);
+    assert.equal((await th.api.get(`/api/v1/projects/${project.id}`)).body.currentBundleId, null);
+  });
+
+  test('a job whose endAt passes goes back to STOPPED', async () => {
+    const projectId = jobs.get('hello-every-10s')!.projectId;
+    const endAt = new Date(Date.now() + 1500).toISOString();
+    const job = await th.api.post('/api/v1/jobs', { projectId, name: 'short-lived', kind: 'thread', entry: 'hello', schedule: { type: 'CRON', cron: '* * * * * *', endAt }, start: true });
+    assert.equal(job.status, 201, job.text);
+    assert.equal(job.body.state, 'ACTIVE');
+    await eventually('the job to stop at endAt', async () => {
+      const res = await th.api.get(`/api/v1/jobs/${job.body.id}`);
+      return res.body.state === 'STOPPED' ? true : undefined;
+    });
+    const runs = (await th.api.get(`/api/v1/runs?jobId=${job.body.id}`)).body.items;
+    assert.ok(runs.length >= 1 && runs.length <= 3, `${runs.length} runs before endAt`);
+  });
+});
+
+describe('stopping a host', () => {
+  test('a stopped host leaves no server, worker, child process or timer behind', async () => {
+    await sleep(200);
+    const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+    const th = await startHost({ options: { seedSamples: true } });
+    const all = (await th.api.get('/api/v1/jobs')).body as { id: number; name: string }[];
+    for (const job of all) if (job.name !== 'slow-manual') await th.api.post(`/api/v1/jobs/${job.id}/trigger`);
+    const slow = all.find((j) => j.name === 'slow-manual')!;
+    await th.api.post(`/api/v1/jobs/${slow.id}/trigger`, { params: { ms: 60_000 } });
+    await sleep(1000);
+    await th.stop();
+    await sleep(200);
+    const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+    assert.deepEqual(left.sort(), before.sort());
+  });
+});

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { silentLogger } from '../../host/log/logger.js';
+import type { RunSink } from '../../host/store/run-sink.js';
+import { BatchedRunWriter } from '../../host/store/run-writer.js';
+import type { RunRecord, RunUpdate } from '../../host/store/types.js';
+import { newRun } from './builders.js';
+
+const job = { id: 1, projectId: 1 };
+
+/** A sink that records what it was asked to write, and fails where told. */
+function recordingSink(failInsert?: (runs: RunRecord[]) => unknown) {
+  const calls: { inserts: RunRecord[][]; updates: RunUpdate[][] } = { inserts: [], updates: [] };
+  const sink: RunSink = {
+    async insertMany(runs) {
+      calls.inserts.push(runs);
+      const err = failInsert?.(runs);
+      if (err) throw err;
+    },
+    async updateMany(updates) {
+      calls.updates.push(updates);
+    },
+    isUniqueViolation: (err) => (err as { unique?: boolean }).unique === true,
+    isFireConflict: (err) => (err as { fire?: boolean }).fire === true,
+  };
+  return { sink, calls };
+}
+
+describe('the batched run writer', () => {
+  test('calls made together go out as one batch, split at the batch size', async () => {
+    const { sink, calls } = recordingSink();
+    const writer = new BatchedRunWriter(sink, silentLogger, { batchSize: 100, batchDelayMs: 5 });
+    const runs = Array.from({ length: 250 }, (_, i) => newRun(job, new Date(i)));
+    await Promise.all(runs.map((run) => writer.insert(run)));
+    assert.deepEqual(calls.inserts.map((batch) => batch.length), [100, 100, 50]);
+    await writer.close();
+  });
+
+  test('updates of a run whose insert is still queued are merged into that insert', async () => {
+    const { sink, calls } = recordingSink();
+    const writer = new BatchedRunWriter(sink, silentLogger);
+    const run = newRun(job, new Date(0));
+    await Promise.all([
+      writer.insert(run),
+      writer.update({ runId: run.runId, status: 'RUNNING', startedAt: new Date(5) }),
+      writer.update({ runId: run.runId, status: 'SUCCEEDED', result: 'r' }),
+    ]);
+    assert.equal(calls.inserts.length, 1);
+    assert.equal(calls.updates.length, 0);
+    assert.equal(calls.inserts[0]?.[0]?.status, 'SUCCEEDED');
+    assert.equal(calls.inserts[0]?.[0]?.startedAt?.getTime(), 5);
+    assert.equal(run.status, 'QUEUED', "the caller's record is not changed");
+    await writer.close();
+  });
+
+  test('an update arriving while its insert is being written goes into the next batch', async () => {
+    const { sink, calls } = recordingSink();
+    const writer = new BatchedRunWriter(sink, silentLogger, { batchDelayMs: 0 });
+    const run = newRun(job, new Date(0));
+    const inserted = writer.insert(run);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await Promise.all([inserted, writer.update({ runId: run.runId, status: 'RUNNING' })]);
+    assert.deepEqual(calls.updates, [[{ runId: run.runId, status: 'RUNNING' }]]);
+    await writer.close();
+  });
+
+  test('a batch broken by a duplicate fire is retried row by row and only the duplicate rejects', async () => {
+    const dup = newRun(job, new Date(42));
+    const { sink, calls } = recordingSink((runs) =>
+      runs.some((r) => r.runId === dup.runId) ? { unique: true, fire: true } : undefined,
+    );
+    const writer = new BatchedRunWriter(sink, silentLogger);
+    const others = [newRun(job, new Date(1)), newRun(job, new Date(2))];
+    const results = await Promise.allSettled([others[0]!, dup, others[1]!].map((r) => writer.insert(r)));
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.equal((results[1] as PromiseRejectedResult).reason.code, 'DUPLICATE_FIRE');
+    assert.deepEqual(calls.inserts.map((batch) => batch.length), [3, 1, 1, 1]);
+    await writer.close();
+  });
+
+  test('any other failure rejects every call of the batch with its cause', async () => {
+    const cause = new Error('disk full');
+    const { sink } = recordingSink(() => cause);
+    const writer = new BatchedRunWriter(sink, silentLogger);
+    const results = await Promise.allSettled([writer.insert(newRun(job, new Date(1))), writer.insert(newRun(job, new Date(2)))]);
+    assert.deepEqual(results.map((r) => (r.status === 'rejected' ? r.reason : null)), [cause, cause]);
+    await writer.close();
+  });
+
+  test('flush waits for everything queued, and a closed writer refuses new calls', async () => {
+    const { sink, calls } = recordingSink();
+    const writer = new BatchedRunWriter(sink, silentLogger, { batchDelayMs: 1_000 });
+    void writer.insert(newRun(job, new Date(1)));
+    await writer.flush();
+    assert.equal(calls.inserts.length, 1);
+    await writer.close();
+    await assert.rejects(writer.insert(newRun(job, new Date(2))), /closed/);
+  });
+});
