@@ -31,7 +31,7 @@ const MISFIRE: readonly Misfire[] = ['fireOnce', 'skip', 'fireAll'];
 const ON_INTERRUPT: readonly OnInterrupt[] = ['none', 'rerun'];
 const FIELDS = new Set([
   'projectId', 'name', 'kind', 'entry', 'params', 'configFile', 'profile', 'config', 'schedule', 'concurrency',
-  'maxQueue', 'timeoutMs', 'memoryLimitMb', 'misfire', 'onInterrupt', 'shell', 'retries', 'start',
+  'maxQueue', 'timeoutMs', 'memoryLimitMb', 'misfire', 'onInterrupt', 'shell', 'start',
 ]);
 
 export function assertObject(body: unknown, what = 'request body'): Record<string, unknown> {
