@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import type { JobRecord, RunRecord, RunStatus, Store } from '../store/types.js';
 import { JobSlots } from './job-slots.js';
 import { executeRun, type ActiveRun } from './run-execution.js';
-import type { Executors, FireRequest, RunEndEvent, RunLogOpener, TargetResolver } from './types.js';
+import type { Executors, FireRequest, Reconciler, RunEndEvent, RunLogOpener, TargetResolver } from './types.js';
 
 export interface DispatcherDeps {
   config: HostConfig;
@@ -20,6 +20,8 @@ export interface DispatcherDeps {
   targets: TargetResolver;
   logger: Logger;
   onRunEnd?(event: RunEndEvent): void;
+  /** A resolver's run returned sub-job specs: reconcile them; the returned summary becomes the run's result. */
+  reconcile?: Reconciler;
 }
 
 interface Queued {

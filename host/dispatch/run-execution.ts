@@ -2,13 +2,14 @@
  * One run from start to final row: resolve its code and config, call the executor with a log, a cache, a signal
  * and a timeout, then record the outcome.
  */
+import type { JobSpec } from '@jobcenter/job-api';
 import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
 import type { RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import type { RunRecord, Store } from '../store/types.js';
 import { finalStatus, type AbortReason } from './dispatcher.js';
-import type { Executors, FireRequest, LogIndex, RunLogOpener, RunTarget, TargetResolver } from './types.js';
+import type { Executors, FireRequest, LogIndex, Reconciler, RunLogOpener, RunTarget, TargetResolver } from './types.js';
 
 export interface ActiveRun {
   runId: string;
@@ -23,6 +24,7 @@ export interface ExecuteRunArgs {
   logs: RunLogOpener;
   targets: TargetResolver;
   logger: Logger;
+  reconcile?: Reconciler;
   request: FireRequest;
   row: RunRecord;
   register(run: ActiveRun): void;
@@ -50,6 +52,7 @@ export async function executeRun(args: ExecuteRunArgs): Promise<void> {
     outcome = await runOnExecutor(args, target, { signal: controller.signal, abort }, (level, message) =>
       log.write(level, message),
     );
+    if (outcome.ok && outcome.specs) outcome = await reconciled(args, outcome.specs, log.write.bind(log));
   } catch (err) {
     outcome = { ok: false, error: serializeError(err), aborted: false };
   }
@@ -117,6 +120,13 @@ async function runOnExecutor(
   } finally {
     if (timer) clearTimeout(timer);
   }
+}
+
+async function reconciled(args: ExecuteRunArgs, specs: readonly JobSpec[], log: RunHooks['log']): Promise<RunOutcome> {
+  if (!args.reconcile) throw new Error('this host cannot reconcile resolver output');
+  const summary = await args.reconcile(args.request.job, specs, args.row.runId);
+  log('info', `resolver reconciled ${specs.length} sub-job spec(s): ${summary}`);
+  return { ok: true, result: summary };
 }
 
 function bound(result: string | null, max: number): string | null {

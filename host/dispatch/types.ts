@@ -1,5 +1,5 @@
 /** What dispatch needs from its surroundings, as interfaces, so it can be tested without the rest of the host. */
-import type { LogLevel } from '@jobcenter/job-api';
+import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { Executor } from '../loader/executor.js';
 import type { BundleRecord, JobKind, JobRecord, RunTrigger } from '../store/types.js';
 
@@ -40,6 +40,9 @@ export interface FireRequest {
   /** For MANUAL runs: the params of this run only (default: the job's). */
   params?: unknown;
 }
+
+/** Turns a resolver run's specs into sub-jobs; returns e.g. "new:1, update:0, disable:2, enable:0". */
+export type Reconciler = (resolver: JobRecord, specs: readonly JobSpec[], runId: string) => Promise<string>;
 
 export interface RunEndEvent {
   runId: string;

@@ -2,7 +2,7 @@
  * The one interface every executor shares (thread, isolate, module, exec). Dispatch builds a RunRequest, calls
  * execute(), and never knows which executor ran it.
  */
-import type { LogLevel } from '@jobcenter/job-api';
+import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../errors/index.js';
 import type { JobKind } from '../store/types.js';
 
@@ -46,7 +46,14 @@ export interface RunHooks {
 }
 
 export type RunOutcome =
-  | { readonly ok: true; readonly result: string | null; readonly cpuMs?: number; readonly peakMemoryMb?: number }
+  | {
+      readonly ok: true;
+      readonly result: string | null;
+      /** A resolver's run: the sub-jobs it wants (dispatch reconciles them and sets the result). */
+      readonly specs?: readonly JobSpec[];
+      readonly cpuMs?: number;
+      readonly peakMemoryMb?: number;
+    }
   | {
       readonly ok: false;
       readonly error: SerializedError;

@@ -6,7 +6,7 @@
  * abort travel over that port, while the task's own result travels back through piscina.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { LogLevel } from '@jobcenter/job-api';
+import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../errors/index.js';
 
 /** The task piscina hands to the worker: everything the JobContext needs, plus the run's port. */
@@ -29,7 +29,7 @@ export interface ThreadTask {
 
 /** What the worker's handler returns: job failures are values, so piscina's rejection means "the worker died". */
 export type ThreadTaskResult =
-  | { readonly ok: true; readonly result: string | null }
+  | { readonly ok: true; readonly result: string | null; readonly specs?: readonly JobSpec[] }
   | { readonly ok: false; readonly error: SerializedError };
 
 export type CacheOp =

@@ -124,7 +124,8 @@ function resultOutcome(result: ThreadTaskResult, signal: AbortSignal): RunOutcom
     const error = result.ok ? { name: 'AbortError', message: `run aborted: ${reasonText(signal.reason)}` } : result.error;
     return { ok: false, error, aborted: true };
   }
-  return result.ok ? { ok: true, result: result.result } : { ok: false, error: result.error, aborted: false };
+  if (!result.ok) return { ok: false, error: result.error, aborted: false };
+  return result.specs ? { ok: true, result: result.result, specs: result.specs } : { ok: true, result: result.result };
 }
 
 interface CrashContext {

@@ -2,14 +2,13 @@
  * The pool worker of the thread executor. Piscina calls the default export once per run; the bundle's main module
  * is imported once per worker (the ESM cache of this thread keeps it), and a class entry is instantiated once.
  */
-import type { JobContext } from '@jobcenter/job-api';
+import type { JobContext, JobSpec } from '@jobcenter/job-api';
 import { serializeError } from '../errors/index.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
 import { openRunChannel, routeConsole, type RunChannel } from './worker-context.js';
 
-interface Runnable {
-  execute(ctx: JobContext): unknown;
-}
+/** A job (execute) or a resolver (resolve: returns the sub-jobs it wants). */
+type Runnable = { execute(ctx: JobContext): unknown } | { resolve(ctx: JobContext): unknown };
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 const jobs = new Map<string, Runnable>();
@@ -28,6 +27,10 @@ export default async function runTask(task: ThreadTask): Promise<ThreadTaskResul
   try {
     const job = await loadJob(task.mainUrl, task.entry);
     channel.post({ type: 'started', at: Date.now() });
+    if ('resolve' in job) {
+      const specs = checkSpecs(await job.resolve(channel.context));
+      return { ok: true, result: null, specs };
+    }
     const value = await job.execute(channel.context);
     return { ok: true, result: toResult(value, task.resultMaxChars) };
   } catch (err) {
@@ -67,16 +70,27 @@ function pickExport(ns: Record<string, unknown>, entry: string): unknown {
 
 function instantiate(exported: unknown, entry: string): Runnable {
   if (typeof exported === 'function') {
-    const proto = (exported as { prototype?: unknown }).prototype as Partial<Runnable> | undefined;
-    if (proto && typeof proto.execute === 'function') {
+    const proto = (exported as { prototype?: Record<string, unknown> }).prototype;
+    if (proto && (typeof proto.resolve === 'function' || typeof proto.execute === 'function')) {
       return new (exported as new () => Runnable)();
     }
-  } else if (exported !== null && typeof exported === 'object' && typeof (exported as Partial<Runnable>).execute === 'function') {
-    return exported as Runnable;
+  } else if (exported !== null && typeof exported === 'object') {
+    const candidate = exported as Record<string, unknown>;
+    if (typeof candidate.resolve === 'function' || typeof candidate.execute === 'function') return exported as Runnable;
   }
-  throw Object.assign(new Error(`export "${entry}" of the bundle is not a job (an object or class with execute())`), {
+  throw Object.assign(new Error(`export "${entry}" of the bundle is not a job (an object or class with execute() or resolve())`), {
     code: 'UNPROCESSABLE',
   });
+}
+
+/** A resolver must return an array of plain, cloneable specs; the host validates each one when it reconciles. */
+function checkSpecs(value: unknown): JobSpec[] {
+  if (!Array.isArray(value)) {
+    throw Object.assign(new Error(`a resolver must return an array of job specs, got ${value === null ? 'null' : typeof value}`), {
+      code: 'BAD_RESOLVER_OUTPUT',
+    });
+  }
+  return structuredClone(value) as JobSpec[];
 }
 
 function toResult(value: unknown, maxChars: number): string | null {

@@ -4,7 +4,7 @@
 import type { HostConfig } from '../config/index.js';
 import { badRequest } from '../errors/index.js';
 import { validateSchedule } from '../scheduler/schedule.js';
-import type { Concurrency, JobKind, JobRecord, Misfire, OnInterrupt } from '../store/types.js';
+import type { Concurrency, JobGrants, JobKind, JobRecord, Misfire, OnInterrupt } from '../store/types.js';
 
 export type JobInput = Pick<
   JobRecord,
@@ -23,6 +23,7 @@ export type JobInput = Pick<
   | 'misfire'
   | 'onInterrupt'
   | 'shell'
+  | 'grants'
 >;
 
 const KINDS: readonly JobKind[] = ['thread', 'module', 'isolate', 'exec'];
@@ -31,7 +32,7 @@ const MISFIRE: readonly Misfire[] = ['fireOnce', 'skip', 'fireAll'];
 const ON_INTERRUPT: readonly OnInterrupt[] = ['none', 'rerun'];
 const FIELDS = new Set([
   'projectId', 'name', 'kind', 'entry', 'params', 'configFile', 'profile', 'config', 'schedule', 'concurrency',
-  'maxQueue', 'timeoutMs', 'memoryLimitMb', 'misfire', 'onInterrupt', 'shell', 'start',
+  'maxQueue', 'timeoutMs', 'memoryLimitMb', 'misfire', 'onInterrupt', 'shell', 'grants', 'start',
 ]);
 
 export function assertObject(body: unknown, what = 'request body'): Record<string, unknown> {
@@ -59,6 +60,7 @@ export function parseJobInput(body: unknown, config: HostConfig): JobInput {
     misfire: input.misfire === undefined ? 'fireOnce' : oneOf(input.misfire, MISFIRE, 'misfire'),
     onInterrupt: input.onInterrupt === undefined ? 'none' : oneOf(input.onInterrupt, ON_INTERRUPT, 'onInterrupt'),
     shell: optionalBool(input.shell, 'shell') ?? false,
+    grants: parseGrants(input.grants),
   };
 }
 
@@ -142,6 +144,21 @@ function optionalInt(value: unknown, field: string, min: number, max: number): n
     throw badRequest(`${field} must be a whole number from ${min} to ${max}`, field);
   }
   return value;
+}
+
+function parseGrants(value: unknown): JobGrants | null {
+  if (value === undefined || value === null) return null;
+  const grants = assertObject(value, 'grants');
+  const out: JobGrants = {};
+  for (const [key, grant] of Object.entries(grants)) {
+    if (key !== 'fetch') throw badRequest(`grants.${key} is not a grant; the only grant is fetch`, `grants.${key}`);
+    const hostList = Array.isArray(grant) && grant.every((h) => typeof h === 'string' && /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(h));
+    if (typeof grant !== 'boolean' && !hostList) {
+      throw badRequest('grants.fetch must be true, false, or a list of host names (host or host:port)', 'grants.fetch');
+    }
+    out.fetch = grant as boolean | string[];
+  }
+  return out;
 }
 
 function optionalBool(value: unknown, field: string): boolean | null {

@@ -51,6 +51,7 @@ export class JobService {
       state: 'STOPPED',
       anchorAt: null,
       resolverId: null,
+      identifierCode: null,
       disabled: false,
       ownerId: actor?.id ?? null,
     });

@@ -114,6 +114,8 @@ export function toJob(r: Row): JobRecord {
     state: r.state as JobRecord['state'],
     anchorAt: dateOrNull(r.anchorAt),
     resolverId: numOrNull(r.resolverId),
+    identifierCode: strOrNull(r.identifierCode),
+    grants: (r.grants ?? null) as JobRecord['grants'],
     disabled: Boolean(r.disabled),
     ownerId: numOrNull(r.ownerId),
     createdAt: toDate(r.createdAt),

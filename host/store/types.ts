@@ -93,6 +93,11 @@ export interface BundleRecord {
   createdAt: Date;
 }
 
+export interface JobGrants {
+  /** isolate jobs: a global fetch() performed by the host; true for any URL, or a list of allowed hostnames. */
+  fetch?: boolean | string[];
+}
+
 export interface JobRecord {
   id: number;
   projectId: number;
@@ -118,6 +123,10 @@ export interface JobRecord {
   /** INTERVAL phase: fires fall on anchorAt + k × everyMs (set when the job starts, kept across restarts). */
   anchorAt: Date | null;
   resolverId: number | null;
+  /** Sub-jobs: the resolver's fingerprint of the spec; a change forces an update and restart. */
+  identifierCode: string | null;
+  /** What the job is granted beyond its JobContext (isolate: a fetch the host performs). */
+  grants: JobGrants | null;
   disabled: boolean;
   ownerId: number | null;
   createdAt: Date;

@@ -25,6 +25,8 @@ export function newJob(projectId: number, name: string, overrides: Partial<NewJo
     state: 'STOPPED',
     anchorAt: null,
     resolverId: null,
+    identifierCode: null,
+    grants: null,
     disabled: false,
     ownerId: null,
     ...overrides,

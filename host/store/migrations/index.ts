@@ -4,6 +4,10 @@
  */
 import type { RunnableMigration } from 'umzug';
 import * as initial from './0001-initial.js';
+import * as identifierGrants from './0002-job-identifier-grants.js';
 import type { MigrationContext } from './context.js';
 
-export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [{ name: '0001-initial', ...initial }];
+export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
+  { name: '0001-initial', ...initial },
+  { name: '0002-job-identifier-grants', ...identifierGrants },
+];
