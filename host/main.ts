@@ -11,6 +11,10 @@ import { createRunLogStore } from './blob/run-logs.js';
 import { createBundleIntake } from './bundles/index.js';
 import { compileConfig, type HostConfig, type HostOptions } from './config/index.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
+import type { Reconciler } from './dispatch/types.js';
+import { createModuleExecutor } from './loader/module-executor.js';
+import { createIsolateExecutor } from './loader/isolate-executor.js';
+import { createBundleScanner } from './loader/bundle-scanner.js';
 import { createThreadExecutor } from './loader/thread-executor.js';
 import { createHostLogger } from './log/host-log.js';
 import type { Logger } from './log/logger.js';
@@ -21,6 +25,7 @@ import { Engine } from './services/engine.js';
 import { JobService } from './services/jobs.js';
 import { ProjectService } from './services/projects.js';
 import { recover, type RecoveryReport } from './services/recovery.js';
+import { ResolverService } from './services/resolvers.js';
 import { RunService } from './services/runs.js';
 import { seedSamples } from './services/seed.js';
 import { CachedTargets } from './services/targets.js';
@@ -69,6 +74,7 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
 
   async function doStart(): Promise<{ url: string; adminPassword: string | null; recovery: RecoveryReport }> {
     phase = 'starting';
+    const startedAt = new Date();
     await mkdir(config.dataDir, { recursive: true });
     const hostLog = createHostLogger({ dir: config.hostLogsDir, level: config.logLevel, console: extras.logToConsole ?? false });
     teardown.push(() => hostLog.shutdown());
@@ -82,22 +88,31 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     const executors = {
       thread: createThreadExecutor({ config, logger: logger.child({ part: 'thread' }) }),
       exec: createExecExecutor({ config, logger: logger.child({ part: 'exec' }) }),
+      module: createModuleExecutor({ config, logger: logger.child({ part: 'module' }) }),
+      isolate: createIsolateExecutor({ config, logger: logger.child({ part: 'isolate' }) }),
     };
     teardown.push(async () => {
       await Promise.allSettled(Object.values(executors).map((e) => e.close()));
     });
     const targets = new CachedTargets(store);
-    const dispatcher = new Dispatcher({ config, store, executors, logs: runLogs, targets, logger: logger.child({ part: 'dispatch' }) });
+    // Late-bound: the resolver service needs the engine, which needs the dispatcher, which needs the reconciler.
+    let resolvers: ResolverService | null = null;
+    const reconcile: Reconciler = (job, specs, runId) => {
+      if (!resolvers) return Promise.reject(new Error('the host is not ready to reconcile resolver output'));
+      return resolvers.reconcile(job, specs, runId);
+    };
+    const dispatcher = new Dispatcher({ config, store, executors, logs: runLogs, targets, reconcile, logger: logger.child({ part: 'dispatch' }) });
     teardown.push(() => dispatcher.shutdown(config.shutdownGraceMs));
     const engine = new Engine({ store, dispatcher, logger });
+    resolvers = new ResolverService({ store, engine, config, logger: logger.child({ part: 'resolvers' }) });
     teardown.push(async () => engine.stop());
     const access = new Access(store);
-    const intake = createBundleIntake({ config, logger: logger.child({ part: 'bundles' }) });
+    const intake = createBundleIntake({ config, logger, scan: createBundleScanner({ config, logger: logger.child({ part: 'bundles' }) }) });
     const projects = new ProjectService({ store, access, intake, executors, targets, engine, logger });
     const jobs = new JobService({ config, store, access, engine });
     const runs = new RunService({ store, access, dispatcher, engine, logs: runLogs });
     parts = { store, engine, dispatcher, jobs, projects, runs, logger };
-    const recovery = await recover({ store, engine, logs: runLogs, logger, hostId: config.hostId });
+    const recovery = await recover({ store, engine, logs: runLogs, logger });
     if (config.seedSamples) await seedSamples({ config, store, projects, jobs, logger });
     engine.start();
     app = createWebApp({
@@ -110,6 +125,14 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
       runs,
       logger,
       nextFireOf: (id) => engine.nextFireOf(id),
+      hostInfo: () => ({
+        id: config.hostId,
+        startedAt,
+        db: config.db.dialect,
+        scheduledJobs: engine.scheduler.size,
+        activeRuns: dispatcher.activeCount,
+        pid: process.pid,
+      }),
       ready: () => phase === 'running',
       metrics: () => renderMetrics({ store, engine, dispatcher }),
     });

@@ -10,7 +10,6 @@ import { HostError, unprocessable } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { BundleExport, BundleManifest } from '../store/types.js';
 import { extractZip, messageOf } from './extract.js';
-import { introspectMain } from './introspect.js';
 import { mainPath, readManifest } from './manifest.js';
 
 export type { BundleExport, BundleManifest };
@@ -33,10 +32,13 @@ export interface BundleIntake {
   remove(dir: string): Promise<void>;
 }
 
-/** Heap limit of the introspection worker: enough for real bundles, small enough that a blow-up is cheap. */
-const INTROSPECT_MEMORY_MB = 128;
+/**
+ * Lists the jobs and resolvers a main module exports, or rejects with UNPROCESSABLE saying why it cannot load.
+ * The loader implements it (host/loader/bundle-scanner.ts): it knows how each kind is loaded.
+ */
+export type BundleScanner = (kind: 'thread' | 'module' | 'isolate', mainFile: string) => Promise<BundleExport[]>;
 
-export function createBundleIntake(deps: { config: HostConfig; logger: Logger }): BundleIntake {
+export function createBundleIntake(deps: { config: HostConfig; logger: Logger; scan: BundleScanner }): BundleIntake {
   const { config } = deps;
   const logger = deps.logger.child({ part: 'bundles' });
   const files = createBundleFileStore({ bundlesDir: config.bundlesDir, maxZipBytes: config.maxBundleBytes });
@@ -44,12 +46,8 @@ export function createBundleIntake(deps: { config: HostConfig; logger: Logger })
   async function inspect(dir: string): Promise<{ manifest: BundleManifest; exports: BundleExport[] }> {
     const manifest = await readManifest(dir);
     const main = mainPath(dir, manifest);
-    if (main === null || manifest.kind === 'exec' || manifest.kind === 'isolate') return { manifest, exports: [] };
-    const exports = await introspectMain(main, manifest.kind, {
-      timeoutMs: config.introspectTimeoutMs,
-      memoryLimitMb: INTROSPECT_MEMORY_MB,
-      logger,
-    });
+    if (main === null || manifest.kind === 'exec') return { manifest, exports: [] };
+    const exports = await deps.scan(manifest.kind, main);
     if (exports.length === 0) {
       throw unprocessable(`main module ${JSON.stringify(manifest.main)} exports no jobs or resolvers (values with an execute or resolve method)`);
     }

@@ -103,6 +103,8 @@ async function runOnExecutor(
     memoryLimitMb: job.memoryLimitMb,
     shell: job.shell,
     bundle: target.bundle ? { id: target.bundle.id, dir: target.bundle.dir, main: target.bundle.manifest.main ?? null } : null,
+    grants: job.grants,
+    timeoutMs: job.timeoutMs ?? (config.defaultTimeoutMs || null),
   };
   const timeoutMs = job.timeoutMs ?? (config.defaultTimeoutMs || null);
   const timer = timeoutMs ? setTimeout(() => control.abort('timeout'), timeoutMs) : null;

@@ -23,6 +23,10 @@ export interface RunRequest {
   readonly shell: boolean;
   /** The bundle version the run uses; null only for exec jobs without a bundle. */
   readonly bundle: { readonly id: number; readonly dir: string; readonly main: string | null } | null;
+  /** What the job is granted beyond its JobContext (isolate: a host-performed fetch, any host or these hosts). */
+  readonly grants?: { readonly fetch?: boolean | readonly string[] } | null;
+  /** The run's wall-clock limit (dispatch enforces it through hooks.signal); isolate uses it as its CPU budget. */
+  readonly timeoutMs?: number | null;
 }
 
 /** The job's cache as seen by an executor (already bound to the job). */

@@ -2,7 +2,7 @@
  * The host's end of one run's MessagePort: log lines and 'started' go to the run's hooks, cache requests are
  * answered through hooks.cache, and the abort is posted to the job. See protocol.ts for the messages.
  */
-import type { MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { serializeError } from '../errors/index.js';
 import type { RunHooks } from './executor.js';
 import type { CacheOp, HostMessage, WorkerMessage } from './protocol.js';
@@ -71,4 +71,53 @@ function answerCache(id: number, request: CacheOp, hooks: RunHooks, send: (m: Ho
     (value) => send({ type: 'cache-reply', id, ok: true, value }),
     (err: unknown) => send({ type: 'cache-reply', id, ok: false, error: serializeError(err) }),
   );
+}
+
+/** One run as the executor sees it: the port to hand to the worker, and the kill sequence already armed. */
+export interface HostRun {
+  /** Transfer this port to the worker with the task. */
+  readonly workerPort: MessagePort;
+  /** See HostRunPort.ended. */
+  readonly ended: Promise<void>;
+  /** True once the grace time after an abort ran out and onGraceOver was called. */
+  readonly graceOver: boolean;
+  /** Disarms the kill sequence and closes the host's port. */
+  close(): void;
+}
+
+/**
+ * Opens a run's channel and arms its kill: when hooks.signal aborts, the job is told (its ctx.signal); if the run
+ * has not ended after graceMs, onGraceOver must stop it the hard way (terminate its worker).
+ */
+export function openHostRun(hooks: RunHooks, graceMs: number, onGraceOver: () => void): HostRun {
+  const { port1, port2 } = new MessageChannel();
+  const runPort = attachRunPort(port1, hooks);
+  let graceTimer: NodeJS.Timeout | undefined;
+  let graceOver = false;
+  const onAbort = (): void => {
+    runPort.abort(reasonText(hooks.signal.reason));
+    graceTimer = setTimeout(() => {
+      graceOver = true;
+      onGraceOver();
+    }, graceMs);
+  };
+  hooks.signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    workerPort: port2,
+    ended: runPort.ended,
+    get graceOver() {
+      return graceOver;
+    },
+    close() {
+      clearTimeout(graceTimer);
+      hooks.signal.removeEventListener('abort', onAbort);
+      runPort.close();
+    },
+  };
+}
+
+export function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  if (typeof reason === 'string') return reason;
+  return reason === undefined ? 'aborted' : String(reason);
 }

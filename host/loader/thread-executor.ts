@@ -5,14 +5,15 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MessageChannel } from 'node:worker_threads';
 import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
-import { attachRunPort } from './run-port.js';
-import { PoolRegistry, type PoolEntry } from './thread-pools.js';
+import { openHostRun, reasonText } from './run-port.js';
+import { CurrentVersions, PoolRegistry, type PoolEntry } from './thread-pools.js';
+
+export { reasonText };
 
 /** Idle workers exit after this long; the pool starts them again on demand. */
 const IDLE_TIMEOUT_MS = 30_000;
@@ -28,19 +29,8 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
   const { config } = deps;
   const logger = deps.logger.child({ component: 'thread-executor' });
   const pools = new PoolRegistry({ maxThreads: config.threadsPerProject, idleTimeoutMs: IDLE_TIMEOUT_MS, logger });
-  const latestBundle = new Map<number, number>();
+  const versions = new CurrentVersions((projectId, bundleId) => void pools.retire(projectId, bundleId));
   let closed = false;
-
-  /** The newest bundle id seen for a project is current; seeing a newer one retires the pools of older ones. */
-  function isCurrent(projectId: number, bundleId: number): boolean {
-    const latest = latestBundle.get(projectId);
-    if (latest !== undefined && bundleId < latest) return false;
-    if (latest !== bundleId) {
-      latestBundle.set(projectId, bundleId);
-      if (latest !== undefined) void pools.retire(projectId, bundleId);
-    }
-    return true;
-  }
 
   async function execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome> {
     if (closed) return abortedOutcome('the thread executor is closed');
@@ -50,9 +40,9 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     if (typeof request.entry !== 'string') return failure({ name: 'Error', message: 'a thread job entry must be an export name' });
     const memoryLimitMb = request.memoryLimitMb ?? config.defaultMemoryLimitMb;
     const key = { projectId: request.job.projectId, bundleId: bundle.id, memoryLimitMb };
-    const entry = pools.acquire(key, isCurrent(key.projectId, key.bundleId));
+    const entry = pools.acquire(key, versions.isCurrent(key.projectId, key.bundleId));
     try {
-      const task = buildTask(request, request.entry, pathToFileURL(path.resolve(bundle.dir, bundle.main)).href);
+      const task = buildTask(request, request.entry, pathToFileURL(path.resolve(bundle.dir, bundle.main)).href, config.resultMaxChars);
       return await runOnPool(entry, task, hooks);
     } catch (err) {
       return failure(serializeError(err));
@@ -61,53 +51,25 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     }
   }
 
-  function buildTask(request: RunRequest, entry: string, mainUrl: string): Omit<ThreadTask, 'port'> {
-    return {
-      runId: request.runId,
-      job: { id: request.job.id, name: request.job.name, project: request.job.project },
-      mainUrl,
-      entry,
-      params: request.params,
-      config: request.config,
-      scheduledAt: request.scheduledAt.getTime(),
-      attempt: request.attempt,
-      fencingToken: request.fencingToken,
-      resultMaxChars: config.resultMaxChars,
-    };
-  }
-
   async function runOnPool(entry: PoolEntry, base: Omit<ThreadTask, 'port'>, hooks: RunHooks): Promise<RunOutcome> {
-    const { port1, port2 } = new MessageChannel();
-    const runPort = attachRunPort(port1, hooks);
     const kill = new AbortController();
-    let graceTimer: NodeJS.Timeout | undefined;
-    let terminated = false;
-    const onAbort = (): void => {
-      runPort.abort(reasonText(hooks.signal.reason));
-      graceTimer = setTimeout(() => {
-        terminated = true;
-        kill.abort(new Error('grace time over'));
-      }, config.killGraceMs);
-    };
-    hooks.signal.addEventListener('abort', onAbort, { once: true });
+    const run = openHostRun(hooks, config.killGraceMs, () => kill.abort(new Error('grace time over')));
     try {
-      const result = await entry.pool.run({ ...base, port: port2 }, { transferList: [port2], signal: kill.signal });
-      await withTimeout(runPort.ended, LOG_FLUSH_MS);
+      const task = { ...base, port: run.workerPort };
+      const result = await entry.pool.run(task, { transferList: [run.workerPort], signal: kill.signal });
+      await withTimeout(run.ended, LOG_FLUSH_MS);
       return resultOutcome(result, hooks.signal);
     } catch (err) {
-      return crashOutcome(err, { hooks, terminated, closed, memoryLimitMb: entry.memoryLimitMb });
+      return crashOutcome(err, { hooks, terminated: run.graceOver, closed, memoryLimitMb: entry.memoryLimitMb });
     } finally {
-      clearTimeout(graceTimer);
-      hooks.signal.removeEventListener('abort', onAbort);
-      runPort.close();
+      run.close();
     }
   }
 
   return {
     execute,
     async retire(projectId, keepBundleId) {
-      if (keepBundleId === null) latestBundle.delete(projectId);
-      else latestBundle.set(projectId, Math.max(keepBundleId, latestBundle.get(projectId) ?? keepBundleId));
+      versions.retired(projectId, keepBundleId);
       await pools.retire(projectId, keepBundleId);
     },
     async close() {
@@ -118,8 +80,24 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
   };
 }
 
+/** The task of a run, without its port: everything the worker builds the run's JobContext from. */
+export function buildTask(request: RunRequest, entry: string, mainUrl: string, resultMaxChars: number): Omit<ThreadTask, 'port'> {
+  return {
+    runId: request.runId,
+    job: { id: request.job.id, name: request.job.name, project: request.job.project },
+    mainUrl,
+    entry,
+    params: request.params,
+    config: request.config,
+    scheduledAt: request.scheduledAt.getTime(),
+    attempt: request.attempt,
+    fencingToken: request.fencingToken,
+    resultMaxChars,
+  };
+}
+
 /** A run that ended after hooks.signal aborted counts as aborted, whatever the job returned on its way out. */
-function resultOutcome(result: ThreadTaskResult, signal: AbortSignal): RunOutcome {
+export function resultOutcome(result: ThreadTaskResult, signal: AbortSignal): RunOutcome {
   if (signal.aborted) {
     const error = result.ok ? { name: 'AbortError', message: `run aborted: ${reasonText(signal.reason)}` } : result.error;
     return { ok: false, error, aborted: true };
@@ -150,21 +128,16 @@ function crashOutcome(err: unknown, ctx: CrashContext): RunOutcome {
   return failure(error, ctx.hooks.signal.aborted);
 }
 
-function failure(error: SerializedError, aborted = false): RunOutcome {
+export function failure(error: SerializedError, aborted = false): RunOutcome {
   return { ok: false, error, aborted };
 }
 
-function abortedOutcome(message: string): RunOutcome {
+export function abortedOutcome(message: string): RunOutcome {
   return { ok: false, error: { name: 'AbortError', message }, aborted: true };
 }
 
-export function reasonText(reason: unknown): string {
-  if (reason instanceof Error) return reason.message;
-  if (typeof reason === 'string') return reason;
-  return reason === undefined ? 'aborted' : String(reason);
-}
 
-async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+export async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);

@@ -1,10 +1,15 @@
 /**
- * Inside a pool worker: the JobContext of one run, built over the run's MessagePort (see protocol.ts).
- * A worker runs one task at a time, so "the current run" is unambiguous; console output is routed to it.
+ * Inside a worker (a thread pool worker or a module context's worker): the JobContext of one run, built over the
+ * run's MessagePort (see protocol.ts), and running a job or resolver over it. A pool worker runs one task at a
+ * time; a module worker runs many at once and tells which run is current itself (see routeConsole).
  */
 import { format } from 'node:util';
-import type { JobCache, JobContext, JobLogger, LogLevel } from '@jobcenter/job-api';
-import type { CacheOp, HostMessage, ThreadTask, WorkerMessage } from './protocol.js';
+import type { JobCache, JobContext, JobLogger, JobSpec, LogLevel } from '@jobcenter/job-api';
+import { serializeError } from '../errors/index.js';
+import type { CacheOp, HostMessage, ThreadTask, ThreadTaskResult, WorkerMessage } from './protocol.js';
+
+/** A job (execute) or a resolver (resolve: returns the sub-jobs it wants). */
+export type Runnable = { execute(ctx: JobContext): unknown } | { resolve(ctx: JobContext): unknown };
 
 export interface RunChannel {
   readonly context: JobContext;
@@ -119,11 +124,65 @@ const CONSOLE_LEVELS: ReadonlyArray<[ConsoleMethod, LogLevel]> = [
  * Replaces the worker's console so a job's console output lands in the log of the run that is executing.
  * Output while no run is current (a timer a finished job left behind) is dropped: it belongs to no run.
  */
-export function routeConsole(current: () => RunChannel | null): void {
+export function routeConsole(current: () => Pick<RunChannel, 'log'> | null): void {
   for (const [method, level] of CONSOLE_LEVELS) {
     // eslint-disable-next-line no-console -- replacing the worker's console is the point: job output → run log
     console[method] = (...args: unknown[]) => {
       current()?.log(level, format(...args));
     };
   }
+}
+
+/** An object whose execute or resolve is a function; null for anything else. */
+export function asRunnable(value: unknown): Runnable | null {
+  if (value === null || typeof value !== 'object') return null;
+  const candidate = value as Record<string, unknown>;
+  return typeof candidate.resolve === 'function' || typeof candidate.execute === 'function' ? (value as Runnable) : null;
+}
+
+/**
+ * Runs one task over its channel: loads the job, reports 'started', calls resolve or execute, and always ends with
+ * the 'end' message and a closed channel. Job failures are values; nothing here rejects.
+ */
+export async function runJob(task: ThreadTask, channel: RunChannel, load: () => Promise<Runnable>): Promise<ThreadTaskResult> {
+  try {
+    const job = await load();
+    channel.post({ type: 'started', at: Date.now() });
+    if ('resolve' in job) {
+      const specs = checkSpecs(await job.resolve(channel.context));
+      return { ok: true, result: null, specs };
+    }
+    const value = await job.execute(channel.context);
+    return { ok: true, result: toResult(value, task.resultMaxChars) };
+  } catch (err) {
+    return { ok: false, error: serializeError(err) };
+  } finally {
+    channel.post({ type: 'end' });
+    channel.close();
+  }
+}
+
+/** A resolver must return an array of plain, cloneable specs; the host validates each one when it reconciles. */
+function checkSpecs(value: unknown): JobSpec[] {
+  if (!Array.isArray(value)) {
+    throw Object.assign(new Error(`a resolver must return an array of job specs, got ${value === null ? 'null' : typeof value}`), {
+      code: 'BAD_RESOLVER_OUTPUT',
+    });
+  }
+  return structuredClone(value) as JobSpec[];
+}
+
+function toResult(value: unknown, maxChars: number): string | null {
+  if (value === undefined || value === null) return null;
+  let text: string | undefined;
+  if (typeof value === 'string') text = value;
+  else {
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      throw new Error(`the job's result could not be turned into JSON: ${serializeError(err).message}`);
+    }
+  }
+  if (text === undefined) return null;
+  return text.length > maxChars ? text.slice(0, maxChars) : text;
 }

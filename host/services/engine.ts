@@ -65,11 +65,19 @@ export class Engine {
     return { job: updated };
   }
 
-  async stopJob(job: JobRecord, actor: string): Promise<JobRecord> {
+  /**
+   * Takes a job off the schedule. Stopping a resolver stops its running sub-jobs too (recursive, as the original's
+   * user stop); `recursive: false` leaves them alone.
+   */
+  async stopJob(job: JobRecord, actor: string, opts: { recursive?: boolean; reason?: string } = {}): Promise<JobRecord> {
     this.scheduler.remove(job.id);
     this.jobs.delete(job.id);
     const updated = (await this.deps.store.jobs.update(job.id, { state: 'STOPPED' })) ?? job;
-    await this.event(updated, 'stopped', actor, null);
+    await this.event(updated, 'stopped', actor, opts.reason ? { reason: opts.reason } : null);
+    if (opts.recursive !== false) {
+      const running = await this.deps.store.jobs.list({ resolverId: job.id, states: ['ACTIVE', 'PENDING'] });
+      for (const child of running) await this.stopJob(child, actor, { reason: 'its resolver stopped' });
+    }
     return updated;
   }
 

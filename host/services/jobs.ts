@@ -18,7 +18,7 @@ export interface JobServiceDeps {
 }
 
 /** Kinds this host can run today. */
-const RUNNABLE = new Set(['thread', 'exec']);
+const RUNNABLE = new Set(['thread', 'exec', 'module', 'isolate']);
 
 export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
@@ -76,13 +76,22 @@ export class JobService {
   async remove(actor: Actor, id: number): Promise<void> {
     const { job } = await this.deps.access.writableJob(actor, id);
     if (job.resolverId !== null) throw conflict('a sub-job cannot be deleted alone: delete or change its resolver');
+    await this.removeWithSubJobs(job, actor.username, null);
+  }
+
+  /** Deleting a resolver deletes its sub-jobs (and theirs), as the original did; their runs stay as history. */
+  private async removeWithSubJobs(job: JobRecord, actor: string, reason: string | null): Promise<void> {
+    for (const child of await this.deps.store.jobs.list({ resolverId: job.id })) {
+      await this.removeWithSubJobs(child, actor, 'its resolver was deleted');
+    }
     this.deps.engine.forget(job.id);
-    await this.deps.engine.event(job, 'deleted', actor.username, { name: job.name });
-    await this.deps.store.jobs.delete(id);
+    await this.deps.engine.event(job, 'deleted', actor, { name: job.name, ...(reason ? { reason } : {}) });
+    await this.deps.store.jobs.delete(job.id);
   }
 
   async start(actor: Actor, id: number): Promise<{ job: JobRecord; runId?: string }> {
     const { job, project } = await this.deps.access.writableJob(actor, id);
+    assertEnabled(job);
     await this.checkRunnable(project, job);
     return this.deps.engine.startJob(job, actor.username);
   }
@@ -94,6 +103,7 @@ export class JobService {
 
   async trigger(actor: Actor, id: number, body: unknown): Promise<{ runId: string }> {
     const { job, project } = await this.deps.access.writableJob(actor, id);
+    assertEnabled(job);
     await this.checkRunnable(project, job);
     const input = body === undefined || body === null ? {} : assertObject(body);
     for (const key of Object.keys(input)) if (key !== 'params') throw badRequest(`unknown field "${key}"`, key);
@@ -106,9 +116,16 @@ export class JobService {
     return (await this.deps.access.readableJob(actor, id)).job;
   }
 
+  /** A resolver's sub-jobs, disabled ones included (they keep their runs). */
   async subjobs(actor: Actor, id: number): Promise<JobRecord[]> {
     const { job } = await this.deps.access.readableJob(actor, id);
     return this.deps.store.jobs.list({ resolverId: job.id });
+  }
+
+  /** How many sub-jobs each of these jobs has (one grouped count); jobs without any are absent. */
+  async subJobCounts(jobs: readonly JobRecord[]): Promise<Map<number, number>> {
+    if (jobs.length === 0) return new Map();
+    return this.deps.store.jobs.countByResolver(jobs.map((j) => j.id));
   }
 
   /** A job must be able to run on the project's current bundle; a clear 422 beats a stream of failed runs. */
@@ -124,5 +141,12 @@ export class JobService {
     if (!names.includes(String(job.entry))) {
       throw unprocessable(`the project's bundle (version ${bundle.version}) exports no job named "${String(job.entry)}"; it has: ${names.join(', ') || 'none'} (entry)`);
     }
+  }
+}
+
+/** A sub-job its resolver no longer lists keeps its history but does not run until the resolver lists it again. */
+function assertEnabled(job: JobRecord): void {
+  if (job.disabled) {
+    throw unprocessable(`job ${job.name} is disabled: its resolver no longer lists it (it is enabled again when the resolver lists it)`);
   }
 }

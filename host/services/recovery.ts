@@ -15,7 +15,6 @@ export interface RecoveryDeps {
   engine: Engine;
   logs: { recover(runIds: string[]): Promise<Map<string, LogIndex>> };
   logger: Logger;
-  hostId: string;
 }
 
 export interface RecoveryReport {
@@ -64,7 +63,9 @@ export async function recover(deps: RecoveryDeps, now = new Date()): Promise<Rec
 }
 
 async function interruptLeftovers(deps: RecoveryDeps, now: Date): Promise<RunRecord[]> {
-  const stuck = (await deps.store.runs.findByStatus(['RUNNING', 'QUEUED'])).filter((r) => r.host === deps.hostId);
+  // One host owns every run of its database (cluster mode, where hosts share one, will narrow this to the runs of
+  // hosts whose lease has lapsed). Filtering by host id here would strand runs whenever the port or hostname changes.
+  const stuck = await deps.store.runs.findByStatus(['RUNNING', 'QUEUED']);
   if (stuck.length === 0) return [];
   const indexes = await deps.logs.recover(stuck.map((r) => r.runId));
   await Promise.all(

@@ -51,15 +51,39 @@ export class CachedTargets implements TargetResolver {
   }
 
   private async config(bundle: BundleRecord | null, job: JobRecord): Promise<Record<string, string>> {
-    if (!job.configFile) return { ...job.config };
-    if (!bundle) throw new Error(`configFile ${job.configFile} needs a bundle, and project ${job.projectId} has none`);
-    const key = `${job.projectId}:${bundle.id}:${job.configFile}:${job.profile ?? ''}`;
+    const { configFile, profile, config } = await this.configSource(job);
+    if (!configFile) return { ...config };
+    if (!bundle) throw new Error(`configFile ${configFile} needs a bundle, and project ${job.projectId} has none`);
+    const key = `${job.projectId}:${bundle.id}:${configFile}:${profile ?? ''}`;
     let base = this.configs.get(key);
     if (!base) {
-      base = loadConfig({ dir: bundle.dir, file: job.configFile, profile: job.profile });
+      base = loadConfig({ dir: bundle.dir, file: configFile, profile });
       this.configs.set(key, base);
       base.catch(() => this.configs.delete(key));
     }
-    return { ...(await base), ...job.config };
+    return { ...(await base), ...config };
+  }
+
+  /**
+   * A sub-job without a config file of its own reads its resolver's file and profile (and the resolver's overrides
+   * under its own), as the original did. Read from the row on every run, so a change to the resolver applies at once.
+   */
+  private async configSource(job: JobRecord): Promise<ConfigSource> {
+    let source: ConfigSource = job;
+    let config = { ...job.config };
+    let resolverId = job.resolverId;
+    for (let depth = 0; !source.configFile && resolverId !== null && depth < MAX_RESOLVER_DEPTH; depth++) {
+      const resolver = await this.store.jobs.get(resolverId);
+      if (!resolver) throw new Error(`the resolver (job ${resolverId}) of sub-job ${job.name} no longer exists`);
+      source = resolver;
+      config = { ...resolver.config, ...config };
+      resolverId = resolver.resolverId;
+    }
+    return { configFile: source.configFile, profile: source.profile, config };
   }
 }
+
+type ConfigSource = Pick<JobRecord, 'configFile' | 'profile' | 'config'>;
+
+/** Resolvers may make resolvers; the walk up to the one with a config file is bounded all the same. */
+const MAX_RESOLVER_DEPTH = 8;

@@ -2,7 +2,7 @@
  * Jobs, their audit events and their cache.
  */
 import { deserialize, serialize } from 'node:v8';
-import { Op } from 'sequelize';
+import { col, fn, Op } from 'sequelize';
 import type { WhereOptions } from 'sequelize';
 import { badRequest } from '../errors/index.js';
 import type { StoreContext } from './context.js';
@@ -54,6 +54,16 @@ export function createJobRepo({ models: { Job, Cache }, write, sequelize }: Stor
       );
     },
     countForBundleProject: (projectId) => Job.count({ where: { projectId } }),
+    async countByResolver(resolverIds) {
+      if (resolverIds.length === 0) return new Map();
+      const rows = (await Job.findAll({
+        attributes: ['resolverId', [fn('COUNT', col('id')), 'n']],
+        where: { resolverId: { [Op.in]: resolverIds } },
+        group: ['resolverId'],
+        raw: true,
+      })) as unknown as { resolverId: number; n: number | string }[];
+      return new Map(rows.map((r) => [Number(r.resolverId), Number(r.n)]));
+    },
   };
 }
 

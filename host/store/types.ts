@@ -257,6 +257,8 @@ export interface JobRepo {
   update(id: number, patch: Partial<Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt' | 'projectId'>>): Promise<JobRecord | null>;
   delete(id: number): Promise<void>;
   countForBundleProject(projectId: number): Promise<number>;
+  /** Sub-job counts of these resolvers (disabled sub-jobs included); a job without sub-jobs is absent from the map. */
+  countByResolver(resolverIds: number[]): Promise<Map<number, number>>;
 }
 
 export interface RunRepo {

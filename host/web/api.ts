@@ -24,6 +24,8 @@ export interface ApiDeps {
   jobs: JobService;
   runs: RunService;
   nextFireOf(jobId: number): Date | null;
+  /** This host as GET /api/v1/hosts shows it (one host; the cluster lists more). */
+  hostInfo(): Record<string, unknown>;
 }
 
 export function apiRouter(deps: ApiDeps): Router {
@@ -83,8 +85,12 @@ export function apiRouter(deps: ApiDeps): Router {
     const q = ctx.query as Record<string, string | undefined>;
     const projectId = q.projectId === undefined ? undefined : Number(q.projectId);
     if (projectId !== undefined && !Number.isInteger(projectId)) throw badRequest('projectId must be a whole number', 'projectId');
+    if (q.state !== undefined && !['STOPPED', 'ACTIVE', 'PENDING'].includes(q.state)) {
+      throw badRequest('state must be one of STOPPED, ACTIVE, PENDING', 'state');
+    }
     const jobs = await deps.jobs.list(requireActor(ctx), { projectId, state: q.state });
-    ctx.body = jobs.map((j) => presentJob(j, deps.nextFireOf(j.id)));
+    const counts = await deps.jobs.subJobCounts(jobs);
+    ctx.body = jobs.map((j) => presentJob(j, deps.nextFireOf(j.id), { subJobCount: counts.get(j.id) ?? 0 }));
   });
   r.post('/jobs', async (ctx) => {
     const job = await deps.jobs.create(requireActor(ctx), bodyOf(ctx));
@@ -143,6 +149,11 @@ export function apiRouter(deps: ApiDeps): Router {
     const run = await deps.runs.kill(requireActor(ctx), ctx.params.runId ?? '');
     ctx.status = 202;
     ctx.body = { runId: run.runId, killing: true };
+  });
+
+  r.get('/hosts', (ctx) => {
+    requireActor(ctx);
+    ctx.body = [deps.hostInfo()];
   });
 
   r.get('/events', async (ctx) => {

@@ -5,6 +5,9 @@ import Koa from 'koa';
 import type { Logger } from '../log/logger.js';
 import type { AuthService } from '../services/auth.js';
 import { apiRouter, type ApiDeps } from './api.js';
+import { landingPage } from './landing.js';
+
+export const HOST_VERSION = '0.1.0';
 import { authenticate, errorMapper, jsonBody } from './middleware.js';
 
 export interface WebDeps extends ApiDeps {
@@ -25,6 +28,11 @@ export function createWebApp(deps: WebDeps): Koa {
     if (ctx.path === '/healthz') {
       ctx.status = deps.ready() ? 200 : 503;
       ctx.body = { status: deps.ready() ? 'ok' : 'unavailable', host: deps.config.hostId };
+      return;
+    }
+    if (ctx.path === '/' && ctx.method === 'GET') {
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = landingPage(deps.config.hostId, HOST_VERSION);
       return;
     }
     if (ctx.path === '/metrics') {

@@ -1,8 +1,9 @@
 /** What jobs and runs look like to clients. */
 import type { JobRecord, RunRecord } from '../store/types.js';
 
-export function presentJob(job: JobRecord, nextFireAt: Date | null): Record<string, unknown> {
-  return { ...job, nextFireAt: nextFireAt ? nextFireAt.toISOString() : null };
+/** `extra` adds list-only fields (the main job list's subJobCount). */
+export function presentJob(job: JobRecord, nextFireAt: Date | null, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...job, nextFireAt: nextFireAt ? nextFireAt.toISOString() : null, ...extra };
 }
 
 export function presentRun(run: RunRecord): Record<string, unknown> {

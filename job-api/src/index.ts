@@ -129,3 +129,43 @@ export interface BundleManifest {
   readonly kind: 'thread' | 'module' | 'isolate' | 'exec';
   readonly description?: string;
 }
+
+/**
+ * What a module's bean factories and lifecycle hooks receive (kind `module`). A module context is built once per
+ * loaded bundle version; its beans are singletons shared by every run of the bundle's jobs.
+ *
+ * @example
+ * ```ts
+ * const repository: BeanFactory<Repo> = async (ctx) => new Repo(ctx.config['db.url'] ?? 'memory:', await ctx.get('clock'));
+ * ```
+ */
+export interface ModuleContext {
+  /** config/application.properties of the bundle (+ application-<profile>.properties when the manifest has "profile"), else {}. */
+  readonly config: Readonly<Record<string, string>>;
+  /** Another bean of the module (built on first use, once); rejects naming the bean when it is missing or in a cycle. */
+  get<T = unknown>(bean: string): Promise<T>;
+  /** Goes to the host log (module lifecycle), not to a run's log. */
+  readonly log: JobLogger;
+}
+
+/** Builds one bean; it may ask the context for the beans it depends on. */
+export type BeanFactory<T = unknown> = (ctx: ModuleContext) => T | Promise<T>;
+
+/** A bean with a disposer, called when the context closes (after onStop, in reverse build order). */
+export interface BeanDefinition<T = unknown> {
+  readonly factory: BeanFactory<T>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a disposer receives whatever its factory built
+  readonly dispose?: (bean: any) => void | Promise<void>;
+}
+
+/**
+ * The default export of a `module` bundle's main (made with the SDK's `defineModule`). Every bean whose value has
+ * `execute` (a job) or `resolve` (a resolver) can be run: a job's `entry` is the bean's name.
+ */
+export interface ModuleDefinition {
+  readonly beans: Readonly<Record<string, BeanFactory | BeanDefinition>>;
+  /** After every bean is built. */
+  onStart?(ctx: ModuleContext): void | Promise<void>;
+  /** Before the context is closed; bean disposers run after it, in reverse build order. */
+  onStop?(ctx: ModuleContext): void | Promise<void>;
+}

@@ -18,6 +18,10 @@ export type {
   JobLogger,
   JobSpec,
   LogLevel,
+  BeanDefinition,
+  BeanFactory,
+  ModuleContext,
+  ModuleDefinition,
   PJob,
   PJobResolver,
   Schedule,
@@ -26,6 +30,9 @@ export { parseProperties, PropertiesSyntaxError } from './properties.js';
 export { ConfigError, loadConfig, mergeConfig, profileFileName } from './config.js';
 export type { ConfigErrorCode, LoadConfigOptions } from './config.js';
 export { defineJob, defineResolver } from './define.js';
+export { defineModule, MODULE_MARK } from './module.js';
 export { createMemoryCache } from './cache.js';
 export { createTestContext, LocalTimeoutError, runLocal } from './local.js';
 export type { LocalRunError, LocalRunResult, LogLine, RunLocalOptions, TestContext, TestContextOptions } from './local.js';
+export { BeanError, runModuleLocal, startModuleLocal } from './module-local.js';
+export type { LocalModule, LocalModuleOptions } from './module-local.js';

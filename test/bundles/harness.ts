@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBundleIntake } from '../../host/bundles/index.js';
+import { createBundleScanner } from '../../host/loader/bundle-scanner.js';
 import type { BundleIntake } from '../../host/bundles/index.js';
 import { compileConfig } from '../../host/config/index.js';
 import type { HostConfig, HostOptions } from '../../host/config/index.js';
@@ -45,7 +46,7 @@ export async function createHarness(options: HostOptions = {}): Promise<Harness>
     maxBundleUnpackedBytes: 1024 * 1024,
     ...options,
   });
-  const intake = createBundleIntake({ config, logger: silentLogger });
+  const intake = createBundleIntake({ config, logger: silentLogger, scan: createBundleScanner({ config, logger: silentLogger }) });
   return {
     root,
     config,

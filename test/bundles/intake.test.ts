@@ -96,7 +96,7 @@ describe('bundle intake of good bundles', () => {
     assert.equal((await stat(path.join(result.dir, 'bin', 'run.sh'))).mode & 0o100, 0o100);
   });
 
-  test('a module bundle lists the names of its jobs map', async () => {
+  test('a module bundle lists the beans of its booted context that are jobs', async () => {
     const result = await h.intake.intake(await fixtureZip(h, 'module-jobs'), { projectId: 7 });
     assert.deepEqual([...result.exports].sort(byName), [
       { name: 'cleanup', type: 'job' },
@@ -104,10 +104,13 @@ describe('bundle intake of good bundles', () => {
     ]);
   });
 
-  test('an isolate bundle is accepted when its main file exists, without running it', async () => {
-    const files = threadBundle('job.js', 'while (true) {}', { kind: 'isolate' });
+  test('an isolate bundle is introspected in a throw-away isolate, listing its jobs and resolvers', async () => {
+    const files = threadBundle('job.js', 'exports.a = { execute() {} }; exports.B = class { resolve() { return []; } }; exports.c = 1;', { kind: 'isolate' });
     const result = await h.intake.intake(await yazlZip(h.input('isolate.zip'), files), { projectId: 7 });
-    assert.deepEqual(result.exports, []);
+    assert.deepEqual([...result.exports].sort(byName), [
+      { name: 'a', type: 'job' },
+      { name: 'B', type: 'resolver' },
+    ]);
     assert.equal(result.manifest.kind, 'isolate');
   });
 

@@ -75,6 +75,18 @@ describe('auth and ownership', () => {
     assert.equal((await byToken.get('/api/v1/projects')).status, 401);
   });
 
+  test('the landing page, /metrics and /api/v1/hosts describe the host', async () => {
+    const page = await fetch(`${th.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /JobCenter/);
+    const metrics = await (await fetch(`${th.url}/metrics`)).text();
+    assert.match(metrics, /^jobcenter_scheduled_jobs \d+$/m);
+    const hosts = await viewer.get('/api/v1/hosts');
+    assert.equal(hosts.status, 200);
+    assert.equal(hosts.body.length, 1);
+    assert.equal(hosts.body[0].db, 'sqlite');
+  });
+
   test('job events record who did what', async () => {
     const events = await th.api.get(`/api/v1/events?projectId=${aliceProject}`);
     assert.equal(events.status, 200);

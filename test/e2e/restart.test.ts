@@ -87,11 +87,14 @@ for (const database of testDatabases()) {
       assert.equal((await exited(first)).signal, 'SIGKILL');
       await sleep(3000);
 
+      // A different port gives the host a different default id: its runs must still be recovered.
+      const port2 = await freePort();
+      const url2 = `http://127.0.0.1:${port2}`;
       const restartedAt = Date.now();
-      const second = spawnHost({ dataDir, port, db: made.db });
+      const second = spawnHost({ dataDir, port: port2, db: made.db });
       children.push(second);
-      await waitForHealthy(url);
-      const api2 = await Api.login(url, 'admin', ADMIN_PASSWORD);
+      await waitForHealthy(url2);
+      const api2 = await Api.login(url2, 'admin', ADMIN_PASSWORD);
 
       const interrupted = (await api2.get<Run>(`/api/v1/runs/${longRun}`)).body;
       assert.equal(interrupted.status, 'INTERRUPTED');

@@ -47,8 +47,8 @@ describe('the sample projects on a first start', () => {
 
   test('both sample projects are there with their jobs, the scheduled ones ACTIVE', async () => {
     const projects = (await th.api.get('/api/v1/projects')).body.map((p: { name: string }) => p.name).sort();
-    assert.deepEqual(projects, ['hello', 'shell']);
-    assert.deepEqual([...jobs.keys()].sort(), ['disk-usage', 'hello-cron', 'hello-every-10s', 'slow-manual']);
+    assert.deepEqual(projects, ['hello', 'module-demo', 'shell']);
+    assert.deepEqual([...jobs.keys()].sort(), ['disk-usage', 'hello-cron', 'hello-every-10s', 'module-add-person', 'module-count-every-15s', 'slow-manual']);
     assert.equal(jobs.get('hello-every-10s')!.state, 'ACTIVE');
     assert.equal(jobs.get('slow-manual')!.state, 'STOPPED');
   });

@@ -44,9 +44,10 @@ describe('the sample bundles', () => {
 
   test('the build script prints one line per bundle', () => {
     const lines = buildOutput.trim().split('\n');
-    assert.equal(lines.length, 2, buildOutput);
+    assert.equal(lines.length, 3, buildOutput);
     assert.match(lines[0], /^samples: hello → .*hello\.zip \(thread, 5 files/);
-    assert.match(lines[1], /^samples: shell → .*shell\.zip \(exec, 3 files/);
+    assert.match(lines[1], /^samples: module-demo → .*module-demo\.zip \(module, 4 files/);
+    assert.match(lines[2], /^samples: shell → .*shell\.zip \(exec, 3 files/);
   });
 
   test('the hello bundle holds the manifest, compiled code, config and an ESM package.json, but no sources', async () => {

@@ -2,14 +2,13 @@
  * Lists a bundle's jobs and resolvers by importing its main module in a throw-away worker thread with a memory
  * limit and a time limit. The worker's console output is captured (not forwarded to the host's stdout).
  */
-import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import type { WorkerOptions } from 'node:worker_threads';
-import { unprocessable } from '../errors/index.js';
+import type { Worker } from 'node:worker_threads';
+import { unprocessable, type SerializedError } from '../errors/index.js';
+import { startWorkerFile } from './module-thread.js';
 import type { Logger } from '../log/logger.js';
 import type { BundleExport } from '../store/types.js';
-import type { IntrospectReply, IntrospectRequest } from './protocol.js';
+import type { IntrospectReply, IntrospectRequest } from './introspect-protocol.js';
 
 export interface IntrospectOptions {
   timeoutMs: number;
@@ -20,20 +19,6 @@ export interface IntrospectOptions {
 
 const STDERR_TAIL_CHARS = 2_000;
 
-/**
- * Compiled, the worker is `introspect-worker.js`. From source (tests under tsx) only the `.ts` file exists, and
- * tsx on Node 20 registers its hooks on the main thread only (it checks isMainThread), so the worker would fail
- * with "Unknown file extension .ts": a small eval'd bootstrap registers tsx in the worker first.
- */
-function startWorker(options: WorkerOptions): Worker {
-  const compiled = new URL('./introspect-worker.js', import.meta.url);
-  if (existsSync(compiled)) return new Worker(compiled, options);
-  const source = new URL('./introspect-worker.ts', import.meta.url).href;
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`;
-  return new Worker(bootstrap, { ...options, eval: true });
-}
-
 /** Resolves with the main module's exports or rejects with UNPROCESSABLE saying why it could not be loaded. */
 export function introspectMain(
   mainFile: string,
@@ -41,7 +26,7 @@ export function introspectMain(
   opts: IntrospectOptions,
 ): Promise<BundleExport[]> {
   const request: IntrospectRequest = { mainUrl: pathToFileURL(mainFile).href, kind };
-  const worker = startWorker({
+  const worker = startWorkerFile(import.meta.url, 'introspect-worker', {
     workerData: request,
     resourceLimits: { maxOldGenerationSizeMb: opts.memoryLimitMb },
     stdout: true,
@@ -74,13 +59,19 @@ function awaitReply(worker: Worker, opts: IntrospectOptions): Promise<BundleExpo
     }, opts.timeoutMs);
     worker.on('message', (reply: IntrospectReply) => {
       if (reply.type === 'exports') finish({ exports: reply.exports });
-      else finish({ error: unprocessable(`main module threw while loading: ${reply.error.name}: ${reply.error.message}`) });
+      else finish({ error: loadFailure(reply.error) });
     });
     worker.on('error', (err: Error & { code?: string }) => finish({ error: workerFailure(err, opts.memoryLimitMb) }));
     worker.on('exit', (code) => {
       finish({ error: unprocessable(`main module ended the introspection worker while loading (process.exit(${code}) or a fatal error)`) });
     });
   });
+}
+
+function loadFailure(error: SerializedError): Error {
+  // A module context that cannot be built says which bean; the bean is the news, not the error class.
+  if (error.code === 'MODULE_BOOT_FAILED') return unprocessable(`module context failed to start: ${error.message}`);
+  return unprocessable(`main module threw while loading: ${error.name}: ${error.message}`);
 }
 
 function workerFailure(err: Error & { code?: string }, memoryLimitMb: number): Error {

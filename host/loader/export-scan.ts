@@ -30,20 +30,16 @@ export function scanThreadExports(namespace: Record<string, unknown>): BundleExp
 }
 
 /**
- * kind 'module': a default export (or module.exports) with a `jobs` map lists its names as jobs; without one,
- * beans that look like jobs or resolvers are listed; without either it reads like a thread bundle.
+ * kind 'module': the beans of a booted module context that are jobs or resolvers (objects with execute or
+ * resolve), in build order; a job's entry is the bean's name.
  */
-export function scanModuleExports(namespace: Record<string, unknown>): BundleExport[] {
-  const root = namespace.default;
-  if (typeof root === 'object' && root !== null) {
-    const jobs = safeGet(root, 'jobs');
-    if (typeof jobs === 'object' && jobs !== null) {
-      return Object.keys(jobs).map((name) => ({ name, type: 'job' }));
-    }
-    const beans = safeGet(root, 'beans');
-    if (typeof beans === 'object' && beans !== null) return scanObject(beans, () => true);
+export function scanModuleBeans(beans: ReadonlyMap<string, unknown>): BundleExport[] {
+  const found: BundleExport[] = [];
+  for (const [name, value] of beans) {
+    const type = typeof value === 'object' ? classifyValue(value) : null;
+    if (type) found.push({ name, type });
   }
-  return scanThreadExports(namespace);
+  return found;
 }
 
 function scanObject(holder: object, include: (key: string) => boolean): BundleExport[] {

@@ -1,0 +1,160 @@
+/**
+ * The isolates of the isolate executor, keyed by (project, bundle version, memory limit). An isolate serves one run
+ * at a time (each run still gets a fresh context): killing or losing an isolate to a memory bomb then ends only
+ * that run, and its CPU time is that run's. Idle isolates are kept (up to a few per key) with the main script
+ * compiled, so a run costs a context, not an isolate and a compile.
+ */
+import ivm from 'isolated-vm';
+import type { Logger } from '../log/logger.js';
+import { compileRunScript, readRunScript } from './isolate-main.js';
+
+export interface IsolateKey {
+  readonly projectId: number;
+  readonly bundleId: number;
+  readonly memoryLimitMb: number;
+}
+
+export interface IsolateSlot {
+  readonly key: IsolateKey;
+  readonly isolate: ivm.Isolate;
+  readonly script: ivm.Script;
+  /** Runs served so far (a slot is recycled after many, to bound slow leaks inside V8). */
+  runs: number;
+  /** Why we disposed it, or null while it lives (V8 may still dispose it at its memory limit). */
+  disposedBy: string | null;
+}
+
+interface KeyEntry {
+  readonly key: IsolateKey;
+  readonly main: Promise<string>;
+  readonly idle: IsolateSlot[];
+  readonly busy: Set<IsolateSlot>;
+  retired: boolean;
+}
+
+export interface IsolatePoolOptions {
+  readonly logger: Logger;
+  /** Idle isolates kept per key; more are disposed when their run ends. */
+  readonly maxIdlePerKey: number;
+  /** A slot is disposed after this many runs and replaced on demand. */
+  readonly maxRunsPerIsolate: number;
+}
+
+export class IsolatePool {
+  private readonly entries = new Map<string, KeyEntry>();
+  /** Each slot's own entry: a retired entry may have been replaced by a fresh one under the same key. */
+  private readonly owners = new WeakMap<IsolateSlot, KeyEntry>();
+
+  constructor(private readonly opts: IsolatePoolOptions) {}
+
+  /** An idle isolate of this key, or a new one with the main compiled. Rejects when the main cannot be compiled. */
+  async acquire(key: IsolateKey, mainFile: string): Promise<IsolateSlot> {
+    const entry = this.entryFor(key, mainFile);
+    for (let slot = entry.idle.pop(); slot; slot = entry.idle.pop()) {
+      if (!slot.isolate.isDisposed) {
+        entry.busy.add(slot);
+        return slot;
+      }
+    }
+    const slot = await this.create(key, await entry.main, mainFile);
+    this.owners.set(slot, entry);
+    entry.busy.add(slot);
+    return slot;
+  }
+
+  /** Back to idle, or disposed when it is gone, retired, worn out or one too many. */
+  release(slot: IsolateSlot): void {
+    const entry = this.owners.get(slot);
+    entry?.busy.delete(slot);
+    const keep = entry && !entry.retired && !slot.isolate.isDisposed && slot.runs < this.opts.maxRunsPerIsolate;
+    if (keep && entry.idle.length < this.opts.maxIdlePerKey) entry.idle.push(slot);
+    else this.dispose(slot, 'released');
+    const name = keyString(slot.key);
+    if (entry && entry.retired && entry.busy.size === 0 && this.entries.get(name) === entry) this.entries.delete(name);
+  }
+
+  /** Disposes an isolate (its in-flight run rejects with "Isolate was disposed…"). Safe to call twice. */
+  dispose(slot: IsolateSlot, why: string): void {
+    slot.disposedBy ??= why;
+    if (slot.isolate.isDisposed) return;
+    try {
+      slot.isolate.dispose();
+    } catch (err) {
+      this.opts.logger.debug('isolate dispose failed', { error: String(err) });
+    }
+  }
+
+  /** Drops every isolate of a project that is not of keepBundleId (busy ones when their run ends). */
+  retire(projectId: number, keepBundleId: number | null): void {
+    for (const [name, entry] of this.entries) {
+      if (entry.key.projectId !== projectId || entry.key.bundleId === keepBundleId) continue;
+      entry.retired = true;
+      for (const slot of entry.idle.splice(0)) this.dispose(slot, 'retired');
+      if (entry.busy.size === 0) this.entries.delete(name);
+    }
+  }
+
+  /** Disposes every isolate, busy ones included: their runs reject at once. */
+  disposeAll(why: string): void {
+    for (const entry of this.entries.values()) {
+      for (const slot of [...entry.idle.splice(0), ...entry.busy]) this.dispose(slot, why);
+      entry.busy.clear();
+    }
+    this.entries.clear();
+  }
+
+  /** Live isolates (idle and busy): metrics, and tests that prove nothing leaked. */
+  isolateCount(): number {
+    let count = 0;
+    for (const entry of this.entries.values()) {
+      count += entry.idle.filter((s) => !s.isolate.isDisposed).length;
+      count += [...entry.busy].filter((s) => !s.isolate.isDisposed).length;
+    }
+    return count;
+  }
+
+  heapUsed(): number[] {
+    const used: number[] = [];
+    for (const entry of this.entries.values()) {
+      for (const slot of [...entry.idle, ...entry.busy]) {
+        if (!slot.isolate.isDisposed) used.push(slot.isolate.getHeapStatisticsSync().used_heap_size);
+      }
+    }
+    return used;
+  }
+
+  private entryFor(key: IsolateKey, mainFile: string): KeyEntry {
+    const name = keyString(key);
+    let entry = this.entries.get(name);
+    if (!entry || entry.retired) {
+      const created: KeyEntry = { key, main: readRunScript(mainFile), idle: [], busy: new Set(), retired: false };
+      // An unreadable main is not cached: the next run tries again (and fails with the same clear error).
+      created.main.catch(() => {
+        if (this.entries.get(name) === created) this.entries.delete(name);
+      });
+      entry = created;
+      this.entries.set(name, entry);
+    }
+    return entry;
+  }
+
+  private async create(key: IsolateKey, wrapped: string, mainFile: string): Promise<IsolateSlot> {
+    const logger = this.opts.logger;
+    const isolate = new ivm.Isolate({
+      memoryLimit: key.memoryLimitMb,
+      // README: not reliable, but when it fires it is the only word we get before the process may go.
+      onCatastrophicError: (message) => logger.error('isolated-vm reported a catastrophic error', { message, ...key }),
+    });
+    try {
+      const script = await compileRunScript(isolate, wrapped, mainFile);
+      return { key, isolate, script, runs: 0, disposedBy: null };
+    } catch (err) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw err;
+    }
+  }
+}
+
+function keyString(key: IsolateKey): string {
+  return `${key.projectId}/${key.bundleId}/${key.memoryLimitMb}`;
+}

@@ -1,0 +1,237 @@
+/**
+ * One run in an isolate: a fresh context, the bridges, one script (the prelude that builds the JobContext and the
+ * globals over those bridges, then the bundle's main), then the entry call. The host enforces what isolated-vm does not: a wall-clock kill (abort, then dispose after
+ * killGraceMs — isolated-vm's `timeout` ignores time spent awaiting), a CPU budget over the whole run (a watchdog
+ * reads isolate.cpuTime: timer callbacks and promise continuations run without any `timeout`), and noticing an
+ * isolate V8 disposed at its memory limit while nothing of ours was waiting on it.
+ */
+import ivm from 'isolated-vm';
+import type { LogLevel } from '@jobcenter/job-api';
+import type { RunHooks, RunRequest } from './executor.js';
+import { createHostFetch } from './isolate-fetch.js';
+import type { IsolatePool, IsolateSlot } from './isolate-pool.js';
+import { BRIDGE_GLOBALS } from './isolate-prelude.js';
+import type { PreludeHandles, RunData, RunReply } from './isolate-protocol.js';
+
+const WATCHDOG_MS = 100;
+/** Pending timers a run may hold; more is a bug or an attack on the host's timer list. */
+const MAX_TIMERS = 10_000;
+const MAX_DELAY_MS = 2 ** 31 - 1;
+const LEVELS = new Set<LogLevel>(['trace', 'debug', 'info', 'warn', 'error']);
+
+export interface IsolateRunOptions {
+  readonly pool: IsolatePool;
+  readonly killGraceMs: number;
+  /** CPU budget of the run, also the `timeout` of each synchronous entry into the isolate. */
+  readonly cpuLimitMs: number;
+}
+
+/** How the run ended when it did not end by itself. */
+export type Forced =
+  | { readonly kind: 'killed' }
+  | { readonly kind: 'cpu' }
+  | { readonly kind: 'slice'; readonly error: unknown }
+  | { readonly kind: 'gone' };
+
+export type RunEnd = { readonly reply: RunReply } | { readonly forced: Forced } | { readonly thrown: unknown };
+
+export interface RunResult {
+  readonly end: RunEnd;
+  readonly cpuMs: number | undefined;
+}
+
+export async function runInSlot(slot: IsolateSlot, request: RunRequest, entry: string, hooks: RunHooks, opts: IsolateRunOptions): Promise<RunResult> {
+  const run = new IsolateRun(slot, request, hooks, opts);
+  try {
+    return { end: await run.execute(entry), cpuMs: run.cpuMs() };
+  } finally {
+    run.cleanup();
+  }
+}
+
+class IsolateRun {
+  private context: ivm.Context | null = null;
+  private handles: PreludeHandles | null = null;
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly fetches = new AbortController();
+  private readonly bridges: ivm.Reference[] = [];
+  private readonly startCpu: bigint;
+  private ended = false;
+  private forced!: (why: Forced) => void;
+  private readonly forcedPromise = new Promise<Forced>((resolve) => (this.forced = resolve));
+  private watchdog: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly slot: IsolateSlot,
+    private readonly request: RunRequest,
+    private readonly hooks: RunHooks,
+    private readonly opts: IsolateRunOptions,
+  ) {
+    this.startCpu = slot.isolate.cpuTime;
+  }
+
+  async execute(entry: string): Promise<RunEnd> {
+    this.hooks.signal.addEventListener('abort', this.onAbort, { once: true });
+    this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
+    const work = this.stages(entry).then(
+      (reply): RunEnd => ({ reply }),
+      (thrown: unknown): RunEnd => ({ thrown }),
+    );
+    return Promise.race([work, this.forcedPromise.then((forced): RunEnd => ({ forced }))]);
+  }
+
+  cpuMs(): number | undefined {
+    if (this.slot.isolate.isDisposed) return undefined;
+    return Number(this.slot.isolate.cpuTime - this.startCpu) / 1e6;
+  }
+
+  /** Everything the run armed on the host side goes, then the context: released, never left to the GC. */
+  cleanup(): void {
+    this.ended = true;
+    clearInterval(this.watchdog);
+    clearTimeout(this.graceTimer);
+    this.hooks.signal.removeEventListener('abort', this.onAbort);
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.fetches.abort(new Error('the run has ended'));
+    const refs = [...this.bridges, ...(this.handles ? [this.handles.run, this.handles.fire, this.handles.abort] : [])];
+    for (const ref of refs) quietly(() => ref.release());
+    if (this.context && !this.slot.isolate.isDisposed) quietly(() => this.context?.release());
+    this.context = null;
+    this.handles = null;
+  }
+
+  private async stages(entry: string): Promise<RunReply> {
+    const timeout = this.opts.cpuLimitMs;
+    const context = await this.slot.isolate.createContext();
+    this.context = context;
+    const bridges = this.preludeBridges();
+    BRIDGE_GLOBALS.forEach((name, i) => context.global.setSync(name, bridges[i]));
+    await this.slot.script.run(context, { timeout });
+    const handles = this.handles as PreludeHandles | null;
+    if (!handles) throw new Error('the isolate prelude did not register its handles');
+    if (this.hooks.signal.aborted) this.tellAbort();
+    this.hooks.started?.(Date.now());
+    return handles.run.apply(undefined, [entry], { result: { promise: true, copy: true }, timeout });
+  }
+
+  private preludeBridges(): unknown[] {
+    const data: RunData = {
+      runId: this.request.runId,
+      job: { id: this.request.job.id, name: this.request.job.name, project: this.request.job.project },
+      params: this.request.params ?? null,
+      config: { ...this.request.config },
+      scheduledAt: this.request.scheduledAt.getTime(),
+      attempt: this.request.attempt,
+      fencingToken: this.request.fencingToken,
+      fetch: Boolean(this.request.grants?.fetch),
+    };
+    const grant = this.request.grants?.fetch;
+    const cache = this.bridge(new ivm.Reference(handled(this.cacheBridge)));
+    const fetch = grant ? this.bridge(new ivm.Reference(handled(createHostFetch(grant, this.fetches.signal)))) : undefined;
+    const register = this.bridge(
+      new ivm.Reference((run: PreludeHandles['run'], fire: PreludeHandles['fire'], abort: PreludeHandles['abort']) => {
+        this.handles = { run, fire, abort };
+      }),
+    );
+    return [new ivm.ExternalCopy(data).copyInto({ release: true }), new ivm.Callback(this.logBridge), new ivm.Callback(this.timerBridge), cache, fetch, register];
+  }
+
+  private bridge(ref: ivm.Reference): ivm.Reference {
+    this.bridges.push(ref);
+    return ref;
+  }
+
+  private readonly logBridge = (level: unknown, message: unknown): void => {
+    if (this.ended) return;
+    this.hooks.log(LEVELS.has(level as LogLevel) ? (level as LogLevel) : 'info', String(message));
+  };
+
+  private readonly cacheBridge = async (op: unknown, key: unknown, value?: unknown, ttlMs?: unknown): Promise<unknown> => {
+    if (this.ended) throw new Error('the run has ended: cache is not available');
+    const name = String(key);
+    if (op === 'get') return this.hooks.cache.get(name);
+    if (op === 'set') return this.hooks.cache.set(name, value, typeof ttlMs === 'number' ? ttlMs : undefined);
+    if (op === 'delete') return this.hooks.cache.delete(name);
+    throw new Error(`unknown cache operation ${String(op)}`);
+  };
+
+  private readonly timerBridge = (op: unknown, id: unknown, delayMs?: unknown, repeat?: unknown): void => {
+    if (typeof id !== 'number') return;
+    if (op === 'clear') {
+      clearTimeout(this.timers.get(id));
+      this.timers.delete(id);
+      return;
+    }
+    if (this.ended) return;
+    if (this.timers.size >= MAX_TIMERS) throw new Error(`a run may not have more than ${MAX_TIMERS} pending timers`);
+    const delay = Math.min(MAX_DELAY_MS, Math.max(0, Number(delayMs) || 0));
+    const fire = (): void => this.fire(id, repeat === true);
+    this.timers.set(id, repeat === true ? setInterval(fire, Math.max(1, delay)) : setTimeout(fire, delay));
+  };
+
+  /** A timer callback runs with the same CPU slice limit as the entry call; exceeding it ends the run. */
+  private fire(id: number, repeat: boolean): void {
+    if (!repeat) this.timers.delete(id);
+    const handles = this.handles;
+    if (this.ended || !handles || this.slot.isolate.isDisposed) return;
+    handles.fire.apply(undefined, [id], { timeout: this.opts.cpuLimitMs }).catch((error: unknown) => {
+      if (!this.ended) this.forced(this.slot.isolate.isDisposed ? { kind: 'gone' } : { kind: 'slice', error });
+    });
+  }
+
+  private readonly onAbort = (): void => {
+    this.tellAbort();
+    this.graceTimer = setTimeout(() => {
+      if (this.ended) return;
+      this.opts.pool.dispose(this.slot, 'killed');
+      this.forced({ kind: 'killed' });
+    }, this.opts.killGraceMs);
+  };
+
+  private tellAbort(): void {
+    const handles = this.handles;
+    if (!handles || this.slot.isolate.isDisposed) return;
+    const reason = reasonText(this.hooks.signal.reason);
+    handles.abort.apply(undefined, [reason], { timeout: this.opts.cpuLimitMs }).catch(() => undefined);
+  }
+
+  private check(): void {
+    const isolate = this.slot.isolate;
+    if (isolate.isDisposed) {
+      this.forced({ kind: 'gone' });
+      return;
+    }
+    if (Number(isolate.cpuTime - this.startCpu) / 1e6 > this.opts.cpuLimitMs) {
+      this.opts.pool.dispose(this.slot, 'cpu');
+      this.forced({ kind: 'cpu' });
+    }
+  }
+}
+
+export function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  if (typeof reason === 'string') return reason;
+  return reason === undefined ? 'aborted' : String(reason);
+}
+
+/**
+ * isolated-vm hands a rejection of an async bridge to the isolate, but Node sees the host promise as unhandled
+ * first (measured: an unhandledRejection per refused fetch). The job still gets the rejection.
+ */
+function handled<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return (...args) => {
+    const promise = fn(...args);
+    promise.catch(() => undefined);
+    return promise;
+  };
+}
+
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // Releasing into a disposed isolate throws; there is nothing left to release then.
+  }
+}

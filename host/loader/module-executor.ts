@@ -1,0 +1,109 @@
+/**
+ * The `module` executor: runs a bean of a bundle's module context (spring-boot-like). Each (project, bundle
+ * version) gets ONE worker that builds every bean once and serves every run of that version concurrently, so beans
+ * are singletons shared by all runs. Runs use the thread executor's per-run channel (logs, console, cache, abort).
+ * Kill = abort message to the run (ctx.signal); a run still going after killGraceMs can only be stopped by
+ * terminating its context's worker, which fails the other runs on it and boots a fresh context for the next run.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { HostConfig } from '../config/index.js';
+import { serializeError } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
+import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
+import type { ThreadTask } from './protocol.js';
+import { ContextRegistry, type ContextEntry } from './module-registry.js';
+import { CurrentVersions } from './thread-pools.js';
+import type { ModuleThread } from './module-thread.js';
+import { openHostRun, reasonText } from './run-port.js';
+import { abortedOutcome, buildTask, failure, resultOutcome, withTimeout } from './thread-executor.js';
+
+/** How long a finished run's last log lines may take (they travel on another port than the result). */
+const LOG_FLUSH_MS = 1_000;
+/** How long a drained, retired context's onStop and disposers may take before its worker is terminated. */
+const RETIRE_STOP_GRACE_MS = 5_000;
+
+export interface ModuleExecutor extends Executor {
+  /** Live module context workers (metrics, and tests that prove nothing leaked). */
+  threadCount(): number;
+}
+
+export function createModuleExecutor(deps: { config: HostConfig; logger: Logger }): ModuleExecutor {
+  const { config } = deps;
+  const contexts = new ContextRegistry({
+    bootTimeoutMs: config.introspectTimeoutMs,
+    stopGraceMs: RETIRE_STOP_GRACE_MS,
+    logger: deps.logger.child({ component: 'module-executor' }),
+  });
+  const versions = new CurrentVersions((projectId, bundleId) => void contexts.retire(projectId, bundleId));
+  let closed = false;
+
+  async function execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome> {
+    if (closed) return abortedOutcome('the module executor is closed');
+    if (hooks.signal.aborted) return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
+    const bundle = request.bundle;
+    if (!bundle || !bundle.main) return failure({ name: 'Error', message: 'a module job needs a bundle with a main module' });
+    if (typeof request.entry !== 'string') return failure({ name: 'Error', message: 'a module job entry must be a bean name' });
+    const key = { projectId: request.job.projectId, bundleId: bundle.id };
+    const mainUrl = pathToFileURL(path.resolve(bundle.dir, bundle.main)).href;
+    const boot = { data: { mainUrl, bundleDir: bundle.dir }, memoryLimitMb: request.memoryLimitMb ?? config.defaultMemoryLimitMb };
+    const entry = contexts.acquire(key, boot, versions.isCurrent(key.projectId, key.bundleId));
+    try {
+      if (!(await readyUnlessAborted(entry.thread, hooks.signal))) {
+        return abortedOutcome(`run aborted while its module context was starting: ${reasonText(hooks.signal.reason)}`);
+      }
+      return await runOnContext(entry, buildTask(request, request.entry, mainUrl, config.resultMaxChars), hooks);
+    } catch (err) {
+      return failure(serializeError(err), hooks.signal.aborted);
+    } finally {
+      contexts.release(entry);
+    }
+  }
+
+  async function runOnContext(entry: ContextEntry, task: Omit<ThreadTask, 'port'>, hooks: RunHooks): Promise<RunOutcome> {
+    const run = openHostRun(hooks, config.killGraceMs, () => {
+      const reason = new Error(`module context restarted because run ${task.runId} had to be killed`);
+      void entry.thread.terminate(Object.assign(reason, { code: 'MODULE_RESTARTED' }));
+    });
+    try {
+      const result = await entry.thread.run({ ...task, port: run.workerPort });
+      await withTimeout(run.ended, LOG_FLUSH_MS);
+      return resultOutcome(result, hooks.signal);
+    } catch (err) {
+      if (run.graceOver) {
+        return abortedOutcome(`run did not stop after abort (${reasonText(hooks.signal.reason)}); its module context was terminated and restarts for the next run`);
+      }
+      if (closed) return abortedOutcome('the module executor was closed while the run was in flight');
+      return failure(serializeError(err), hooks.signal.aborted);
+    } finally {
+      run.close();
+    }
+  }
+
+  return {
+    execute,
+    async retire(projectId, keepBundleId) {
+      versions.retired(projectId, keepBundleId);
+      await contexts.retire(projectId, keepBundleId);
+    },
+    async close() {
+      closed = true;
+      await contexts.stopAll(Math.min(config.killGraceMs, config.shutdownGraceMs));
+    },
+    threadCount: () => contexts.threadCount(),
+  };
+}
+
+/** True once the context is ready; false when the run was aborted first. Rejects when the context fails to boot. */
+async function readyUnlessAborted(thread: ModuleThread, signal: AbortSignal): Promise<boolean> {
+  let onAbort = (): void => {};
+  const aborted = new Promise<boolean>((resolve) => {
+    onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([thread.ready.then(() => true), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The worker of one module context (one project's bundle version): imports the bundle's main, builds every bean,
+ * calls onStart, then serves runs. Unlike a pool worker it runs many tasks at once (beans are shared singletons),
+ * so the run a console call belongs to is found through AsyncLocalStorage instead of a "current run" variable.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { format } from 'node:util';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { JobLogger, LogLevel } from '@jobcenter/job-api';
+import { serializeError } from '../errors/index.js';
+import { bootModule, loadModuleConfig, moduleDefinitionOf, type BootedModule } from './module-context.js';
+import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
+import type { ThreadTask } from './protocol.js';
+import { asRunnable, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+
+const runs = new AsyncLocalStorage<RunChannel>();
+
+function post(port: NonNullable<typeof parentPort>, message: ModuleWorkerMessage): void {
+  port.postMessage(message);
+}
+
+function lifecycleLogger(port: NonNullable<typeof parentPort>): JobLogger & { log(level: LogLevel, message: string): void } {
+  const log = (level: LogLevel, message: string) => post(port, { type: 'log', level, message });
+  const line = (level: LogLevel) => (message: string, ...args: unknown[]) => log(level, format(message, ...args));
+  return { log, trace: line('trace'), debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+async function boot(data: ModuleWorkerData, log: JobLogger): Promise<BootedModule> {
+  const namespace = (await import(data.mainUrl)) as Record<string, unknown>;
+  const def = moduleDefinitionOf(namespace);
+  return bootModule(def, { config: await loadModuleConfig(data.bundleDir), log });
+}
+
+function jobBean(module: BootedModule, name: string): Promise<Runnable> {
+  const runnable = module.beans.has(name) ? asRunnable(module.beans.get(name)) : null;
+  if (runnable) return Promise.resolve(runnable);
+  const problem = module.beans.has(name) ? 'is not a job (it has no execute() or resolve())' : 'is not defined';
+  return Promise.reject(Object.assign(new Error(`bean "${name}" of the module ${problem}`), { code: 'UNPROCESSABLE' }));
+}
+
+function serve(port: NonNullable<typeof parentPort>, module: BootedModule): void {
+  port.on('message', (message: ModuleHostMessage) => {
+    if (message.type === 'run') {
+      const task: ThreadTask = message.task;
+      const channel = openRunChannel(task);
+      void runs.run(channel, () => runJob(task, channel, () => jobBean(module, task.entry))).then((result) => {
+        post(port, { type: 'result', runId: task.runId, result });
+      });
+    } else {
+      void module.stop().then(() => post(port, { type: 'stopped' }));
+    }
+  });
+}
+
+if (parentPort) {
+  const port = parentPort;
+  const lifecycle = lifecycleLogger(port);
+  routeConsole(() => runs.getStore() ?? lifecycle);
+  // A forgotten promise must not take the context (and every run it serves) down with it.
+  process.on('unhandledRejection', (reason) => {
+    const error = serializeError(reason);
+    const line = `unhandled promise rejection: ${error.stack ?? error.message}`;
+    (runs.getStore() ?? lifecycle).log('error', line);
+  });
+  boot(workerData as ModuleWorkerData, lifecycle).then(
+    (module) => {
+      const jobs = [...module.beans].filter(([, value]) => asRunnable(value) !== null).map(([name]) => name);
+      serve(port, module);
+      post(port, { type: 'booted', jobs });
+    },
+    (err: unknown) => post(port, { type: 'boot-failed', error: serializeError(err) }),
+  );
+}

@@ -1,0 +1,112 @@
+/**
+ * `jobcenter-sdk login` and `jobcenter-sdk upload`: talk to a running host over its REST API.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { CliError, flag, parse, str, type Options } from './args.js';
+import { credentialsPath, normalizeHost, readCredentials, writeCredentials } from './credentials.js';
+import { HostClient } from './http.js';
+import { defaultZipPath, readProject } from './project.js';
+import { promptPassword } from './prompt.js';
+
+export const LOGIN_HELP = `Usage: jobcenter-sdk login --host URL [--username U] [--password P]
+
+Logs in to the host at URL (e.g. http://localhost:8017), creates an API token (valid 90 days) and stores
+{ host, token } in $XDG_CONFIG_HOME/jobcenter/credentials.json (default ~/.config/jobcenter/), mode 600.
+The password comes from --password, else env JOBCENTER_PASSWORD, else a prompt. --username defaults to admin.`;
+
+export const UPLOAD_HELP = `Usage: jobcenter-sdk upload [zip] [--project NAME] [--create] [--host URL] [--token T] [--dir D]
+
+Uploads a bundle zip (default: the one \`pack\` wrote for the project in D) to the project NAME (default: the
+name in D/jobcenter.json) and prints the new bundle version and its exports. With --create, a project that does
+not exist yet is created. The host and token come from --host / --token (or env JOBCENTER_TOKEN), else from
+\`jobcenter-sdk login\`.`;
+
+const LOGIN_OPTIONS: Options = { host: { type: 'string' }, username: { type: 'string' }, password: { type: 'string' } };
+const UPLOAD_OPTIONS: Options = {
+  host: { type: 'string' },
+  token: { type: 'string' },
+  project: { type: 'string' },
+  create: { type: 'boolean' },
+  dir: { type: 'string' },
+};
+const TOKEN_TTL_DAYS = 90;
+
+export async function loginCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const p = parse('login', argv, LOGIN_OPTIONS);
+  if (p.values.help) return void out.write(`${LOGIN_HELP}\n`), 0;
+  const rawHost = str(p, 'host');
+  if (!rawHost) throw new CliError('login needs --host URL (e.g. --host http://localhost:8017)');
+  const host = normalizeHost(rawHost);
+  const username = str(p, 'username') ?? 'admin';
+  const password = str(p, 'password') ?? (process.env.JOBCENTER_PASSWORD || undefined) ?? (await promptPassword(`password for ${username} at ${host}: `));
+  const session = await new HostClient(host, null).json<{ token: string }>('POST', '/api/v1/auth/login', { username, password });
+  // A session expires with the browser's; an API token is what a CLI should keep.
+  const api = await new HostClient(host, session.token).json<{ token: string; expiresAt: string | null }>('POST', '/api/v1/tokens', {
+    name: `jobcenter-sdk@${hostname()}`,
+    ttlDays: TOKEN_TTL_DAYS,
+  });
+  const path = credentialsPath();
+  await writeCredentials({ host, token: api.token, username }, path);
+  out.write(`logged in to ${host} as ${username}; token stored in ${path}${api.expiresAt ? ` (expires ${api.expiresAt})` : ''}\n`);
+  return 0;
+}
+
+interface ProjectRow {
+  id: number;
+  name: string;
+}
+interface BundleRow {
+  id: number;
+  version: number;
+  sha256: string;
+  manifest: { name: string; version: string; kind: string };
+  exports: { name: string; type: string }[];
+  warnings?: string[];
+}
+
+export async function uploadCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const p = parse('upload', argv, UPLOAD_OPTIONS);
+  if (p.values.help) return void out.write(`${UPLOAD_HELP}\n`), 0;
+  if (p.positionals.length > 1) throw new CliError('upload takes at most one zip file\n(see: jobcenter-sdk upload --help)');
+  const { zipPath, projectName } = await target(p.positionals[0], str(p, 'project'), str(p, 'dir'));
+  const client = await clientFor(str(p, 'host'), str(p, 'token'));
+  const project = await findProject(client, projectName, flag(p, 'create'), out);
+  const bundle = await client.upload<BundleRow>(`/api/v1/projects/${project.id}/bundles`, await readFile(zipPath), basename(zipPath));
+  out.write(`uploaded ${basename(zipPath)} to project ${project.name} (id ${project.id}): version ${bundle.version} (bundle id ${bundle.id}, ${bundle.manifest.kind})\n`);
+  out.write(`  exports: ${bundle.exports.map((e) => `${e.name} (${e.type})`).join(', ') || '(none)'}\n`);
+  for (const warning of bundle.warnings ?? []) out.write(`  warning: ${warning}\n`);
+  return 0;
+}
+
+async function target(zipArg: string | undefined, projectArg: string | undefined, dir: string | undefined): Promise<{ zipPath: string; projectName: string }> {
+  const hasProject = existsSync(join(resolve(dir ?? '.'), 'jobcenter.json'));
+  const project = hasProject ? await readProject(dir) : null;
+  const zipPath = zipArg ? resolve(zipArg) : project ? defaultZipPath(project) : null;
+  if (!zipPath) throw new CliError('upload needs a zip file (or run it in a project folder after jobcenter-sdk pack)');
+  if (!existsSync(zipPath)) throw new CliError(`no bundle at ${zipPath}${zipArg ? '' : ' (run jobcenter-sdk pack first)'}`);
+  const projectName = projectArg ?? project?.manifest.name;
+  if (!projectName) throw new CliError('upload needs --project NAME');
+  return { zipPath, projectName };
+}
+
+async function clientFor(hostArg: string | undefined, tokenArg: string | undefined): Promise<HostClient> {
+  const saved = await readCredentials();
+  const host = hostArg ? normalizeHost(hostArg) : saved?.host;
+  if (!host) throw new CliError('no host: pass --host URL or log in first (jobcenter-sdk login --host URL)');
+  const token = tokenArg ?? (process.env.JOBCENTER_TOKEN || undefined) ?? (saved?.host === host ? saved.token : undefined);
+  if (!token) throw new CliError(`not logged in to ${host}: run jobcenter-sdk login --host ${host} (or pass --token)`);
+  return new HostClient(host, token);
+}
+
+async function findProject(client: HostClient, name: string, create: boolean, out: NodeJS.WritableStream): Promise<ProjectRow> {
+  const projects = await client.json<ProjectRow[]>('GET', '/api/v1/projects');
+  const found = projects.find((p) => p.name === name);
+  if (found) return found;
+  if (!create) throw new CliError(`no project named "${name}" on ${client.host} (add --create to create it)`);
+  const created = await client.json<ProjectRow>('POST', '/api/v1/projects', { name, description: 'created by jobcenter-sdk upload' });
+  out.write(`created project ${created.name} (id ${created.id})\n`);
+  return created;
+}

@@ -1,0 +1,201 @@
+/**
+ * Module jobs end to end over HTTP against a real host (SQLite): a bean graph shared by two jobs, a bundle update
+ * that swaps contexts without losing a tick or cutting a run, a bean that fails at upload, and two projects whose
+ * modules keep their own state.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { eventually, SAMPLES, sleep, startHost, type Api, type TestHost } from '../helpers/host.js';
+import { zip, type Files } from '../helpers/zip.js';
+
+interface Run {
+  runId: string;
+  status: string;
+  result: string | null;
+  scheduledAt: string;
+  endedAt: string | null;
+}
+
+function moduleBundle(code: string, extra: Files = {}, name = 'module-e2e'): Promise<Buffer> {
+  return zip({
+    'jobcenter.json': JSON.stringify({ name, version: '1.0.0', main: 'index.mjs', kind: 'module' }),
+    'index.mjs': code,
+    ...extra,
+  });
+}
+
+/**
+ * A module whose "repository" bean is shared by the job beans `counter` and `slow`; lifecycle events go to
+ * `eventsFile` as "<version> <event> <epoch ms>". `counter` reports the version, its hits and the factory calls.
+ */
+function graphModule(version: string, eventsFile: string): string {
+  return `
+import { appendFileSync } from 'node:fs';
+const VERSION = ${JSON.stringify(version)};
+const built = { repository: 0, counter: 0, slow: 0 };
+const event = (what) => appendFileSync(${JSON.stringify(eventsFile)}, VERSION + ' ' + what + ' ' + Date.now() + '\\n');
+export default {
+  beans: {
+    repository: { factory: () => (built.repository++, { hits: 0 }), dispose: () => event('dispose') },
+    counter: async (ctx) => {
+      built.counter++;
+      const repo = await ctx.get('repository');
+      return { execute: () => JSON.stringify({ version: VERSION, hits: ++repo.hits, built }) };
+    },
+    slow: async (ctx) => {
+      built.slow++;
+      const repo = await ctx.get('repository');
+      return {
+        async execute(run) {
+          repo.hits++;
+          await new Promise((resolve) => setTimeout(resolve, (run.params && run.params.ms) || 10));
+          event('slow-done');
+          return VERSION;
+        },
+      };
+    },
+  },
+  onStart: () => event('start'),
+  onStop: () => event('stop'),
+};
+`;
+}
+
+async function runsOf(api: Api, jobId: number): Promise<Run[]> {
+  const res = await api.get<{ items: Run[] }>(`/api/v1/runs?jobId=${jobId}&limit=200`);
+  assert.equal(res.status, 200, res.text);
+  return res.body.items;
+}
+
+async function finishedRun(api: Api, runId: string): Promise<Run> {
+  return eventually(`run ${runId} to end`, async () => {
+    const res = await api.get<Run>(`/api/v1/runs/${runId}`);
+    return res.status === 200 && !['QUEUED', 'RUNNING'].includes(res.body.status) ? res.body : undefined;
+  });
+}
+
+describe('module jobs on a real host', () => {
+  let th: TestHost;
+  let tmp: string;
+
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'jc-module-e2e-'));
+    th = await startHost();
+  });
+  after(async () => {
+    await th?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  async function project(name: string): Promise<number> {
+    const res = await th.api.post('/api/v1/projects', { name });
+    assert.equal(res.status, 201, res.text);
+    return res.body.id;
+  }
+
+  async function job(body: Record<string, unknown>): Promise<number> {
+    const res = await th.api.post('/api/v1/jobs', { kind: 'module', concurrency: 'ALLOW', schedule: { type: 'MANUAL' }, ...body });
+    assert.equal(res.status, 201, res.text);
+    return res.body.id;
+  }
+
+  async function trigger(jobId: number, params?: unknown): Promise<string> {
+    const res = await th.api.post(`/api/v1/jobs/${jobId}/trigger`, params === undefined ? undefined : { params });
+    assert.equal(res.status, 202, res.text);
+    return res.body.runId;
+  }
+
+  test('an update swaps contexts: beans built once per version, no tick lost, the run in flight ends on v1, then v1 stops', async () => {
+    const events = path.join(tmp, 'swap.events');
+    const pid = await project('module-swap');
+    const v1 = await th.api.upload(pid, await moduleBundle(graphModule('v1', events)));
+    assert.equal(v1.status, 201, v1.text);
+    assert.deepEqual(v1.body.exports.map((e: { name: string }) => e.name).sort(), ['counter', 'slow']);
+    const slow = await job({ projectId: pid, name: 'slow', entry: 'slow' });
+    const counter = await job({ projectId: pid, name: 'counter', entry: 'counter' });
+    const ticker = await job({ projectId: pid, name: 'ticker', entry: 'counter', schedule: { type: 'CRON', cron: '* * * * * *' }, start: true });
+
+    const first = JSON.parse((await finishedRun(th.api, await trigger(counter))).result!);
+    assert.equal(first.version, 'v1');
+    const inFlight = await trigger(slow, { ms: 2_500 });
+    await sleep(1_200);
+    const again = JSON.parse((await finishedRun(th.api, await trigger(counter))).result!);
+    assert.deepEqual(again.built, { repository: 1, counter: 1, slow: 1 }, 'every bean was built once for v1');
+    assert.ok(again.hits > first.hits + 1, 'the repository bean is shared by both jobs and the ticker');
+
+    const v2 = await th.api.upload(pid, await moduleBundle(graphModule('v2', events)));
+    assert.equal(v2.status, 201, v2.text);
+    assert.equal((await finishedRun(th.api, await trigger(slow))).result, 'v2');
+    const drained = await finishedRun(th.api, inFlight);
+    assert.equal(drained.status, 'SUCCEEDED');
+    assert.equal(drained.result, 'v1', 'the run in flight finished on v1');
+    const disposals = async () => (await readFile(events, 'utf8')).split('v1 dispose ').length - 1;
+    await eventually('v1 to stop after its run', async () => ((await disposals()) === 2 ? true : undefined));
+
+    await sleep(1_500);
+    await th.api.post(`/api/v1/jobs/${ticker}/stop`);
+    await sleep(300);
+    const ticks = (await runsOf(th.api, ticker)).reverse();
+    assert.ok(ticks.every((r) => r.status === 'SUCCEEDED'), JSON.stringify(ticks.map((r) => r.status)));
+    const seconds = ticks.map((r) => new Date(r.scheduledAt).getTime() / 1000);
+    for (let i = 1; i < seconds.length; i++) assert.equal(seconds[i]! - seconds[i - 1]!, 1, 'no tick lost');
+    assert.equal(JSON.parse(ticks[0]!.result!).version, 'v1');
+    const last = JSON.parse(ticks[ticks.length - 1]!.result!);
+    assert.equal(last.version, 'v2');
+    assert.deepEqual(last.built, { repository: 1, counter: 1, slow: 1 }, 'v2 built its beans once too');
+    const lines = (await readFile(events, 'utf8')).trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' '));
+    // The upload's introspection boots and stops the context once too, before any run.
+    const v1Lines = lines.filter((l) => l.startsWith('v1'));
+    assert.deepEqual(v1Lines.slice(0, 3), ['v1 start', 'v1 stop', 'v1 dispose'], 'introspection at upload');
+    assert.deepEqual(v1Lines.slice(3), ['v1 start', 'v1 slow-done', 'v1 stop', 'v1 dispose'], 'v1 stopped after its run drained');
+  });
+
+  test('an upload whose bean fails to build is refused with 422 naming the bean, and the current version stays', async () => {
+    const pid = await project('module-broken');
+    const good = await th.api.upload(pid, await moduleBundle(graphModule('good', path.join(tmp, 'broken.events'))));
+    assert.equal(good.status, 201, good.text);
+    const broken = `export default { beans: {
+      pool: () => { throw new Error('no database at db.example:5432'); },
+      report: async (ctx) => ({ pool: await ctx.get('pool'), execute: () => 'x' }),
+    } };`;
+    const res = await th.api.upload(pid, await moduleBundle(broken));
+    assert.equal(res.status, 422, res.text);
+    assert.match(res.body.error.message, /bean "pool" failed to build: Error: no database at db\.example:5432/);
+    const cycle = `export default { beans: { a: async (ctx) => ctx.get('b'), b: async (ctx) => ctx.get('a') } };`;
+    const refused = await th.api.upload(pid, await moduleBundle(cycle));
+    assert.equal(refused.status, 422, refused.text);
+    assert.match(refused.body.error.message, /dependency cycle: b → a → b/);
+    assert.equal((await th.api.get(`/api/v1/projects/${pid}`)).body.currentBundleId, good.body.id);
+  });
+
+  test("two projects' modules do not share state", async () => {
+    const counterModule = `let n = 0;
+      export default { beans: { counter: () => ({ execute: () => String(++n) }) } };`;
+    const results: string[][] = [];
+    for (const name of ['module-left', 'module-right']) {
+      const pid = await project(name);
+      assert.equal((await th.api.upload(pid, await moduleBundle(counterModule, {}, name))).status, 201);
+      const id = await job({ projectId: pid, name: 'count', entry: 'counter' });
+      const mine: string[] = [];
+      for (let i = 0; i < 3; i++) mine.push((await finishedRun(th.api, await trigger(id))).result!);
+      results.push(mine);
+    }
+    assert.deepEqual(results, [['1', '2', '3'], ['1', '2', '3']]);
+  });
+
+  test('the module-demo sample (npm run build) uploads and its two job beans share one repository', async () => {
+    const pid = await project('module-demo-sample');
+    const upload = await th.api.upload(pid, await readFile(path.join(SAMPLES, 'module-demo.zip')));
+    assert.equal(upload.status, 201, upload.text);
+    assert.deepEqual(upload.body.exports.map((e: { name: string }) => e.name).sort(), ['addPerson', 'countPeople']);
+    const specs = JSON.parse(await readFile(path.join(SAMPLES, 'module-demo.jobs.json'), 'utf8')) as Array<Record<string, unknown>>;
+    const ids = new Map<unknown, number>();
+    for (const spec of specs) ids.set(spec.entry, await job({ ...spec, projectId: pid, start: false }));
+    assert.equal((await finishedRun(th.api, await trigger(ids.get('countPeople')!))).result, '3 people');
+    assert.equal((await finishedRun(th.api, await trigger(ids.get('addPerson')!))).result, 'added Katherine: 4 people');
+    assert.equal((await finishedRun(th.api, await trigger(ids.get('countPeople')!))).result, '4 people');
+  });
+});
