@@ -138,6 +138,7 @@ export function jobRow(projectId: number, name: string, kind: string, entry: str
     resolverId: null,
     identifierCode: null,
     grants: null,
+    retries: null,
     disabled: false,
     ownerId: null,
   };

@@ -7,9 +7,9 @@ import type { HostConfig } from '../config/index.js';
 import { hasCode, serializeError, type SerializedError } from '../errors/index.js';
 import type { RunOutcome } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
-import type { JobRecord, RunRecord, RunStatus, Store } from '../store/types.js';
+import type { JobRecord, RetryPolicy, RunRecord, RunStatus, Store } from '../store/types.js';
 import { JobSlots } from './job-slots.js';
-import { executeRun, type ActiveRun } from './run-execution.js';
+import { executeRun, type ActiveRun, type RunEnd } from './run-execution.js';
 import type { Executors, FireRequest, Reconciler, RunEndEvent, RunLogOpener, TargetResolver } from './types.js';
 
 export interface DispatcherDeps {
@@ -37,6 +37,8 @@ export class Dispatcher {
   private readonly pending = new Set<Promise<unknown>>();
   /** runId → jobId of QUEUED runs, so a kill finds its queue. */
   private readonly queuedJobOf = new Map<string, number>();
+  /** Retries waiting for their backoff; a shutdown drops them (the failed run's row says what happened). */
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private accepting = true;
 
   constructor(private readonly deps: DispatcherDeps) {}
@@ -100,6 +102,8 @@ export class Dispatcher {
   /** Stops taking work, lets runs finish up to graceMs, aborts the rest, marks what is left INTERRUPTED. */
   async shutdown(graceMs: number): Promise<void> {
     this.accepting = false;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
     for (const queued of this.slots.drainQueues()) {
       this.queuedJobOf.delete(queued.row.runId);
       this.track(this.finishQueued(queued, 'INTERRUPTED', 'the host shut down before the run started'));
@@ -114,12 +118,13 @@ export class Dispatcher {
   private async start(request: FireRequest, row: RunRecord): Promise<void> {
     const { job } = request;
     try {
-      await executeRun({
+      const end = await executeRun({
         ...this.deps,
         request,
         row,
         register: (run) => this.active.set(row.runId, run),
       });
+      this.retryIfDue(request, end);
     } catch (err) {
       this.deps.logger.error('run bookkeeping failed', { runId: row.runId, error: serializeError(err).message });
     } finally {
@@ -128,6 +133,21 @@ export class Dispatcher {
       const next = this.slots.release(job.id);
       if (next) this.track(this.startQueued(next));
     }
+  }
+
+  /** FAILED and TIMED_OUT runs retry per the job's policy, unless the job said the failure is unrecoverable. */
+  private retryIfDue(request: FireRequest, end: RunEnd): void {
+    const policy = request.job.retries;
+    const attempt = request.attempt ?? 1;
+    if (!policy || attempt > policy.count || !this.accepting) return;
+    if (end.status !== 'FAILED' && end.status !== 'TIMED_OUT') return;
+    if (end.error?.code === 'UNRECOVERABLE') return;
+    const delay = retryDelay(policy, attempt);
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.track(this.fire({ ...request, trigger: 'RETRY', attempt: attempt + 1 }));
+    }, delay);
+    this.retryTimers.add(timer);
   }
 
   private async startQueued(queued: Queued): Promise<void> {
@@ -198,6 +218,13 @@ export function finalStatus(outcome: RunOutcome, abortReason: AbortReason | null
     return 'KILLED';
   }
   return 'FAILED';
+}
+
+/** Delay before retry number `attempt` (1 for the first retry): fixed, or doubling from delayMs up to maxDelayMs. */
+export function retryDelay(policy: RetryPolicy, attempt: number): number {
+  const { type, delayMs, maxDelayMs } = policy.backoff;
+  const raw = type === 'exponential' ? delayMs * 2 ** (attempt - 1) : delayMs;
+  return Math.min(raw, maxDelayMs ?? Number.MAX_SAFE_INTEGER, 2_147_483_647);
 }
 
 function waitFor(done: () => boolean, ms: number): Promise<void> {

@@ -30,7 +30,13 @@ export interface ExecuteRunArgs {
   register(run: ActiveRun): void;
 }
 
-export async function executeRun(args: ExecuteRunArgs): Promise<void> {
+/** How the run ended, for the retry decision. */
+export interface RunEnd {
+  status: RunRecord['status'];
+  error: SerializedError | null;
+}
+
+export async function executeRun(args: ExecuteRunArgs): Promise<RunEnd> {
   const { request, row, store } = args;
   const controller = new AbortController();
   let abortReason: AbortReason | null = null;
@@ -65,19 +71,21 @@ export async function executeRun(args: ExecuteRunArgs): Promise<void> {
   }
   row.status = finalStatus(outcome, abortReason);
   row.endedAt = new Date();
+  const error = outcome.ok ? null : withReason(outcome.error, abortReason, request.job.timeoutMs);
   await store.runWriter.update({
     runId: row.runId,
     status: row.status,
     bundleId: target?.bundle?.id ?? null,
     endedAt: row.endedAt,
     result: outcome.ok ? bound(outcome.result, args.config.resultMaxChars) : null,
-    error: outcome.ok ? null : withReason(outcome.error, abortReason, request.job.timeoutMs),
+    error,
     cpuMs: outcome.cpuMs ?? null,
     peakMemoryMb: outcome.peakMemoryMb ?? null,
     logFile: index?.file ?? null,
     logOffset: index?.offset ?? null,
     logLength: index?.length ?? null,
   });
+  return { status: row.status, error };
 }
 
 async function runOnExecutor(

@@ -4,7 +4,7 @@
 import type { HostConfig } from '../config/index.js';
 import { badRequest } from '../errors/index.js';
 import { validateSchedule } from '../scheduler/schedule.js';
-import type { Concurrency, JobGrants, JobKind, JobRecord, Misfire, OnInterrupt } from '../store/types.js';
+import type { Concurrency, JobGrants, JobKind, JobRecord, Misfire, OnInterrupt, RetryPolicy } from '../store/types.js';
 
 export type JobInput = Pick<
   JobRecord,
@@ -24,6 +24,7 @@ export type JobInput = Pick<
   | 'onInterrupt'
   | 'shell'
   | 'grants'
+  | 'retries'
 >;
 
 const KINDS: readonly JobKind[] = ['thread', 'module', 'isolate', 'exec'];
@@ -32,7 +33,7 @@ const MISFIRE: readonly Misfire[] = ['fireOnce', 'skip', 'fireAll'];
 const ON_INTERRUPT: readonly OnInterrupt[] = ['none', 'rerun'];
 const FIELDS = new Set([
   'projectId', 'name', 'kind', 'entry', 'params', 'configFile', 'profile', 'config', 'schedule', 'concurrency',
-  'maxQueue', 'timeoutMs', 'memoryLimitMb', 'misfire', 'onInterrupt', 'shell', 'grants', 'start',
+  'maxQueue', 'timeoutMs', 'memoryLimitMb', 'misfire', 'onInterrupt', 'shell', 'grants', 'retries', 'start',
 ]);
 
 export function assertObject(body: unknown, what = 'request body'): Record<string, unknown> {
@@ -61,6 +62,7 @@ export function parseJobInput(body: unknown, config: HostConfig): JobInput {
     onInterrupt: input.onInterrupt === undefined ? 'none' : oneOf(input.onInterrupt, ON_INTERRUPT, 'onInterrupt'),
     shell: optionalBool(input.shell, 'shell') ?? false,
     grants: parseGrants(input.grants),
+    retries: parseRetries(input.retries),
   };
 }
 
@@ -144,6 +146,23 @@ function optionalInt(value: unknown, field: string, min: number, max: number): n
     throw badRequest(`${field} must be a whole number from ${min} to ${max}`, field);
   }
   return value;
+}
+
+function parseRetries(value: unknown): RetryPolicy | null {
+  if (value === undefined || value === null) return null;
+  const input = assertObject(value, 'retries');
+  for (const key of Object.keys(input)) if (key !== 'count' && key !== 'backoff') throw badRequest(`unknown field "retries.${key}"`, `retries.${key}`);
+  const count = optionalInt(input.count, 'retries.count', 0, 100);
+  if (count === null) throw badRequest('retries.count is required: how many times a failed run is run again (0 to 100)', 'retries.count');
+  const backoff = assertObject(input.backoff ?? { type: 'fixed', delayMs: 1000 }, 'retries.backoff');
+  for (const key of Object.keys(backoff)) {
+    if (!['type', 'delayMs', 'maxDelayMs'].includes(key)) throw badRequest(`unknown field "retries.backoff.${key}"`, `retries.backoff.${key}`);
+  }
+  const type = oneOf(backoff.type ?? 'fixed', ['fixed', 'exponential'] as const, 'retries.backoff.type');
+  const delayMs = optionalInt(backoff.delayMs, 'retries.backoff.delayMs', 0, 86_400_000) ?? 1000;
+  const maxDelayMs = optionalInt(backoff.maxDelayMs, 'retries.backoff.maxDelayMs', 0, 7 * 86_400_000);
+  if (maxDelayMs !== null && maxDelayMs < delayMs) throw badRequest('retries.backoff.maxDelayMs must be at least delayMs', 'retries.backoff.maxDelayMs');
+  return { count, backoff: { type, delayMs, ...(maxDelayMs !== null ? { maxDelayMs } : {}) } };
 }
 
 function parseGrants(value: unknown): JobGrants | null {

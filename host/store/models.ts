@@ -54,7 +54,7 @@ function definitions(): Record<keyof Models, [table: string, attributes: ModelAt
         id: id(), projectId: int(), name: str(), kind: str(), entry: json(), params: json(), configFile: str(), profile: str(),
         config: json(), schedule: json(), concurrency: str(), maxQueue: int(), timeoutMs: big(), memoryLimitMb: int(),
         misfire: str(), onInterrupt: str(), shell: bool(), state: str(), anchorAt: date(), resolverId: int(), disabled: bool(),
-        identifierCode: str(), grants: json(),
+        identifierCode: str(), grants: json(), retries: json(),
         ownerId: int(), createdAt: date(), updatedAt: date(),
       },
     ],

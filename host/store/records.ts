@@ -116,6 +116,7 @@ export function toJob(r: Row): JobRecord {
     resolverId: numOrNull(r.resolverId),
     identifierCode: strOrNull(r.identifierCode),
     grants: (r.grants ?? null) as JobRecord['grants'],
+    retries: (r.retries ?? null) as JobRecord['retries'],
     disabled: Boolean(r.disabled),
     ownerId: numOrNull(r.ownerId),
     createdAt: toDate(r.createdAt),

@@ -93,6 +93,11 @@ export interface BundleRecord {
   createdAt: Date;
 }
 
+export interface RetryPolicy {
+  count: number;
+  backoff: { type: 'fixed' | 'exponential'; delayMs: number; maxDelayMs?: number };
+}
+
 export interface JobGrants {
   /** isolate jobs: a global fetch() performed by the host; true for any URL, or a list of allowed hostnames. */
   fetch?: boolean | string[];
@@ -127,6 +132,8 @@ export interface JobRecord {
   identifierCode: string | null;
   /** What the job is granted beyond its JobContext (isolate: a fetch the host performs). */
   grants: JobGrants | null;
+  /** Failed or timed-out runs are run again (trigger RETRY) up to count times, after the backoff delay. */
+  retries: RetryPolicy | null;
   disabled: boolean;
   ownerId: number | null;
   createdAt: Date;

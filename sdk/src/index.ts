@@ -36,3 +36,4 @@ export { createTestContext, LocalTimeoutError, runLocal } from './local.js';
 export type { LocalRunError, LocalRunResult, LogLine, RunLocalOptions, TestContext, TestContextOptions } from './local.js';
 export { BeanError, runModuleLocal, startModuleLocal } from './module-local.js';
 export type { LocalModule, LocalModuleOptions } from './module-local.js';
+export { UnrecoverableJobError } from './errors.js';

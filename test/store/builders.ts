@@ -27,6 +27,7 @@ export function newJob(projectId: number, name: string, overrides: Partial<NewJo
     resolverId: null,
     identifierCode: null,
     grants: null,
+    retries: null,
     disabled: false,
     ownerId: null,
     ...overrides,
