@@ -103,7 +103,7 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     };
     const dispatcher = new Dispatcher({ config, store, executors, logs: runLogs, targets, reconcile, logger: logger.child({ part: 'dispatch' }) });
     teardown.push(() => dispatcher.shutdown(config.shutdownGraceMs));
-    const engine = new Engine({ store, dispatcher, logger });
+    const engine = new Engine({ store, dispatcher, logger, fireLeadMs: config.fireLeadMs });
     resolvers = new ResolverService({ store, engine, config, logger: logger.child({ part: 'resolvers' }) });
     teardown.push(async () => engine.stop());
     const access = new Access(store);

@@ -1,30 +1,32 @@
 #!/usr/bin/env node
 /**
- * Builds every sample in samples/ (each folder with a jobcenter.json) into an uploadable bundle:
- *   samples/<name>/src/**.ts  →  samples/<name>/dist/**.js   (ts.transpileModule: ESNext modules, ES2022)
- *   bundle zip                →  dist/samples/<name>.zip      (jobcenter.json, dist/, config/, scripts, node_modules;
- *                                                              not src/, jobs.json, tsconfig.json or dot files)
+ * Builds every sample in samples/ (each folder with a jobcenter.json) into an uploadable bundle with the SDK's own
+ * CLI, the way a job author would:
+ *   jobcenter-sdk build --dir samples/<name>                 (thread, module: src/**.ts → samples/<name>/dist/src/**.js)
+ *   jobcenter-sdk pack --dir samples/<name> --no-build --out dist/samples/<name>.zip
  *   samples/<name>/jobs.json  →  dist/samples/<name>.jobs.json (the jobs the host creates on first start)
- * It runs on every `npm run build`, so a bundle whose inputs are older than its zip is skipped, and TypeScript is
- * only loaded when something must be compiled. Zips are deterministic (sorted entries, fixed times), so an
- * unchanged sample hashes the same and the host does not see a new bundle version.
+ * An isolate sample is not built: pack bundles its TypeScript main with esbuild into one script itself.
+ * The CLI runs in this process (sdk/dist/cli, compiled by `tsc -b` before this script in `npm run build`), which
+ * saves a Node start per command. It runs on every `npm run build`, so a bundle whose inputs are older than its zip
+ * is skipped. Zips are deterministic (pack sorts entries and fixes times), so an unchanged sample hashes the same
+ * and the host does not see a new bundle version.
  *
  * Usage: node scripts/build-samples.mjs [--out DIR] [--force] [--only NAME]
  */
-import { createWriteStream, existsSync } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
-import yazl from 'yazl';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SAMPLES = join(ROOT, 'samples');
+const SDK_CLI = join(ROOT, 'sdk', 'dist', 'cli');
 const SELF = fileURLToPath(import.meta.url);
-/** Not part of a bundle: sources, the host's job list, editor/compiler files. Dot files are skipped everywhere. */
-const EXCLUDED_TOP = new Set(['src', 'jobs.json', 'tsconfig.json', 'package.json']);
-/** DOS time starts in 1980; any fixed time makes the zip bytes depend only on the content. */
-const FIXED_MTIME = new Date(2020, 0, 1);
+/** Outputs, not inputs, of a sample folder (dot files are skipped everywhere). */
+const NOT_INPUTS = new Set(['dist', 'node_modules', 'bundles']);
+/** The kinds whose TypeScript `jobcenter-sdk build` compiles before packing. */
+const BUILT_KINDS = new Set(['thread', 'module']);
 
 function parseArgs(argv) {
   const args = { out: join(ROOT, 'dist', 'samples'), force: false, only: null };
@@ -50,9 +52,20 @@ async function listFiles(dir, skipTop = new Set(), prefix = '') {
   return out.sort();
 }
 
-async function newestMtime(dir, files) {
-  let newest = (await stat(SELF)).mtimeMs;
-  for (const file of files) newest = Math.max(newest, (await stat(join(dir, file))).mtimeMs);
+async function mtime(path) {
+  return existsSync(path) ? (await stat(path)).mtimeMs : 0;
+}
+
+/**
+ * The newest input of a sample: its own files, this script, the SDK CLI that packs it, and (for a sample with a
+ * package.json, whose dependencies npm installs) the root package-lock.json.
+ */
+async function newestInput(sample) {
+  const paths = (await listFiles(sample.dir, NOT_INPUTS)).map((rel) => join(sample.dir, rel));
+  paths.push(SELF, ...['index.js', 'build.js', 'pack.js', 'deps.js', 'zip.js', 'isolate-local.js'].map((f) => join(SDK_CLI, f)));
+  if (existsSync(join(sample.dir, 'package.json'))) paths.push(join(ROOT, 'package-lock.json'));
+  let newest = 0;
+  for (const path of paths) newest = Math.max(newest, await mtime(path));
   return newest;
 }
 
@@ -60,75 +73,28 @@ async function isUpToDate(sample, outZip, outJobs) {
   if (!existsSync(outZip)) return false;
   if (existsSync(join(sample.dir, 'jobs.json')) && !existsSync(outJobs)) return false;
   if (sample.manifest.main && !existsSync(join(sample.dir, sample.manifest.main))) return false;
-  const inputs = await listFiles(sample.dir, new Set(['dist', 'node_modules']));
-  return (await stat(outZip)).mtimeMs >= (await newestMtime(sample.dir, inputs));
+  return (await mtime(outZip)) >= (await newestInput(sample));
 }
 
-/** Transpiles src/**.ts into dist/, rewriting only changed files and removing outputs whose source is gone. */
-async function compile(sampleDir, loadTs) {
-  const srcDir = join(sampleDir, 'src');
-  if (!existsSync(srcDir)) return;
-  const ts = await loadTs();
-  const distDir = join(sampleDir, 'dist');
-  const wanted = new Set();
-  for (const rel of await listFiles(srcDir)) {
-    if (!/\.[mc]?ts$/.test(rel) || rel.endsWith('.d.ts')) continue;
-    const fileName = join(srcDir, rel);
-    const { outputText, diagnostics } = ts.transpileModule(await readFile(fileName, 'utf8'), {
-      fileName,
-      reportDiagnostics: true,
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false },
-    });
-    if (diagnostics?.length) {
-      const text = ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => '\n' });
-      throw new Error(`cannot compile ${relative(ROOT, fileName)}:\n${text}`);
-    }
-    const outRel = rel.replace(/\.ts$/, '.js').replace(/\.mts$/, '.mjs').replace(/\.cts$/, '.cjs');
-    wanted.add(outRel);
-    await writeIfChanged(join(distDir, outRel), outputText);
-  }
-  if (!existsSync(distDir)) return;
-  for (const rel of await listFiles(distDir)) {
-    if (!wanted.has(rel)) await rm(join(distDir, rel), { force: true });
-  }
+/** A writable that keeps what the CLI prints, so that each bundle gets one line of our own. */
+function collector() {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  return { stream, text: () => text };
 }
 
-async function writeIfChanged(path, text) {
-  const old = existsSync(path) ? await readFile(path, 'utf8') : null;
-  if (old === text) return;
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, text);
-}
-
-/** A .js main compiled from ESM sources needs "type": "module" beside it; the sample's own package.json is kept. */
-async function bundlePackageJson(sample) {
-  const main = sample.manifest.main;
-  if (!main || !main.endsWith('.js')) return null;
-  const own = join(sample.dir, 'package.json');
-  const pkg = existsSync(own) ? JSON.parse(await readFile(own, 'utf8')) : {};
-  return Buffer.from(`${JSON.stringify({ ...pkg, type: 'module' }, null, 2)}\n`);
-}
-
-async function writeZip(sample, outZip) {
-  const files = await listFiles(sample.dir, EXCLUDED_TOP);
-  const zip = new yazl.ZipFile();
-  const packageJson = await bundlePackageJson(sample);
-  const names = [...files, ...(packageJson ? ['package.json'] : [])].sort();
-  for (const name of names) {
-    if (name === 'package.json' && packageJson) {
-      zip.addBuffer(packageJson, name, { mtime: FIXED_MTIME, mode: 0o100644 });
-      continue;
-    }
-    const path = join(sample.dir, ...name.split('/'));
-    // The executable bit is what lets the host run `./run.sh`: keep it from the file (and always for *.sh).
-    const executable = ((await lstat(path)).mode & 0o111) !== 0 || name.endsWith('.sh');
-    zip.addFile(path, name, { mtime: FIXED_MTIME, mode: executable ? 0o100755 : 0o100644 });
-  }
-  zip.end();
-  const partial = `${outZip}.${process.pid}.partial`;
-  await pipeline(zip.outputStream, createWriteStream(partial));
-  await rename(partial, outZip);
-  return names.length;
+/** `jobcenter-sdk <argv>` in this process; a non-zero exit throws with what the CLI printed. */
+async function sdk(cli, argv, label) {
+  const out = collector();
+  const err = collector();
+  const code = await cli.main(argv, out.stream, err.stream);
+  if (code !== 0) throw new Error(`${label}: jobcenter-sdk ${argv[0]} failed (exit ${code})\n${err.text()}${out.text()}`);
+  return out.text();
 }
 
 async function copyJobs(sample, outJobs) {
@@ -151,7 +117,7 @@ async function readSample(name) {
   return { name, dir, manifest };
 }
 
-async function buildSample(sample, args, loadTs) {
+async function buildSample(sample, args, loadCli) {
   const outZip = join(args.out, `${sample.name}.zip`);
   const outJobs = join(args.out, `${sample.name}.jobs.json`);
   const shown = relative(ROOT, outZip).split(sep).join('/') || outZip;
@@ -159,26 +125,34 @@ async function buildSample(sample, args, loadTs) {
     console.log(`samples: ${sample.name} up to date (${shown})`);
     return;
   }
-  await compile(sample.dir, loadTs);
-  if (sample.manifest.main && !existsSync(join(sample.dir, sample.manifest.main))) {
-    throw new Error(`samples/${sample.name}: main "${sample.manifest.main}" does not exist after compiling`);
+  const cli = await loadCli();
+  const label = `samples/${sample.name}`;
+  if (BUILT_KINDS.has(sample.manifest.kind) && existsSync(join(sample.dir, 'src'))) {
+    await sdk(cli, ['build', '--dir', sample.dir], label);
   }
-  const entries = await writeZip(sample, outZip);
+  const packed = await sdk(cli, ['pack', '--dir', sample.dir, '--no-build', '--out', outZip], label);
+  const files = /(\d+) files?, (\d+) bytes/.exec(packed);
   const jobs = await copyJobs(sample, outJobs);
-  const size = (await stat(outZip)).size;
-  console.log(`samples: ${sample.name} → ${shown} (${sample.manifest.kind}, ${entries} files, ${size} bytes, ${jobs} jobs)`);
+  const size = files ? `${files[1]} files, ${files[2]} bytes` : `${(await stat(outZip)).size} bytes`;
+  console.log(`samples: ${sample.name} → ${shown} (${sample.manifest.kind}, ${size}, ${jobs} jobs)`);
 }
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  args.out = resolve(args.out);
+  // esbuild names the source in an isolate script's comments relative to the working directory: fix it.
+  process.chdir(ROOT);
   await mkdir(args.out, { recursive: true });
-  let ts = null;
-  const loadTs = async () => (ts ??= (await import('typescript')).default);
+  let cli = null;
+  const loadCli = async () => {
+    if (!existsSync(join(SDK_CLI, 'index.js'))) throw new Error(`the SDK CLI is not compiled (${relative(ROOT, SDK_CLI)}/index.js): run tsc -b first`);
+    return (cli ??= await import(pathToFileURL(join(SDK_CLI, 'index.js')).href));
+  };
   const names = (await readdir(SAMPLES, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
   for (const name of names) {
     if (args.only && name !== args.only) continue;
     const sample = await readSample(name);
-    if (sample) await buildSample(sample, args, loadTs);
+    if (sample) await buildSample(sample, args, loadCli);
   }
 }
 

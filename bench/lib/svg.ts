@@ -23,6 +23,7 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 
 export function fmtNumber(n: number): string {
   if (!Number.isFinite(n)) return '–';
+  if (n !== 0 && Math.abs(n) < 0.01) return n.toPrecision(2);
   const digits = Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2;
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }

@@ -39,6 +39,8 @@ export interface HostOptions {
   defaultMemoryLimitMb?: number;
   /** Default bound of a WAIT queue (default 100). */
   defaultMaxQueue?: number;
+  /** Run rows of scheduled fires are written this long before their fire time (default 1,000 ms; 0 = at the fire). */
+  fireLeadMs?: number;
   /** Create and start the samples project on an empty database (default true for the CLI). */
   seedSamples?: boolean;
   /** Where the built sample bundles are (default <repo>/dist/samples). */
@@ -69,6 +71,7 @@ export interface HostConfig {
   readonly threadsPerProject: number;
   readonly defaultMemoryLimitMb: number;
   readonly defaultMaxQueue: number;
+  readonly fireLeadMs: number;
   readonly seedSamples: boolean;
   readonly samplesDir: string | null;
 }
@@ -117,6 +120,7 @@ export function compileConfig(options: HostOptions): HostConfig {
     threadsPerProject: positive(options.threadsPerProject ?? 2, 'threadsPerProject'),
     defaultMemoryLimitMb: positive(options.defaultMemoryLimitMb ?? 256, 'defaultMemoryLimitMb'),
     defaultMaxQueue: positive(options.defaultMaxQueue ?? 100, 'defaultMaxQueue'),
+    fireLeadMs: nonNegative(options.fireLeadMs ?? 1_000, 'fireLeadMs'),
     seedSamples: options.seedSamples ?? false,
     samplesDir: options.samplesDir ?? null,
   };

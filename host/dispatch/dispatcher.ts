@@ -7,7 +7,7 @@ import type { HostConfig } from '../config/index.js';
 import { hasCode, serializeError, type SerializedError } from '../errors/index.js';
 import type { RunOutcome } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
-import type { JobRecord, RetryPolicy, RunRecord, RunStatus, Store } from '../store/types.js';
+import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } from '../store/types.js';
 import { JobSlots } from './job-slots.js';
 import { executeRun, type ActiveRun, type RunEnd } from './run-execution.js';
 import type { Executors, FireRequest, Reconciler, RunEndEvent, RunLogOpener, TargetResolver } from './types.js';
@@ -29,6 +29,12 @@ interface Queued {
   row: RunRecord;
 }
 
+/** A fire whose row is being written ahead of its fire time; `written` is false when the row was refused. */
+interface Planned {
+  row: RunRecord;
+  written: Promise<boolean>;
+}
+
 export type AbortReason = 'kill' | 'timeout' | 'shutdown';
 
 export class Dispatcher {
@@ -39,6 +45,8 @@ export class Dispatcher {
   private readonly queuedJobOf = new Map<string, number>();
   /** Retries waiting for their backoff; a shutdown drops them (the failed run's row says what happened). */
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Fires planned ahead, waiting for their fire time. */
+  private readonly planTimers = new Map<NodeJS.Timeout, Planned[]>();
   private accepting = true;
 
   constructor(private readonly deps: DispatcherDeps) {}
@@ -51,9 +59,7 @@ export class Dispatcher {
     const row = this.newRow(request, admission === 'start' ? 'RUNNING' : admission === 'queue' ? 'QUEUED' : 'SKIPPED');
     if (admission === 'skip' || admission === 'queue-full') {
       row.endedAt = new Date();
-      row.error = admission === 'skip'
-        ? { name: 'Skipped', message: 'skipped: the previous run of this job is still running (concurrency SKIP)' }
-        : { name: 'Skipped', message: `skipped: the WAIT queue of this job is full (${job.maxQueue})` };
+      row.error = skipError(admission, job);
       return this.insert(row).then((ok) => (ok ? { runId: row.runId, status: row.status } : null));
     }
     if (admission === 'queue') {
@@ -70,6 +76,90 @@ export class Dispatcher {
     }
     if (admission === 'start') this.track(this.start(request, row));
     return { runId: row.runId, status: row.status };
+  }
+
+  /**
+   * Fires known ahead (the scheduler hands them over before their time): their rows are written now, as QUEUED,
+   * and each is launched at its fire time, when only the concurrency decision and the dispatch are left.
+   * `current` gives the job as it is at launch; a job that is gone by then has its planned row deleted.
+   */
+  plan(fires: { job: JobRecord; fireAt: Date }[], current: (jobId: number) => JobRecord | undefined): void {
+    if (!this.accepting || fires.length === 0) return;
+    const groups = new Map<number, Planned[]>();
+    for (const { job, fireAt } of fires) {
+      const row = this.newRow({ job, trigger: 'SCHEDULE', scheduledAt: fireAt }, 'QUEUED');
+      const planned: Planned = { row, written: this.insert(row) };
+      const group = groups.get(fireAt.getTime());
+      if (group) group.push(planned);
+      else groups.set(fireAt.getTime(), [planned]);
+    }
+    for (const [at, group] of groups) {
+      const timer = setTimeout(() => {
+        this.planTimers.delete(timer);
+        this.track(this.launchGroup(group, current));
+      }, Math.max(0, at - Date.now()));
+      this.planTimers.set(timer, group);
+    }
+  }
+
+  /** A job left the schedule: its fires planned ahead will not happen, so their rows go now. */
+  unplan(jobId: number): void {
+    const dropped: Planned[] = [];
+    for (const group of this.planTimers.values()) {
+      for (let i = group.length - 1; i >= 0; i--) {
+        if (group[i]!.row.jobId === jobId) dropped.push(...group.splice(i, 1));
+      }
+    }
+    if (dropped.length === 0) return;
+    this.track(
+      Promise.all(dropped.map((p) => p.written)).then(() => this.discard(dropped.map((p) => p.row.runId))),
+    );
+  }
+
+  private async launchGroup(group: Planned[], current: (jobId: number) => JobRecord | undefined): Promise<void> {
+    const gone: string[] = [];
+    for (const planned of group) {
+      // Almost always written long ago; awaiting keeps "the row is committed before the run starts" true.
+      if (!(await planned.written)) continue;
+      const job = current(planned.row.jobId);
+      if (!job || !this.accepting) gone.push(planned.row.runId);
+      else this.launch({ job, trigger: 'SCHEDULE', scheduledAt: planned.row.scheduledAt }, planned.row);
+    }
+    if (gone.length > 0) await this.discard(gone);
+  }
+
+  /** The concurrency decision for a row that is already written as QUEUED. */
+  private launch(request: FireRequest, row: RunRecord): void {
+    const { job } = request;
+    const admission = this.slots.admit(job.id, job.concurrency, job.maxQueue);
+    if (admission === 'start') {
+      row.status = 'RUNNING';
+      row.startedAt = new Date();
+      this.track(this.record({ runId: row.runId, status: 'RUNNING', startedAt: row.startedAt }));
+      this.track(this.start(request, row));
+    } else if (admission === 'queue') {
+      this.slots.enqueue(job.id, { request, row });
+      this.queuedJobOf.set(row.runId, job.id);
+    } else {
+      row.status = 'SKIPPED';
+      this.track(this.record({ runId: row.runId, status: 'SKIPPED', endedAt: new Date(), error: skipError(admission, job) }));
+    }
+  }
+
+  private async record(update: RunUpdate): Promise<void> {
+    try {
+      await this.deps.store.runWriter.update(update);
+    } catch (err) {
+      this.deps.logger.error('could not record a run', { runId: update.runId, error: serializeError(err).message });
+    }
+  }
+
+  private async discard(runIds: string[]): Promise<void> {
+    try {
+      await this.deps.store.runs.deletePlanned({ runIds });
+    } catch (err) {
+      this.deps.logger.warn('could not delete planned runs', { runs: runIds.length, error: serializeError(err).message });
+    }
   }
 
   /** Kills a running or queued run. False when this host has no such run. */
@@ -104,6 +194,11 @@ export class Dispatcher {
     this.accepting = false;
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
+    const planned = [...this.planTimers.values()].flat();
+    for (const timer of this.planTimers.keys()) clearTimeout(timer);
+    this.planTimers.clear();
+    await Promise.all(planned.map((p) => p.written));
+    await this.discard(planned.map((p) => p.row.runId));
     for (const queued of this.slots.drainQueues()) {
       this.queuedJobOf.delete(queued.row.runId);
       this.track(this.finishQueued(queued, 'INTERRUPTED', 'the host shut down before the run started'));
@@ -207,6 +302,12 @@ export class Dispatcher {
     void promise.finally(() => this.pending.delete(promise));
   }
 
+}
+
+function skipError(admission: 'skip' | 'queue-full', job: JobRecord): SerializedError {
+  return admission === 'skip'
+    ? { name: 'Skipped', message: 'skipped: the previous run of this job is still running (concurrency SKIP)' }
+    : { name: 'Skipped', message: `skipped: the WAIT queue of this job is full (${job.maxQueue})` };
 }
 
 /** Maps an outcome and the reason of an abort to the run's final status. */

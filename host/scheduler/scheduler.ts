@@ -34,6 +34,11 @@ export interface SchedulerOptions {
   logger: Logger;
   /** How many overdue fires per job a late wake still delivers before it counts as a misfire (default 3). */
   maxCatchUp?: number;
+  /**
+   * Deliver fires this many ms before their fire time (default 0), so the receiver can write their run rows ahead
+   * and only dispatch at the fire time itself. A fire's `fireAt` is always its real fire time.
+   */
+  leadMs?: number;
 }
 
 interface ScheduledJob {
@@ -49,6 +54,7 @@ export class Scheduler {
   private readonly jobs = new Map<number, ScheduledJob>();
   private readonly now: () => number;
   private readonly maxCatchUp: number;
+  private readonly leadMs: number;
   private timer: NodeJS.Timeout | null = null;
   private armedFor: number | null = null;
   private running = false;
@@ -56,6 +62,7 @@ export class Scheduler {
   constructor(private readonly options: SchedulerOptions) {
     this.now = options.now ?? Date.now;
     this.maxCatchUp = options.maxCatchUp ?? 3;
+    this.leadMs = options.leadMs ?? 0;
   }
 
   /**
@@ -119,7 +126,7 @@ export class Scheduler {
     }
     if (this.timer && this.armedFor === top.fireAt) return;
     this.disarm();
-    const delay = Math.min(Math.max(top.fireAt - this.now(), 0), MAX_TIMER_MS);
+    const delay = Math.min(Math.max(top.fireAt - this.leadMs - this.now(), 0), MAX_TIMER_MS);
     this.armedFor = top.fireAt;
     // Kept ref'd on purpose: while the scheduler runs, the host must stay up; stop() clears it.
     this.timer = setTimeout(() => this.wake(), delay);
@@ -135,7 +142,7 @@ export class Scheduler {
   private wake(): void {
     this.timer = null;
     this.armedFor = null;
-    const { fires, ended } = this.collectDue(this.now());
+    const { fires, ended } = this.collectDue(this.now() + this.leadMs);
     if (fires.length > 0) {
       try {
         this.options.onFire(fires);

@@ -12,6 +12,8 @@ export interface EngineDeps {
   store: Store;
   dispatcher: Dispatcher;
   logger: Logger;
+  /** How long before its fire time a fire's run row is written (0: at the fire time). */
+  fireLeadMs?: number;
 }
 
 export class Engine {
@@ -21,9 +23,9 @@ export class Engine {
   constructor(private readonly deps: EngineDeps) {
     this.scheduler = new Scheduler({
       logger: deps.logger.child({ part: 'scheduler' }),
-      onFire: (fires) => {
-        for (const fire of fires) this.onFire(fire.jobId, fire.fireAt);
-      },
+      // Fires arrive leadMs early: their rows are written ahead and only dispatch is left at the fire time.
+      leadMs: deps.fireLeadMs ?? 0,
+      onFire: (fires) => this.onFires(fires),
       onEnd: (jobId) => void this.onEnd(jobId),
     });
   }
@@ -70,8 +72,7 @@ export class Engine {
    * user stop); `recursive: false` leaves them alone.
    */
   async stopJob(job: JobRecord, actor: string, opts: { recursive?: boolean; reason?: string } = {}): Promise<JobRecord> {
-    this.scheduler.remove(job.id);
-    this.jobs.delete(job.id);
+    this.forget(job.id);
     const updated = (await this.deps.store.jobs.update(job.id, { state: 'STOPPED' })) ?? job;
     await this.event(updated, 'stopped', actor, opts.reason ? { reason: opts.reason } : null);
     if (opts.recursive !== false) {
@@ -89,9 +90,11 @@ export class Engine {
     if (job.state !== 'STOPPED') this.schedule(job);
   }
 
+  /** Off the schedule, with the fires already planned for it. */
   forget(jobId: number): void {
     this.scheduler.remove(jobId);
     this.jobs.delete(jobId);
+    this.deps.dispatcher.unplan(jobId);
   }
 
   async trigger(
@@ -109,16 +112,18 @@ export class Engine {
     return this.scheduler.nextFireOf(jobId);
   }
 
-  private onFire(jobId: number, fireAt: Date): void {
-    const job = this.jobs.get(jobId);
-    if (!job) return;
-    if (job.state === 'PENDING') {
-      job.state = 'ACTIVE';
-      void this.deps.store.jobs.update(job.id, { state: 'ACTIVE' }).catch((err) => this.warn('could not mark job ACTIVE', job, err));
+  private onFires(fires: { jobId: number; fireAt: Date }[]): void {
+    const planned: { job: JobRecord; fireAt: Date }[] = [];
+    for (const { jobId, fireAt } of fires) {
+      const job = this.jobs.get(jobId);
+      if (!job) continue;
+      if (job.state === 'PENDING') {
+        job.state = 'ACTIVE';
+        void this.deps.store.jobs.update(job.id, { state: 'ACTIVE' }).catch((err) => this.warn('could not mark job ACTIVE', job, err));
+      }
+      planned.push({ job, fireAt });
     }
-    void this.deps.dispatcher
-      .fire({ job, trigger: 'SCHEDULE', scheduledAt: fireAt })
-      .catch((err) => this.warn('fire failed', job, err));
+    this.deps.dispatcher.plan(planned, (jobId) => this.jobs.get(jobId));
   }
 
   private async onEnd(jobId: number): Promise<void> {

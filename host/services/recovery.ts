@@ -63,6 +63,10 @@ export async function recover(deps: RecoveryDeps, now = new Date()): Promise<Rec
 }
 
 async function interruptLeftovers(deps: RecoveryDeps, now: Date): Promise<RunRecord[]> {
+  // Rows written ahead for fire times that had not come yet were never due: they go. Those whose time passed while
+  // the host was down were due and did not run: they are interrupted like every other QUEUED run.
+  const planned = await deps.store.runs.deletePlanned({ scheduledAfter: now });
+  if (planned > 0) deps.logger.info('deleted runs planned for after the restart', { runs: planned });
   // One host owns every run of its database (cluster mode, where hosts share one, will narrow this to the runs of
   // hosts whose lease has lapsed). Filtering by host id here would strand runs whenever the port or hostname changes.
   const stuck = await deps.store.runs.findByStatus(['RUNNING', 'QUEUED']);

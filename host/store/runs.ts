@@ -51,8 +51,15 @@ function queryWhere(query: RunQuery): WhereOptions {
   return { [Op.and]: and };
 }
 
-export function createRunRepo({ models: { Run } }: StoreContext): RunRepo {
+export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo {
   return {
+    async deletePlanned(filter) {
+      const and: WhereOptions[] = [{ status: 'QUEUED', startedAt: null, trigger: 'SCHEDULE' }];
+      if (filter.runIds) and.push({ runId: { [Op.in]: filter.runIds } });
+      if (filter.scheduledAfter) and.push({ scheduledAt: { [Op.gt]: filter.scheduledAfter } });
+      if (filter.runIds?.length === 0) return 0;
+      return write(() => Run.destroy({ where: { [Op.and]: and } }));
+    },
     async get(runId) {
       const row = await Run.findByPk(runId);
       return row ? toRun(plain(row)) : null;

@@ -276,6 +276,11 @@ export interface RunRepo {
   /** For each job, the latest scheduledAt of its SCHEDULE/RECOVERY runs: where missed fire times start. */
   lastScheduledFireTimes(jobIds: number[]): Promise<Map<number, Date>>;
   countByStatus(jobId?: number): Promise<Record<RunStatus, number>>;
+  /**
+   * Deletes rows written ahead for fires that never started (status QUEUED, no startedAt, trigger SCHEDULE): the
+   * given ones (their job stopped, the host is stopping), or all planned for after a time (recovery). Returns how many.
+   */
+  deletePlanned(filter: { runIds?: string[]; scheduledAfter?: Date }): Promise<number>;
 }
 
 /**

@@ -160,14 +160,16 @@ for (const database of testDatabases()) {
     });
 
     test('a sub-job missing from the list is stopped and disabled, and keeps its runs', async () => {
-      const runsBefore = (await runsOf(th.api, (await sub('sub-a')).id)).length;
+      // Ended runs only: a row written ahead for the next fire (QUEUED) goes when the sub-job stops.
+      const ended = async (id: number): Promise<number> => (await runsOf(th.api, id)).filter((r) => r.status !== 'QUEUED').length;
+      const runsBefore = await ended((await sub('sub-a')).id);
       const run = await resolve([SUB_B]);
       assert.equal(run.result, 'new:0, update:1, disable:1, enable:0', 'sub-b lost its params, sub-a went');
       const a = await sub('sub-a');
       assert.equal(a.disabled, true);
       assert.equal(a.state, 'STOPPED');
       assert.ok(runsBefore > 0);
-      assert.ok((await runsOf(th.api, a.id)).length >= runsBefore, 'its runs are still listed');
+      assert.ok((await ended(a.id)) >= runsBefore, 'its runs are still listed');
       const start = await th.api.post(`/api/v1/jobs/${a.id}/start`);
       assert.equal(start.status, 422, start.text);
       assert.match(start.text, /disabled/);
@@ -234,7 +236,8 @@ for (const database of testDatabases()) {
 
     test('deleting the resolver deletes its sub-jobs and keeps their runs', async () => {
       const subs = [...(await subjobs()).values()];
-      const runIds = (await runsOf(th.api, subs.find((j) => j.name === 'sub-a')!.id)).map((r) => r.runId);
+      // Ended runs: a row written ahead for the next fire (QUEUED) is deleted with its job.
+      const runIds = (await runsOf(th.api, subs.find((j) => j.name === 'sub-a')!.id)).filter((r) => r.status !== 'QUEUED').map((r) => r.runId);
       const res = await th.api.delete(`/api/v1/jobs/${resolverId}`);
       assert.equal(res.status, 204, res.text);
       for (const job of subs) assert.equal((await th.api.get(`/api/v1/jobs/${job.id}`)).status, 404, job.name);

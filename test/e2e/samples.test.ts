@@ -1,6 +1,7 @@
 /**
  * The README's first start: the host seeds the sample projects from dist/samples (hello: a TypeScript thread job
- * with params, config profiles, cache and log; shell: an exec job), they run, their logs read back by run id.
+ * with params, config profiles, cache and log; module-demo; isolate-demo; resolver-demo and its sub-jobs; deps-demo
+ * with dayjs and lodash in its bundle; shell and python: exec jobs), they run, their logs read back by run id.
  * Also: exec jobs that fail, flood or cannot start; following a log; deleting a bundle in use; endAt; and a
  * stopped host leaves nothing behind.
  */
@@ -45,12 +46,24 @@ describe('the sample projects on a first start', () => {
     await th?.stop();
   });
 
-  test('both sample projects are there with their jobs, the scheduled ones ACTIVE', async () => {
+  test('every sample project is there with its jobs, the scheduled ones ACTIVE', async () => {
     const projects = (await th.api.get('/api/v1/projects')).body.map((p: { name: string }) => p.name).sort();
-    assert.deepEqual(projects, ['hello', 'module-demo', 'shell']);
-    assert.deepEqual([...jobs.keys()].sort(), ['disk-usage', 'hello-cron', 'hello-every-10s', 'module-add-person', 'module-count-every-15s', 'slow-manual']);
-    assert.equal(jobs.get('hello-every-10s')!.state, 'ACTIVE');
-    assert.equal(jobs.get('slow-manual')!.state, 'STOPPED');
+    assert.deepEqual(projects, ['deps-demo', 'hello', 'isolate-demo', 'module-demo', 'python', 'resolver-demo', 'shell']);
+    assert.deepEqual([...jobs.keys()].sort(), [
+      'deps-report',
+      'disk-usage',
+      'hello-cron',
+      'hello-every-10s',
+      'isolate-fibonacci-cron',
+      'isolate-words',
+      'module-add-person',
+      'module-count-every-15s',
+      'python-stats',
+      'slow-manual',
+      'weather-resolver',
+    ]);
+    for (const name of ['hello-every-10s', 'isolate-fibonacci-cron', 'disk-usage']) assert.equal(jobs.get(name)!.state, 'ACTIVE', name);
+    for (const name of ['slow-manual', 'isolate-words', 'weather-resolver', 'python-stats', 'deps-report']) assert.equal(jobs.get(name)!.state, 'STOPPED', name);
   });
 
   test('the hello job greets with its params and profile config, and counts its runs in the cache', async () => {
@@ -70,6 +83,53 @@ describe('the sample projects on a first start', () => {
     assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
     const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
     assert.match(log.text, new RegExp(run.runId));
+  });
+
+  test('the isolate-demo job counts the words of its params in the sandbox, with its config', async () => {
+    const run = await runJob(jobs.get('isolate-words')!.id);
+    assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
+    assert.equal(run.result, '13 words, 10 distinct; top: the=3 dog=2 and=1');
+    const fib = await runJob(jobs.get('isolate-fibonacci-cron')!.id);
+    assert.equal(fib.status, 'SUCCEEDED', JSON.stringify(fib));
+    assert.match(fib.result!, /^fibonacci \d+$/);
+  });
+
+  test('the resolver-demo job creates a weather sub-job per city, which then run with the resolver\'s config', async () => {
+    const resolver = jobs.get('weather-resolver')!.id;
+    const run = await runJob(resolver);
+    assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
+    assert.equal(run.result, 'new:3, update:0, disable:0, enable:0');
+    const subs = (await th.api.get<{ id: number; name: string; state: string; schedule: { type: string } }[]>(`/api/v1/jobs/${resolver}/subjobs`)).body;
+    assert.deepEqual(subs.map((j) => [j.name, j.state, j.schedule.type]).sort(), [
+      ['weather-oslo', 'ACTIVE', 'CRON'],
+      ['weather-paris', 'ACTIVE', 'CRON'],
+      ['weather-sao-paulo', 'ACTIVE', 'CRON'],
+    ]);
+    const cities: Record<string, string> = { 'weather-oslo': 'Oslo', 'weather-paris': 'Paris', 'weather-sao-paulo': 'São Paulo' };
+    for (const sub of subs) {
+      const done = await runJob(sub.id);
+      assert.equal(done.status, 'SUCCEEDED', JSON.stringify(done));
+      // °F: the sub-job took the resolver's config file (units = fahrenheit).
+      assert.match(done.result!, new RegExp(`^${cities[sub.name]}: -?\\d+°F$`));
+    }
+    assert.equal((await runJob(resolver)).result, 'new:0, update:0, disable:0, enable:0');
+  });
+
+  test('the deps-demo job loads dayjs and lodash from its bundle', async () => {
+    const run = await runJob(jobs.get('deps-report')!.id);
+    assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
+    assert.equal(run.result, 'deadline Fri 1 Mar 2024 (2 weeks); api=5h web=5.5h');
+    const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
+    assert.match(log.text, /lodash 4\.\d+\.\d+, 2 teams/);
+  });
+
+  test('the python job reads its params and config and prints its result', async () => {
+    const run = await runJob(jobs.get('python-stats')!.id);
+    assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
+    assert.equal(run.result, 'sum=40 mean=10');
+    const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
+    assert.match(log.text, new RegExp(`run id: ${run.runId}`));
+    assert.match(log.text, /python 3\.\d+\.\d+, scale 2, 4 numbers/);
   });
 
   test('an exec job that exits non-zero fails with its exit code, a missing executable fails clearly', async () => {
