@@ -2,14 +2,18 @@
  * Every message that crosses the thread boundary between the thread executor (host) and its pool workers.
  * Both sides import this file, so a message shape changes in one place only.
  *
- * Per run the host creates a MessageChannel and transfers one port in the task; log lines, cache requests and the
- * abort travel over that port, while the task's own result travels back through piscina.
+ * Thread pool workers (thread executor): no port per run. Everything for a worker is collected and crosses as ONE
+ * batch per flush (a macrotask) in each direction: run starts, aborts and cache replies from the host; started, log
+ * lines, cache requests and results from the worker. Every item names its run.
+ *
+ * Module context workers (module executor) still get a ThreadTask with its own MessagePort per run: WorkerMessage
+ * and HostMessage below travel over that port.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../errors/index.js';
 
-/** The task piscina hands to the worker: everything the JobContext needs, plus the run's port. */
+/** A module run: everything the JobContext needs, plus the run's port. */
 export interface ThreadTask {
   readonly runId: string;
   readonly job: { readonly id: number; readonly name: string; readonly project: string };
@@ -27,7 +31,15 @@ export interface ThreadTask {
   readonly port: MessagePort;
 }
 
-/** What the worker's handler returns: job failures are values, so piscina's rejection means "the worker died". */
+/** One run as a thread pool worker gets it: a ThreadTask without a port (its messages travel in batches). */
+export type ThreadRun = Omit<ThreadTask, 'port'>;
+
+/** workerData of a thread pool worker: the bundle main it imports at start (every run of the pool uses it). */
+export interface PoolWorkerData {
+  readonly mainUrl: string;
+}
+
+/** How a run ended inside its worker: job failures are values, so a lost result means "the worker died". */
 export type ThreadTaskResult =
   | { readonly ok: true; readonly result: string | null; readonly specs?: readonly JobSpec[] }
   | { readonly ok: false; readonly error: SerializedError };
@@ -50,3 +62,27 @@ export type HostMessage =
   | { readonly type: 'abort'; readonly reason: string }
   | { readonly type: 'cache-reply'; readonly id: number; readonly ok: true; readonly value?: unknown }
   | { readonly type: 'cache-reply'; readonly id: number; readonly ok: false; readonly error: SerializedError };
+
+/** One item of a host → pool worker batch. */
+export type PoolHostItem =
+  | { readonly type: 'start'; readonly run: ThreadRun }
+  | { readonly type: 'abort'; readonly runId: string; readonly reason: string }
+  /** The answer to the worker's cache request `id` (ids are unique per worker). */
+  | { readonly type: 'cache-reply'; readonly id: number; readonly ok: true; readonly value?: unknown }
+  | { readonly type: 'cache-reply'; readonly id: number; readonly ok: false; readonly error: SerializedError };
+
+/** One item of a pool worker → host batch. Items of a run keep their order; 'result' is its last one. */
+export type PoolWorkerItem =
+  | { readonly type: 'started'; readonly runId: string; readonly at: number }
+  | { readonly type: 'log'; readonly runId: string; readonly level: LogLevel; readonly message: string }
+  | { readonly type: 'cache'; readonly runId: string; readonly id: number; readonly request: CacheOp }
+  | { readonly type: 'result'; readonly runId: string; readonly result: ThreadTaskResult };
+
+/** Host → pool worker, on the worker's own port. */
+export type PoolHostMessage = { readonly type: 'batch'; readonly items: readonly PoolHostItem[] };
+
+/** Pool worker → host, on the worker's own port. */
+export type PoolWorkerMessage =
+  /** The worker has imported the bundle's main (or failed to: its runs will say why) and takes runs. */
+  | { readonly type: 'ready' }
+  | { readonly type: 'batch'; readonly items: readonly PoolWorkerItem[] };

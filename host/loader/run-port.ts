@@ -1,6 +1,7 @@
 /**
- * The host's end of one run's MessagePort: log lines and 'started' go to the run's hooks, cache requests are
- * answered through hooks.cache, and the abort is posted to the job. See protocol.ts for the messages.
+ * The host's end of one module run's MessagePort: log lines and 'started' go to the run's hooks, cache requests are
+ * answered through hooks.cache, and the abort is posted to the job. See protocol.ts for the messages. (Thread pool
+ * runs have no port of their own: see thread-handle.ts.)
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { serializeError } from '../errors/index.js';
@@ -59,18 +60,21 @@ export function attachRunPort(port: MessagePort, hooks: RunHooks): HostRunPort {
 }
 
 function answerCache(id: number, request: CacheOp, hooks: RunHooks, send: (m: HostMessage) => void): void {
-  let done: Promise<unknown>;
-  try {
-    if (request.op === 'get') done = hooks.cache.get(request.key);
-    else if (request.op === 'set') done = hooks.cache.set(request.key, request.value, request.ttlMs);
-    else done = hooks.cache.delete(request.key);
-  } catch (err) {
-    done = Promise.reject(err);
-  }
-  done.then(
+  callCache(request, hooks.cache).then(
     (value) => send({ type: 'cache-reply', id, ok: true, value }),
     (err: unknown) => send({ type: 'cache-reply', id, ok: false, error: serializeError(err) }),
   );
+}
+
+/** Performs a job's cache request on the run's cache; a cache that throws synchronously rejects instead. */
+export function callCache(request: CacheOp, cache: RunHooks['cache']): Promise<unknown> {
+  try {
+    if (request.op === 'get') return cache.get(request.key);
+    if (request.op === 'set') return cache.set(request.key, request.value, request.ttlMs);
+    return cache.delete(request.key);
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 /** One run as the executor sees it: the port to hand to the worker, and the kill sequence already armed. */

@@ -1,13 +1,10 @@
 /**
- * The piscina pools of the thread executor: one per (project, bundle version, memory limit). A pool of a version
- * that is no longer current is "retiring": it finishes its in-flight runs and is destroyed once they drain.
- * Piscina keeps accepting run() after close()/destroy(), so routing away from a retired pool happens here.
+ * The thread pools of the thread executor: one per (project, bundle version, memory limit). A pool of a version
+ * that is no longer current is "retiring": it finishes its in-flight runs and is destroyed once they drain; no new
+ * run is routed to a destroyed pool (a later run of that key gets a fresh one).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
 import type { Logger } from '../log/logger.js';
-import type { ThreadTask, ThreadTaskResult } from './protocol.js';
+import { ThreadPool } from './thread-pool.js';
 
 export interface PoolKey {
   readonly projectId: number;
@@ -16,21 +13,16 @@ export interface PoolKey {
 }
 
 export interface PoolEntry extends PoolKey {
-  readonly pool: Piscina<ThreadTask, ThreadTaskResult>;
+  readonly pool: ThreadPool;
   inFlight: number;
   retiring: boolean;
 }
 
 export interface PoolSettings {
   readonly maxThreads: number;
+  readonly runsPerWorker: number;
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
-}
-
-/** The worker file, compiled (dist/…/thread-worker.js) or under tsx (host/…/thread-worker.ts). */
-export function workerFilename(): string {
-  const js = new URL('./thread-worker.js', import.meta.url);
-  return fileURLToPath(existsSync(js) ? js : new URL('./thread-worker.ts', import.meta.url));
 }
 
 /** The worker's environment: the host's, minus JOBCENTER_* (the admin password must not reach job code). */
@@ -45,7 +37,8 @@ export function workerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 export class PoolRegistry {
   readonly #pools = new Map<string, PoolEntry>();
   readonly #settings: PoolSettings;
-  readonly #filename = workerFilename();
+  /** Pools being destroyed, with the end of it: their threads still count until they have exited. */
+  readonly #closing = new Map<ThreadPool, Promise<void>>();
 
   constructor(settings: PoolSettings) {
     this.#settings = settings;
@@ -55,11 +48,11 @@ export class PoolRegistry {
    * The live pool for this key, creating it (a destroyed pool is never handed out). `current` false marks the pool
    * retiring, so a run pinned to an older version does not keep that version's threads alive afterwards.
    */
-  acquire(key: PoolKey, current: boolean): PoolEntry {
+  acquire(key: PoolKey, mainUrl: string, current: boolean): PoolEntry {
     const id = keyOf(key);
     let entry = this.#pools.get(id);
     if (!entry) {
-      entry = { ...key, pool: this.#createPool(key), inFlight: 0, retiring: false };
+      entry = { ...key, pool: this.#createPool(key, mainUrl), inFlight: 0, retiring: false };
       this.#pools.set(id, entry);
     }
     entry.inFlight++;
@@ -67,9 +60,10 @@ export class PoolRegistry {
     return entry;
   }
 
-  async release(entry: PoolEntry): Promise<void> {
+  /** A retiring pool whose last run this was is destroyed in the background (destroyAll still waits for it). */
+  release(entry: PoolEntry): void {
     entry.inFlight--;
-    if (entry.retiring && entry.inFlight === 0) await this.#destroy(entry);
+    if (entry.retiring && entry.inFlight === 0) void this.#destroy(entry);
   }
 
   /** Marks pools of the project whose version is not `keepBundleId` as retiring; destroys the idle ones now. */
@@ -85,45 +79,29 @@ export class PoolRegistry {
 
   async destroyAll(): Promise<void> {
     await Promise.all([...this.#pools.values()].map((entry) => this.#destroy(entry)));
+    await Promise.all([...this.#closing.values()]);
   }
 
   /** Live worker threads over all pools (tests and metrics). */
   threadCount(): number {
     let n = 0;
-    for (const entry of this.#pools.values()) n += entry.pool.threads.length;
+    for (const entry of this.#pools.values()) n += entry.pool.threadCount();
+    for (const pool of this.#closing.keys()) n += pool.threadCount();
     return n;
-  }
-
-  entries(): readonly PoolEntry[] {
-    return [...this.#pools.values()];
   }
 
   async #destroy(entry: PoolEntry): Promise<void> {
     const id = keyOf(entry);
     if (this.#pools.get(id) !== entry) return;
     this.#pools.delete(id);
-    await entry.pool.destroy().catch((err: unknown) => {
-      this.#settings.logger.warn('thread pool did not close cleanly', { projectId: entry.projectId, err: String(err) });
-    });
+    const done = entry.pool.destroy().finally(() => this.#closing.delete(entry.pool));
+    this.#closing.set(entry.pool, done);
+    await done;
   }
 
-  #createPool(key: PoolKey): Piscina<ThreadTask, ThreadTaskResult> {
-    const pool = new Piscina<ThreadTask, ThreadTaskResult>({
-      filename: this.#filename,
-      name: 'default',
-      minThreads: 0,
-      maxThreads: this.#settings.maxThreads,
-      idleTimeout: this.#settings.idleTimeoutMs,
-      // 'sync' would park an idle worker in Atomics.wait, freezing any timer a job left behind.
-      atomics: 'disabled',
-      resourceLimits: { maxOldGenerationSizeMb: key.memoryLimitMb },
-      env: workerEnv(process.env),
-    });
-    // Without a listener an uncaught error between tasks would be thrown in the host.
-    pool.on('error', (err: unknown) => {
-      this.#settings.logger.warn('thread pool worker failed outside a run', { projectId: key.projectId, err: String(err) });
-    });
-    return pool;
+  #createPool(key: PoolKey, mainUrl: string): ThreadPool {
+    const { maxThreads, runsPerWorker, idleTimeoutMs, logger } = this.#settings;
+    return new ThreadPool({ mainUrl, memoryLimitMb: key.memoryLimitMb, maxWorkers: maxThreads, runsPerWorker, idleTimeoutMs, logger });
   }
 }
 

@@ -1,43 +1,77 @@
 /**
- * The pool worker of the thread executor. Piscina calls the default export once per run; the bundle's main module
- * is imported once per worker (the ESM cache of this thread keeps it), and a class entry is instantiated once.
+ * A worker of the thread executor's pool. It imports the bundle's main once (workerData.mainUrl), then serves MANY
+ * runs at once: every batch from the host may start runs, abort runs and answer cache requests, and everything the
+ * runs produce goes back in one batch per macrotask (see protocol.ts). Runs are concurrent, so console output and
+ * unhandled rejections find their run through AsyncLocalStorage. A class entry is instantiated once per worker.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../errors/index.js';
-import type { ThreadTask, ThreadTaskResult } from './protocol.js';
-import { asRunnable, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, PoolWorkerMessage, ThreadRun } from './protocol.js';
+import { Outbox } from './thread-outbox.js';
+import { CacheRequests, openPooledRun, type PooledRun } from './thread-worker-run.js';
+import { asRunnable, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 const jobs = new Map<string, Runnable>();
-let current: RunChannel | null = null;
 
-routeConsole(() => current);
-// A job's forgotten promise must not take the worker (and the other runs it would serve) down with it.
-process.on('unhandledRejection', (reason) => {
-  const error = serializeError(reason);
-  current?.log('error', `unhandled promise rejection: ${error.stack ?? error.message}`);
-});
+function serve(port: NonNullable<typeof parentPort>): void {
+  const runs = new AsyncLocalStorage<RunChannel>();
+  const live = new Map<string, PooledRun>();
+  const send = (message: PoolWorkerMessage): void => port.postMessage(message);
+  const outbox: Outbox<PoolWorkerItem> = new Outbox({
+    send: (items) => send({ type: 'batch', items }),
+    onUnsendable(item, err) {
+      if (item.type === 'cache') cache.fail(item.id, err);
+      else if (item.type === 'result') outbox.push({ type: 'result', runId: item.runId, result: { ok: false, error: serializeError(err) } });
+    },
+  });
+  const push = (item: PoolWorkerItem): void => outbox.push(item);
+  const cache = new CacheRequests(push);
 
-export default async function runTask(task: ThreadTask): Promise<ThreadTaskResult> {
-  const channel = openRunChannel(task);
-  current = channel;
-  try {
-    return await runJob(task, channel, () => loadJob(task.mainUrl, task.entry));
-  } finally {
-    current = null;
+  const start = (run: ThreadRun): void => {
+    const pooled = openPooledRun(run, push, cache);
+    live.set(run.runId, pooled);
+    void runs.run(pooled.channel, () => runJob(run, pooled.channel, () => loadJob(run.mainUrl, run.entry))).then((result) => {
+      live.delete(run.runId);
+      push({ type: 'result', runId: run.runId, result });
+    });
+  };
+  const onItem = (item: PoolHostItem): void => {
+    if (item.type === 'start') start(item.run);
+    else if (item.type === 'abort') live.get(item.runId)?.abort(item.reason);
+    else cache.answer(item);
+  };
+  port.on('message', (message: PoolHostMessage) => {
+    for (const item of message.items) onItem(item);
+  });
+
+  routeConsole(() => runs.getStore() ?? null);
+  // A forgotten promise must not take the worker (and every run on it) down; its line goes to its run if known.
+  process.on('unhandledRejection', (reason) => {
+    const error = serializeError(reason);
+    runs.getStore()?.log('error', `unhandled promise rejection: ${error.stack ?? error.message}`);
+  });
+  // A bundle that fails to import fails each run with the import's error (loadJob awaits the same promise).
+  void loadModule((workerData as PoolWorkerData).mainUrl)
+    .catch(() => {})
+    .then(() => send({ type: 'ready' }));
+}
+
+function loadModule(mainUrl: string): Promise<Record<string, unknown>> {
+  let loading = modules.get(mainUrl);
+  if (!loading) {
+    loading = import(mainUrl) as Promise<Record<string, unknown>>;
+    modules.set(mainUrl, loading);
   }
+  return loading;
 }
 
 async function loadJob(mainUrl: string, entry: string): Promise<Runnable> {
   const key = `${mainUrl}#${entry}`;
   const known = jobs.get(key);
   if (known) return known;
-  let loading = modules.get(mainUrl);
-  if (!loading) {
-    loading = import(mainUrl) as Promise<Record<string, unknown>>;
-    modules.set(mainUrl, loading);
-  }
-  const ns = await loading;
-  const job = instantiate(pickExport(ns, entry), entry);
+  const job = instantiate(pickExport(await loadModule(mainUrl), entry), entry);
   jobs.set(key, job);
   return job;
 }
@@ -67,3 +101,5 @@ function instantiate(exported: unknown, entry: string): Runnable {
     code: 'UNPROCESSABLE',
   });
 }
+
+if (parentPort) serve(parentPort);

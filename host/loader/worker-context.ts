@@ -1,12 +1,13 @@
 /**
- * Inside a worker (a thread pool worker or a module context's worker): the JobContext of one run, built over the
- * run's MessagePort (see protocol.ts), and running a job or resolver over it. A pool worker runs one task at a
- * time; a module worker runs many at once and tells which run is current itself (see routeConsole).
+ * Inside a worker (a thread pool worker or a module context's worker): the JobContext of one run and running a job
+ * or resolver over it. A module run's channel is its own MessagePort (openRunChannel); a pool worker's runs share
+ * the worker's batches (thread-worker-run.ts). Both run many runs at once and tell the current one through
+ * AsyncLocalStorage (see routeConsole).
  */
 import { format } from 'node:util';
 import type { JobCache, JobContext, JobLogger, JobSpec, LogLevel } from '@jobcenter/job-api';
 import { serializeError } from '../errors/index.js';
-import type { CacheOp, HostMessage, ThreadTask, ThreadTaskResult, WorkerMessage } from './protocol.js';
+import type { CacheOp, HostMessage, ThreadRun, ThreadTask, ThreadTaskResult, WorkerMessage } from './protocol.js';
 
 /** A job (execute) or a resolver (resolve: returns the sub-jobs it wants). */
 export type Runnable = { execute(ctx: JobContext): unknown } | { resolve(ctx: JobContext): unknown };
@@ -79,9 +80,13 @@ export function openRunChannel(task: ThreadTask): RunChannel {
   };
 }
 
-function buildContext(
-  task: ThreadTask,
-  signal: AbortSignal,
+/**
+ * The run's frozen JobContext; log and request say where its lines and cache requests go. `signal` may be a
+ * function: ctx.signal is then made on first use (most runs never look at it, and an AbortController is not free).
+ */
+export function buildContext(
+  task: ThreadRun,
+  signal: AbortSignal | (() => AbortSignal),
   log: (level: LogLevel, message: string) => void,
   request: (op: CacheOp) => Promise<unknown>,
 ): JobContext {
@@ -96,6 +101,7 @@ function buildContext(
       await request({ op: 'delete', key });
     },
   };
+  const signalOf = typeof signal === 'function' ? signal : () => signal;
   return Object.freeze({
     runId: task.runId,
     job: Object.freeze({ ...task.job }),
@@ -103,7 +109,9 @@ function buildContext(
     config: Object.freeze({ ...task.config }),
     cache,
     log: logger,
-    signal,
+    get signal() {
+      return signalOf();
+    },
     scheduledAt: new Date(task.scheduledAt),
     attempt: task.attempt,
     fencingToken: task.fencingToken,
@@ -144,7 +152,7 @@ export function asRunnable(value: unknown): Runnable | null {
  * Runs one task over its channel: loads the job, reports 'started', calls resolve or execute, and always ends with
  * the 'end' message and a closed channel. Job failures are values; nothing here rejects.
  */
-export async function runJob(task: ThreadTask, channel: RunChannel, load: () => Promise<Runnable>): Promise<ThreadTaskResult> {
+export async function runJob(task: ThreadRun, channel: RunChannel, load: () => Promise<Runnable>): Promise<ThreadTaskResult> {
   try {
     const job = await load();
     channel.post({ type: 'started', at: Date.now() });

@@ -31,7 +31,9 @@ export async function recover(deps: RecoveryDeps, now = new Date()): Promise<Rec
   const report: RecoveryReport = { interrupted: 0, rescheduled: 0, stopped: 0, catchUpRuns: 0, recoveryRuns: 0 };
   const interrupted = await interruptLeftovers(deps, now);
   report.interrupted = interrupted.length;
-  const jobs = await deps.store.jobs.list({ states: ['ACTIVE', 'PENDING'] });
+  // Grouped by expression: the scheduler's cache of parsed cron expressions is bounded, and jobs in id order can
+  // cycle through more distinct expressions than it holds, missing on every look-up (each miss parses anew).
+  const jobs = (await deps.store.jobs.list({ states: ['ACTIVE', 'PENDING'] })).sort((a, b) => scheduleKey(a).localeCompare(scheduleKey(b)));
   const lastFires = await deps.store.runs.lastScheduledFireTimes(jobs.map((j) => j.id));
   const catchUps: Promise<unknown>[] = [];
   for (const job of jobs) {
@@ -94,6 +96,10 @@ export function missedFireTimes(job: JobRecord, lastFire: Date | null, now: Date
   if (!since) return [];
   // fireOnce: one catch-up run stands for all the missed fires; it carries the first missed fire time.
   return fireTimesBetween(job.schedule, job.anchorAt, since, now, job.misfire === 'fireAll' ? FIRE_ALL_LIMIT : 1);
+}
+
+function scheduleKey(job: JobRecord): string {
+  return job.schedule.type === 'CRON' ? `${job.schedule.cron}\u0000${job.schedule.timezone ?? ''}` : job.schedule.type;
 }
 
 function latest(a: Date | null, b: Date | null): Date | null {

@@ -1,0 +1,200 @@
+/**
+ * The host's handle on one worker of a thread pool: the runs in flight on it and the batches to and from it.
+ * States: starting → ready → ended. A worker serves many runs at once; whatever ends it (a kill, running out of
+ * memory, process.exit, an uncaught error, close), every run still in flight on it is rejected with the reason.
+ */
+import type { Worker } from 'node:worker_threads';
+import { serializeError } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
+import type { RunHooks } from './executor.js';
+import { startWorkerFile } from './module-thread.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, PoolWorkerMessage, ThreadRun, ThreadTaskResult } from './protocol.js';
+import { callCache } from './run-port.js';
+import { LOST_RUN_CODES, lostRunError, type WorkerEnd } from './thread-errors.js';
+import { Outbox } from './thread-outbox.js';
+import { workerEnv } from './thread-pools.js';
+
+/**
+ * Items per host → worker message. A burst is sent in slices so the worker starts on the first runs while the host
+ * is still handing out the rest (2 cores: the host and the workers run in parallel).
+ */
+const MAX_BATCH = 64;
+
+/** Where a run's end is reported (the pool's ticket of the run). */
+export interface RunSettle {
+  resolve(result: ThreadTaskResult): void;
+  reject(err: Error): void;
+}
+
+interface InFlight {
+  readonly hooks: RunHooks;
+  readonly settle: RunSettle;
+}
+
+export interface WorkerHandleOptions {
+  readonly data: PoolWorkerData;
+  readonly memoryLimitMb: number;
+  readonly logger: Logger;
+  /** The worker became ready, runs on it ended, or it ended itself: the pool re-plans. */
+  readonly onChange: (handle: WorkerHandle) => void;
+}
+
+export class WorkerHandle {
+  #state: 'starting' | 'ready' | 'ended' = 'starting';
+  #end: WorkerEnd | null = null;
+  #everReady = false;
+  readonly #runs = new Map<string, InFlight>();
+  readonly #worker: Worker;
+  readonly #outbox: Outbox<PoolHostItem>;
+  readonly #options: WorkerHandleOptions;
+  /** Resolves once the thread is gone. */
+  readonly exited: Promise<void>;
+
+  constructor(options: WorkerHandleOptions) {
+    this.#options = options;
+    this.#worker = startWorkerFile(import.meta.url, 'thread-worker', {
+      workerData: options.data,
+      resourceLimits: { maxOldGenerationSizeMb: options.memoryLimitMb },
+      env: workerEnv(process.env),
+    });
+    this.exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
+    this.#outbox = new Outbox<PoolHostItem>({
+      send: (items) => this.#worker.postMessage({ type: 'batch', items } satisfies PoolHostMessage),
+      onUnsendable: (item, err) => this.#unsendable(item, err),
+      maxItems: MAX_BATCH,
+    });
+    this.#listen();
+  }
+
+  get ready(): boolean {
+    return this.#state === 'ready';
+  }
+
+  /** It became ready at some point (a worker that dies while starting would die again). */
+  get everReady(): boolean {
+    return this.#everReady;
+  }
+
+  get ended(): boolean {
+    return this.#state === 'ended';
+  }
+
+  /** Why it ended (null while alive). */
+  get endReason(): WorkerEnd | null {
+    return this.#end;
+  }
+
+  /** Runs in flight on this worker. */
+  get load(): number {
+    return this.#runs.size;
+  }
+
+  start(run: ThreadRun, hooks: RunHooks, settle: RunSettle): void {
+    this.#runs.set(run.runId, { hooks, settle });
+    this.#outbox.push({ type: 'start', run });
+  }
+
+  has(runId: string): boolean {
+    return this.#runs.has(runId);
+  }
+
+  /** Tells the run's job (its ctx.signal). */
+  abort(runId: string, reason: string): void {
+    if (this.#runs.has(runId)) this.#outbox.push({ type: 'abort', runId, reason });
+  }
+
+  /** Stops run `runId` the hard way: terminates the worker; the other runs on it are lost (WORKER_RESTARTED). */
+  kill(runId: string): void {
+    if (this.#runs.has(runId)) this.#finish({ kind: 'killed', runId });
+  }
+
+  /** Ends the worker now; runs in flight are lost as closed. */
+  terminate(): Promise<void> {
+    this.#finish({ kind: 'closed' });
+    return this.exited;
+  }
+
+  #listen(): void {
+    const worker = this.#worker;
+    worker.on('message', (message: PoolWorkerMessage) => {
+      if (message.type === 'batch') this.#onBatch(message.items);
+      else if (this.#state === 'starting') {
+        this.#state = 'ready';
+        this.#everReady = true;
+        this.#options.onChange(this);
+      }
+    });
+    worker.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        this.#finish({ kind: 'out-of-memory', memoryLimitMb: this.#options.memoryLimitMb, detail: err.message });
+      } else this.#finish({ kind: 'crashed', error: serializeError(err) });
+    });
+    worker.on('exit', (exitCode) => this.#finish({ kind: 'exited', exitCode }));
+  }
+
+  #onBatch(items: readonly PoolWorkerItem[]): void {
+    let ended = false;
+    for (const item of items) {
+      try {
+        ended = this.#onItem(item) || ended;
+      } catch (err) {
+        // The hooks belong to dispatch; a throw there must not take down the host or the rest of the batch.
+        this.#options.logger.warn('a thread run hook failed', { runId: item.runId, err: String(err) });
+      }
+    }
+    if (ended) this.#options.onChange(this);
+  }
+
+  /** True when the item ended a run. */
+  #onItem(item: PoolWorkerItem): boolean {
+    const run = this.#runs.get(item.runId);
+    if (item.type === 'result') {
+      if (!run) return false;
+      this.#runs.delete(item.runId);
+      run.settle.resolve(item.result);
+      return true;
+    }
+    if (item.type === 'log') run?.hooks.log(item.level, item.message);
+    else if (item.type === 'started') run?.hooks.started?.(item.at);
+    else if (!run) this.#reply({ type: 'cache-reply', id: item.id, ok: false, error: { name: 'Error', message: 'the run has ended' } });
+    else {
+      const id = item.id;
+      callCache(item.request, run.hooks.cache).then(
+        (value) => this.#reply({ type: 'cache-reply', id, ok: true, value }),
+        (err: unknown) => this.#reply({ type: 'cache-reply', id, ok: false, error: serializeError(err) }),
+      );
+    }
+    return false;
+  }
+
+  #reply(item: PoolHostItem): void {
+    if (this.#state !== 'ended') this.#outbox.push(item);
+  }
+
+  #unsendable(item: PoolHostItem, err: unknown): void {
+    if (item.type === 'cache-reply' && item.ok) this.#reply({ type: 'cache-reply', id: item.id, ok: false, error: serializeError(err) });
+    else if (item.type === 'start') {
+      const run = this.#runs.get(item.run.runId);
+      this.#runs.delete(item.run.runId);
+      const message = `the run could not be sent to its worker: ${serializeError(err).message}`;
+      run?.settle.reject(Object.assign(new Error(message), { code: LOST_RUN_CODES.unsendable }));
+    }
+  }
+
+  #finish(end: WorkerEnd): void {
+    if (this.#state === 'ended') return;
+    this.#state = 'ended';
+    this.#end = end;
+    this.#outbox.discard();
+    const runs = [...this.#runs];
+    this.#runs.clear();
+    for (const [runId, run] of runs) run.settle.reject(lostRunError(end, runId, runs.length));
+    if (end.kind !== 'exited') {
+      void this.#worker.terminate().catch((err: unknown) => this.#options.logger.warn('thread worker did not terminate', { err: String(err) }));
+    }
+    if (end.kind !== 'closed' && end.kind !== 'killed') {
+      this.#options.logger.warn('thread worker ended', { end: end.kind, lostRuns: runs.length });
+    }
+    this.#options.onChange(this);
+  }
+}

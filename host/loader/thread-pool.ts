@@ -1,0 +1,173 @@
+/**
+ * One thread pool: the workers of one (project, bundle version, memory limit). Up to `maxWorkers` workers, started
+ * on demand and ended after `idleTimeoutMs` without runs; each serves up to `runsPerWorker` runs at once, and runs
+ * beyond that wait here in FIFO order. A run goes to the least-loaded ready worker; a worker that dies is replaced
+ * by the next run that needs one.
+ */
+import type { Logger } from '../log/logger.js';
+import type { RunHooks } from './executor.js';
+import type { ThreadRun, ThreadTaskResult } from './protocol.js';
+import { LOST_RUN_CODES, lostRunError } from './thread-errors.js';
+import { WorkerHandle, type RunSettle } from './thread-handle.js';
+
+export interface ThreadPoolOptions {
+  readonly mainUrl: string;
+  readonly memoryLimitMb: number;
+  readonly maxWorkers: number;
+  readonly runsPerWorker: number;
+  readonly idleTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** A run handed to the pool. */
+export interface PoolRun {
+  /** Resolves with the worker's result; rejects (with a LOST_RUN_CODES code) when the run was lost. */
+  readonly result: Promise<ThreadTaskResult>;
+  /** Waiting: dropped (RUN_ABORTED). In flight: its job is told (ctx.signal). */
+  abort(reason: string): void;
+  /** In flight: terminates its worker (the run ends RUN_KILLED, its neighbours WORKER_RESTARTED). */
+  kill(): void;
+}
+
+interface Ticket extends RunSettle {
+  readonly run: ThreadRun;
+  readonly hooks: RunHooks;
+  worker: WorkerHandle | null;
+}
+
+export class ThreadPool {
+  readonly #options: ThreadPoolOptions;
+  #workers: WorkerHandle[] = [];
+  readonly #exiting = new Set<Promise<void>>();
+  readonly #idle = new Map<WorkerHandle, NodeJS.Timeout>();
+  #queue: Ticket[] = [];
+  #closed = false;
+
+  constructor(options: ThreadPoolOptions) {
+    this.#options = options;
+  }
+
+  run(run: ThreadRun, hooks: RunHooks): PoolRun {
+    let ticket!: Ticket;
+    const result = new Promise<ThreadTaskResult>((resolve, reject) => {
+      ticket = { run, hooks, worker: null, resolve, reject };
+    });
+    if (this.#closed) ticket.reject(lostRunError({ kind: 'closed' }, run.runId, 1));
+    else {
+      this.#queue.push(ticket);
+      this.#place();
+    }
+    return { result, abort: (reason) => this.#abort(ticket, reason), kill: () => ticket.worker?.kill(run.runId) };
+  }
+
+  /** Live threads, counting those still shutting down. */
+  threadCount(): number {
+    return this.#workers.length + this.#exiting.size;
+  }
+
+  /** Terminates every worker; waiting and in-flight runs are lost as closed. Resolves once every thread is gone. */
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const ticket of queued) ticket.reject(lostRunError({ kind: 'closed' }, ticket.run.runId, 1));
+    for (const worker of [...this.#workers]) this.#retireWorker(worker);
+    await Promise.all([...this.#exiting]);
+  }
+
+  #abort(ticket: Ticket, reason: string): void {
+    if (ticket.worker) {
+      ticket.worker.abort(ticket.run.runId, reason);
+      return;
+    }
+    const at = this.#queue.indexOf(ticket);
+    if (at < 0) return;
+    this.#queue.splice(at, 1);
+    ticket.reject(Object.assign(new Error(`run aborted before it started: ${reason}`), { code: LOST_RUN_CODES.abortedQueued }));
+  }
+
+  /** Hands waiting runs to workers, in order, while any ready worker has room. */
+  #place(): void {
+    let next = 0;
+    while (next < this.#queue.length) {
+      const worker = this.#pick();
+      if (!worker) break;
+      const ticket = this.#queue[next++];
+      ticket.worker = worker;
+      this.#wake(worker);
+      worker.start(ticket.run, ticket.hooks, ticket);
+    }
+    if (next > 0) this.#queue = next === this.#queue.length ? [] : this.#queue.slice(next);
+  }
+
+  /** The least-loaded ready worker with room; starts another worker when none is free and the pool may grow. */
+  #pick(): WorkerHandle | null {
+    let best: WorkerHandle | null = null;
+    let starting = false;
+    for (const worker of this.#workers) {
+      if (!worker.ready) starting = true;
+      else if (worker.load < this.#options.runsPerWorker && (!best || worker.load < best.load)) best = worker;
+    }
+    if ((!best || best.load > 0) && !starting && this.#workers.length < this.#options.maxWorkers) this.#spawn();
+    return best;
+  }
+
+  #spawn(): void {
+    const { mainUrl, memoryLimitMb, logger } = this.#options;
+    const worker = new WorkerHandle({ data: { mainUrl }, memoryLimitMb, logger, onChange: (w) => this.#onChange(w) });
+    this.#workers.push(worker);
+  }
+
+  #onChange(worker: WorkerHandle): void {
+    if (worker.ended) this.#onEnded(worker);
+    else if (worker.load === 0) this.#sleep(worker);
+    if (!this.#closed) this.#place();
+  }
+
+  #onEnded(worker: WorkerHandle): void {
+    const wasListed = this.#workers.includes(worker);
+    this.#forget(worker);
+    const end = worker.endReason;
+    // A worker that died before it could take runs would die again: fail the waiting runs instead of looping.
+    if (wasListed && end && !worker.everReady && this.#workers.length === 0) {
+      const queued = this.#queue;
+      this.#queue = [];
+      for (const ticket of queued) ticket.reject(lostRunError(end, ticket.run.runId, 1));
+    }
+  }
+
+  /** An idle worker ends after idleTimeoutMs unless a run comes first. */
+  #sleep(worker: WorkerHandle): void {
+    if (this.#idle.has(worker) || this.#closed) return;
+    const timer = setTimeout(() => {
+      this.#idle.delete(worker);
+      if (worker.load === 0) this.#retireWorker(worker);
+    }, this.#options.idleTimeoutMs);
+    timer.unref();
+    this.#idle.set(worker, timer);
+  }
+
+  #wake(worker: WorkerHandle): void {
+    const timer = this.#idle.get(worker);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#idle.delete(worker);
+  }
+
+  #retireWorker(worker: WorkerHandle): void {
+    this.#forget(worker);
+    void worker.terminate();
+  }
+
+  /** Out of the routing at once; counted as a thread until it has exited. */
+  #forget(worker: WorkerHandle): void {
+    this.#wake(worker);
+    const at = this.#workers.indexOf(worker);
+    if (at < 0) return;
+    this.#workers.splice(at, 1);
+    const exited = worker.exited.then(() => {
+      this.#exiting.delete(exited);
+    });
+    this.#exiting.add(exited);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Inside a thread pool worker: one run's channel over the worker's shared batches (no port of its own). Its
+ * started/log items and cache requests are pushed to the worker's outbox, tagged with the run's id; cache replies
+ * come back by request id (unique per worker).
+ */
+import type { LogLevel } from '@jobcenter/job-api';
+import type { CacheOp, PoolHostItem, PoolWorkerItem, ThreadRun, WorkerMessage } from './protocol.js';
+import { buildContext, type RunChannel } from './worker-context.js';
+
+interface Pending {
+  readonly runId: string;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+/** The worker's cache requests in flight; when a run ends or the host cannot answer, its waiters are rejected. */
+export class CacheRequests {
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #push: (item: PoolWorkerItem) => void;
+
+  constructor(push: (item: PoolWorkerItem) => void) {
+    this.#push = push;
+  }
+
+  send(runId: string, request: CacheOp): Promise<unknown> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { runId, resolve, reject });
+      this.#push({ type: 'cache', runId, id, request });
+    });
+  }
+
+  answer(reply: Extract<PoolHostItem, { type: 'cache-reply' }>): void {
+    const waiter = this.#pending.get(reply.id);
+    if (!waiter) return;
+    this.#pending.delete(reply.id);
+    if (reply.ok) waiter.resolve(reply.value);
+    else waiter.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name, code: reply.error.code }));
+  }
+
+  /** The request could not be sent (its value cannot be cloned). */
+  fail(id: number, err: unknown): void {
+    const waiter = this.#pending.get(id);
+    this.#pending.delete(id);
+    waiter?.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  rejectRun(runId: string, why: string): void {
+    if (this.#pending.size === 0) return;
+    for (const [id, waiter] of this.#pending) {
+      if (waiter.runId !== runId) continue;
+      this.#pending.delete(id);
+      waiter.reject(new Error(why));
+    }
+  }
+}
+
+export interface PooledRun {
+  readonly channel: RunChannel;
+  /** The host's abort: ctx.signal aborts with the reason. */
+  abort(reason: string): void;
+}
+
+export function openPooledRun(run: ThreadRun, push: (item: PoolWorkerItem) => void, cache: CacheRequests): PooledRun {
+  const runId = run.runId;
+  let controller: AbortController | null = null;
+  let abortReason: Error | null = null;
+  const signal = (): AbortSignal => {
+    controller ??= new AbortController();
+    if (abortReason) controller.abort(abortReason);
+    return controller.signal;
+  };
+  let closed = false;
+  // Lines after the run's end (a timer it left behind still carries its async context) belong to no run.
+  const log = (level: LogLevel, message: string): void => {
+    if (!closed) push({ type: 'log', runId, level, message });
+  };
+  const post = (message: WorkerMessage): void => {
+    if (closed) return;
+    if (message.type === 'started') push({ type: 'started', runId, at: message.at });
+    else if (message.type === 'log') push({ type: 'log', runId, level: message.level, message: message.message });
+    // 'end' is implicit: the run's result item is its last one. Cache requests go through `request`.
+  };
+  const request = (op: CacheOp): Promise<unknown> =>
+    closed ? Promise.reject(new Error('the run has ended: cache is not available')) : cache.send(runId, op);
+  const channel: RunChannel = {
+    context: buildContext(run, signal, log, request),
+    log,
+    post,
+    close() {
+      closed = true;
+      cache.rejectRun(runId, 'the run has ended: cache request not answered');
+    },
+  };
+  const abort = (reason: string): void => {
+    abortReason ??= new Error(reason);
+    controller?.abort(abortReason);
+  };
+  return { channel, abort };
+}
