@@ -14,7 +14,7 @@ import type { RunRecord, RunUpdate, RunWriter } from './types.js';
 export interface RunWriterOptions {
   /** Rows per batch (default 1,000). */
   batchSize?: number;
-  /** How long a lone call waits for company before its batch goes (default 2 ms). */
+  /** How long a lone call waits for company before its batch goes (default 0: the next setImmediate). */
   batchDelayMs?: number;
   /** Rough cap of result + error text per batch, to stay inside MySQL's max_allowed_packet (default 2M chars). */
   maxBatchChars?: number;
@@ -41,7 +41,7 @@ export class BatchedRunWriter implements RunWriter {
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
   private readonly maxBatchChars: number;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: { cancel(): void } | null = null;
   private draining: Promise<void> | null = null;
   private closed = false;
 
@@ -51,7 +51,7 @@ export class BatchedRunWriter implements RunWriter {
     options: RunWriterOptions = {},
   ) {
     this.batchSize = Math.max(1, options.batchSize ?? 1_000);
-    this.batchDelayMs = Math.max(0, options.batchDelayMs ?? 2);
+    this.batchDelayMs = Math.max(0, options.batchDelayMs ?? 0);
     this.maxBatchChars = Math.max(1, options.maxBatchChars ?? 2_000_000);
   }
 
@@ -99,11 +99,19 @@ export class BatchedRunWriter implements RunWriter {
   private schedule(): void {
     // A running drain picks new rows up as soon as its batch is committed: no timer needed then.
     if (this.timer || this.draining) return;
-    this.timer = setTimeout(() => void this.kick(), this.batchDelayMs);
+    // Delay 0 is group commit proper: rows queued in the same tick share one write (setImmediate runs after them),
+    // and rows that arrive while a write is in flight share the next one; a lone row waits for no timer.
+    if (this.batchDelayMs === 0) {
+      const immediate = setImmediate(() => void this.kick());
+      this.timer = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timeout = setTimeout(() => void this.kick(), this.batchDelayMs);
+      this.timer = { cancel: () => clearTimeout(timeout) };
+    }
   }
 
   private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
   }
 
