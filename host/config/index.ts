@@ -39,7 +39,7 @@ export interface HostOptions {
   defaultMemoryLimitMb?: number;
   /** Default bound of a WAIT queue (default 100). */
   defaultMaxQueue?: number;
-  /** Run rows of scheduled fires are written this long before their fire time (default 1,000 ms; 0 = at the fire). */
+  /** Run rows of scheduled fires are written this long before their fire time (default 500 ms; 0 = at the fire). */
   fireLeadMs?: number;
   /** Create and start the samples project on an empty database (default true for the CLI). */
   seedSamples?: boolean;
@@ -120,7 +120,8 @@ export function compileConfig(options: HostOptions): HostConfig {
     threadsPerProject: positive(options.threadsPerProject ?? 2, 'threadsPerProject'),
     defaultMemoryLimitMb: positive(options.defaultMemoryLimitMb ?? 256, 'defaultMemoryLimitMb'),
     defaultMaxQueue: positive(options.defaultMaxQueue ?? 100, 'defaultMaxQueue'),
-    fireLeadMs: nonNegative(options.fireLeadMs ?? 1_000, 'fireLeadMs'),
+    // Not a whole second: planning the fires of second T+1 must not land on the launch of second T's fires.
+    fireLeadMs: nonNegative(options.fireLeadMs ?? 500, 'fireLeadMs'),
     seedSamples: options.seedSamples ?? false,
     samplesDir: options.samplesDir ?? null,
   };
