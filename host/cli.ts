@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const options: HostOptions = { ...optionsFromEnv(process.env), seedSamples: !values['no-samples'] };
+  const options: HostOptions = { ...optionsFromEnv(), seedSamples: !values['no-samples'] };
   if (values.port !== undefined) options.port = Number(values.port);
   if (values.bind !== undefined) options.bind = values.bind;
   if (values['data-dir'] !== undefined) options.dataDir = values['data-dir'];

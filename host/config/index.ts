@@ -45,6 +45,8 @@ export interface HostOptions {
   seedSamples?: boolean;
   /** Where the built sample bundles are (default <repo>/dist/samples). */
   samplesDir?: string;
+  /** The environment job code sees (workers and child processes); default: the host's, minus JOBCENTER_*. */
+  jobEnv?: Record<string, string | undefined>;
 }
 
 export interface HostConfig {
@@ -74,12 +76,14 @@ export interface HostConfig {
   readonly fireLeadMs: number;
   readonly seedSamples: boolean;
   readonly samplesDir: string | null;
+  /** The environment job code gets: never the host's JOBCENTER_* variables (the admin password among them). */
+  readonly jobEnv: Readonly<Record<string, string>>;
 }
 
 const MB = 1024 * 1024;
 
 /** Maps JOBCENTER_* variables onto options; flags given explicitly win over the environment. */
-export function optionsFromEnv(env: NodeJS.ProcessEnv): HostOptions {
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
   const opts: HostOptions = {};
   if (env.JOBCENTER_PORT) opts.port = parseIntStrict(env.JOBCENTER_PORT, 'JOBCENTER_PORT');
   if (env.JOBCENTER_DATA_DIR) opts.dataDir = env.JOBCENTER_DATA_DIR;
@@ -124,8 +128,17 @@ export function compileConfig(options: HostOptions): HostConfig {
     fireLeadMs: nonNegative(options.fireLeadMs ?? 500, 'fireLeadMs'),
     seedSamples: options.seedSamples ?? false,
     samplesDir: options.samplesDir ?? null,
+    jobEnv: Object.freeze(withoutHostVariables(options.jobEnv ?? process.env)),
   };
   return Object.freeze(config);
+}
+
+function withoutHostVariables(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && !name.startsWith('JOBCENTER_')) out[name] = value;
+  }
+  return out;
 }
 
 function parseDbUrl(url: string, dataDir: string): HostConfig['db'] {

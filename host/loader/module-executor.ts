@@ -31,6 +31,7 @@ export interface ModuleExecutor extends Executor {
 export function createModuleExecutor(deps: { config: HostConfig; logger: Logger }): ModuleExecutor {
   const { config } = deps;
   const contexts = new ContextRegistry({
+    env: config.jobEnv,
     bootTimeoutMs: config.introspectTimeoutMs,
     stopGraceMs: RETIRE_STOP_GRACE_MS,
     logger: deps.logger.child({ component: 'module-executor' }),

@@ -20,6 +20,7 @@ export interface ContextEntry extends ContextKey {
 }
 
 export interface RegistrySettings {
+  readonly env: Readonly<Record<string, string>>;
   readonly bootTimeoutMs: number;
   /** How long a retiring context's onStop may take before its worker is terminated anyway. */
   readonly stopGraceMs: number;
@@ -42,7 +43,7 @@ export class ContextRegistry {
     let entry = this.#entries.get(id);
     if (!entry || entry.thread.state === 'ended') {
       const logger = this.#settings.logger.child({ projectId: key.projectId, bundleId: key.bundleId });
-      const thread = new ModuleThread({ ...boot, bootTimeoutMs: this.#settings.bootTimeoutMs, logger });
+      const thread = new ModuleThread({ ...boot, env: this.#settings.env, bootTimeoutMs: this.#settings.bootTimeoutMs, logger });
       entry = { ...key, thread, inFlight: 0, retiring: false };
       this.#entries.set(id, entry);
     }

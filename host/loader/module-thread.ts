@@ -9,7 +9,6 @@ import { HostError, serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
-import { workerEnv } from './thread-pools.js';
 
 /**
  * Starts a worker from a file next to `base`: compiled, `<name>.js`; from source (tests under tsx), `<name>.ts`
@@ -33,6 +32,7 @@ interface Pending {
 
 export interface ModuleThreadOptions {
   readonly data: ModuleWorkerData;
+  readonly env: Readonly<Record<string, string>>;
   readonly memoryLimitMb: number;
   /** Limit on building the context (a factory that never resolves must not hold runs forever). */
   readonly bootTimeoutMs: number;
@@ -65,7 +65,7 @@ export class ModuleThread {
     this.#worker = startWorkerFile(import.meta.url, 'module-worker', {
       workerData: opts.data,
       resourceLimits: { maxOldGenerationSizeMb: opts.memoryLimitMb },
-      env: workerEnv(process.env),
+      env: { ...opts.env },
       stdout: true,
       stderr: true,
     });

@@ -35,7 +35,7 @@ export interface ThreadExecutor extends Executor {
 export function createThreadExecutor(deps: { config: HostConfig; logger: Logger }): ThreadExecutor {
   const { config } = deps;
   const logger = deps.logger.child({ component: 'thread-executor' });
-  const pools = new PoolRegistry({ maxThreads: config.threadsPerProject, runsPerWorker: RUNS_PER_WORKER, idleTimeoutMs: IDLE_TIMEOUT_MS, logger });
+  const pools = new PoolRegistry({ env: config.jobEnv, maxThreads: config.threadsPerProject, runsPerWorker: RUNS_PER_WORKER, idleTimeoutMs: IDLE_TIMEOUT_MS, logger });
   const versions = new CurrentVersions((projectId, bundleId) => void pools.retire(projectId, bundleId));
   const mainUrls = new Map<string, string>();
   let closed = false;

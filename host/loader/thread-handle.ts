@@ -12,7 +12,6 @@ import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, Poo
 import { callCache } from './run-port.js';
 import { LOST_RUN_CODES, lostRunError, type WorkerEnd } from './thread-errors.js';
 import { Outbox } from './thread-outbox.js';
-import { workerEnv } from './thread-pools.js';
 
 /**
  * Items per host → worker message. A burst is sent in slices so the worker starts on the first runs while the host
@@ -33,6 +32,7 @@ interface InFlight {
 
 export interface WorkerHandleOptions {
   readonly data: PoolWorkerData;
+  readonly env: Readonly<Record<string, string>>;
   readonly memoryLimitMb: number;
   readonly logger: Logger;
   /** The worker became ready, runs on it ended, or it ended itself: the pool re-plans. */
@@ -55,7 +55,7 @@ export class WorkerHandle {
     this.#worker = startWorkerFile(import.meta.url, 'thread-worker', {
       workerData: options.data,
       resourceLimits: { maxOldGenerationSizeMb: options.memoryLimitMb },
-      env: workerEnv(process.env),
+      env: { ...options.env },
     });
     this.exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
     this.#outbox = new Outbox<PoolHostItem>({

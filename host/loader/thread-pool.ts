@@ -12,6 +12,7 @@ import { WorkerHandle, type RunSettle } from './thread-handle.js';
 
 export interface ThreadPoolOptions {
   readonly mainUrl: string;
+  readonly env: Readonly<Record<string, string>>;
   readonly memoryLimitMb: number;
   readonly maxWorkers: number;
   readonly runsPerWorker: number;
@@ -114,7 +115,7 @@ export class ThreadPool {
 
   #spawn(): void {
     const { mainUrl, memoryLimitMb, logger } = this.#options;
-    const worker = new WorkerHandle({ data: { mainUrl }, memoryLimitMb, logger, onChange: (w) => this.#onChange(w) });
+    const worker = new WorkerHandle({ data: { mainUrl }, env: this.#options.env, memoryLimitMb, logger, onChange: (w) => this.#onChange(w) });
     this.#workers.push(worker);
   }
 

@@ -19,19 +19,12 @@ export interface PoolEntry extends PoolKey {
 }
 
 export interface PoolSettings {
+  /** The workers' environment (HostConfig.jobEnv). */
+  readonly env: Readonly<Record<string, string>>;
   readonly maxThreads: number;
   readonly runsPerWorker: number;
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
-}
-
-/** The worker's environment: the host's, minus JOBCENTER_* (the admin password must not reach job code). */
-export function workerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && !name.startsWith('JOBCENTER_')) out[name] = value;
-  }
-  return out;
 }
 
 export class PoolRegistry {
@@ -100,8 +93,8 @@ export class PoolRegistry {
   }
 
   #createPool(key: PoolKey, mainUrl: string): ThreadPool {
-    const { maxThreads, runsPerWorker, idleTimeoutMs, logger } = this.#settings;
-    return new ThreadPool({ mainUrl, memoryLimitMb: key.memoryLimitMb, maxWorkers: maxThreads, runsPerWorker, idleTimeoutMs, logger });
+    const { env, maxThreads, runsPerWorker, idleTimeoutMs, logger } = this.#settings;
+    return new ThreadPool({ mainUrl, env, memoryLimitMb: key.memoryLimitMb, maxWorkers: maxThreads, runsPerWorker, idleTimeoutMs, logger });
   }
 }
 

@@ -30,11 +30,9 @@ export function configEnvName(key: string): string {
   return `JOBCENTER_CONFIG_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
-export function execEnv(hostEnv: NodeJS.ProcessEnv, request: RunRequest, configFile: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(hostEnv)) {
-    if (value !== undefined && !name.startsWith('JOBCENTER_')) env[name] = value;
-  }
+/** jobEnv is HostConfig.jobEnv: the host's environment without its JOBCENTER_* variables. */
+export function execEnv(jobEnv: Readonly<Record<string, string>>, request: RunRequest, configFile: string): Record<string, string> {
+  const env: Record<string, string> = { ...jobEnv };
   for (const [key, value] of Object.entries(request.config)) env[configEnvName(key)] = value;
   Object.assign(env, {
     JOBCENTER_RUN_ID: request.runId,

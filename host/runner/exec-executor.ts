@@ -72,7 +72,7 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
         await mkdir(cwd);
       }
       const [command, args] = request.shell ? ['/bin/sh', ['-c', argv.join(' ')]] : [argv[0], argv.slice(1)];
-      return await spawnAndWait({ command, args, cwd, env: execEnv(process.env, request, configFile) }, hooks);
+      return await spawnAndWait({ command, args, cwd, env: execEnv(config.jobEnv, request, configFile) }, hooks);
     } finally {
       await rm(temp, { recursive: true, force: true }).catch((err: unknown) => {
         logger.warn('could not remove an exec run folder', { runId: request.runId, temp, err: String(err) });
