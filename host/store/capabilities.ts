@@ -21,6 +21,8 @@ export interface DialectTraits extends StoreCapabilities {
    * text, and sequelize.escape() drops the milliseconds on MySQL.
    */
   dateLiteral(date: Date): string;
+  /** Raw query results (no model) hold JSON columns as their text (SQLite) rather than parsed values (mysql2). */
+  jsonAsText: boolean;
 }
 
 const isoNoZone = (date: Date): string => date.toISOString().replace('T', ' ').replace('Z', '');
@@ -34,6 +36,7 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     tableOptions: {},
     longTextType: DataTypes.TEXT,
     dateLiteral: (date) => `${isoNoZone(date)} +00:00`,
+    jsonAsText: true,
   },
   mysql: {
     dialect: 'mysql',
@@ -42,6 +45,7 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     tableOptions: { charset: 'utf8mb4', collate: 'utf8mb4_bin' },
     longTextType: DataTypes.TEXT('medium'),
     dateLiteral: isoNoZone,
+    jsonAsText: false,
   },
 });
 
