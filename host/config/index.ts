@@ -59,7 +59,6 @@ export interface HostConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly bundlesDir: string;
   readonly logsDir: string;
-  readonly runLogsDir: string;
   readonly hostLogsDir: string;
   readonly maxBundleBytes: number;
   readonly maxBundleUnpackedBytes: number;
@@ -110,7 +109,6 @@ export function compileConfig(options: HostOptions): HostConfig {
     logLevel: options.logLevel ?? 'info',
     bundlesDir: path.join(dataDir, 'bundles'),
     logsDir,
-    runLogsDir: path.join(logsDir, 'runs'),
     hostLogsDir: path.join(logsDir, 'host'),
     maxBundleBytes: positive(options.maxBundleBytes ?? 100 * MB, 'maxBundleBytes'),
     maxBundleUnpackedBytes: positive(options.maxBundleUnpackedBytes ?? 500 * MB, 'maxBundleUnpackedBytes'),

@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } from '../store/types.js';
 import { JobSlots } from './job-slots.js';
 import { executeRun, type ActiveRun, type RunEnd } from './run-execution.js';
-import type { Executors, FireRequest, Reconciler, RunEndEvent, RunLogOpener, TargetResolver } from './types.js';
+import type { Executors, FireRequest, Reconciler, RunLogOpener, TargetResolver } from './types.js';
 
 export interface DispatcherDeps {
   config: HostConfig;
@@ -19,7 +19,6 @@ export interface DispatcherDeps {
   logs: RunLogOpener;
   targets: TargetResolver;
   logger: Logger;
-  onRunEnd?(event: RunEndEvent): void;
   /** A resolver's run returned sub-job specs: reconcile them; the returned summary becomes the run's result. */
   reconcile?: Reconciler;
 }
@@ -185,10 +184,6 @@ export class Dispatcher {
     return this.active.size + this.queuedJobOf.size;
   }
 
-  runningCount(jobId: number): number {
-    return this.slots.runningCount(jobId);
-  }
-
   /** Stops taking work, lets runs finish up to graceMs, aborts the rest, marks what is left INTERRUPTED. */
   async shutdown(graceMs: number): Promise<void> {
     this.accepting = false;
@@ -224,7 +219,6 @@ export class Dispatcher {
       this.deps.logger.error('run bookkeeping failed', { runId: row.runId, error: serializeError(err).message });
     } finally {
       this.active.delete(row.runId);
-      this.deps.onRunEnd?.({ runId: row.runId, jobId: job.id, status: row.status });
       const next = this.slots.release(job.id);
       if (next) this.track(this.startQueued(next));
     }
@@ -339,4 +333,3 @@ function waitFor(done: () => boolean, ms: number): Promise<void> {
   });
 }
 
-export type { JobRecord };

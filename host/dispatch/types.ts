@@ -44,8 +44,3 @@ export interface FireRequest {
 /** Turns a resolver run's specs into sub-jobs; returns e.g. "new:1, update:0, disable:2, enable:0". */
 export type Reconciler = (resolver: JobRecord, specs: readonly JobSpec[], runId: string) => Promise<string>;
 
-export interface RunEndEvent {
-  runId: string;
-  jobId: number;
-  status: string;
-}

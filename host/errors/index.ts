@@ -59,6 +59,13 @@ export interface SerializedError {
   code?: string;
 }
 
+/** The reason an AbortSignal was aborted with, as text for a run's error (kill, timeout, shutdown…). */
+export function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  if (typeof reason === 'string') return reason;
+  return reason === undefined ? 'aborted' : String(reason);
+}
+
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;

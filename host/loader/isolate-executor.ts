@@ -8,13 +8,13 @@
  * disposed after a kill or that burnt its CPU budget is dropped, and the next run gets a new one.
  */
 import type { HostConfig } from '../config/index.js';
-import { serializeError, type SerializedError } from '../errors/index.js';
+import { reasonText, serializeError, type SerializedError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
 import { isCpuTimeoutError, isMemoryLimitError } from './isolate-main.js';
 import { IsolatePool, type IsolateKey, type IsolateSlot } from './isolate-pool.js';
 import type { RunReply } from './isolate-protocol.js';
-import { reasonText, runInSlot, type RunEnd } from './isolate-run.js';
+import { runInSlot, type RunEnd } from './isolate-run.js';
 
 /** Memory limit of an isolate when the job sets none (isolated-vm's minimum is 8 MB). */
 export const DEFAULT_ISOLATE_MEMORY_MB = 64;

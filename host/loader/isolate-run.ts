@@ -7,6 +7,7 @@
  */
 import ivm from 'isolated-vm';
 import type { LogLevel } from '@jobcenter/job-api';
+import { reasonText } from '../errors/index.js';
 import type { RunHooks, RunRequest } from './executor.js';
 import { createHostFetch } from './isolate-fetch.js';
 import type { IsolatePool, IsolateSlot } from './isolate-pool.js';
@@ -208,12 +209,6 @@ class IsolateRun {
       this.forced({ kind: 'cpu' });
     }
   }
-}
-
-export function reasonText(reason: unknown): string {
-  if (reason instanceof Error) return reason.message;
-  if (typeof reason === 'string') return reason;
-  return reason === undefined ? 'aborted' : String(reason);
 }
 
 /**

@@ -8,14 +8,14 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HostConfig } from '../config/index.js';
-import { serializeError } from '../errors/index.js';
+import { reasonText, serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
 import type { ThreadTask } from './protocol.js';
 import { ContextRegistry, type ContextEntry } from './module-registry.js';
 import { CurrentVersions } from './thread-pools.js';
 import type { ModuleThread } from './module-thread.js';
-import { openHostRun, reasonText } from './run-port.js';
+import { openHostRun } from './run-port.js';
 import { abortedOutcome, buildTask, failure, resultOutcome, withTimeout } from './thread-executor.js';
 
 /** How long a finished run's last log lines may take (they travel on another port than the result). */

@@ -11,7 +11,7 @@ import { serializeError } from '../errors/index.js';
 import { bootModule, loadModuleConfig, moduleDefinitionOf, type BootedModule } from './module-context.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask } from './protocol.js';
-import { asRunnable, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+import { asRunnable, catchStrayRejections, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
 
 const runs = new AsyncLocalStorage<RunChannel>();
 
@@ -56,12 +56,7 @@ if (parentPort) {
   const port = parentPort;
   const lifecycle = lifecycleLogger(port);
   routeConsole(() => runs.getStore() ?? lifecycle);
-  // A forgotten promise must not take the context (and every run it serves) down with it.
-  process.on('unhandledRejection', (reason) => {
-    const error = serializeError(reason);
-    const line = `unhandled promise rejection: ${error.stack ?? error.message}`;
-    (runs.getStore() ?? lifecycle).log('error', line);
-  });
+  catchStrayRejections(() => runs.getStore() ?? lifecycle);
   boot(workerData as ModuleWorkerData, lifecycle).then(
     (module) => {
       const jobs = [...module.beans].filter(([, value]) => asRunnable(value) !== null).map(([name]) => name);

@@ -4,7 +4,7 @@
  * runs have no port of their own: see thread-handle.ts.)
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { serializeError } from '../errors/index.js';
+import { reasonText, serializeError } from '../errors/index.js';
 import type { RunHooks } from './executor.js';
 import type { CacheOp, HostMessage, WorkerMessage } from './protocol.js';
 
@@ -120,8 +120,3 @@ export function openHostRun(hooks: RunHooks, graceMs: number, onGraceOver: () =>
   };
 }
 
-export function reasonText(reason: unknown): string {
-  if (reason instanceof Error) return reason.message;
-  if (typeof reason === 'string') return reason;
-  return reason === undefined ? 'aborted' : String(reason);
-}

@@ -8,15 +8,13 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HostConfig } from '../config/index.js';
-import { serializeError, type SerializedError } from '../errors/index.js';
+import { reasonText, serializeError, type SerializedError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
 import type { ThreadRun, ThreadTaskResult } from './protocol.js';
-import { reasonText } from './run-port.js';
 import { LOST_RUN_CODES } from './thread-errors.js';
 import { CurrentVersions, PoolRegistry } from './thread-pools.js';
 
-export { reasonText };
 
 /** Idle workers exit after this long; the pool starts them again on demand. */
 const IDLE_TIMEOUT_MS = 30_000;

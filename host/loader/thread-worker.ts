@@ -10,7 +10,7 @@ import { serializeError } from '../errors/index.js';
 import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, PoolWorkerMessage, ThreadRun } from './protocol.js';
 import { Outbox } from './thread-outbox.js';
 import { CacheRequests, openPooledRun, type PooledRun } from './thread-worker-run.js';
-import { asRunnable, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+import { asRunnable, catchStrayRejections, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 const jobs = new Map<string, Runnable>();
@@ -47,11 +47,7 @@ function serve(port: NonNullable<typeof parentPort>): void {
   });
 
   routeConsole(() => runs.getStore() ?? null);
-  // A forgotten promise must not take the worker (and every run on it) down; its line goes to its run if known.
-  process.on('unhandledRejection', (reason) => {
-    const error = serializeError(reason);
-    runs.getStore()?.log('error', `unhandled promise rejection: ${error.stack ?? error.message}`);
-  });
+  catchStrayRejections(() => runs.getStore() ?? null);
   // A bundle that fails to import fails each run with the import's error (loadJob awaits the same promise).
   void loadModule((workerData as PoolWorkerData).mainUrl)
     .catch(() => {})

@@ -129,6 +129,17 @@ const CONSOLE_LEVELS: ReadonlyArray<[ConsoleMethod, LogLevel]> = [
 ];
 
 /**
+ * Inside a worker thread (its own root, so the one place a worker touches `process` events): a promise a job
+ * forgot must not take the worker, and every run on it, down. Its line goes to the log that `current` names.
+ */
+export function catchStrayRejections(current: () => Pick<RunChannel, 'log'> | null): void {
+  process.on('unhandledRejection', (reason) => {
+    const error = serializeError(reason);
+    current()?.log('error', `unhandled promise rejection: ${error.stack ?? error.message}`);
+  });
+}
+
+/**
  * Replaces the worker's console so a job's console output lands in the log of the run that is executing.
  * Output while no run is current (a timer a finished job left behind) is dropped: it belongs to no run.
  */

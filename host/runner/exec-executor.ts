@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { HostConfig } from '../config/index.js';
-import { serializeError, type SerializedError } from '../errors/index.js';
+import { reasonText, serializeError, type SerializedError } from '../errors/index.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import { execEnv, execRunFile } from './exec-env.js';
@@ -209,8 +209,3 @@ function aborted(message: string): RunOutcome {
   return { ok: false, error: { name: 'AbortError', message }, aborted: true };
 }
 
-function reasonText(reason: unknown): string {
-  if (reason instanceof Error) return reason.message;
-  if (typeof reason === 'string') return reason;
-  return reason === undefined ? 'aborted' : String(reason);
-}

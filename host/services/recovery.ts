@@ -52,8 +52,9 @@ export async function recover(deps: RecoveryDeps, now = new Date()): Promise<Rec
     deps.engine.schedule(job, now);
     report.rescheduled++;
   }
+  const byId = new Map(jobs.map((j) => [j.id, j]));
   for (const run of interrupted) {
-    const job = jobs.find((j) => j.id === run.jobId) ?? (await deps.store.jobs.get(run.jobId));
+    const job = byId.get(run.jobId) ?? (await deps.store.jobs.get(run.jobId));
     if (job?.onInterrupt === 'rerun' && !job.disabled) {
       catchUps.push(deps.engine.trigger(job, 'RECOVERY', 'system', { scheduledAt: now }));
       report.recoveryRuns++;
