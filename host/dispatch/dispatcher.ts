@@ -9,7 +9,7 @@ import type { RunOutcome } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } from '../store/types.js';
 import { JobSlots } from './job-slots.js';
-import { executeRun, type ActiveRun, type RunEnd } from './run-execution.js';
+import { prepareRun, type ActiveRun, type PreparedRun, type RunEnd } from './run-execution.js';
 import type { Executors, FireRequest, Reconciler, RunLogOpener, TargetResolver } from './types.js';
 
 export interface DispatcherDeps {
@@ -26,15 +26,28 @@ export interface DispatcherDeps {
 interface Queued {
   request: FireRequest;
   row: RunRecord;
+  /** A planned fire that waits for its turn already prepared. */
+  prepared?: PreparedRun;
 }
 
-/** A fire whose row is being written ahead of its fire time; `written` is false when the row was refused. */
+/**
+ * A fire whose row is written ahead of its fire time and whose run is then prepared (code resolved, handed to its
+ * executor), so that at the fire time only the concurrency decision and opening the run's gate are left.
+ */
 interface Planned {
+  request: FireRequest;
   row: RunRecord;
+  /** Resolves once the row is written (true) or refused (false), with the run prepared when written. */
   written: Promise<boolean>;
+  /** Set when `written` has settled: lets the fire time skip a microtask per fire. */
+  ok: boolean | null;
+  prepared: PreparedRun | null;
 }
 
 export type AbortReason = 'kill' | 'timeout' | 'shutdown';
+
+/** How long after its start a planned run's RUNNING state is written, if it is still running then. */
+const RUNNING_WRITE_DELAY_MS = 250;
 
 export class Dispatcher {
   private readonly slots = new JobSlots<Queued>();
@@ -46,6 +59,8 @@ export class Dispatcher {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Fires planned ahead, waiting for their fire time. */
   private readonly planTimers = new Map<NodeJS.Timeout, Planned[]>();
+  /** Started planned runs whose RUNNING state is not written yet (see recordRunningLater). */
+  private readonly runningTimers = new Map<NodeJS.Timeout, RunRecord[]>();
   private accepting = true;
 
   constructor(private readonly deps: DispatcherDeps) {}
@@ -86,8 +101,14 @@ export class Dispatcher {
     if (!this.accepting || fires.length === 0) return;
     const groups = new Map<number, Planned[]>();
     for (const { job, fireAt } of fires) {
-      const row = this.newRow({ job, trigger: 'SCHEDULE', scheduledAt: fireAt }, 'QUEUED');
-      const planned: Planned = { row, written: this.insert(row) };
+      const request: FireRequest = { job, trigger: 'SCHEDULE', scheduledAt: fireAt };
+      const row = this.newRow(request, 'QUEUED');
+      const planned: Planned = { request, row, written: Promise.resolve(false), ok: null, prepared: null };
+      planned.written = this.insert(row).then((ok) => {
+        planned.ok = ok;
+        if (ok && this.accepting) planned.prepared = prepareRun({ ...this.deps, request, row });
+        return ok;
+      });
       const group = groups.get(fireAt.getTime());
       if (group) group.push(planned);
       else groups.set(fireAt.getTime(), [planned]);
@@ -110,37 +131,66 @@ export class Dispatcher {
       }
     }
     if (dropped.length === 0) return;
-    this.track(
-      Promise.all(dropped.map((p) => p.written)).then(() => this.discard(dropped.map((p) => p.row.runId))),
-    );
+    this.track(this.drop(dropped));
+  }
+
+  /** Planned fires that will not happen: their prepared runs are let go and their rows deleted. */
+  private async drop(dropped: Planned[]): Promise<void> {
+    await Promise.all(dropped.map((p) => p.written));
+    await Promise.all(dropped.map((p) => p.prepared?.cancel()));
+    await this.discard(dropped.filter((p) => p.ok).map((p) => p.row.runId));
   }
 
   private async launchGroup(group: Planned[], current: (jobId: number) => JobRecord | undefined): Promise<void> {
-    const gone: string[] = [];
+    const gone: Planned[] = [];
+    const started: RunRecord[] = [];
     for (const planned of group) {
       // Almost always written long ago; awaiting keeps "the row is committed before the run starts" true.
-      if (!(await planned.written)) continue;
+      const ok = planned.ok ?? (await planned.written);
+      if (!ok) continue;
       const job = current(planned.row.jobId);
-      if (!job || !this.accepting) gone.push(planned.row.runId);
-      else this.launch({ job, trigger: 'SCHEDULE', scheduledAt: planned.row.scheduledAt }, planned.row);
+      if (!job || !this.accepting) gone.push(planned);
+      else if (job === planned.request.job) this.launch(planned.request, planned.row, started, planned.prepared ?? undefined);
+      else {
+        // The job changed since its fire was planned: the run starts from the job as it is now.
+        this.track(planned.prepared?.cancel() ?? Promise.resolve());
+        this.launch({ ...planned.request, job }, planned.row, started);
+      }
     }
-    if (gone.length > 0) await this.discard(gone);
+    if (started.length > 0) this.recordRunningLater(started);
+    if (gone.length > 0) await this.drop(gone);
   }
 
-  /** The concurrency decision for a row that is already written as QUEUED. */
-  private launch(request: FireRequest, row: RunRecord): void {
+  /**
+   * The RUNNING state of planned runs is written a little after their start, and only for those still running
+   * then: a short run's row goes from QUEUED to its end in one write instead of two (recovery treats QUEUED and
+   * RUNNING rows of a stopped host alike, so nothing is lost by the delay).
+   */
+  private recordRunningLater(rows: RunRecord[]): void {
+    const timer = setTimeout(() => {
+      this.runningTimers.delete(timer);
+      for (const row of rows) {
+        if (row.status === 'RUNNING') this.track(this.record({ runId: row.runId, status: 'RUNNING', startedAt: row.startedAt! }));
+      }
+    }, RUNNING_WRITE_DELAY_MS);
+    this.runningTimers.set(timer, rows);
+  }
+
+  /** The concurrency decision for a row that is already written as QUEUED; a started row joins `started`. */
+  private launch(request: FireRequest, row: RunRecord, started: RunRecord[], prepared?: PreparedRun): void {
     const { job } = request;
     const admission = this.slots.admit(job.id, job.concurrency, job.maxQueue);
     if (admission === 'start') {
       row.status = 'RUNNING';
       row.startedAt = new Date();
-      this.track(this.record({ runId: row.runId, status: 'RUNNING', startedAt: row.startedAt }));
-      this.track(this.start(request, row));
+      this.track(this.start(request, row, prepared));
+      started.push(row);
     } else if (admission === 'queue') {
-      this.slots.enqueue(job.id, { request, row });
+      this.slots.enqueue(job.id, { request, row, prepared });
       this.queuedJobOf.set(row.runId, job.id);
     } else {
       row.status = 'SKIPPED';
+      if (prepared) this.track(prepared.cancel());
       this.track(this.record({ runId: row.runId, status: 'SKIPPED', endedAt: new Date(), error: skipError(admission, job) }));
     }
   }
@@ -192,8 +242,15 @@ export class Dispatcher {
     const planned = [...this.planTimers.values()].flat();
     for (const timer of this.planTimers.keys()) clearTimeout(timer);
     this.planTimers.clear();
-    await Promise.all(planned.map((p) => p.written));
-    await this.discard(planned.map((p) => p.row.runId));
+    await this.drop(planned);
+    // A stop writes what it knows at once: the runs still going are RUNNING.
+    for (const [timer, rows] of this.runningTimers) {
+      clearTimeout(timer);
+      for (const row of rows) {
+        if (row.status === 'RUNNING') this.track(this.record({ runId: row.runId, status: 'RUNNING', startedAt: row.startedAt! }));
+      }
+    }
+    this.runningTimers.clear();
     for (const queued of this.slots.drainQueues()) {
       this.queuedJobOf.delete(queued.row.runId);
       this.track(this.finishQueued(queued, 'INTERRUPTED', 'the host shut down before the run started'));
@@ -205,15 +262,11 @@ export class Dispatcher {
     await this.deps.store.runWriter.flush();
   }
 
-  private async start(request: FireRequest, row: RunRecord): Promise<void> {
+  private async start(request: FireRequest, row: RunRecord, prepared?: PreparedRun): Promise<void> {
     const { job } = request;
     try {
-      const end = await executeRun({
-        ...this.deps,
-        request,
-        row,
-        register: (run) => this.active.set(row.runId, run),
-      });
+      const run = prepared ?? prepareRun({ ...this.deps, request, row });
+      const end = await run.start((active) => this.active.set(row.runId, active));
       this.retryIfDue(request, end);
     } catch (err) {
       this.deps.logger.error('run bookkeeping failed', { runId: row.runId, error: serializeError(err).message });
@@ -242,12 +295,13 @@ export class Dispatcher {
   private async startQueued(queued: Queued): Promise<void> {
     this.queuedJobOf.delete(queued.row.runId);
     queued.row.status = 'RUNNING';
-    await this.start(queued.request, queued.row);
+    await this.start(queued.request, queued.row, queued.prepared);
   }
 
   private async finishQueued(queued: Queued, status: RunStatus, message: string): Promise<void> {
     const error: SerializedError = { name: status === 'KILLED' ? 'Killed' : 'Interrupted', message };
     queued.row.status = status;
+    await queued.prepared?.cancel();
     await this.deps.store.runWriter.update({ runId: queued.row.runId, status, endedAt: new Date(), error });
   }
 

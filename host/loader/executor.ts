@@ -47,6 +47,17 @@ export interface RunHooks {
   readonly signal: AbortSignal;
   /** Called once when the job's own code starts (first line): the fire-lag measurement point. */
   started?(at: number): void;
+  /**
+   * Only for an executor that `prepares`: it does its own preparation at once, then starts the run from the gate's
+   * callback (synchronously, so a burst of opened gates reaches the workers while it is still being opened); when
+   * hooks.signal is aborted by then, the run is not started at all (an aborted outcome).
+   */
+  readonly gate?: RunGate;
+}
+
+/** Opened once; a callback registered after that runs at once. */
+export interface RunGate {
+  onOpen(callback: () => void): void;
 }
 
 export type RunOutcome =
@@ -68,6 +79,8 @@ export type RunOutcome =
     };
 
 export interface Executor {
+  /** Takes hooks.gate: prepares a run ahead of its start (planned fires), so the start itself is cheap. */
+  readonly prepares?: boolean;
   /** Never rejects: every failure is an outcome. */
   execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome>;
   /** Drop loaded code of a project that is not this bundle version (after a new upload or a delete). */

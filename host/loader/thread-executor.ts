@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
 import type { ThreadRun, ThreadTaskResult } from './protocol.js';
 import { LOST_RUN_CODES } from './thread-errors.js';
+import type { PoolRun } from './thread-pool.js';
 import { CurrentVersions, PoolRegistry } from './thread-pools.js';
 
 
@@ -23,7 +24,7 @@ const IDLE_TIMEOUT_MS = 30_000;
  * trips (measured with bench/thread-burst.ts: 64 gave a p50 lag about twice that of 256), low enough that what a
  * kill takes down with it stays bounded.
  */
-const RUNS_PER_WORKER = 256;
+const RUNS_PER_WORKER = 1024;
 
 export interface ThreadExecutor extends Executor {
   /** Live worker threads over all pools (metrics, and tests that prove nothing leaked). */
@@ -58,7 +59,17 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     const key = { projectId: request.job.projectId, bundleId: bundle.id, memoryLimitMb };
     const mainUrl = mainUrlOf({ dir: bundle.dir, main: bundle.main });
     const entry = pools.acquire(key, mainUrl, versions.isCurrent(key.projectId, key.bundleId));
-    const run = entry.pool.run(buildTask(request, request.entry, mainUrl, config.resultMaxChars), hooks);
+    const task = buildTask(request, request.entry, mainUrl, config.resultMaxChars);
+    const gate = hooks.gate;
+    const run = gate
+      ? await new Promise<PoolRun | null>((resolve) =>
+          gate.onOpen(() => resolve(closed || hooks.signal.aborted ? null : entry.pool.run(task, hooks))),
+        )
+      : entry.pool.run(task, hooks);
+    if (!run) {
+      pools.release(entry);
+      return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
+    }
     let graceTimer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
       run.abort(reasonText(hooks.signal.reason));
@@ -77,6 +88,7 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
   }
 
   return {
+    prepares: true,
     execute,
     async retire(projectId, keepBundleId) {
       versions.retired(projectId, keepBundleId);

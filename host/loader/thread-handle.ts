@@ -59,7 +59,7 @@ export class WorkerHandle {
     });
     this.exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
     this.#outbox = new Outbox<PoolHostItem>({
-      send: (items) => this.#worker.postMessage({ type: 'batch', items } satisfies PoolHostMessage),
+      send: (items) => this.#worker.postMessage({ type: 'batch', json: JSON.stringify(items) } satisfies PoolHostMessage),
       onUnsendable: (item, err) => this.#unsendable(item, err),
       maxItems: MAX_BATCH,
     });
@@ -117,7 +117,7 @@ export class WorkerHandle {
   #listen(): void {
     const worker = this.#worker;
     worker.on('message', (message: PoolWorkerMessage) => {
-      if (message.type === 'batch') this.#onBatch(message.items);
+      if (message.type === 'batch') this.#onBatch(JSON.parse(message.json) as PoolWorkerItem[]);
       else if (this.#state === 'starting') {
         this.#state = 'ready';
         this.#everReady = true;
@@ -151,11 +151,11 @@ export class WorkerHandle {
     if (item.type === 'result') {
       if (!run) return false;
       this.#runs.delete(item.runId);
+      if (item.startedAt !== undefined) run.hooks.started?.(item.startedAt);
       run.settle.resolve(item.result);
       return true;
     }
     if (item.type === 'log') run?.hooks.log(item.level, item.message);
-    else if (item.type === 'started') run?.hooks.started?.(item.at);
     else if (!run) this.#reply({ type: 'cache-reply', id: item.id, ok: false, error: { name: 'Error', message: 'the run has ended' } });
     else {
       const id = item.id;

@@ -1,7 +1,7 @@
 /**
  * Inside a thread pool worker: one run's channel over the worker's shared batches (no port of its own). Its
- * started/log items and cache requests are pushed to the worker's outbox, tagged with the run's id; cache replies
- * come back by request id (unique per worker).
+ * log items and cache requests are pushed to the worker's outbox, tagged with the run's id (its start time travels
+ * with its result); cache replies come back by request id (unique per worker).
  */
 import type { LogLevel } from '@jobcenter/job-api';
 import type { CacheOp, PoolHostItem, PoolWorkerItem, ThreadRun, WorkerMessage } from './protocol.js';
@@ -58,6 +58,8 @@ export class CacheRequests {
 
 export interface PooledRun {
   readonly channel: RunChannel;
+  /** When the job's own code started (it travels with the result), or undefined. */
+  readonly startedAt: number | undefined;
   /** The host's abort: ctx.signal aborts with the reason. */
   abort(reason: string): void;
 }
@@ -76,9 +78,10 @@ export function openPooledRun(run: ThreadRun, push: (item: PoolWorkerItem) => vo
   const log = (level: LogLevel, message: string): void => {
     if (!closed) push({ type: 'log', runId, level, message });
   };
+  let startedAt: number | undefined;
   const post = (message: WorkerMessage): void => {
     if (closed) return;
-    if (message.type === 'started') push({ type: 'started', runId, at: message.at });
+    if (message.type === 'started') startedAt = message.at;
     else if (message.type === 'log') push({ type: 'log', runId, level: message.level, message: message.message });
     // 'end' is implicit: the run's result item is its last one. Cache requests go through `request`.
   };
@@ -97,5 +100,11 @@ export function openPooledRun(run: ThreadRun, push: (item: PoolWorkerItem) => vo
     abortReason ??= new Error(reason);
     controller?.abort(abortReason);
   };
-  return { channel, abort };
+  return {
+    channel,
+    abort,
+    get startedAt() {
+      return startedAt;
+    },
+  };
 }

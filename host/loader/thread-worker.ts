@@ -20,7 +20,7 @@ function serve(port: NonNullable<typeof parentPort>): void {
   const live = new Map<string, PooledRun>();
   const send = (message: PoolWorkerMessage): void => port.postMessage(message);
   const outbox: Outbox<PoolWorkerItem> = new Outbox({
-    send: (items) => send({ type: 'batch', items }),
+    send: (items) => send({ type: 'batch', json: JSON.stringify(items) }),
     onUnsendable(item, err) {
       if (item.type === 'cache') cache.fail(item.id, err);
       else if (item.type === 'result') outbox.push({ type: 'result', runId: item.runId, result: { ok: false, error: serializeError(err) } });
@@ -32,9 +32,12 @@ function serve(port: NonNullable<typeof parentPort>): void {
   const start = (run: ThreadRun): void => {
     const pooled = openPooledRun(run, push, cache);
     live.set(run.runId, pooled);
-    void runs.run(pooled.channel, () => runJob(run, pooled.channel, () => loadJob(run.mainUrl, run.entry))).then((result) => {
+    // A job already loaded is called synchronously, inside this loop over the batch: no await before its first line.
+    const known = jobs.get(`${run.mainUrl}#${run.entry}`);
+    const load = known ? () => known : () => loadJob(run.mainUrl, run.entry);
+    void runs.run(pooled.channel, () => runJob(run, pooled.channel, load)).then((result) => {
       live.delete(run.runId);
-      push({ type: 'result', runId: run.runId, result });
+      push({ type: 'result', runId: run.runId, result, startedAt: pooled.startedAt });
     });
   };
   const onItem = (item: PoolHostItem): void => {
@@ -43,7 +46,7 @@ function serve(port: NonNullable<typeof parentPort>): void {
     else cache.answer(item);
   };
   port.on('message', (message: PoolHostMessage) => {
-    for (const item of message.items) onItem(item);
+    for (const item of JSON.parse(message.json) as PoolHostItem[]) onItem(item);
   });
 
   routeConsole(() => runs.getStore() ?? null);

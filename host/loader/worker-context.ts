@@ -90,32 +90,79 @@ export function buildContext(
   log: (level: LogLevel, message: string) => void,
   request: (op: CacheOp) => Promise<unknown>,
 ): JobContext {
-  const line = (level: LogLevel) => (message: string, ...args: unknown[]) => log(level, format(message, ...args));
-  const logger: JobLogger = { trace: line('trace'), debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
-  const cache: JobCache = {
-    get: <T>(key: string) => request({ op: 'get', key }) as Promise<T | undefined>,
-    set: async (key, value, opts) => {
-      await request({ op: 'set', key, value, ...(opts?.ttlMs !== undefined ? { ttlMs: opts.ttlMs } : {}) });
-    },
-    delete: async (key) => {
-      await request({ op: 'delete', key });
-    },
-  };
-  const signalOf = typeof signal === 'function' ? signal : () => signal;
-  return Object.freeze({
-    runId: task.runId,
-    job: Object.freeze({ ...task.job }),
-    params: task.params,
-    config: Object.freeze({ ...task.config }),
-    cache,
-    log: logger,
-    get signal() {
-      return signalOf();
-    },
-    scheduledAt: new Date(task.scheduledAt),
-    attempt: task.attempt,
-    fencingToken: task.fencingToken,
-  });
+  return Object.freeze(new RunContext(task, typeof signal === 'function' ? signal : () => signal, log, request));
+}
+
+/**
+ * A class rather than an object literal of closures: a burst of 1,000 runs builds 1,000 contexts on the path to
+ * each job's first line, and most jobs never touch ctx.log, ctx.cache, ctx.job or ctx.config, so those are made
+ * (frozen, once) on first use. Every member reads like a plain property of a frozen object.
+ */
+class RunContext implements JobContext {
+  readonly runId: string;
+  readonly params: unknown;
+  readonly scheduledAt: Date;
+  readonly attempt: number;
+  readonly fencingToken: string;
+  readonly #task: ThreadRun;
+  readonly #signal: () => AbortSignal;
+  readonly #log: (level: LogLevel, message: string) => void;
+  readonly #request: (op: CacheOp) => Promise<unknown>;
+  #job: JobContext['job'] | undefined;
+  #config: JobContext['config'] | undefined;
+  #logger: JobLogger | undefined;
+  #cache: JobCache | undefined;
+
+  constructor(task: ThreadRun, signal: () => AbortSignal, log: (level: LogLevel, message: string) => void, request: (op: CacheOp) => Promise<unknown>) {
+    this.runId = task.runId;
+    this.params = task.params;
+    this.scheduledAt = new Date(task.scheduledAt);
+    this.attempt = task.attempt;
+    this.fencingToken = task.fencingToken;
+    this.#task = task;
+    this.#signal = signal;
+    this.#log = log;
+    this.#request = request;
+  }
+
+  get job(): JobContext['job'] {
+    return (this.#job ??= Object.freeze({ ...this.#task.job }));
+  }
+
+  get config(): JobContext['config'] {
+    return (this.#config ??= Object.freeze({ ...this.#task.config }));
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal();
+  }
+
+  get log(): JobLogger {
+    if (!this.#logger) {
+      const log = this.#log;
+      const line = (level: LogLevel) => (message: string, ...args: unknown[]) => log(level, format(message, ...args));
+      this.#logger = Object.freeze({ trace: line('trace'), debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') });
+    }
+    return this.#logger;
+  }
+
+  get cache(): JobCache {
+    if (!this.#cache) {
+      const request = this.#request;
+      this.#cache = Object.freeze({
+        get: <T>(key: string) => request({ op: 'get', key }) as Promise<T | undefined>,
+        set: async (key: string, value: unknown, opts?: { ttlMs?: number }) => {
+          // Values cross to the host as JSON, which would silently drop a function: refuse what cannot be cloned.
+          structuredClone(value);
+          await request({ op: 'set', key, value, ...(opts?.ttlMs !== undefined ? { ttlMs: opts.ttlMs } : {}) });
+        },
+        delete: async (key: string) => {
+          await request({ op: 'delete', key });
+        },
+      });
+    }
+    return this.#cache;
+  }
 }
 
 type ConsoleMethod = 'log' | 'info' | 'warn' | 'error' | 'debug' | 'trace';
@@ -163,9 +210,10 @@ export function asRunnable(value: unknown): Runnable | null {
  * Runs one task over its channel: loads the job, reports 'started', calls resolve or execute, and always ends with
  * the 'end' message and a closed channel. Job failures are values; nothing here rejects.
  */
-export async function runJob(task: ThreadRun, channel: RunChannel, load: () => Promise<Runnable>): Promise<ThreadTaskResult> {
+export async function runJob(task: ThreadRun, channel: RunChannel, load: () => Runnable | Promise<Runnable>): Promise<ThreadTaskResult> {
   try {
-    const job = await load();
+    const loaded = load();
+    const job = loaded instanceof Promise ? await loaded : loaded;
     channel.post({ type: 'started', at: Date.now() });
     if ('resolve' in job) {
       const specs = checkSpecs(await job.resolve(channel.context));

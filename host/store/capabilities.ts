@@ -25,7 +25,11 @@ export interface DialectTraits extends StoreCapabilities {
   jsonAsText: boolean;
 }
 
-const isoNoZone = (date: Date): string => date.toISOString().replace('T', ' ').replace('Z', '');
+const isoNoZone = (date: Date): string => {
+  // Slices, not replace(): this runs for every date of every run row written.
+  const iso = date.toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, iso.length - 1)}`;
+};
 
 export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], DialectTraits>> = Object.freeze({
   sqlite: {
