@@ -77,7 +77,8 @@ export function createRunLogStore(opts: RunLogStoreOptions): RunLogStore {
       maxBytes: opts.maxBytesPerRun,
       spillAfterMs: opts.spillAfterMs ?? 2000,
       spillAfterBytes: opts.spillAfterBytes ?? 64 * 1024,
-      spillPath: path.join(liveDir, `${key}.log`),
+      // Concatenated, not path.join: this runs for every run that starts (a key is a lower-case UUID).
+      spillPath: `${liveDir}${path.sep}${key}.log`,
       dayFiles,
       logger,
       onDone: () => {

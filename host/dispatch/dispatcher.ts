@@ -157,7 +157,10 @@ export class Dispatcher {
         this.launch({ ...planned.request, job }, planned.row, started);
       }
     }
-    if (started.length > 0) this.recordRunningLater(started);
+    if (started.length > 0) {
+      for (const executor of Object.values(this.deps.executors)) executor?.flush?.();
+      this.recordRunningLater(started);
+    }
     if (gone.length > 0) await this.drop(gone);
   }
 

@@ -2,10 +2,10 @@
  * One run from start to final row: resolve its code and config, call the executor with a log, a cache, a signal
  * and a timeout, then record the outcome.
  */
-import type { JobSpec } from '@jobcenter/job-api';
+import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
-import type { RunGate, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
+import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import type { RunRecord, Store } from '../store/types.js';
 import { finalStatus, type AbortReason } from './dispatcher.js';
@@ -53,47 +53,182 @@ export interface PreparedRun {
 
 /** Everything a run needs before its start: the job's code and config, the executor's own preparation. */
 export function prepareRun(args: RunArgs): PreparedRun {
-  const { request, row, store } = args;
-  const controller = new AbortController();
-  let abortReason: AbortReason | null = null;
-  const abort = (reason: AbortReason): void => {
-    if (abortReason) return;
-    abortReason = reason;
-    controller.abort(reason);
+  return new RunExecution(args);
+}
+
+/** One run from start to final row, prepared and started at once. */
+export function executeRun(args: ExecuteRunArgs): Promise<RunEnd> {
+  return prepareRun(args).start(args.register);
+}
+
+/** A job's cache as its runs see it: one object per job, not three closures per run. */
+const jobCaches = new WeakMap<Store, Map<number, RunCache>>();
+
+function cacheOf(store: Store, jobId: number): RunCache {
+  let byJob = jobCaches.get(store);
+  if (!byJob) jobCaches.set(store, (byJob = new Map()));
+  let cache = byJob.get(jobId);
+  if (!cache) {
+    cache = {
+      get: (key) => store.cache.get(jobId, key),
+      set: (key, value, ttlMs) => store.cache.set(jobId, key, value, ttlMs),
+      delete: (key) => store.cache.delete(jobId, key),
+    };
+    byJob.set(jobId, cache);
+  }
+  return cache;
+}
+
+/**
+ * One run as ONE object: it is the run's hooks for its executor, its gate, its handle for kill, and what start
+ * and cancel act on. A burst holds thousands of these at once, and each closure, promise or AbortController per run
+ * is copied by every young-generation GC while the run is in flight, so the AbortController is made only when an
+ * executor asks for `signal`.
+ */
+class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
+  readonly runId: string;
+  readonly jobId: number;
+  readonly cache: RunCache;
+  readonly #args: RunArgs;
+  #controller: AbortController | null = null;
+  #abortReason: AbortReason | null = null;
+  #onAbort: (() => void)[] | null = null;
+  #open = false;
+  #waiting: (() => void)[] | null = null;
+  #log: RunLogWriter | null = null;
+  #target: RunTarget | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  readonly #outcome: Promise<RunOutcome>;
+
+  constructor(args: RunArgs) {
+    this.#args = args;
+    this.runId = args.row.runId;
+    this.jobId = args.request.job.id;
+    this.cache = cacheOf(args.store, this.jobId);
+    this.#outcome = this.#execute();
+  }
+
+  // RunHooks: what the executor sees. Lines before start() have no log yet (nothing of the run writes then).
+  readonly log = (level: LogLevel, message: string): void => this.#log?.write(level, message);
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortReason) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#abortReason !== null;
+  }
+
+  onAbort(listener: () => void): void {
+    if (this.#abortReason) listener();
+    else (this.#onAbort ??= []).push(listener);
+  }
+
+  get gate(): RunGate {
+    return this;
+  }
+
+  // RunGate
+  onOpen(callback: () => void): void {
+    if (this.#open) callback();
+    else (this.#waiting ??= []).push(callback);
+  }
+
+  // ActiveRun
+  abort = (reason: AbortReason | 'cancelled'): void => {
+    if (this.#abortReason) return;
+    this.#abortReason = reason as AbortReason;
+    this.#controller?.abort(reason === 'cancelled' ? 'the run was cancelled before it started' : reason);
+    const listeners = this.#onAbort;
+    this.#onAbort = null;
+    if (listeners) for (const listener of listeners) listener();
   };
-  const gate = new Gate();
-  // Opened at start, before the gate: nothing of the run writes to it earlier.
-  let log: RunLogWriter | null = null;
-  const write: RunHooks['log'] = (level, message) => log?.write(level, message);
-  let target: RunTarget | null = null;
-  const outcome = (async (): Promise<RunOutcome> => {
+
+  // PreparedRun. Synchronous up to the gate when the row already says RUNNING (the planned and the manual path).
+  start(register: (run: ActiveRun) => void): Promise<RunEnd> {
+    register(this);
+    const { row, store } = this.#args;
+    if (!row.startedAt) {
+      row.startedAt = new Date();
+      const startedAt = row.startedAt;
+      return store.runWriter.update({ runId: row.runId, status: 'RUNNING', startedAt }).then(() => this.#go(startedAt));
+    }
+    return this.#go(row.startedAt);
+  }
+
+  async cancel(): Promise<void> {
+    this.abort('cancelled');
+    this.#openGate();
+    await this.#outcome;
+  }
+
+  #go(startedAt: Date): Promise<RunEnd> {
+    this.#log = this.#args.logs.open(this.runId, startedAt);
+    this.#openGate();
+    return this.#finish();
+  }
+
+  #openGate(): void {
+    if (this.#open) return;
+    this.#open = true;
+    const { job } = this.#args.request;
+    // The timeout runs from the moment the run may start.
+    const timeoutMs = job.timeoutMs ?? (this.#args.config.defaultTimeoutMs || null);
+    if (timeoutMs && !this.#abortReason) this.#timer = setTimeout(() => this.abort('timeout'), timeoutMs);
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    if (waiting) for (const callback of waiting) callback();
+  }
+
+  async #execute(): Promise<RunOutcome> {
+    const args = this.#args;
     try {
-      target = await args.targets.resolve(request.job);
-      const result = await runOnExecutor(args, target, { signal: controller.signal, abort }, write, gate);
-      return result.ok && result.specs ? await reconciled(args, result.specs, write) : result;
+      const target = await args.targets.resolve(args.request.job);
+      this.#target = target;
+      const executor = args.executors[args.request.job.kind];
+      if (!executor) throw new Error(`jobs of kind "${args.request.job.kind}" cannot run on this host yet`);
+      const request = runRequest(args, target);
+      let result: RunOutcome;
+      try {
+        // An executor that prepares waits for the gate itself, after its own preparation; the others start at it.
+        if (!executor.prepares && !this.#open) await new Promise<void>((resolve) => this.onOpen(resolve));
+        if (!executor.prepares && this.#abortReason) {
+          return { ok: false, error: { name: 'AbortError', message: `run aborted before it started: ${this.#abortReason}` }, aborted: true };
+        }
+        result = await executor.execute(request, this);
+      } finally {
+        if (this.#timer) clearTimeout(this.#timer);
+      }
+      return result.ok && result.specs ? await reconciled(args, result.specs, this.log) : result;
     } catch (err) {
       return { ok: false, error: serializeError(err), aborted: false };
     }
-  })();
+  }
 
-  async function finish(): Promise<RunEnd> {
-    const ended = await outcome;
-    if (!ended.ok) write('error', describeFailure(ended.error, abortReason));
+  async #finish(): Promise<RunEnd> {
+    const { row, request, store, config, logger } = this.#args;
+    const ended = await this.#outcome;
+    const reason = this.#abortReason === ('cancelled' as AbortReason) ? null : this.#abortReason;
+    if (!ended.ok) this.log('error', describeFailure(ended.error, reason));
     let index: LogIndex | null = null;
     try {
-      index = await log!.end();
+      index = await this.#log!.end();
     } catch (err) {
-      args.logger.warn('run log could not be written', { runId: row.runId, error: serializeError(err).message });
+      logger.warn('run log could not be written', { runId: row.runId, error: serializeError(err).message });
     }
-    row.status = finalStatus(ended, abortReason);
+    row.status = finalStatus(ended, reason);
     row.endedAt = new Date();
-    const error = ended.ok ? null : withReason(ended.error, abortReason, request.job.timeoutMs);
+    const error = ended.ok ? null : withReason(ended.error, reason, request.job.timeoutMs);
     await store.runWriter.update({
       runId: row.runId,
       status: row.status,
-      bundleId: target?.bundle?.id ?? null,
+      bundleId: this.#target?.bundle?.id ?? null,
       endedAt: row.endedAt,
-      result: ended.ok ? bound(ended.result, args.config.resultMaxChars) : null,
+      result: ended.ok ? bound(ended.result, config.resultMaxChars) : null,
       error,
       cpuMs: ended.cpuMs ?? null,
       peakMemoryMb: ended.peakMemoryMb ?? null,
@@ -103,44 +238,12 @@ export function prepareRun(args: RunArgs): PreparedRun {
     });
     return { status: row.status, error };
   }
-
-  return {
-    // Synchronous up to the gate when the row already says RUNNING (the planned and the manual path).
-    async start(register) {
-      register({ runId: row.runId, jobId: request.job.id, abort });
-      if (!row.startedAt) {
-        row.startedAt = new Date();
-        await store.runWriter.update({ runId: row.runId, status: 'RUNNING', startedAt: row.startedAt });
-      }
-      log = args.logs.open(row.runId, row.startedAt);
-      gate.open();
-      return finish();
-    },
-    async cancel() {
-      controller.abort('the run was cancelled before it started');
-      gate.open();
-      await outcome;
-    },
-  };
 }
 
-/** One run from start to final row, prepared and started at once. */
-export function executeRun(args: ExecuteRunArgs): Promise<RunEnd> {
-  return prepareRun(args).start(args.register);
-}
-
-async function runOnExecutor(
-  args: RunArgs,
-  target: RunTarget,
-  control: { signal: AbortSignal; abort(reason: AbortReason): void },
-  log: RunHooks['log'],
-  gate: Gate,
-): Promise<RunOutcome> {
-  const { request, row, config, store } = args;
+function runRequest(args: RunArgs, target: RunTarget): RunRequest {
+  const { request, row, config } = args;
   const { job } = request;
-  const executor = args.executors[job.kind];
-  if (!executor) throw new Error(`jobs of kind "${job.kind}" cannot run on this host yet`);
-  const runRequest: RunRequest = {
+  return {
     runId: row.runId,
     job: { id: job.id, name: job.name, project: target.projectName, projectId: job.projectId },
     kind: job.kind,
@@ -156,30 +259,6 @@ async function runOnExecutor(
     grants: job.grants,
     timeoutMs: job.timeoutMs ?? (config.defaultTimeoutMs || null),
   };
-  const timeoutMs = job.timeoutMs ?? (config.defaultTimeoutMs || null);
-  let timer: NodeJS.Timeout | null = null;
-  // Registered before the executor's callback: the timeout runs from the moment the run may start.
-  gate.onOpen(() => {
-    if (timeoutMs && !control.signal.aborted) timer = setTimeout(() => control.abort('timeout'), timeoutMs);
-  });
-  const hooks: RunHooks = {
-    log,
-    signal: control.signal,
-    cache: {
-      get: (key) => store.cache.get(job.id, key),
-      set: (key, value, ttlMs) => store.cache.set(job.id, key, value, ttlMs),
-      delete: (key) => store.cache.delete(job.id, key),
-    },
-  };
-  try {
-    // An executor that prepares waits for the gate itself, after its own preparation; the others start at it.
-    if (executor.prepares) return await executor.execute(runRequest, { ...hooks, gate });
-    await gate.wait();
-    if (control.signal.aborted) return { ok: false, error: { name: 'AbortError', message: `run aborted before it started: ${String(control.signal.reason)}` }, aborted: true };
-    return await executor.execute(runRequest, hooks);
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
 }
 
 async function reconciled(args: RunArgs, specs: readonly JobSpec[], log: RunHooks['log']): Promise<RunOutcome> {
@@ -204,27 +283,4 @@ function withReason(error: SerializedError, reason: AbortReason | null, timeoutM
 function describeFailure(error: SerializedError, reason: AbortReason | null): string {
   const head = reason ? `run ended: ${reason}` : 'run failed';
   return `${head}: ${error.message}${error.stack && !reason ? `\n${error.stack}` : ''}`;
-}
-
-/** A run's start signal: opened once, by start() or cancel(). */
-class Gate implements RunGate {
-  #open = false;
-  #waiting: (() => void)[] = [];
-
-  open(): void {
-    if (this.#open) return;
-    this.#open = true;
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const callback of waiting) callback();
-  }
-
-  onOpen(callback: () => void): void {
-    if (this.#open) callback();
-    else this.#waiting.push(callback);
-  }
-
-  wait(): Promise<void> {
-    return new Promise((resolve) => this.onOpen(resolve));
-  }
 }

@@ -45,6 +45,12 @@ export interface RunHooks {
    * (its ctx.signal), and after `killGraceMs` terminate it (worker terminate, process-group SIGKILL).
    */
   readonly signal: AbortSignal;
+  /**
+   * Optional, and cheaper than `signal` for an executor that only needs to know: true once the run is aborted, and
+   * a listener called once when it is (reading these does not make the AbortSignal).
+   */
+  readonly aborted?: boolean;
+  onAbort?(listener: () => void): void;
   /** Called once when the job's own code starts (first line): the fire-lag measurement point. */
   started?(at: number): void;
   /**
@@ -81,6 +87,11 @@ export type RunOutcome =
 export interface Executor {
   /** Takes hooks.gate: prepares a run ahead of its start (planned fires), so the start itself is cheap. */
   readonly prepares?: boolean;
+  /**
+   * Sends at once what runs started so far have queued for their workers. Dispatch calls it after opening the gates
+   * of a group of fires, so the last slice of a burst does not wait for the end of the macrotask.
+   */
+  flush?(): void;
   /** Never rejects: every failure is an outcome. */
   execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome>;
   /** Drop loaded code of a project that is not this bundle version (after a new upload or a delete). */

@@ -51,7 +51,7 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
 
   async function execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome> {
     if (closed) return abortedOutcome('the thread executor is closed');
-    if (hooks.signal.aborted) return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
+    if (isAborted(hooks)) return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
     const bundle = request.bundle;
     if (!bundle || !bundle.main) return failure({ name: 'Error', message: 'a thread job needs a bundle with a main module' });
     if (typeof request.entry !== 'string') return failure({ name: 'Error', message: 'a thread job entry must be an export name' });
@@ -63,32 +63,39 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     const gate = hooks.gate;
     const run = gate
       ? await new Promise<PoolRun | null>((resolve) =>
-          gate.onOpen(() => resolve(closed || hooks.signal.aborted ? null : entry.pool.run(task, hooks))),
+          gate.onOpen(() => resolve(closed || isAborted(hooks) ? null : entry.pool.run(task, hooks))),
         )
       : entry.pool.run(task, hooks);
     if (!run) {
       pools.release(entry);
       return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
     }
+    let done = false;
     let graceTimer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
+      if (done) return;
       run.abort(reasonText(hooks.signal.reason));
       graceTimer = setTimeout(() => run.kill(), config.killGraceMs);
     };
-    hooks.signal.addEventListener('abort', onAbort, { once: true });
+    // Dispatch's hooks take a plain listener; a bare AbortSignal (tests, other callers) gets an event listener.
+    if (hooks.onAbort) hooks.onAbort(onAbort);
+    else hooks.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      return resultOutcome(await run.result, hooks.signal);
+      const result = await run.result;
+      return isAborted(hooks) ? resultOutcome(result, hooks.signal) : resultOutcome(result, NOT_ABORTED);
     } catch (err) {
-      return lostOutcome(err, hooks.signal);
+      return lostOutcome(err, isAborted(hooks) ? hooks.signal : NOT_ABORTED);
     } finally {
+      done = true;
       clearTimeout(graceTimer);
-      hooks.signal.removeEventListener('abort', onAbort);
+      if (!hooks.onAbort) hooks.signal.removeEventListener('abort', onAbort);
       pools.release(entry);
     }
   }
 
   return {
     prepares: true,
+    flush: () => pools.flush(),
     execute,
     async retire(projectId, keepBundleId) {
       versions.retired(projectId, keepBundleId);
@@ -100,6 +107,13 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     },
     threadCount: () => pools.threadCount(),
   };
+}
+
+/** Stands in for the signal of a run that was not aborted, so reading the outcome does not make one per run. */
+const NOT_ABORTED = new AbortController().signal;
+
+function isAborted(hooks: RunHooks): boolean {
+  return hooks.aborted ?? hooks.signal.aborted;
 }
 
 /** The run as its worker gets it: everything the worker builds the run's JobContext from. */

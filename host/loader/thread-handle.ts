@@ -94,6 +94,11 @@ export class WorkerHandle {
     this.#outbox.push({ type: 'start', run });
   }
 
+  /** Sends the batch collected so far. */
+  flush(): void {
+    if (this.#state !== 'ended') this.#outbox.flush();
+  }
+
   has(runId: string): boolean {
     return this.#runs.has(runId);
   }

@@ -61,6 +61,11 @@ export class ThreadPool {
     return { result, abort: (reason) => this.#abort(ticket, reason), kill: () => ticket.worker?.kill(run.runId) };
   }
 
+  /** Sends what is waiting in the workers' batches now instead of at the end of the macrotask. */
+  flush(): void {
+    for (const worker of this.#workers) worker.flush();
+  }
+
   /** Live threads, counting those still shutting down. */
   threadCount(): number {
     return this.#workers.length + this.#exiting.size;

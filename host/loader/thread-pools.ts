@@ -75,6 +75,11 @@ export class PoolRegistry {
     await Promise.all([...this.#closing.values()]);
   }
 
+  /** Sends what every pool's workers have waiting in their batches now. */
+  flush(): void {
+    for (const entry of this.#pools.values()) entry.pool.flush();
+  }
+
   /** Live worker threads over all pools (tests and metrics). */
   threadCount(): number {
     let n = 0;
