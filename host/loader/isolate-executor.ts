@@ -42,7 +42,7 @@ export function createIsolateExecutor(deps: { config: HostConfig; logger: Logger
   const { config } = deps;
   const logger = deps.logger.child({ component: 'isolate-executor' });
   const maxRunsPerIsolate = deps.options?.maxRunsPerIsolate ?? MAX_RUNS_PER_ISOLATE;
-  const pool = new IsolatePool({ logger, maxIdlePerKey: MAX_IDLE_PER_KEY, maxRunsPerIsolate });
+  const pool = new IsolatePool({ logger, maxIdlePerKey: MAX_IDLE_PER_KEY, maxRunsPerIsolate, spareLoadTimeoutMs: DEFAULT_CPU_LIMIT_MS });
   const latestBundle = new Map<number, number>();
   const inFlight = new Set<Promise<RunOutcome>>();
   let closed = false;
@@ -72,6 +72,7 @@ export function createIsolateExecutor(deps: { config: HostConfig; logger: Logger
     const cpuLimitMs = request.timeoutMs || DEFAULT_CPU_LIMIT_MS;
     try {
       const { end, cpuMs } = await runInSlot(slot, request, request.entry, hooks, { pool, killGraceMs: config.killGraceMs, cpuLimitMs });
+      if (!end) return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
       if (!('reply' in end) && isAbandoned(end)) await settleDisposal(slot);
       const outcome = toOutcome(end, { slot, hooks, cpuLimitMs, killGraceMs: config.killGraceMs, resultMaxChars: config.resultMaxChars });
       // An isolate that failed under a run (not the job's own error) is not trusted with the next one.
@@ -84,6 +85,8 @@ export function createIsolateExecutor(deps: { config: HostConfig; logger: Logger
   }
 
   return {
+    // The slot and its loaded context are taken before the gate opens (see isolate-run.ts), the entry call after.
+    prepares: true,
     execute(request, hooks) {
       const running = run(request, hooks).catch((err: unknown) => failure(serializeError(err)));
       inFlight.add(running);

@@ -3,9 +3,14 @@
  * at a time (each run still gets a fresh context): killing or losing an isolate to a memory bomb then ends only
  * that run, and its CPU time is that run's. Idle isolates are kept (up to a few per key) with the main script
  * compiled, so a run costs a context, not an isolate and a compile.
+ *
+ * Each idle isolate also holds one spare context, made and loaded right after its run ended (while the host writes
+ * that run's row), so the next run pays only its entry call. A spare is taken by exactly one run (`takeSpare` hands
+ * it over and forgets it) and goes with its isolate when that is disposed.
  */
 import ivm from 'isolated-vm';
 import type { Logger } from '../log/logger.js';
+import { FreshContext } from './isolate-context.js';
 import { compileRunScript, readRunScript } from './isolate-main.js';
 
 export interface IsolateKey {
@@ -22,6 +27,8 @@ export interface IsolateSlot {
   runs: number;
   /** Why we disposed it, or null while it lives (V8 may still dispose it at its memory limit). */
   disposedBy: string | null;
+  /** The next run's context, being made or ready; rejects when its load failed (the run then makes its own). */
+  spare: Promise<FreshContext> | null;
 }
 
 interface KeyEntry {
@@ -38,6 +45,8 @@ export interface IsolatePoolOptions {
   readonly maxIdlePerKey: number;
   /** A slot is disposed after this many runs and replaced on demand. */
   readonly maxRunsPerIsolate: number;
+  /** The synchronous time limit of loading the main into a spare (a run redoes a load that took more than its own). */
+  readonly spareLoadTimeoutMs: number;
 }
 
 export class IsolatePool {
@@ -67,15 +76,26 @@ export class IsolatePool {
     const entry = this.owners.get(slot);
     entry?.busy.delete(slot);
     const keep = entry && !entry.retired && !slot.isolate.isDisposed && slot.runs < this.opts.maxRunsPerIsolate;
-    if (keep && entry.idle.length < this.opts.maxIdlePerKey) entry.idle.push(slot);
-    else this.dispose(slot, 'released');
+    if (keep && entry.idle.length < this.opts.maxIdlePerKey) {
+      entry.idle.push(slot);
+      this.prepareSpare(slot);
+    } else this.dispose(slot, 'released');
     const name = keyString(slot.key);
     if (entry && entry.retired && entry.busy.size === 0 && this.entries.get(name) === entry) this.entries.delete(name);
+  }
+
+  /** The slot's spare context, now this caller's alone; null when there is none. */
+  takeSpare(slot: IsolateSlot): Promise<FreshContext> | null {
+    const spare = slot.spare;
+    slot.spare = null;
+    return spare;
   }
 
   /** Disposes an isolate (its in-flight run rejects with "Isolate was disposed…"). Safe to call twice. */
   dispose(slot: IsolateSlot, why: string): void {
     slot.disposedBy ??= why;
+    // The spare dies with its isolate; its promise's rejection is already handled.
+    slot.spare = null;
     if (slot.isolate.isDisposed) return;
     try {
       slot.isolate.dispose();
@@ -147,11 +167,28 @@ export class IsolatePool {
     });
     try {
       const script = await compileRunScript(isolate, wrapped, mainFile);
-      return { key, isolate, script, runs: 0, disposedBy: null };
+      return { key, isolate, script, runs: 0, disposedBy: null, spare: null };
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
       throw err;
     }
+  }
+
+  private prepareSpare(slot: IsolateSlot): void {
+    if (slot.spare || slot.isolate.isDisposed) return;
+    const timeout = this.opts.spareLoadTimeoutMs;
+    const spare = FreshContext.create(slot.isolate, false).then(async (fresh) => {
+      try {
+        await fresh.load(slot.script, timeout);
+        return fresh;
+      } catch (err) {
+        fresh.release();
+        throw err;
+      }
+    });
+    // A failed spare is not an error of anyone's yet: the run that takes it loads again and reports what happens.
+    spare.catch(() => undefined);
+    slot.spare = spare;
   }
 }
 

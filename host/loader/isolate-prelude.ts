@@ -1,23 +1,26 @@
 /**
  * The code that runs first in every fresh context, compiled once per isolate in front of the bundle's main (one
- * script, one run per context): it builds the JobContext and the few globals a job gets (console, timers,
- * queueMicrotask, and fetch with a grant) on top of the host bridges, and hands the host three functions (run,
+ * script, one run per context): it builds the globals a job gets (console, timers, queueMicrotask, and fetch when
+ * the context was made with a fetch bridge) on top of the host bridges, and hands the host three functions (run,
  * fire, abort). The host puts the bridges on BRIDGE_GLOBALS just before; the prelude takes them into closures and
  * deletes the globals before any job code runs, so job code can never reach an isolated-vm Reference or Callback
  * (README Security: a leaked Reference exposes its class to untrusted code).
  *
+ * Nothing of a run is known at load: a context may be loaded as a spare before its run exists (isolate-context.ts).
+ * The run's RunData arrives, copied, as an argument of the one entry call, `run(entry, data)`, which builds the
+ * JobContext and calls the job.
+ *
  * Compiling it once instead of an evalClosure per run saves ~0.6 ms a run (measured). The script's completion
  * value is `undefined` (see isolate-main.ts: a function there keeps the context alive after release).
  *
- * Bridges: data (RunData, copied), log Callback, timer Callback, cache Reference, fetch Reference or undefined,
- * register Reference.
+ * Bridges: log Callback, timer Callback, cache Reference, fetch Reference or undefined, register Reference.
  */
-export const BRIDGE_GLOBALS = ['__jcData', '__jcLog', '__jcTimer', '__jcCache', '__jcFetch', '__jcRegister'] as const;
+export const BRIDGE_GLOBALS = ['__jcLog', '__jcTimer', '__jcCache', '__jcFetch', '__jcRegister'] as const;
 
 export const PRELUDE_SOURCE = String.raw`(function () {
 const g = globalThis;
-const data = g.__jcData, hostLog = g.__jcLog, hostTimer = g.__jcTimer, cacheRef = g.__jcCache, fetchRef = g.__jcFetch, registerRef = g.__jcRegister;
-for (const name of ['__jcData', '__jcLog', '__jcTimer', '__jcCache', '__jcFetch', '__jcRegister']) delete g[name];
+const hostLog = g.__jcLog, hostTimer = g.__jcTimer, cacheRef = g.__jcCache, fetchRef = g.__jcFetch, registerRef = g.__jcRegister;
+for (const name of ['__jcLog', '__jcTimer', '__jcCache', '__jcFetch', '__jcRegister']) delete g[name];
 const MAIN_KEY = '__jobcenterMain';
 const asyncOpts = { arguments: { copy: true }, result: { promise: true, copy: true } };
 
@@ -132,18 +135,20 @@ async function fetchShim(url, init) {
   return makeResponse(await fetchRef.apply(undefined, [String(url), plain], asyncOpts));
 }
 
-const context = Object.freeze({
-  runId: data.runId,
-  job: Object.freeze(data.job),
-  params: data.params,
-  config: Object.freeze(data.config),
-  cache,
-  log,
-  signal,
-  scheduledAt: new Date(data.scheduledAt),
-  attempt: data.attempt,
-  fencingToken: data.fencingToken,
-});
+function jobContext(data) {
+  return Object.freeze({
+    runId: data.runId,
+    job: Object.freeze(data.job),
+    params: data.params,
+    config: Object.freeze(data.config),
+    cache,
+    log,
+    signal,
+    scheduledAt: new Date(data.scheduledAt),
+    attempt: data.attempt,
+    fencingToken: data.fencingToken,
+  });
+}
 
 function pick(exported, entry) {
   if (exported !== null && (typeof exported === 'object' || typeof exported === 'function') && entry in exported) return exported[entry];
@@ -173,8 +178,9 @@ function toResult(value) {
   try { text = JSON.stringify(value); } catch (e) { throw new Error('the job\'s result could not be turned into JSON: ' + serialize(e).message); }
   return text === undefined ? null : text;
 }
-async function run(entry) {
+async function run(entry, data) {
   try {
+    const context = jobContext(data);
     const main = globalThis[MAIN_KEY];
     delete globalThis[MAIN_KEY];
     if (!main) throw new Error('the bundle\'s main script did not run');
@@ -200,7 +206,7 @@ globalThis.setInterval = function setInterval(fn, delay, ...args) { return arm(f
 globalThis.clearTimeout = function clearTimeout(id) { disarm(id); };
 globalThis.clearInterval = function clearInterval(id) { disarm(id); };
 globalThis.queueMicrotask = function queueMicrotask(fn) { Promise.resolve().then(fn); };
-if (data.fetch) globalThis.fetch = function fetch(url, init) { return fetchShim(url, init); };
+if (fetchRef) globalThis.fetch = function fetch(url, init) { return fetchShim(url, init); };
 
 registerRef.applySync(undefined, [run, fire, abort], { arguments: { reference: true } });
 })();

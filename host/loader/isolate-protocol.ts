@@ -2,9 +2,9 @@
  * Everything that crosses the boundary between the isolate executor (host) and the code it runs inside an
  * isolated-vm context. Values are copied (structured clone) both ways; only these shapes cross.
  *
- * Host → isolate: the RunData of one run (copied in once), timer fires and the abort (through References to
- * functions of the prelude). Isolate → host: log lines and timer requests (sync Callbacks), cache and fetch
- * requests (async References), and the RunReply of the entry call.
+ * Host → isolate: the RunData of one run (copied in as an argument of the entry call), timer fires and the abort
+ * (through References to functions of the prelude). Isolate → host: log lines and timer requests (sync Callbacks),
+ * cache and fetch requests (async References), and the RunReply of the entry call.
  */
 import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type ivm from 'isolated-vm';
@@ -20,8 +20,6 @@ export interface RunData {
   readonly scheduledAt: number;
   readonly attempt: number;
   readonly fencingToken: string;
-  /** Whether a global fetch() is installed (the job has a fetch grant). */
-  readonly fetch: boolean;
 }
 
 /** What the entry call resolves with; job failures are values, so a rejection means the isolate itself failed. */
@@ -58,8 +56,8 @@ export type FetchBridge = (url: string, init?: FetchInit) => Promise<FetchReply>
 
 /** Functions of the prelude the host calls later, handed over once per run through the register bridge. */
 export interface PreludeHandles {
-  /** Runs the named export: `(entry) => Promise<RunReply>`. */
-  readonly run: ivm.Reference<(entry: string) => Promise<RunReply>>;
+  /** Builds the JobContext from the run's data and runs the named export: `(entry, data) => Promise<RunReply>`. */
+  readonly run: ivm.Reference<(entry: string, data: RunData) => Promise<RunReply>>;
   /** Fires the timer with this id. */
   readonly fire: ivm.Reference<(id: number) => void>;
   /** Aborts ctx.signal with this reason. */

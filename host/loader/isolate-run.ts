@@ -1,17 +1,17 @@
 /**
- * One run in an isolate: a fresh context, the bridges, one script (the prelude that builds the JobContext and the
- * globals over those bridges, then the bundle's main), then the entry call. The host enforces what isolated-vm does not: a wall-clock kill (abort, then dispose after
+ * One run in an isolate: a fresh context with the bundle's main loaded (the isolate's spare, or one made for the run,
+ * see isolate-context.ts), then one entry call that copies the RunData in, builds the JobContext and runs the job.
+ * The host enforces what isolated-vm does not: a wall-clock kill (abort, then dispose after
  * killGraceMs — isolated-vm's `timeout` ignores time spent awaiting), a CPU budget over the whole run (a watchdog
  * reads isolate.cpuTime: timer callbacks and promise continuations run without any `timeout`), and noticing an
  * isolate V8 disposed at its memory limit while nothing of ours was waiting on it.
  */
-import ivm from 'isolated-vm';
 import type { LogLevel } from '@jobcenter/job-api';
 import { reasonText } from '../errors/index.js';
 import type { RunHooks, RunRequest } from './executor.js';
+import { FreshContext, type ContextBinding } from './isolate-context.js';
 import { createHostFetch } from './isolate-fetch.js';
 import type { IsolatePool, IsolateSlot } from './isolate-pool.js';
-import { BRIDGE_GLOBALS } from './isolate-prelude.js';
 import type { PreludeHandles, RunData, RunReply } from './isolate-protocol.js';
 
 const WATCHDOG_MS = 100;
@@ -37,7 +37,8 @@ export type Forced =
 export type RunEnd = { readonly reply: RunReply } | { readonly forced: Forced } | { readonly thrown: unknown };
 
 export interface RunResult {
-  readonly end: RunEnd;
+  /** Null when the run never started: hooks.signal was aborted by the time its gate opened. */
+  readonly end: RunEnd | null;
   readonly cpuMs: number | undefined;
 }
 
@@ -51,12 +52,11 @@ export async function runInSlot(slot: IsolateSlot, request: RunRequest, entry: s
 }
 
 class IsolateRun {
-  private context: ivm.Context | null = null;
-  private handles: PreludeHandles | null = null;
+  private fresh: FreshContext | null = null;
   private readonly timers = new Map<number, NodeJS.Timeout>();
-  private readonly fetches = new AbortController();
-  private readonly bridges: ivm.Reference[] = [];
-  private readonly startCpu: bigint;
+  /** Only a run with a fetch grant has one: aborting it costs ~50 µs a run (measured). */
+  private fetches: AbortController | null = null;
+  private startCpu: bigint;
   private ended = false;
   private forced!: (why: Forced) => void;
   private readonly forcedPromise = new Promise<Forced>((resolve) => (this.forced = resolve));
@@ -72,10 +72,20 @@ class IsolateRun {
     this.startCpu = slot.isolate.cpuTime;
   }
 
-  async execute(entry: string): Promise<RunEnd> {
+  async execute(entry: string): Promise<RunEnd | null> {
+    const gate = this.hooks.gate;
+    let taking: Promise<FreshContext> | null = null;
+    if (gate) {
+      // Taking the context starts while dispatch still writes the run's row; the gate always opens. From then on
+      // the take is the run's first stage, under its watchdog and kill like the rest (a slow load included).
+      taking = this.takeContext(this.opts.cpuLimitMs);
+      taking.catch(() => undefined);
+      await new Promise<void>((resolve) => gate.onOpen(resolve));
+      if (this.hooks.signal.aborted) return null;
+    }
     this.hooks.signal.addEventListener('abort', this.onAbort, { once: true });
     this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
-    const work = this.stages(entry).then(
+    const work = this.stages(entry, taking).then(
       (reply): RunEnd => ({ reply }),
       (thrown: unknown): RunEnd => ({ thrown }),
     );
@@ -87,6 +97,10 @@ class IsolateRun {
     return Number(this.slot.isolate.cpuTime - this.startCpu) / 1e6;
   }
 
+  private get handles(): PreludeHandles | null {
+    return this.fresh?.handles ?? null;
+  }
+
   /** Everything the run armed on the host side goes, then the context: released, never left to the GC. */
   cleanup(): void {
     this.ended = true;
@@ -95,30 +109,62 @@ class IsolateRun {
     this.hooks.signal.removeEventListener('abort', this.onAbort);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.fetches.abort(new Error('the run has ended'));
-    const refs = [...this.bridges, ...(this.handles ? [this.handles.run, this.handles.fire, this.handles.abort] : [])];
-    for (const ref of refs) quietly(() => ref.release());
-    if (this.context && !this.slot.isolate.isDisposed) quietly(() => this.context?.release());
-    this.context = null;
-    this.handles = null;
+    this.fetches?.abort(new Error('the run has ended'));
+    this.fresh?.release();
+    this.fresh = null;
   }
 
-  private async stages(entry: string): Promise<RunReply> {
+  private async stages(entry: string, taking: Promise<FreshContext> | null): Promise<RunReply> {
     const timeout = this.opts.cpuLimitMs;
-    const context = await this.slot.isolate.createContext();
-    this.context = context;
-    const bridges = this.preludeBridges();
-    BRIDGE_GLOBALS.forEach((name, i) => context.global.setSync(name, bridges[i]));
-    await this.slot.script.run(context, { timeout });
-    const handles = this.handles as PreludeHandles | null;
+    const handles = (await (taking ?? this.takeContext(timeout))).handles;
     if (!handles) throw new Error('the isolate prelude did not register its handles');
     if (this.hooks.signal.aborted) this.tellAbort();
     this.hooks.started?.(Date.now());
-    return handles.run.apply(undefined, [entry], { result: { promise: true, copy: true }, timeout });
+    return handles.run.apply(undefined, [entry, this.runData()], { arguments: { copy: true }, result: { promise: true, copy: true }, timeout });
   }
 
-  private preludeBridges(): unknown[] {
-    const data: RunData = {
+  /**
+   * The isolate's spare when it fits this run, else a context made and loaded now under this run's limits: a run
+   * with a fetch grant needs the fetch global at load, a spare whose load failed or took more CPU than this run
+   * may use is redone so the run fails (or not) exactly as it would have without spares.
+   */
+  private async takeContext(timeout: number): Promise<FreshContext> {
+    const withFetch = Boolean(this.request.grants?.fetch);
+    const spare = withFetch ? null : this.opts.pool.takeSpare(this.slot);
+    const ready = spare ? await spare.catch(() => null) : null;
+    if (ready && ready.loadCpuNs <= BigInt(timeout) * 1_000_000n) {
+      this.adopt(ready);
+      // Its load is this run's CPU, as it would be in a context made for the run.
+      if (ready.startCpu < this.startCpu) this.startCpu = ready.startCpu;
+      return ready;
+    }
+    ready?.release();
+    const fresh = await FreshContext.create(this.slot.isolate, withFetch);
+    this.adopt(fresh);
+    await fresh.load(this.slot.script, timeout);
+    return fresh;
+  }
+
+  /** Binds a context to this run; one that arrives after the run was ended is released at once. */
+  private adopt(fresh: FreshContext): void {
+    if (this.ended) {
+      fresh.release();
+      throw new Error('the run ended before its context was ready');
+    }
+    this.fresh = fresh;
+    fresh.bind(this.binding());
+  }
+
+  private binding(): ContextBinding {
+    const grant = this.request.grants?.fetch;
+    const binding = { log: this.logBridge, timer: this.timerBridge, cache: this.cacheBridge };
+    if (!grant) return binding;
+    this.fetches = new AbortController();
+    return { ...binding, fetch: createHostFetch(grant, this.fetches.signal) };
+  }
+
+  private runData(): RunData {
+    return {
       runId: this.request.runId,
       job: { id: this.request.job.id, name: this.request.job.name, project: this.request.job.project },
       params: this.request.params ?? null,
@@ -126,22 +172,7 @@ class IsolateRun {
       scheduledAt: this.request.scheduledAt.getTime(),
       attempt: this.request.attempt,
       fencingToken: this.request.fencingToken,
-      fetch: Boolean(this.request.grants?.fetch),
     };
-    const grant = this.request.grants?.fetch;
-    const cache = this.bridge(new ivm.Reference(handled(this.cacheBridge)));
-    const fetch = grant ? this.bridge(new ivm.Reference(handled(createHostFetch(grant, this.fetches.signal)))) : undefined;
-    const register = this.bridge(
-      new ivm.Reference((run: PreludeHandles['run'], fire: PreludeHandles['fire'], abort: PreludeHandles['abort']) => {
-        this.handles = { run, fire, abort };
-      }),
-    );
-    return [new ivm.ExternalCopy(data).copyInto({ release: true }), new ivm.Callback(this.logBridge), new ivm.Callback(this.timerBridge), cache, fetch, register];
-  }
-
-  private bridge(ref: ivm.Reference): ivm.Reference {
-    this.bridges.push(ref);
-    return ref;
   }
 
   private readonly logBridge = (level: unknown, message: unknown): void => {
@@ -208,25 +239,5 @@ class IsolateRun {
       this.opts.pool.dispose(this.slot, 'cpu');
       this.forced({ kind: 'cpu' });
     }
-  }
-}
-
-/**
- * isolated-vm hands a rejection of an async bridge to the isolate, but Node sees the host promise as unhandled
- * first (measured: an unhandledRejection per refused fetch). The job still gets the rejection.
- */
-function handled<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return (...args) => {
-    const promise = fn(...args);
-    promise.catch(() => undefined);
-    return promise;
-  };
-}
-
-function quietly(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // Releasing into a disposed isolate throws; there is nothing left to release then.
   }
 }

@@ -8,7 +8,6 @@ import ivm from 'isolated-vm';
 import { unprocessable } from '../errors/index.js';
 import { compileRunScript, isMemoryLimitError, MAIN_KEY, readRunScript } from './isolate-main.js';
 import { BRIDGE_GLOBALS } from './isolate-prelude.js';
-import type { RunData } from './isolate-protocol.js';
 import type { BundleExport } from '../store/types.js';
 
 export interface IsolateScanOptions {
@@ -74,9 +73,7 @@ async function scanIn(isolate: ivm.Isolate, source: string, mainFile: string, op
     throw Object.assign(new Error(`main script does not compile: ${messageOf(err)}`), { scan: true });
   }
   const context = await isolate.createContext();
-  const data: RunData = { runId: 'introspection', job: { id: 0, name: 'introspection', project: '' }, params: null, config: {}, scheduledAt: 0, attempt: 1, fencingToken: '', fetch: false };
   const inert = [
-    new ivm.ExternalCopy(data).copyInto({ release: true }),
     new ivm.Callback(() => undefined),
     new ivm.Callback(() => undefined),
     new ivm.Reference(async () => {
