@@ -20,9 +20,9 @@ import { CurrentVersions, PoolRegistry } from './thread-pools.js';
 /** Idle workers exit after this long; the pool starts them again on demand. */
 const IDLE_TIMEOUT_MS = 30_000;
 /**
- * Runs in flight on one worker; more wait in the pool's queue. High enough that a burst of 1,000 needs few round
- * trips (measured with bench/thread-burst.ts: 64 gave a p50 lag about twice that of 256), low enough that what a
- * kill takes down with it stays bounded.
+ * Runs in flight on one worker; more wait in the pool's queue. A burst of 1,000 fires must fit on the workers at
+ * once: with 256 per worker and 2 workers, the runs past 512 waited for earlier runs' results to come back before
+ * they were even sent. Low enough that what a kill takes down with it stays bounded.
  */
 const RUNS_PER_WORKER = 1024;
 
