@@ -53,7 +53,17 @@ export function validatePassword(password: unknown, field = 'password'): string 
   return password;
 }
 
+/**
+ * How long an authenticated token is believed without asking the database again: a client that sends a request
+ * per run (a trigger loop, a dashboard polling) must not cost two queries each. Revoking a token or changing a
+ * user through this host clears it at once.
+ */
+const AUTHENTICATED_FOR_MS = 2_000;
+const MAX_AUTHENTICATED = 1_000;
+
 export class AuthService {
+  private readonly authenticated = new Map<string, { actor: Actor; until: number }>();
+
   constructor(private readonly store: Store, private readonly logger: Logger) {}
 
   /** On an empty database: creates user admin; returns the generated password when none was given. */
@@ -81,11 +91,23 @@ export class AuthService {
 
   /** The actor behind a bearer token or session cookie, or null. */
   async authenticate(token: string): Promise<Actor | null> {
-    const record = await this.store.tokens.findByHash(hashToken(token.replace(/^jc[sa]_/, '')));
-    if (!record || (record.expiresAt && record.expiresAt.getTime() < Date.now())) return null;
+    const hash = hashToken(token.replace(/^jc[sa]_/, ''));
+    const now = Date.now();
+    const known = this.authenticated.get(hash);
+    if (known && known.until > now) return known.actor;
+    const record = await this.store.tokens.findByHash(hash);
+    if (!record || (record.expiresAt && record.expiresAt.getTime() < now)) return null;
     const user = await this.store.users.get(record.userId);
     if (!user || user.disabled) return null;
-    return toActor(user);
+    const actor = toActor(user);
+    if (this.authenticated.size >= MAX_AUTHENTICATED) this.authenticated.clear();
+    this.authenticated.set(hash, { actor, until: Math.min(now + AUTHENTICATED_FOR_MS, record.expiresAt?.getTime() ?? Infinity) });
+    return actor;
+  }
+
+  /** Forgets every token believed recently (a token was revoked, a user changed). */
+  forgetAuthenticated(): void {
+    this.authenticated.clear();
   }
 
   async createApiToken(actor: Actor, name: unknown, ttlDays: unknown): Promise<{ token: string; record: TokenRecord }> {
@@ -121,6 +143,7 @@ export class AuthService {
       changes.disabled = patch.disabled;
     }
     const user = await this.store.users.update(id, changes);
+    this.forgetAuthenticated();
     if (!user) throw notFound(`user ${id}`);
     return user;
   }

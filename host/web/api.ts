@@ -201,6 +201,7 @@ export function apiRouter(deps: ApiDeps): Router {
   });
   r.delete('/tokens/:id', async (ctx) => {
     const deleted = await deps.store.tokens.delete(id(ctx), requireActor(ctx).id);
+    deps.auth.forgetAuthenticated();
     if (!deleted) throw notFound(`token ${id(ctx)}`);
     ctx.status = 204;
   });

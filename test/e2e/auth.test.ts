@@ -75,6 +75,14 @@ describe('auth and ownership', () => {
     assert.equal((await byToken.get('/api/v1/projects')).status, 401);
   });
 
+  test('a disabled user is refused at once, though the host remembers tokens it just checked', async () => {
+    const made = await th.api.post('/api/v1/users', { username: 'dora', password: 'dora-password', role: 'developer' });
+    const dora = await Api.login(th.url, 'dora', 'dora-password');
+    assert.equal((await dora.get('/api/v1/projects')).status, 200);
+    assert.equal((await th.api.patch(`/api/v1/users/${made.body.id}`, { disabled: true })).status, 200);
+    assert.equal((await dora.get('/api/v1/projects')).status, 401);
+  });
+
   test('the landing page, /metrics and /api/v1/hosts describe the host', async () => {
     const page = await fetch(`${th.url}/`);
     assert.equal(page.status, 200);
