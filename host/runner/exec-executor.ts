@@ -2,19 +2,18 @@
  * The `exec` executor: runs a command line as a child process in its own process group (the only importer of
  * child_process in the host). stdout → info lines, stderr → warn lines of the run's log; the last non-empty stdout
  * line is the result. Kill = SIGTERM to the group, SIGKILL after killGraceMs; whatever the command left running in
- * its group when it exits is killed too, so a run never leaves processes behind.
+ * its group when it exits is killed too, so a run never leaves processes behind. The run's JOBCENTER_CONFIG_FILE and,
+ * without a bundle, its working folder come from the executor's run folder (run-folder.ts) and go with the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { HostConfig } from '../config/index.js';
 import { reasonText, serializeError, type SerializedError } from '../errors/index.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import { execEnv, execRunFile } from './exec-env.js';
 import { createLineSplitter } from './line-splitter.js';
+import { createRunFolder } from './run-folder.js';
 
 /** After the command exited, how long its output pipes may take to drain. */
 const PIPE_DRAIN_MS = 1_000;
@@ -38,6 +37,7 @@ type Ending = { readonly code: number | null; readonly signal: NodeJS.Signals | 
 export function createExecExecutor(deps: { config: HostConfig; logger: Logger }): ExecExecutor {
   const { config } = deps;
   const logger = deps.logger.child({ component: 'exec-executor' });
+  const folder = createRunFolder(logger);
   const groups = new Set<ChildProcess>();
   const runs = new Set<Promise<RunOutcome>>();
   let closed = false;
@@ -52,7 +52,7 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     if (request.bundle && !existsSync(request.bundle.dir)) {
       return failure({ name: 'Error', message: `bundle folder ${request.bundle.dir} does not exist` });
     }
-    const run = runInTempFolder(request, argv as readonly string[], hooks).catch((err: unknown) => failure(serializeError(err)));
+    const run = runWithFiles(request, argv as readonly string[], hooks).catch((err: unknown) => failure(serializeError(err)));
     runs.add(run);
     try {
       return await run;
@@ -61,21 +61,15 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     }
   }
 
-  async function runInTempFolder(request: RunRequest, argv: readonly string[], hooks: RunHooks): Promise<RunOutcome> {
-    const temp = await mkdtemp(path.join(tmpdir(), 'jobcenter-run-'));
+  async function runWithFiles(request: RunRequest, argv: readonly string[], hooks: RunHooks): Promise<RunOutcome> {
+    const files = await folder.create(JSON.stringify(execRunFile(request)), !request.bundle?.dir);
     try {
-      const configFile = path.join(temp, 'run.json');
-      await writeFile(configFile, JSON.stringify(execRunFile(request)), { mode: 0o600 });
-      let cwd = request.bundle?.dir;
-      if (!cwd) {
-        cwd = path.join(temp, 'work');
-        await mkdir(cwd);
-      }
       const [command, args] = request.shell ? ['/bin/sh', ['-c', argv.join(' ')]] : [argv[0], argv.slice(1)];
-      return await spawnAndWait({ command, args, cwd, env: execEnv(config.jobEnv, request, configFile) }, hooks);
+      const cwd = files.workDir ?? request.bundle!.dir;
+      return await spawnAndWait({ command, args, cwd, env: execEnv(config.jobEnv, request, files.configFile) }, hooks);
     } finally {
-      await rm(temp, { recursive: true, force: true }).catch((err: unknown) => {
-        logger.warn('could not remove an exec run folder', { runId: request.runId, temp, err: String(err) });
+      await files.remove().catch((err: unknown) => {
+        logger.warn('could not remove the files of an exec run', { runId: request.runId, file: files.configFile, err: String(err) });
       });
     }
   }
@@ -135,6 +129,7 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
       closed = true;
       for (const child of groups) if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
       await Promise.allSettled([...runs]);
+      await folder.close();
     },
     runningCount: () => groups.size,
   };
@@ -165,16 +160,33 @@ function captureOutput(child: ChildProcess, hooks: RunHooks): CapturedOutput {
     hooks.log('warn', line);
     if (line.trim() !== '') lastErr = line;
   });
-  const closed = [child.stdout, child.stderr].map(
-    (stream) => new Promise<void>((resolve) => (stream ? stream.once('close', () => resolve()) : resolve())),
-  );
+  // 'end' says every chunk was delivered; 'close' covers a stream that errored or was destroyed without one.
+  let open = 0;
+  let onDrained: (() => void) | null = null;
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    open++;
+    let done = false;
+    const ended = (): void => {
+      if (done) return;
+      done = true;
+      if (--open === 0) onDrained?.();
+    };
+    stream.once('end', ended);
+    stream.once('close', ended);
+  }
   child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
   child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
   return {
     async drained() {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(closed), new Promise((resolve) => (timer = setTimeout(resolve, PIPE_DRAIN_MS)))]);
-      clearTimeout(timer);
+      if (open > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          onDrained = resolve;
+          timer = setTimeout(resolve, PIPE_DRAIN_MS);
+        });
+        clearTimeout(timer);
+      }
       child.stdout?.destroy();
       child.stderr?.destroy();
       out.end();
