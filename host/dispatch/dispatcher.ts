@@ -59,6 +59,8 @@ export class Dispatcher {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Fires planned ahead, waiting for their fire time. */
   private readonly planTimers = new Map<NodeJS.Timeout, Planned[]>();
+  /** Callers of ended(runId). */
+  private readonly endWaiters = new Map<string, (() => void)[]>();
   /** Started planned runs whose RUNNING state is not written yet (see recordRunningLater). */
   private readonly runningTimers = new Map<NodeJS.Timeout, RunRecord[]>();
   private accepting = true;
@@ -233,6 +235,16 @@ export class Dispatcher {
     return this.active.has(runId) || this.queuedJobOf.has(runId);
   }
 
+  /** Resolves once this host no longer holds the run (its final row is queued); at once when it does not hold it. */
+  ended(runId: string): Promise<void> {
+    if (!this.isActive(runId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiting = this.endWaiters.get(runId);
+      if (waiting) waiting.push(resolve);
+      else this.endWaiters.set(runId, [resolve]);
+    });
+  }
+
   get activeCount(): number {
     return this.active.size + this.queuedJobOf.size;
   }
@@ -275,6 +287,7 @@ export class Dispatcher {
       this.deps.logger.error('run bookkeeping failed', { runId: row.runId, error: serializeError(err).message });
     } finally {
       this.active.delete(row.runId);
+      this.notifyEnded(row.runId);
       const next = this.slots.release(job.id);
       if (next) this.track(this.startQueued(next));
     }
@@ -304,8 +317,17 @@ export class Dispatcher {
   private async finishQueued(queued: Queued, status: RunStatus, message: string): Promise<void> {
     const error: SerializedError = { name: status === 'KILLED' ? 'Killed' : 'Interrupted', message };
     queued.row.status = status;
+    this.notifyEnded(queued.row.runId);
     await queued.prepared?.cancel();
     await this.deps.store.runWriter.update({ runId: queued.row.runId, status, endedAt: new Date(), error });
+  }
+
+  private notifyEnded(runId: string): void {
+    if (this.endWaiters.size === 0) return;
+    const waiting = this.endWaiters.get(runId);
+    if (!waiting) return;
+    this.endWaiters.delete(runId);
+    for (const resolve of waiting) resolve();
   }
 
   private async insert(row: RunRecord): Promise<boolean> {
