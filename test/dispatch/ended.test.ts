@@ -20,7 +20,7 @@ describe('dispatcher.ended', () => {
     const made = await th.api.post('/api/v1/jobs', { projectId, name: `${entry}-${Math.random().toString(36).slice(2, 7)}`, kind: 'thread', entry, schedule: { type: 'MANUAL' } });
     assert.equal(made.status, 201, made.text);
     const fired = await th.api.post(`/api/v1/jobs/${made.body.id}/trigger`);
-    assert.equal(fired.status, 200, fired.text);
+    assert.equal(fired.status, 202, fired.text);
     return fired.body.runId as string;
   }
 
