@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
 import type { ThreadRun, ThreadTaskResult } from './protocol.js';
 import { LOST_RUN_CODES } from './thread-errors.js';
+import { startItemJson } from './thread-handle.js';
 import type { PoolRun } from './thread-pool.js';
 import { CurrentVersions, PoolRegistry } from './thread-pools.js';
 
@@ -61,11 +62,20 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     const entry = pools.acquire(key, mainUrl, versions.isCurrent(key.projectId, key.bundleId));
     const task = buildTask(request, request.entry, mainUrl, config.resultMaxChars);
     const gate = hooks.gate;
-    const run = gate
-      ? await new Promise<PoolRun | null>((resolve) =>
-          gate.onOpen(() => resolve(closed || isAborted(hooks) ? null : entry.pool.run(task, hooks))),
-        )
-      : entry.pool.run(task, hooks);
+    let run: PoolRun | null;
+    if (gate) {
+      // Serialised now, ahead of the fire time; at the gate only a string joins the worker's batch.
+      let startJson: string;
+      try {
+        startJson = startItemJson(task);
+      } catch (err) {
+        pools.release(entry);
+        return failure({ name: 'Error', message: `the run could not be sent to its worker: ${serializeError(err).message}`, code: LOST_RUN_CODES.unsendable });
+      }
+      run = await new Promise<PoolRun | null>((resolve) =>
+        gate.onOpen(() => resolve(closed || isAborted(hooks) ? null : entry.pool.run(task, hooks, startJson))),
+      );
+    } else run = entry.pool.run(task, hooks);
     if (!run) {
       pools.release(entry);
       return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);

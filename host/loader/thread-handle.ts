@@ -19,6 +19,11 @@ import { Outbox } from './thread-outbox.js';
  */
 const MAX_BATCH = 64;
 
+/** A run's start item as the worker gets it, serialised; throws for what JSON cannot carry (a BigInt). */
+export function startItemJson(run: ThreadRun): string {
+  return JSON.stringify({ type: 'start', run } satisfies PoolHostItem);
+}
+
 /** Where a run's end is reported (the pool's ticket of the run). */
 export interface RunSettle {
   resolve(result: ThreadTaskResult): void;
@@ -45,7 +50,8 @@ export class WorkerHandle {
   #everReady = false;
   readonly #runs = new Map<string, InFlight>();
   readonly #worker: Worker;
-  readonly #outbox: Outbox<PoolHostItem>;
+  /** Items as JSON texts: a planned run's start item is serialised when it is prepared, not at its fire time. */
+  readonly #outbox: Outbox<string>;
   readonly #options: WorkerHandleOptions;
   /** Resolves once the thread is gone. */
   readonly exited: Promise<void>;
@@ -58,9 +64,10 @@ export class WorkerHandle {
       env: { ...options.env },
     });
     this.exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
-    this.#outbox = new Outbox<PoolHostItem>({
-      send: (items) => this.#worker.postMessage({ type: 'batch', json: JSON.stringify(items) } satisfies PoolHostMessage),
-      onUnsendable: (item, err) => this.#unsendable(item, err),
+    this.#outbox = new Outbox<string>({
+      send: (items) => this.#worker.postMessage({ type: 'batch', json: `[${items.join(',')}]` } satisfies PoolHostMessage),
+      // A string always crosses: what could not be serialised was refused when it was pushed.
+      onUnsendable: () => undefined,
       maxItems: MAX_BATCH,
     });
     this.#listen();
@@ -89,9 +96,18 @@ export class WorkerHandle {
     return this.#runs.size;
   }
 
-  start(run: ThreadRun, hooks: RunHooks, settle: RunSettle): void {
+  /** `startJson`: the start item already serialised (startItemJson); made here when absent. */
+  start(run: ThreadRun, hooks: RunHooks, settle: RunSettle, startJson?: string): void {
+    let json: string;
+    try {
+      json = startJson ?? startItemJson(run);
+    } catch (err) {
+      const message = `the run could not be sent to its worker: ${serializeError(err).message}`;
+      settle.reject(Object.assign(new Error(message), { code: LOST_RUN_CODES.unsendable }));
+      return;
+    }
     this.#runs.set(run.runId, { hooks, settle });
-    this.#outbox.push({ type: 'start', run });
+    this.#outbox.push(json);
   }
 
   /** Sends the batch collected so far. */
@@ -105,7 +121,7 @@ export class WorkerHandle {
 
   /** Tells the run's job (its ctx.signal). */
   abort(runId: string, reason: string): void {
-    if (this.#runs.has(runId)) this.#outbox.push({ type: 'abort', runId, reason });
+    if (this.#runs.has(runId)) this.#outbox.push(JSON.stringify({ type: 'abort', runId, reason } satisfies PoolHostItem));
   }
 
   /** Stops run `runId` the hard way: terminates the worker; the other runs on it are lost (WORKER_RESTARTED). */
@@ -173,17 +189,15 @@ export class WorkerHandle {
   }
 
   #reply(item: PoolHostItem): void {
-    if (this.#state !== 'ended') this.#outbox.push(item);
-  }
-
-  #unsendable(item: PoolHostItem, err: unknown): void {
-    if (item.type === 'cache-reply' && item.ok) this.#reply({ type: 'cache-reply', id: item.id, ok: false, error: serializeError(err) });
-    else if (item.type === 'start') {
-      const run = this.#runs.get(item.run.runId);
-      this.#runs.delete(item.run.runId);
-      const message = `the run could not be sent to its worker: ${serializeError(err).message}`;
-      run?.settle.reject(Object.assign(new Error(message), { code: LOST_RUN_CODES.unsendable }));
+    if (this.#state === 'ended') return;
+    let json: string;
+    try {
+      json = JSON.stringify(item);
+    } catch (err) {
+      if (item.type !== 'cache-reply' || !item.ok) throw err;
+      json = JSON.stringify({ type: 'cache-reply', id: item.id, ok: false, error: serializeError(err) } satisfies PoolHostItem);
     }
+    this.#outbox.push(json);
   }
 
   #finish(end: WorkerEnd): void {

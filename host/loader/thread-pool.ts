@@ -32,6 +32,7 @@ export interface PoolRun {
 
 interface Ticket extends RunSettle {
   readonly run: ThreadRun;
+  readonly startJson: string | undefined;
   readonly hooks: RunHooks;
   worker: WorkerHandle | null;
 }
@@ -48,10 +49,11 @@ export class ThreadPool {
     this.#options = options;
   }
 
-  run(run: ThreadRun, hooks: RunHooks): PoolRun {
+  /** `startJson`: the run's start item serialised ahead (thread-handle startItemJson), or made when it is sent. */
+  run(run: ThreadRun, hooks: RunHooks, startJson?: string): PoolRun {
     let ticket!: Ticket;
     const result = new Promise<ThreadTaskResult>((resolve, reject) => {
-      ticket = { run, hooks, worker: null, resolve, reject };
+      ticket = { run, startJson, hooks, worker: null, resolve, reject };
     });
     if (this.#closed) ticket.reject(lostRunError({ kind: 'closed' }, run.runId, 1));
     else {
@@ -101,7 +103,7 @@ export class ThreadPool {
       const ticket = this.#queue[next++];
       ticket.worker = worker;
       this.#wake(worker);
-      worker.start(ticket.run, ticket.hooks, ticket);
+      worker.start(ticket.run, ticket.hooks, ticket, ticket.startJson);
     }
     if (next > 0) this.#queue = next === this.#queue.length ? [] : this.#queue.slice(next);
   }
