@@ -282,6 +282,7 @@ export class Dispatcher {
     try {
       const run = prepared ?? prepareRun({ ...this.deps, request, row });
       const end = await run.start((active) => this.active.set(row.runId, active));
+      this.track(end.written);
       this.retryIfDue(request, end);
     } catch (err) {
       this.deps.logger.error('run bookkeeping failed', { runId: row.runId, error: serializeError(err).message });

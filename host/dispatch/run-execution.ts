@@ -37,6 +37,8 @@ export interface ExecuteRunArgs extends RunArgs {
 export interface RunEnd {
   status: RunRecord['status'];
   error: SerializedError | null;
+  /** Settles once the final row is committed (failures are logged, never thrown). */
+  written: Promise<void>;
 }
 
 /**
@@ -223,7 +225,9 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
     row.status = finalStatus(ended, reason);
     row.endedAt = new Date();
     const error = ended.ok ? null : withReason(ended.error, reason, request.job.timeoutMs);
-    await store.runWriter.update({
+    // The run is over once its final row is queued: the commit comes with the next group write, and whoever needs
+    // it committed (a stop, a test) flushes the writer. Waiting for it here would add a write to every run's latency.
+    const written = store.runWriter.update({
       runId: row.runId,
       status: row.status,
       bundleId: this.#target?.bundle?.id ?? null,
@@ -236,7 +240,10 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
       logOffset: index?.offset ?? null,
       logLength: index?.length ?? null,
     });
-    return { status: row.status, error };
+    const recorded = written.catch((err: unknown) => {
+      logger.error('could not record the end of a run', { runId: row.runId, error: serializeError(err).message });
+    });
+    return { status: row.status, error, written: recorded };
   }
 }
 
