@@ -41,6 +41,11 @@ export interface HostOptions {
   defaultMaxQueue?: number;
   /** Run rows of scheduled fires are written this long before their fire time (default 500 ms; 0 = at the fire). */
   fireLeadMs?: number;
+  /**
+   * Scheduled fires beyond this many runs held at once (planned, queued or running) are recorded as SKIPPED instead
+   * of piling up in memory (default 20,000).
+   */
+  maxRunsInFlight?: number;
   /** Create and start the samples project on an empty database (default true for the CLI). */
   seedSamples?: boolean;
   /** Where the built sample bundles are (default <repo>/dist/samples). */
@@ -73,6 +78,7 @@ export interface HostConfig {
   readonly defaultMemoryLimitMb: number;
   readonly defaultMaxQueue: number;
   readonly fireLeadMs: number;
+  readonly maxRunsInFlight: number;
   readonly seedSamples: boolean;
   readonly samplesDir: string | null;
   /** The environment job code gets: never the host's JOBCENTER_* variables (the admin password among them). */
@@ -124,6 +130,7 @@ export function compileConfig(options: HostOptions): HostConfig {
     defaultMaxQueue: positive(options.defaultMaxQueue ?? 100, 'defaultMaxQueue'),
     // Not a whole second: planning the fires of second T+1 must not land on the launch of second T's fires.
     fireLeadMs: nonNegative(options.fireLeadMs ?? 500, 'fireLeadMs'),
+    maxRunsInFlight: positive(options.maxRunsInFlight ?? 20_000, 'maxRunsInFlight'),
     seedSamples: options.seedSamples ?? false,
     samplesDir: options.samplesDir ?? null,
     jobEnv: Object.freeze(withoutHostVariables(options.jobEnv ?? process.env)),

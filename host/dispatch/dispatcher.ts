@@ -59,6 +59,8 @@ export class Dispatcher {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Fires planned ahead, waiting for their fire time. */
   private readonly planTimers = new Map<NodeJS.Timeout, Planned[]>();
+  /** How many fires planTimers holds (unplan may take some out early; the count is only a bound for overload). */
+  private plannedCount = 0;
   /** Callers of ended(runId). */
   private readonly endWaiters = new Map<string, (() => void)[]>();
   /** Started planned runs whose RUNNING state is not written yet (see recordRunningLater). */
@@ -102,8 +104,15 @@ export class Dispatcher {
   plan(fires: { job: JobRecord; fireAt: Date }[], current: (jobId: number) => JobRecord | undefined): void {
     if (!this.accepting || fires.length === 0) return;
     const groups = new Map<number, Planned[]>();
+    let room = this.deps.config.maxRunsInFlight - (this.active.size + this.queuedJobOf.size + this.plannedCount);
+    let skipped = 0;
     for (const { job, fireAt } of fires) {
       const request: FireRequest = { job, trigger: 'SCHEDULE', scheduledAt: fireAt };
+      if (room-- <= 0) {
+        this.skipOverloaded(request);
+        skipped++;
+        continue;
+      }
       const row = this.newRow(request, 'QUEUED');
       const planned: Planned = { request, row, written: Promise.resolve(false), ok: null, prepared: null };
       planned.written = this.insert(row).then((ok) => {
@@ -116,12 +125,34 @@ export class Dispatcher {
       else groups.set(fireAt.getTime(), [planned]);
     }
     for (const [at, group] of groups) {
+      const size = group.length;
       const timer = setTimeout(() => {
         this.planTimers.delete(timer);
+        this.plannedCount -= size;
         this.track(this.launchGroup(group, current));
       }, Math.max(0, at - Date.now()));
       this.planTimers.set(timer, group);
+      this.plannedCount += size;
     }
+    if (skipped > 0) {
+      this.deps.logger.warn('host overloaded: scheduled fires recorded as SKIPPED', {
+        skipped,
+        inFlight: this.active.size + this.queuedJobOf.size + this.plannedCount,
+        maxRunsInFlight: this.deps.config.maxRunsInFlight,
+      });
+    }
+  }
+
+  /** A fire over maxRunsInFlight: written as SKIPPED (with why), so the overload shows in the run list. */
+  private skipOverloaded(request: FireRequest): void {
+    const row = this.newRow(request, 'SKIPPED');
+    row.endedAt = new Date();
+    row.error = {
+      name: 'Skipped',
+      code: 'HOST_OVERLOADED',
+      message: `skipped: the host already holds ${this.deps.config.maxRunsInFlight} runs (maxRunsInFlight)`,
+    };
+    this.track(this.insert(row));
   }
 
   /** A job left the schedule: its fires planned ahead will not happen, so their rows go now. */
@@ -257,6 +288,7 @@ export class Dispatcher {
     const planned = [...this.planTimers.values()].flat();
     for (const timer of this.planTimers.keys()) clearTimeout(timer);
     this.planTimers.clear();
+    this.plannedCount = 0;
     await this.drop(planned);
     // A stop writes what it knows at once: the runs still going are RUNNING.
     for (const [timer, rows] of this.runningTimers) {
