@@ -18,6 +18,7 @@
 import { Cron } from 'croner';
 import { validateDetailed } from 'node-cron';
 import { badRequest, type HostError } from '../errors/index.js';
+import { LruMap } from './lru.js';
 
 const FIELD = 'schedule.cron';
 const FIELDS = ['second', 'minute', 'hour', 'dayOfMonth', 'month', 'dayOfWeek'] as const;
@@ -100,13 +101,16 @@ class CachedCron implements CompiledCron {
   // 1,000 jobs on one expression, re-inserted after the same fire, all ask the same question: answer it once.
   private lastAfter = Number.NaN;
   private lastNext: number | null = null;
-  constructor(private readonly cron: Cron) {}
+  constructor(
+    private readonly key: string,
+    private readonly cache: CronCache,
+  ) {}
 
   nextAfter(afterMs: number): number | null {
     // Fire times are whole seconds, so every instant of one second has the same next fire time: memoise per second.
     const second = Math.floor(afterMs / 1000) * 1000;
     if (second !== this.lastAfter) {
-      const next = this.cron.nextRun(new Date(second));
+      const next = this.cache.parsed(this.key).nextRun(new Date(second));
       this.lastNext = next ? next.getTime() : null;
       this.lastAfter = second;
     }
@@ -115,38 +119,51 @@ class CachedCron implements CompiledCron {
 }
 
 /**
- * Parsed expressions by (expression, timezone), least recently used evicted first. A croner object weighs ~80 KB
- * (a 10,000-slot year array), so one per job cannot hold 100,000 jobs; one per distinct expression can. The bound
- * keeps a flood of distinct expressions from growing without limit; eviction only costs a re-parse.
+ * Expressions by (expression, timezone) in two bounded tiers, least recently used evicted first:
+ * - every expression in use keeps a light entry (~200 bytes) that remembers its last answer, so the jobs of one
+ *   expression that ask the same question (all of them at start-up, all of them after a shared fire) cost one
+ *   croner call whatever the order they ask in;
+ * - only a few parsed croner objects are kept: each weighs ~80 KB (a 10,000-slot year array), so 1,000 of them were
+ *   80 MB. Evicting one costs a re-parse (~0.1 ms) the next time its expression needs a new answer. 128 is the
+ *   trade: fewer lowers the start-up peak a little more (each expression is parsed once, then becomes garbage), but
+ *   100 distinct every-second expressions then re-parse on every fire (2.0 s CPU a minute at 64, 0.9 s at 128).
  */
 export class CronCache {
-  private readonly entries = new Map<string, CachedCron>();
-  private lastKey = '';
-  constructor(private readonly maxEntries = 1000) {}
+  private readonly entries: LruMap<string, CachedCron>;
+  private readonly crons: LruMap<string, Cron>;
+
+  constructor(maxEntries = 10_000, maxParsed = 128) {
+    this.entries = new LruMap(maxEntries);
+    this.crons = new LruMap(maxParsed);
+  }
 
   get(expression: string, timezone: string | undefined): CompiledCron {
     const key = `${timezone ?? ''}\u0000${expression}`;
     const hit = this.entries.get(key);
-    if (hit) {
-      // A batch of jobs on one expression asks in a row: only move an entry up when another was asked for since.
-      if (key !== this.lastKey) {
-        this.entries.delete(key);
-        this.entries.set(key, hit);
-        this.lastKey = key;
-      }
-      return hit;
-    }
-    const compiled = new CachedCron(parseCron(normaliseCron(expression), timezone));
+    if (hit) return hit;
+    // Parsing up front keeps a bad expression failing here, where the schedule is evaluated, not on a later answer.
+    this.parsed(key);
+    const compiled = new CachedCron(key, this);
     this.entries.set(key, compiled);
-    this.lastKey = key;
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
     return compiled;
+  }
+
+  /** The parsed croner object of a key made by get(). */
+  parsed(key: string): Cron {
+    const hit = this.crons.get(key);
+    if (hit) return hit;
+    const split = key.indexOf('\u0000');
+    const timezone = key.slice(0, split);
+    const cron = parseCron(normaliseCron(key.slice(split + 1)), timezone === '' ? undefined : timezone);
+    this.crons.set(key, cron);
+    return cron;
   }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  get parsedCount(): number {
+    return this.crons.size;
   }
 }

@@ -17,6 +17,7 @@ import type { Schedule } from '@jobcenter/job-api';
 import { serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { FireHeap } from './heap.js';
+import { LruMap } from './lru.js';
 import { nextFireMs } from './schedule.js';
 
 export interface SchedulerFire {
@@ -46,12 +47,16 @@ interface ScheduledJob {
   anchorAt: Date | null;
 }
 
+/** How many distinct schedules are shared between the jobs that have them (see add). */
+const SHARED_SCHEDULES = 10_000;
+
 /** setTimeout fires at once for delays above 2^31-1 ms (~24.8 days); longer waits re-arm on wake. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Scheduler {
   private readonly heap = new FireHeap();
   private readonly jobs = new Map<number, ScheduledJob>();
+  private readonly schedules = new LruMap<string, Schedule>(SHARED_SCHEDULES);
   private readonly now: () => number;
   private readonly maxCatchUp: number;
   private readonly leadMs: number;
@@ -78,9 +83,20 @@ export class Scheduler {
       if (schedule.type !== 'MANUAL') this.end(jobId);
       return;
     }
-    this.jobs.set(jobId, { schedule, anchorAt });
+    // 100,000 jobs read from the database hold 100,000 copies of a few hundred schedules: they share one of each.
+    // Only INTERVAL fires depend on the anchor: a CRON job does not keep its Date (~100 bytes, 10 MB at 100,000 jobs).
+    this.jobs.set(jobId, { schedule: this.shared(schedule), anchorAt: schedule.type === 'INTERVAL' ? anchorAt : null });
     this.heap.upsert(jobId, next);
     this.arm();
+  }
+
+  /** An equal schedule already held, or this one. Schedules are never changed in place, so sharing is safe. */
+  private shared(schedule: Schedule): Schedule {
+    const key = JSON.stringify(schedule);
+    const held = this.schedules.get(key);
+    if (held) return held;
+    this.schedules.set(key, schedule);
+    return schedule;
   }
 
   /** Takes the job off the schedule; false when it was not on it. */

@@ -1,12 +1,14 @@
 /**
- * The engine joins the scheduler (when) to dispatch (how): it keeps the active jobs in memory, turns fires into
- * runs, and moves jobs between STOPPED, PENDING and ACTIVE.
+ * The engine joins the scheduler (when) to dispatch (how): it keeps track of the jobs on the schedule (a small entry
+ * each, full records only for some, see ScheduledJobs), turns fires into runs, and moves jobs between STOPPED,
+ * PENDING and ACTIVE.
  */
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { serializeError, unprocessable } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import { Scheduler } from '../scheduler/scheduler.js';
-import type { JobEventAction, JobRecord, JobState, RunTrigger, Store } from '../store/types.js';
+import { ScheduledJobs } from '../scheduler/scheduled-jobs.js';
+import { Scheduler, type SchedulerFire } from '../scheduler/scheduler.js';
+import type { JobEventAction, JobRecord, JobSchedule, JobState, RunTrigger, Store } from '../store/types.js';
 
 export interface EngineDeps {
   store: Store;
@@ -14,17 +16,30 @@ export interface EngineDeps {
   logger: Logger;
   /** How long before its fire time a fire's run row is written (0: at the fire time). */
   fireLeadMs?: number;
+  /** How many full job records stay in memory (default 4,096); the others are loaded when their fires come. */
+  cachedJobs?: number;
 }
+
+/** How long past its lead time a handed-over fire may still wait for its row write before it launches. */
+const LAUNCH_MARGIN_MS = 5 * 60_000;
 
 export class Engine {
   readonly scheduler: Scheduler;
-  private readonly jobs = new Map<number, JobRecord>();
+  private readonly jobs: ScheduledJobs;
+  /** Fires whose records are loading; stop() waits for them. */
+  private readonly handovers = new Set<Promise<void>>();
 
   constructor(private readonly deps: EngineDeps) {
+    const leadMs = deps.fireLeadMs ?? 0;
+    this.jobs = new ScheduledJobs({
+      load: (ids) => deps.store.jobs.getMany(ids),
+      pinMs: leadMs + LAUNCH_MARGIN_MS,
+      ...(deps.cachedJobs !== undefined ? { maxCached: deps.cachedJobs } : {}),
+    });
     this.scheduler = new Scheduler({
       logger: deps.logger.child({ part: 'scheduler' }),
       // Fires arrive leadMs early: their rows are written ahead and only dispatch is left at the fire time.
-      leadMs: deps.fireLeadMs ?? 0,
+      leadMs,
       onFire: (fires) => this.onFires(fires),
       onEnd: (jobId) => void this.onEnd(jobId),
     });
@@ -34,14 +49,27 @@ export class Engine {
     this.scheduler.start();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.scheduler.stop();
+    await Promise.all(this.handovers);
   }
 
   /** Puts a job that is ACTIVE or PENDING in the database on the schedule (start-up, recovery). */
   schedule(job: JobRecord, after = new Date()): void {
+    this.place(job, job, after);
+  }
+
+  /**
+   * Puts a job read without its full record on the schedule (a start-up's pages of schedules); the record is loaded
+   * when the job first fires. Only for a job that is not on the schedule yet.
+   */
+  scheduleStored(job: JobSchedule, after = new Date()): void {
+    this.place(job, null, after);
+  }
+
+  private place(job: JobSchedule, record: JobRecord | null, after: Date): void {
     if (job.schedule.type === 'MANUAL') return;
-    this.jobs.set(job.id, job);
+    this.jobs.set(job, record);
     this.scheduler.add(job.id, job.schedule, job.anchorAt, after);
     if (!this.scheduler.has(job.id)) this.jobs.delete(job.id);
   }
@@ -86,8 +114,8 @@ export class Engine {
   refresh(job: JobRecord): void {
     if (!this.jobs.has(job.id)) return;
     this.scheduler.remove(job.id);
-    this.jobs.delete(job.id);
-    if (job.state !== 'STOPPED') this.schedule(job);
+    if (job.state === 'STOPPED' || job.schedule.type === 'MANUAL') this.jobs.delete(job.id);
+    else this.schedule(job);
   }
 
   /** Off the schedule, with the fires already planned for it. */
@@ -112,18 +140,26 @@ export class Engine {
     return this.scheduler.nextFireOf(jobId);
   }
 
-  private onFires(fires: { jobId: number; fireAt: Date }[]): void {
-    const planned: { job: JobRecord; fireAt: Date }[] = [];
-    for (const { jobId, fireAt } of fires) {
-      const job = this.jobs.get(jobId);
-      if (!job) continue;
-      if (job.state === 'PENDING') {
-        job.state = 'ACTIVE';
-        void this.deps.store.jobs.update(job.id, { state: 'ACTIVE' }).catch((err) => this.warn('could not mark job ACTIVE', job, err));
-      }
-      planned.push({ job, fireAt });
+  private onFires(fires: SchedulerFire[]): void {
+    for (const { jobId } of fires) {
+      if (!this.jobs.activate(jobId)) continue;
+      void this.deps.store.jobs.update(jobId, { state: 'ACTIVE' }).catch((err) => this.warn('could not mark job ACTIVE', jobId, err));
     }
-    this.deps.dispatcher.plan(planned, (jobId) => this.jobs.get(jobId));
+    const handover = this.handOver(fires);
+    this.handovers.add(handover);
+    void handover.finally(() => this.handovers.delete(handover));
+  }
+
+  private async handOver(fires: SchedulerFire[]): Promise<void> {
+    try {
+      const { fires: planned, current } = await this.jobs.handOver(fires);
+      this.deps.dispatcher.plan(planned, current);
+    } catch (err) {
+      this.deps.logger.error('could not load the jobs of due fires; the fires are skipped', {
+        fires: fires.length,
+        error: serializeError(err).message,
+      });
+    }
   }
 
   private async onEnd(jobId: number): Promise<void> {
@@ -134,15 +170,15 @@ export class Engine {
       await this.deps.store.jobs.update(jobId, { state: 'STOPPED' });
       await this.event(job, 'stopped', 'system', { reason: 'the schedule reached endAt' });
     } catch (err) {
-      this.warn('could not stop a job at endAt', job, err);
+      this.warn('could not stop a job at endAt', jobId, err);
     }
   }
 
-  async event(job: JobRecord, action: JobEventAction, actor: string, details: Record<string, unknown> | null): Promise<void> {
+  async event(job: Pick<JobRecord, 'id' | 'projectId'>, action: JobEventAction, actor: string, details: Record<string, unknown> | null): Promise<void> {
     await this.deps.store.events.add({ jobId: job.id, projectId: job.projectId, action, actor, details });
   }
 
-  private warn(message: string, job: JobRecord, err: unknown): void {
-    this.deps.logger.warn(message, { jobId: job.id, error: serializeError(err).message });
+  private warn(message: string, jobId: number, err: unknown): void {
+    this.deps.logger.warn(message, { jobId, error: serializeError(err).message });
   }
 }

@@ -217,6 +217,8 @@ export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'lastLoginAt'>;
 export type NewProject = Omit<ProjectRecord, 'id' | 'createdAt' | 'updatedAt' | 'currentBundleId'>;
 export type NewBundle = Omit<BundleRecord, 'id' | 'createdAt' | 'version'>;
 export type NewJob = Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt'>;
+/** The part of a job the scheduler and a start-up's missed-fire check read. */
+export type JobSchedule = Pick<JobRecord, 'id' | 'projectId' | 'state' | 'schedule' | 'anchorAt' | 'misfire'>;
 export type NewToken = Omit<TokenRecord, 'id' | 'createdAt' | 'lastUsedAt'>;
 
 export interface UserRepo {
@@ -261,6 +263,13 @@ export interface JobRepo {
   get(id: number): Promise<JobRecord | null>;
   findByName(projectId: number, name: string): Promise<JobRecord | null>;
   list(filter: { projectIds?: number[]; resolverId?: number | null; states?: JobState[] }): Promise<JobRecord[]>;
+  /**
+   * What putting a job on the schedule needs, for up to `limit` jobs in these states with an id above `afterId`, in
+   * id order: a start-up loads them a page at a time.
+   */
+  listSchedules(filter: { states: JobState[]; afterId: number; limit: number }): Promise<JobSchedule[]>;
+  /** The jobs of these ids that exist, in no particular order. */
+  getMany(ids: number[]): Promise<JobRecord[]>;
   update(id: number, patch: Partial<Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt' | 'projectId'>>): Promise<JobRecord | null>;
   delete(id: number): Promise<void>;
   countForBundleProject(projectId: number): Promise<number>;
