@@ -117,7 +117,9 @@ export class Dispatcher {
       const planned: Planned = { request, row, written: Promise.resolve(false), ok: null, prepared: null };
       planned.written = this.insert(row).then((ok) => {
         planned.ok = ok;
-        if (ok && this.accepting) planned.prepared = prepareRun({ ...this.deps, request, row });
+        // ALLOW never queues or skips: the run will start at its fire time, so its executor may take it now.
+        const startAt = job.concurrency === 'ALLOW' ? fireAt : undefined;
+        if (ok && this.accepting) planned.prepared = prepareRun({ ...this.deps, request, row, startAt });
         return ok;
       });
       const group = groups.get(fireAt.getTime());
@@ -183,8 +185,11 @@ export class Dispatcher {
       if (!ok) continue;
       const job = current(planned.row.jobId);
       if (!job || !this.accepting) gone.push(planned);
-      else if (job === planned.request.job) this.launch(planned.request, planned.row, started, planned.prepared ?? undefined);
-      else {
+      else if (job === planned.request.job || (planned.prepared && planned.request.job.concurrency === 'ALLOW')) {
+        // A run already handed to its executor (ALLOW) keeps the definition it was planned with: a change applies
+        // from the next fire (calling it off now could race its start).
+        this.launch(planned.request, planned.row, started, planned.prepared ?? undefined);
+      } else {
         // The job changed since its fire was planned: the run starts from the job as it is now.
         this.track(planned.prepared?.cancel() ?? Promise.resolve());
         this.launch({ ...planned.request, job }, planned.row, started);

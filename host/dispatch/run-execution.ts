@@ -27,6 +27,8 @@ export interface RunArgs {
   reconcile?: Reconciler;
   request: FireRequest;
   row: RunRecord;
+  /** The run will start at this time, whatever happens until then (see RunGate.startAt). */
+  startAt?: Date;
 }
 
 export interface ExecuteRunArgs extends RunArgs {
@@ -132,6 +134,10 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
 
   get gate(): RunGate {
     return this;
+  }
+
+  get startAt(): number | undefined {
+    return this.#args.startAt?.getTime();
   }
 
   // RunGate

@@ -64,6 +64,12 @@ export interface RunHooks {
 /** Opened once; a callback registered after that runs at once. */
 export interface RunGate {
   onOpen(callback: () => void): void;
+  /**
+   * Set when dispatch already knows the run will start at this instant (epoch ms; a planned fire of a job whose
+   * concurrency is ALLOW): an executor that can hold a run until a given time may hand it over now instead of at
+   * the gate. hooks.signal (or onAbort) still tells it when the run is called off before then.
+   */
+  readonly startAt?: number;
 }
 
 export type RunOutcome =

@@ -31,8 +31,13 @@ export interface ThreadTask {
   readonly port: MessagePort;
 }
 
-/** One run as a thread pool worker gets it: a ThreadTask without a port (its messages travel in batches). */
-export type ThreadRun = Omit<ThreadTask, 'port'>;
+/**
+ * One run as a thread pool worker gets it: a ThreadTask without a port (its messages travel in batches).
+ * `notBefore` (epoch ms): a run handed over ahead of its fire time; the worker holds it and starts it then, on its own
+ * timer, so a burst's first lines do not wait for the host's event loop at the fire time. An abort before that
+ * drops it unstarted.
+ */
+export type ThreadRun = Omit<ThreadTask, 'port'> & { readonly notBefore?: number };
 
 /** workerData of a thread pool worker: the bundle main it imports at start (every run of the pool uses it). */
 export interface PoolWorkerData {

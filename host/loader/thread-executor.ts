@@ -72,9 +72,16 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
         pools.release(entry);
         return failure({ name: 'Error', message: `the run could not be sent to its worker: ${serializeError(err).message}`, code: LOST_RUN_CODES.unsendable });
       }
-      run = await new Promise<PoolRun | null>((resolve) =>
-        gate.onOpen(() => resolve(closed || isAborted(hooks) ? null : entry.pool.run(task, hooks, startJson))),
-      );
+      const startAt = gate.startAt;
+      if (startAt !== undefined && startAt > Date.now() && !isAborted(hooks)) {
+        // Handed over now, started by the worker at startAt; the gate's opening is bookkeeping for dispatch.
+        const held = { ...task, notBefore: startAt };
+        run = entry.pool.run(held, hooks, startItemJson(held));
+      } else {
+        run = await new Promise<PoolRun | null>((resolve) =>
+          gate.onOpen(() => resolve(closed || isAborted(hooks) ? null : entry.pool.run(task, hooks, startJson))),
+        );
+      }
     } else run = entry.pool.run(task, hooks);
     if (!run) {
       pools.release(entry);

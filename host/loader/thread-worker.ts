@@ -40,10 +40,30 @@ function serve(port: NonNullable<typeof parentPort>): void {
       push({ type: 'result', runId: run.runId, result, startedAt: pooled.startedAt });
     });
   };
+  // Runs handed over ahead of their time, by runId, and one timer per start time.
+  const held = new Map<string, ThreadRun>();
+  const heldAt = new Map<number, ThreadRun[]>();
+  const hold = (run: ThreadRun, at: number): void => {
+    held.set(run.runId, run);
+    const group = heldAt.get(at);
+    if (group) return void group.push(run);
+    heldAt.set(at, [run]);
+    setTimeout(() => {
+      const due = heldAt.get(at) ?? [];
+      heldAt.delete(at);
+      for (const r of due) if (held.delete(r.runId)) start(r);
+    }, at - Date.now());
+  };
   const onItem = (item: PoolHostItem): void => {
-    if (item.type === 'start') start(item.run);
-    else if (item.type === 'abort') live.get(item.runId)?.abort(item.reason);
-    else cache.answer(item);
+    if (item.type === 'start') {
+      const at = item.run.notBefore;
+      if (at !== undefined && at > Date.now()) hold(item.run, at);
+      else start(item.run);
+    } else if (item.type === 'abort') {
+      if (held.delete(item.runId)) {
+        push({ type: 'result', runId: item.runId, result: { ok: false, error: { name: 'AbortError', message: `run aborted before it started: ${item.reason}` } } });
+      } else live.get(item.runId)?.abort(item.reason);
+    } else cache.answer(item);
   };
   port.on('message', (message: PoolHostMessage) => {
     for (const item of JSON.parse(message.json) as PoolHostItem[]) onItem(item);

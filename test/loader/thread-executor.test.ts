@@ -20,6 +20,25 @@ describe('thread executor', () => {
     await executor.close();
   });
 
+  test('a run handed over ahead of its start time (gate.startAt) starts then, on the worker, and an abort before drops it', async () => {
+    const startAt = Date.now() + 300;
+    const hooks = Object.assign(recordingHooks(), { gate: { startAt, onOpen: () => undefined } });
+    const outcome = await executor.execute(threadRequest('lag', { scheduledAt: new Date(startAt) }), hooks);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    const lag = Number((outcome as { result: string }).result);
+    assert.ok(lag >= 0 && lag < 250, `started ${lag} ms after its start time`);
+    assert.ok(hooks.startedAt! >= startAt, 'not before its start time');
+
+    const dropped = Object.assign(recordingHooks(), { gate: { startAt: Date.now() + 500, onOpen: () => undefined } });
+    const pending = executor.execute(threadRequest('plain'), dropped);
+    setTimeout(() => dropped.controller.abort('the job stopped'), 100);
+    const off = await pending;
+    assertFailed(off);
+    assert.equal(off.aborted, true);
+    assert.match(off.error.message, /before it started: the job stopped/);
+    assert.equal(dropped.startedAt, null, 'the job never started');
+  });
+
   async function assertHealthy(): Promise<void> {
     const outcome = await executor.execute(threadRequest('plain'), recordingHooks());
     assert.deepEqual(outcome, { ok: true, result: 'plain result' });
