@@ -27,9 +27,10 @@ export function createJobRepo({ models: { Job, Cache }, write, sequelize, traits
     }
     return row;
   };
+  // Raw, not findByPk: every REST call on a job reads it, and building a model was most of the read's cost.
   const get = async (id: number) => {
-    const row = await Job.findByPk(id);
-    return row ? toJob(plain(row)) : null;
+    const row = (await Job.findOne({ where: { id }, raw: true })) as unknown as Record<string, unknown> | null;
+    return row ? toJob(fromRaw(row)) : null;
   };
   return {
     async create(job) {

@@ -8,9 +8,10 @@ import type { BundleRepo, ProjectRepo } from './types.js';
 
 export function createProjectRepo(ctx: StoreContext): ProjectRepo {
   const { Project } = ctx.models;
+  // Raw, not findByPk: every REST call on a job or project reads its project.
   const get = async (id: number) => {
-    const row = await Project.findByPk(id);
-    return row ? toProject(plain(row)) : null;
+    const row = (await Project.findOne({ where: { id }, raw: true })) as unknown as Record<string, unknown> | null;
+    return row ? toProject(row) : null;
   };
   return {
     async create(project) {
