@@ -109,6 +109,8 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
     this.runId = args.row.runId;
     this.jobId = args.request.job.id;
     this.cache = cacheOf(args.store, this.jobId);
+    // A run its executor may start on its own at startAt can log before dispatch's launch gets to it.
+    if (args.startAt) this.#log = args.logs.open(this.runId, args.startAt);
     this.#outcome = this.#execute();
   }
 
@@ -172,10 +174,11 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
     this.abort('cancelled');
     this.#openGate();
     await this.#outcome;
+    await this.#log?.end().catch(() => null);
   }
 
   #go(startedAt: Date): Promise<RunEnd> {
-    this.#log = this.#args.logs.open(this.runId, startedAt);
+    this.#log ??= this.#args.logs.open(this.runId, startedAt);
     this.#openGate();
     return this.#finish();
   }
