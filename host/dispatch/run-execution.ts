@@ -65,24 +65,6 @@ export function executeRun(args: ExecuteRunArgs): Promise<RunEnd> {
   return prepareRun(args).start(args.register);
 }
 
-/** A job's cache as its runs see it: one object per job, not three closures per run. */
-const jobCaches = new WeakMap<Store, Map<number, RunCache>>();
-
-function cacheOf(store: Store, jobId: number): RunCache {
-  let byJob = jobCaches.get(store);
-  if (!byJob) jobCaches.set(store, (byJob = new Map()));
-  let cache = byJob.get(jobId);
-  if (!cache) {
-    cache = {
-      get: (key) => store.cache.get(jobId, key),
-      set: (key, value, ttlMs) => store.cache.set(jobId, key, value, ttlMs),
-      delete: (key) => store.cache.delete(jobId, key),
-    };
-    byJob.set(jobId, cache);
-  }
-  return cache;
-}
-
 /**
  * One run as ONE object: it is the run's hooks for its executor, its gate, its handle for kill, and what start
  * and cancel act on. A burst holds thousands of these at once, and each closure, promise or AbortController per run
@@ -92,8 +74,8 @@ function cacheOf(store: Store, jobId: number): RunCache {
 class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   readonly runId: string;
   readonly jobId: number;
-  readonly cache: RunCache;
   readonly #args: RunArgs;
+  #cache: RunCache | null = null;
   #controller: AbortController | null = null;
   #abortReason: AbortReason | null = null;
   #onAbort: (() => void)[] | null = null;
@@ -108,14 +90,27 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
     this.#args = args;
     this.runId = args.row.runId;
     this.jobId = args.request.job.id;
-    this.cache = cacheOf(args.store, this.jobId);
     // A run its executor may start on its own at startAt can log before dispatch's launch gets to it.
     if (args.startAt) this.#log = args.logs.open(this.runId, args.startAt);
     this.#outcome = this.#execute();
   }
 
-  // RunHooks: what the executor sees. Lines before start() have no log yet (nothing of the run writes then).
+  // RunHooks: what the executor sees. The log is open from start() (or from preparation, for a run handed over ahead).
   readonly log = (level: LogLevel, message: string): void => this.#log?.write(level, message);
+
+  /** Made on first use: most runs never touch their cache. */
+  get cache(): RunCache {
+    if (!this.#cache) {
+      const { store } = this.#args;
+      const jobId = this.jobId;
+      this.#cache = {
+        get: (key) => store.cache.get(jobId, key),
+        set: (key, value, ttlMs) => store.cache.set(jobId, key, value, ttlMs),
+        delete: (key) => store.cache.delete(jobId, key),
+      };
+    }
+    return this.#cache;
+  }
 
   get signal(): AbortSignal {
     if (!this.#controller) {

@@ -64,20 +64,20 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     const gate = hooks.gate;
     let run: PoolRun | null;
     if (gate) {
-      // Serialised now, ahead of the fire time; at the gate only a string joins the worker's batch.
+      // Handed over now and started by the worker at startAt (the gate's opening is then dispatch's bookkeeping),
+      // or serialised now and sent at the gate: either way only a string joins the worker's batch at the fire time.
+      const startAt = gate.startAt;
+      const early = startAt !== undefined && startAt > Date.now() && !isAborted(hooks);
+      const sent: ThreadRun = early ? { ...task, notBefore: startAt } : task;
       let startJson: string;
       try {
-        startJson = startItemJson(task);
+        startJson = startItemJson(sent);
       } catch (err) {
         pools.release(entry);
         return failure({ name: 'Error', message: `the run could not be sent to its worker: ${serializeError(err).message}`, code: LOST_RUN_CODES.unsendable });
       }
-      const startAt = gate.startAt;
-      if (startAt !== undefined && startAt > Date.now() && !isAborted(hooks)) {
-        // Handed over now, started by the worker at startAt; the gate's opening is bookkeeping for dispatch.
-        const held = { ...task, notBefore: startAt };
-        run = entry.pool.run(held, hooks, startItemJson(held));
-      } else {
+      if (early) run = entry.pool.run(sent, hooks, startJson);
+      else {
         run = await new Promise<PoolRun | null>((resolve) =>
           gate.onOpen(() => resolve(closed || isAborted(hooks) ? null : entry.pool.run(task, hooks, startJson))),
         );
