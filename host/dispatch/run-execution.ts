@@ -31,10 +31,6 @@ export interface RunArgs {
   startAt?: Date;
 }
 
-export interface ExecuteRunArgs extends RunArgs {
-  register(run: ActiveRun): void;
-}
-
 /** How the run ended, for the retry decision. */
 export interface RunEnd {
   status: RunRecord['status'];
@@ -58,11 +54,6 @@ export interface PreparedRun {
 /** Everything a run needs before its start: the job's code and config, the executor's own preparation. */
 export function prepareRun(args: RunArgs): PreparedRun {
   return new RunExecution(args);
-}
-
-/** One run from start to final row, prepared and started at once. */
-export function executeRun(args: ExecuteRunArgs): Promise<RunEnd> {
-  return prepareRun(args).start(args.register);
 }
 
 /**

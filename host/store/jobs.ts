@@ -7,8 +7,8 @@ import type { WhereOptions } from 'sequelize';
 import { badRequest } from '../errors/index.js';
 import type { StoreContext } from './context.js';
 import { definedOnly, uniquely } from './context.js';
-import { dateOrNull, num, plain, toEvent, toJob } from './records.js';
-import type { CacheRepo, EventRepo, JobRecord, JobRepo, JobSchedule } from './types.js';
+import { dateOrNull, plain, toEvent, toJob, toJobSchedule } from './records.js';
+import type { CacheRepo, EventRepo, JobRecord, JobRepo } from './types.js';
 
 /** The JSON columns of a job row. */
 const JOB_JSON = ['entry', 'params', 'config', 'schedule', 'grants', 'retries'] as const;
@@ -102,17 +102,6 @@ export function createJobRepo({ models: { Job, Cache }, write, sequelize, traits
       })) as unknown as { resolverId: number; n: number | string }[];
       return new Map(rows.map((r) => [Number(r.resolverId), Number(r.n)]));
     },
-  };
-}
-
-function toJobSchedule(r: Record<string, unknown>): JobSchedule {
-  return {
-    id: num(r.id),
-    projectId: num(r.projectId),
-    state: r.state as JobRecord['state'],
-    schedule: r.schedule as JobRecord['schedule'],
-    anchorAt: dateOrNull(r.anchorAt),
-    misfire: r.misfire as JobRecord['misfire'],
   };
 }
 

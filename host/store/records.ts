@@ -8,6 +8,7 @@ import type {
   BundleRecord,
   JobEventRecord,
   JobRecord,
+  JobSchedule,
   ProjectRecord,
   RunRecord,
   TokenRecord,
@@ -62,6 +63,18 @@ export function toToken(r: Row): TokenRecord {
     expiresAt: dateOrNull(r.expiresAt),
     createdAt: toDate(r.createdAt),
     lastUsedAt: dateOrNull(r.lastUsedAt),
+  };
+}
+
+/** The columns a start-up schedules a job from (see JobRepo.listSchedules). */
+export function toJobSchedule(r: Record<string, unknown>): JobSchedule {
+  return {
+    id: num(r.id),
+    projectId: num(r.projectId),
+    state: r.state as JobRecord['state'],
+    schedule: r.schedule as JobRecord['schedule'],
+    anchorAt: dateOrNull(r.anchorAt),
+    misfire: r.misfire as JobRecord['misfire'],
   };
 }
 
