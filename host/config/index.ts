@@ -46,6 +46,12 @@ export interface HostOptions {
    * of piling up in memory (default 20,000).
    */
   maxRunsInFlight?: number;
+  /**
+   * Scheduled fires that come while the oldest run row waiting to be written has waited this long are dropped without
+   * a row (counted, logged and in /metrics): when the database is the bottleneck, a row per dropped fire would only
+   * deepen it (default 5,000 ms).
+   */
+  maxRowLagMs?: number;
   /** Create and start the samples project on an empty database (default true for the CLI). */
   seedSamples?: boolean;
   /** Where the built sample bundles are (default <repo>/dist/samples). */
@@ -79,6 +85,7 @@ export interface HostConfig {
   readonly defaultMaxQueue: number;
   readonly fireLeadMs: number;
   readonly maxRunsInFlight: number;
+  readonly maxRowLagMs: number;
   readonly seedSamples: boolean;
   readonly samplesDir: string | null;
   /** The environment job code gets: never the host's JOBCENTER_* variables (the admin password among them). */
@@ -131,6 +138,7 @@ export function compileConfig(options: HostOptions): HostConfig {
     // Not a whole second: planning the fires of second T+1 must not land on the launch of second T's fires.
     fireLeadMs: nonNegative(options.fireLeadMs ?? 500, 'fireLeadMs'),
     maxRunsInFlight: positive(options.maxRunsInFlight ?? 20_000, 'maxRunsInFlight'),
+    maxRowLagMs: positive(options.maxRowLagMs ?? 5_000, 'maxRowLagMs'),
     seedSamples: options.seedSamples ?? false,
     samplesDir: options.samplesDir ?? null,
     jobEnv: Object.freeze(withoutHostVariables(options.jobEnv ?? process.env)),

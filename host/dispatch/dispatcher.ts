@@ -8,6 +8,7 @@ import { hasCode, serializeError, type SerializedError } from '../errors/index.j
 import type { RunOutcome } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } from '../store/types.js';
+import { FireReport } from './fire-report.js';
 import { JobSlots } from './job-slots.js';
 import { prepareRun, type ActiveRun, type PreparedRun, type RunEnd } from './run-execution.js';
 import type { Executors, FireRequest, Reconciler, RunLogOpener, TargetResolver } from './types.js';
@@ -46,6 +47,9 @@ interface Planned {
 
 export type AbortReason = 'kill' | 'timeout' | 'shutdown';
 
+/** How many fires over maxRunsInFlight one wake records as SKIPPED rows; the others are counted and logged. */
+const OVERLOAD_ROWS_PER_WAKE = 1_000;
+
 /** How long after its start a planned run's RUNNING state is written, if it is still running then. */
 const RUNNING_WRITE_DELAY_MS = 250;
 
@@ -61,13 +65,17 @@ export class Dispatcher {
   private readonly planTimers = new Map<NodeJS.Timeout, Planned[]>();
   /** How many fires planTimers holds (unplan may take some out early; the count is only a bound for overload). */
   private plannedCount = 0;
+  /** Fires dropped and runs started late under overload: counted for /metrics, summarised in the log. */
+  readonly report: FireReport;
   /** Callers of ended(runId). */
   private readonly endWaiters = new Map<string, (() => void)[]>();
   /** Started planned runs whose RUNNING state is not written yet (see recordRunningLater). */
   private readonly runningTimers = new Map<NodeJS.Timeout, RunRecord[]>();
   private accepting = true;
 
-  constructor(private readonly deps: DispatcherDeps) {}
+  constructor(private readonly deps: DispatcherDeps) {
+    this.report = new FireReport(deps.logger);
+  }
 
   /** Records and starts (or queues, or skips) one run; resolves with its runId once its row is committed. */
   async fire(request: FireRequest): Promise<{ runId: string; status: RunStatus } | null> {
@@ -104,13 +112,19 @@ export class Dispatcher {
   plan(fires: { job: JobRecord; fireAt: Date }[], current: (jobId: number) => JobRecord | undefined): void {
     if (!this.accepting || fires.length === 0) return;
     const groups = new Map<number, Planned[]>();
-    let room = this.deps.config.maxRunsInFlight - (this.active.size + this.queuedJobOf.size + this.plannedCount);
-    let skipped = 0;
+    // The database is the bottleneck: another row (even a SKIPPED one) would only deepen it. Counted, not written.
+    if (this.deps.store.runWriter.lagMs >= this.deps.config.maxRowLagMs) {
+      this.report.noteDropped('row_backlog', fires.length);
+      return;
+    }
+    let room = this.deps.config.maxRunsInFlight - this.inFlight;
+    let overloadRows = OVERLOAD_ROWS_PER_WAKE;
     for (const { job, fireAt } of fires) {
       const request: FireRequest = { job, trigger: 'SCHEDULE', scheduledAt: fireAt };
       if (room-- <= 0) {
-        this.skipOverloaded(request);
-        skipped++;
+        // A SKIPPED row each shows the overload in the run list, up to a bound per wake; the rest are only counted.
+        if (overloadRows-- > 0) this.skipOverloaded(request);
+        this.report.noteDropped('in_flight');
         continue;
       }
       const row = this.newRow(request, 'QUEUED');
@@ -136,13 +150,14 @@ export class Dispatcher {
       this.planTimers.set(timer, group);
       this.plannedCount += size;
     }
-    if (skipped > 0) {
-      this.deps.logger.warn('host overloaded: scheduled fires recorded as SKIPPED', {
-        skipped,
-        inFlight: this.active.size + this.queuedJobOf.size + this.plannedCount,
-        maxRunsInFlight: this.deps.config.maxRunsInFlight,
-      });
-    }
+  }
+
+  /**
+   * Runs this host holds: planned, queued or running. A planned run whose time has come but whose row is still being
+   * written is not counted: the row lag bound (maxRowLagMs) keeps those few.
+   */
+  get inFlight(): number {
+    return this.active.size + this.queuedJobOf.size + this.plannedCount;
   }
 
   /** A fire over maxRunsInFlight: written as SKIPPED (with why), so the overload shows in the run list. */
@@ -224,6 +239,7 @@ export class Dispatcher {
     if (admission === 'start') {
       row.status = 'RUNNING';
       row.startedAt = new Date();
+      this.report.noteStart(row.startedAt.getTime() - request.scheduledAt.getTime());
       this.track(this.start(request, row, prepared));
       started.push(row);
     } else if (admission === 'queue') {
@@ -312,6 +328,7 @@ export class Dispatcher {
     await waitFor(() => this.active.size === 0, this.deps.config.killGraceMs + 2_000);
     await Promise.allSettled([...this.pending]);
     await this.deps.store.runWriter.flush();
+    this.report.stop();
   }
 
   private async start(request: FireRequest, row: RunRecord, prepared?: PreparedRun): Promise<void> {

@@ -10,7 +10,8 @@
  * - A job's next fire time is computed after the fire time it just had, not after now, so a late wake (a blocked
  *   event loop) does not silently skip fire times: up to `maxCatchUp` overdue fires are delivered too.
  * - A job more than `maxCatchUp` fires behind is a misfire: only its due fire is delivered, once, and its next fire
- *   time is computed after now (logged as a warning). Nothing is ever delivered twice.
+ *   time is computed after now (one warning per wake names how many jobs and a few of them). Nothing is ever
+ *   delivered twice.
  * - A job whose schedule has no fire time left (past endAt) is dropped and `onEnd(jobId)` is called.
  */
 import type { Schedule } from '@jobcenter/job-api';
@@ -174,10 +175,11 @@ export class Scheduler {
   private collectDue(nowMs: number): { fires: SchedulerFire[]; ended: number[] } {
     const fires: SchedulerFire[] = [];
     const ended: number[] = [];
+    const misfired: { jobId: number; fireAt: number }[] = [];
     for (let top = this.heap.peek(); top && top.fireAt <= nowMs; top = this.heap.peek()) {
       const { jobId, fireAt } = top;
       const job = this.jobs.get(jobId);
-      const next = job ? this.advance(jobId, job, fireAt, nowMs, fires) : null;
+      const next = job ? this.advance(jobId, job, fireAt, nowMs, fires, misfired) : null;
       if (next === null) {
         this.heap.remove(jobId);
         if (job && this.jobs.delete(jobId)) ended.push(jobId);
@@ -186,11 +188,26 @@ export class Scheduler {
       }
     }
     fires.sort((a, b) => a.fireAt.getTime() - b.fireAt.getTime() || a.jobId - b.jobId);
+    if (misfired.length > 0) {
+      // One line per wake: a blocked loop can leave 10,000 jobs behind at once, and a line each would add to it.
+      this.options.logger.warn('misfire: jobs more than a few fire times behind were fired once and skipped ahead', {
+        jobs: misfired.length,
+        jobIds: misfired.slice(0, 10).map((m) => m.jobId),
+        maxLagMs: nowMs - Math.min(...misfired.slice(0, 1000).map((m) => m.fireAt)),
+      });
+    }
     return { fires, ended };
   }
 
   /** Adds the job's due fire (and a few overdue ones) to `fires`; returns its next fire time after now, or null. */
-  private advance(jobId: number, job: ScheduledJob, fireAt: number, nowMs: number, fires: SchedulerFire[]): number | null {
+  private advance(
+    jobId: number,
+    job: ScheduledJob,
+    fireAt: number,
+    nowMs: number,
+    fires: SchedulerFire[],
+    misfired: { jobId: number; fireAt: number }[],
+  ): number | null {
     fires.push({ jobId, fireAt: new Date(fireAt) });
     try {
       const overdue: number[] = [];
@@ -203,11 +220,7 @@ export class Scheduler {
         for (const at of overdue) fires.push({ jobId, fireAt: new Date(at) });
         return next;
       }
-      this.options.logger.warn('misfire: job is more than a few fire times behind; fired once and skipped ahead', {
-        jobId,
-        fireAt: new Date(fireAt).toISOString(),
-        lagMs: nowMs - fireAt,
-      });
+      misfired.push({ jobId, fireAt });
       return nextFireMs(job.schedule, job.anchorAt, nowMs);
     } catch (err) {
       // Only a schedule that bypassed validation gets here; drop it rather than stall every other job.

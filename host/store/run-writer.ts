@@ -28,6 +28,8 @@ interface Waiter {
 interface Queued<T> {
   row: T;
   waiters: Waiter[];
+  /** When it was queued (ms): the oldest queued row says how far the database is behind. */
+  at: number;
 }
 
 interface Batch {
@@ -58,7 +60,7 @@ export class BatchedRunWriter implements RunWriter {
   insert(run: RunRecord): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
     if (this.inserts.has(run.runId)) return Promise.reject(conflict(`run ${run.runId} is already being inserted`));
-    return this.enqueue((waiter) => this.inserts.set(run.runId, { row: { ...run }, waiters: [waiter] }));
+    return this.enqueue((waiter) => this.inserts.set(run.runId, { row: { ...run }, waiters: [waiter], at: Date.now() }));
   }
 
   update(update: RunUpdate): Promise<void> {
@@ -69,9 +71,21 @@ export class BatchedRunWriter implements RunWriter {
         mergeInto(queued.row, update);
         queued.waiters.push(waiter);
       } else {
-        this.updates.set(update.runId, { row: { ...update }, waiters: [waiter] });
+        this.updates.set(update.runId, { row: { ...update }, waiters: [waiter], at: Date.now() });
       }
     });
+  }
+
+  get backlog(): number {
+    return this.queued();
+  }
+
+  get lagMs(): number {
+    // Maps keep insertion order and batches take from their heads: the first entry of each is its oldest.
+    const insert = this.inserts.values().next().value;
+    const update = this.updates.values().next().value;
+    const oldest = Math.min(insert?.at ?? Infinity, update?.at ?? Infinity);
+    return oldest === Infinity ? 0 : Date.now() - oldest;
   }
 
   async flush(): Promise<void> {

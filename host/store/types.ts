@@ -302,6 +302,10 @@ export interface RunWriter {
   update(update: RunUpdate): Promise<void>;
   /** Waits until everything queued so far is committed. */
   flush(): Promise<void>;
+  /** Rows queued and not written yet. */
+  readonly backlog: number;
+  /** How long the oldest of them has waited (0 when none): how far the database is behind. */
+  readonly lagMs: number;
 }
 
 export interface EventRepo {

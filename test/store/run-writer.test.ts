@@ -27,6 +27,25 @@ function recordingSink(failInsert?: (runs: RunRecord[]) => unknown) {
 }
 
 describe('the batched run writer', () => {
+  test('backlog and lagMs say how far the database is behind', async () => {
+    const { sink } = recordingSink();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow: RunSink = { ...sink, insertMany: async () => held };
+    const writer = new BatchedRunWriter(slow, silentLogger, { batchSize: 2 });
+    assert.equal(writer.lagMs, 0);
+    const writes = Array.from({ length: 5 }, (_, i) => writer.insert(newRun(job, new Date(i))));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // The first batch of 2 is in the sink; 3 rows wait behind it, the oldest for about 60 ms.
+    assert.equal(writer.backlog, 3);
+    assert.ok(writer.lagMs >= 50 && writer.lagMs < 1000, `lag ${writer.lagMs}`);
+    release();
+    await Promise.all(writes);
+    assert.equal(writer.backlog, 0);
+    assert.equal(writer.lagMs, 0);
+    await writer.close();
+  });
+
   test('calls made together go out as one batch, split at the batch size', async () => {
     const { sink, calls } = recordingSink();
     const writer = new BatchedRunWriter(sink, silentLogger, { batchSize: 100, batchDelayMs: 5 });
