@@ -5,9 +5,13 @@
  *   npm run bench                      full: 3 repetitions, 60 s fire windows, up to 100,000 jobs / runs
  *   npm run bench -- --quick           1 repetition, 10 s windows, small sizes (a few minutes)
  *   npm run bench -- --only tick,scale --no-write
+ *
+ * Every finished step is appended to a results file as one JSON line (docs/bench/results-full.jsonl, or -quick),
+ * and the tables are made from that file. `--resume` skips the steps the file already holds, so a full run (hours
+ * on this machine) can be stopped and carried on later, even from another checkout once the file is committed.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -21,6 +25,32 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 interface ChildResult {
   samples: Sample[];
   minute: number;
+}
+
+/** One line of the results file. */
+interface Recorded extends Outcome {
+  rep: number;
+  key: string;
+  /** When the step started (ISO). */
+  at: string;
+}
+
+const stepKey = (step: Step): string => [step.contender, ...step.args].join(' ');
+
+/** How long a step may take: its fire window and setup with room to spare; holding 100,000 jobs takes longer. */
+function stepTimeoutMs(step: Step, seconds: number): number {
+  return step.workload === 'scale' ? 15 * 60_000 : seconds * 1000 + 5 * 60_000;
+}
+
+async function readRecorded(file: string): Promise<Recorded[]> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  });
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Recorded);
 }
 
 /** Runs one contender process; a crash, a timeout or no result line becomes a row saying so. */
@@ -51,23 +81,35 @@ function failure(code: number | null, signal: NodeJS.Signals | null, stderr: str
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, 'no-write': { type: 'boolean' }, reps: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean' }, only: { type: 'string' }, 'no-write': { type: 'boolean' }, reps: { type: 'string' }, resume: { type: 'boolean' }, results: { type: 'string' } },
+  });
   const quick = values.quick ?? false;
   const plan = makePlan(quick, values.only ? new Set(values.only.split(',')) : null);
   const reps = values.reps ? Number(values.reps) : plan.reps;
-  const timeoutMs = quick ? 4 * 60_000 : 20 * 60_000;
-  const started = new Date();
-  const outcomes: Outcome[] = [];
+  const resultsFile = values.results ?? path.join(here, '..', '..', 'docs', 'bench', `results-${quick ? 'quick' : 'full'}.jsonl`);
+  await mkdir(path.dirname(resultsFile), { recursive: true });
+  const recorded = values.resume ? await readRecorded(resultsFile) : [];
+  if (!values.resume) await writeFile(resultsFile, '');
+  const done = new Set(recorded.map((r) => `${r.rep}|${r.key}`));
+  if (recorded.length > 0) process.stderr.write(`resuming: ${recorded.length} steps already in ${path.relative(process.cwd(), resultsFile)}\n`);
   // Repetitions go round the whole plan, so a noisy minute on the shared machine hits one repetition, not three.
   for (let rep = 1; rep <= reps; rep++) {
     for (const step of plan.steps) {
+      if (done.has(`${rep}|${stepKey(step)}`)) continue;
       process.stderr.write(`[${rep}/${reps}] ${step.workload} ${step.size} ${step.label} ... `);
       const t0 = Date.now();
-      const { samples, minute } = await runStep(step, timeoutMs);
-      outcomes.push({ step, samples, minute });
+      const at = new Date().toISOString();
+      const { samples, minute } = await runStep(step, stepTimeoutMs(step, plan.seconds));
+      const line: Recorded = { rep, key: stepKey(step), at, step, samples, minute };
+      recorded.push(line);
+      await appendFile(resultsFile, `${JSON.stringify(line)}\n`);
       process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)} s${samples.some((s) => s.note?.startsWith('failed')) ? ' (failed)' : ''}\n`);
     }
   }
+  const planned = new Set(plan.steps.map(stepKey));
+  const outcomes = recorded.filter((r) => planned.has(r.key) && r.rep <= reps);
+  const started = new Date(outcomes.reduce((min, r) => (r.at < min ? r.at : min), new Date().toISOString()));
   const rows = aggregate(outcomes);
   const env = await environment(started, quick, reps, plan.seconds, JSON.parse(await readFile(path.join(here, '..', '..', 'package.json'), 'utf8')) as { version: string });
   const workloads = [...new Set(plan.steps.map((s) => s.workload))];
