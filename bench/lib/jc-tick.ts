@@ -27,7 +27,8 @@ async function scheduleJobs(host: Host, projectId: number, count: number, spread
     if (spread) row.anchorAt = new Date(base + Math.floor((i * 1000) / count));
     ids.push((await store.jobs.create(row)).id);
   }
-  for (const id of ids) engine.schedule((await store.jobs.get(id))!);
+  // One read for all: a read per job would queue behind the rows of the jobs already firing (minutes at 10,000).
+  for (const job of await store.jobs.getMany(ids)) engine.schedule(job);
   return ids;
 }
 

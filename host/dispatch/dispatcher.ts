@@ -111,12 +111,12 @@ export class Dispatcher {
    */
   plan(fires: { job: JobRecord; fireAt: Date }[], current: (jobId: number) => JobRecord | undefined): void {
     if (!this.accepting || fires.length === 0) return;
-    const groups = new Map<number, Planned[]>();
     // The database is the bottleneck: another row (even a SKIPPED one) would only deepen it. Counted, not written.
     if (this.deps.store.runWriter.lagMs >= this.deps.config.maxRowLagMs) {
       this.report.noteDropped('row_backlog', fires.length);
       return;
     }
+    const groups = new Map<number, Planned[]>();
     let room = this.deps.config.maxRunsInFlight - this.inFlight;
     let overloadRows = OVERLOAD_ROWS_PER_WAKE;
     for (const { job, fireAt } of fires) {

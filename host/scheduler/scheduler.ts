@@ -193,7 +193,8 @@ export class Scheduler {
       this.options.logger.warn('misfire: jobs more than a few fire times behind were fired once and skipped ahead', {
         jobs: misfired.length,
         jobIds: misfired.slice(0, 10).map((m) => m.jobId),
-        maxLagMs: nowMs - Math.min(...misfired.slice(0, 1000).map((m) => m.fireAt)),
+        // nowMs is the wake time plus the lead; the lag is from the wake itself.
+        maxLagMs: nowMs - this.leadMs - Math.min(...misfired.slice(0, 1000).map((m) => m.fireAt)),
       });
     }
     return { fires, ended };

@@ -16,7 +16,7 @@ export interface EngineDeps {
   logger: Logger;
   /** How long before its fire time a fire's run row is written (0: at the fire time). */
   fireLeadMs?: number;
-  /** How many full job records stay in memory (default 4,096); the others are loaded when their fires come. */
+  /** How many full job records stay in memory (default 32,768); the others are loaded when their fires come. */
   cachedJobs?: number;
 }
 
