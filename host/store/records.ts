@@ -107,8 +107,8 @@ export function toBundle(r: Row): BundleRecord {
 
 export function toJob(r: Row): JobRecord {
   return {
-    id: num(r.id),
-    projectId: num(r.projectId),
+    // id, projectId, state, schedule, anchorAt and misfire: read as a start-up reads them.
+    ...toJobSchedule(r),
     name: String(r.name),
     kind: r.kind as JobRecord['kind'],
     entry: r.entry as JobRecord['entry'],
@@ -116,16 +116,12 @@ export function toJob(r: Row): JobRecord {
     configFile: strOrNull(r.configFile),
     profile: strOrNull(r.profile),
     config: (r.config ?? {}) as JobRecord['config'],
-    schedule: r.schedule as JobRecord['schedule'],
     concurrency: r.concurrency as JobRecord['concurrency'],
     maxQueue: num(r.maxQueue),
     timeoutMs: numOrNull(r.timeoutMs),
     memoryLimitMb: numOrNull(r.memoryLimitMb),
-    misfire: r.misfire as JobRecord['misfire'],
     onInterrupt: r.onInterrupt as JobRecord['onInterrupt'],
     shell: Boolean(r.shell),
-    state: r.state as JobRecord['state'],
-    anchorAt: dateOrNull(r.anchorAt),
     resolverId: numOrNull(r.resolverId),
     identifierCode: strOrNull(r.identifierCode),
     grants: (r.grants ?? null) as JobRecord['grants'],
