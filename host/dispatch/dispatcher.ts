@@ -92,15 +92,21 @@ export class Dispatcher {
       this.slots.enqueue(job.id, { request, row });
       this.queuedJobOf.set(row.runId, job.id);
     }
+    // A run that starts is prepared (code resolved, context or worker taken) while its row is committed; its gate
+    // opens only after the commit, so "the row is committed before the run starts" holds.
+    const prepared = admission === 'start' ? prepareRun({ ...this.deps, request, row }) : undefined;
     const ok = await this.insert(row);
     if (!ok) {
       if (admission === 'queue') {
         this.slots.dequeue(job.id, (q) => q.row.runId === row.runId);
         this.queuedJobOf.delete(row.runId);
-      } else this.release(job.id);
+      } else {
+        await prepared?.cancel();
+        this.release(job.id);
+      }
       return null;
     }
-    if (admission === 'start') this.track(this.start(request, row));
+    if (admission === 'start') this.track(this.start(request, row, prepared));
     return { runId: row.runId, status: row.status };
   }
 

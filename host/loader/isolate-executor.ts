@@ -36,13 +36,15 @@ export interface IsolateExecutor extends Executor {
 export interface IsolateExecutorOptions {
   /** An isolate is replaced after this many runs (default 5,000); tests set Infinity to prove nothing grows. */
   readonly maxRunsPerIsolate?: number;
+  /** Idle isolates kept per (project, bundle, memory limit), also the most made for runs back to back (default 2). */
+  readonly maxIdlePerKey?: number;
 }
 
 export function createIsolateExecutor(deps: { config: HostConfig; logger: Logger; options?: IsolateExecutorOptions }): IsolateExecutor {
   const { config } = deps;
   const logger = deps.logger.child({ component: 'isolate-executor' });
   const maxRunsPerIsolate = deps.options?.maxRunsPerIsolate ?? MAX_RUNS_PER_ISOLATE;
-  const pool = new IsolatePool({ logger, maxIdlePerKey: MAX_IDLE_PER_KEY, maxRunsPerIsolate, spareLoadTimeoutMs: DEFAULT_CPU_LIMIT_MS });
+  const pool = new IsolatePool({ logger, maxIdlePerKey: deps.options?.maxIdlePerKey ?? MAX_IDLE_PER_KEY, maxRunsPerIsolate, spareLoadTimeoutMs: DEFAULT_CPU_LIMIT_MS });
   const latestBundle = new Map<number, number>();
   const inFlight = new Set<Promise<RunOutcome>>();
   let closed = false;

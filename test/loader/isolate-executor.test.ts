@@ -203,7 +203,7 @@ describe('isolate executor', () => {
 describe('isolate executor over many runs', () => {
   let executor: IsolateExecutor;
   before(() => {
-    executor = createIsolateExecutor({ config: testConfig(), logger: silentLogger, options: { maxRunsPerIsolate: Infinity } });
+    executor = createIsolateExecutor({ config: testConfig(), logger: silentLogger, options: { maxRunsPerIsolate: Infinity, maxIdlePerKey: 1 } });
   });
   after(async () => {
     await executor.close();

@@ -130,3 +130,27 @@ describe('isolate spare contexts', () => {
     assert.deepEqual(resultOf(await executor.execute(request(0), recordingHooks())).seen, untouched);
   });
 });
+
+describe('isolate runs back to back', () => {
+  test('get a second isolate made in the background, never more, and each run still gets a context of its own', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jc-spare-'));
+    writeFileSync(path.join(dir, 'main.js'), MAIN);
+    const executor = createIsolateExecutor({ config: testConfig(), logger: silentLogger });
+    try {
+      const request = threadRequest('leak', { kind: 'isolate', params: { waitMs: 0 }, bundle: { id: 1, dir, main: 'main.js' } });
+      const counts = new Set<number>();
+      for (let i = 0; i < 200; i++) {
+        const result = resultOf(await executor.execute(request, recordingHooks()));
+        assert.deepEqual(result.seen, untouched, `run ${i} saw what an earlier run left behind`);
+        assert.equal(result.loads, 1);
+        counts.add(executor.isolateCount());
+      }
+      // No pause between runs: the first run's isolate cannot have its next context ready, so a second one is made.
+      assert.ok(counts.has(2), `isolates seen: ${[...counts].join(', ')}`);
+      assert.ok(Math.max(...counts) <= 2, `more than two isolates for one job: ${[...counts].join(', ')}`);
+    } finally {
+      await executor.close();
+    }
+    assert.equal(executor.isolateCount(), 0);
+  });
+});
