@@ -42,7 +42,8 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
     models: defineModels(sequelize),
     write: createWriteGate(traits.serialisedWrites),
   };
-  const runWriter = new BatchedRunWriter(createRunSink(ctx), log, options.runWriter);
+  // SQLite writes one statement at a time anyway; a server takes the next batch while the last one commits.
+  const runWriter = new BatchedRunWriter(createRunSink(ctx), log, { maxInFlight: traits.serialisedWrites ? 1 : 2, ...options.runWriter });
   let closing: Promise<void> | null = null;
   return {
     capabilities: publicCapabilities(traits),

@@ -63,7 +63,7 @@ interface ConnectionManager {
  */
 function driverStatement(sequelize: Sequelize, dialect: DialectTraits['dialect']): (sql: string, values: unknown[]) => Promise<void> {
   const manager = sequelize.connectionManager as unknown as ConnectionManager;
-  return async (sql, values) => {
+  const once = async (sql: string, values: unknown[]): Promise<void> => {
     const connection = await manager.getConnection({ type: 'write' });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -75,6 +75,26 @@ function driverStatement(sequelize: Sequelize, dialect: DialectTraits['dialect']
       await manager.releaseConnection(connection);
     }
   };
+  return async (sql, values) => {
+    // Two batches in flight on MySQL can deadlock on an index (rare): InnoDB rolls one statement back whole, so it
+    // is safe to send again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await once(sql, values);
+      } catch (err) {
+        if (attempt >= DEADLOCK_RETRIES || !isDeadlock(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, attempt * 5));
+      }
+    }
+  };
+}
+
+const DEADLOCK_RETRIES = 5;
+
+/** ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT (1205): the statement was rolled back and did nothing. */
+export function isDeadlock(err: unknown): boolean {
+  const { code, errno } = (err ?? {}) as { code?: unknown; errno?: unknown };
+  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205;
 }
 
 /** Replaces each `?` of a statement built here (no `?` inside its own text) with a SQLite literal. */

@@ -3,8 +3,10 @@
  * then one UPDATE of up to the rest), and each call's promise settles when its own row is committed. Writing row by
  * row through sequelize caps a host at ~1,300 runs/s on SQLite; batches lift that about 15× (measured-limits §2).
  *
- * Order per run: an update whose insert is still queued is merged into it; one whose insert is being written waits
- * for the next batch, which starts only after the current one is committed.
+ * Order per run: an update whose insert is still queued is merged into it; one whose row is being written (its
+ * insert or an earlier update) stays queued until that write is committed. Up to `maxInFlight` batches are written
+ * at once (a server database: the next batch goes while the last one commits); a batch never holds a run that one
+ * in flight holds, so the writes of one run are committed in the order they were made.
  */
 import { conflict, HostError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -18,6 +20,8 @@ export interface RunWriterOptions {
   batchDelayMs?: number;
   /** Rough cap of result + error text per batch, to stay inside MySQL's max_allowed_packet (default 2M chars). */
   maxBatchChars?: number;
+  /** Batches written at once (default 1; more only helps a database that writes on several connections). */
+  maxInFlight?: number;
 }
 
 interface Waiter {
@@ -43,8 +47,14 @@ export class BatchedRunWriter implements RunWriter {
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
   private readonly maxBatchChars: number;
+  private readonly maxInFlight: number;
   private timer: { cancel(): void } | null = null;
+  /** Runs whose rows are in a batch being written: their next writes wait for it. */
+  private readonly writing = new Set<string>();
+  private lanes = 0;
+  /** Settles when no batch is being written any more. */
   private draining: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
   private closed = false;
 
   constructor(
@@ -55,6 +65,7 @@ export class BatchedRunWriter implements RunWriter {
     this.batchSize = Math.max(1, options.batchSize ?? 1_000);
     this.batchDelayMs = Math.max(0, options.batchDelayMs ?? 0);
     this.maxBatchChars = Math.max(1, options.maxBatchChars ?? 2_000_000);
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 1);
   }
 
   insert(run: RunRecord): Promise<void> {
@@ -111,10 +122,10 @@ export class BatchedRunWriter implements RunWriter {
   }
 
   private schedule(): void {
-    // A running drain picks new rows up as soon as its batch is committed: no timer needed then.
-    if (this.timer || this.draining) return;
+    // A full set of lanes picks new rows up as soon as one of its batches is committed: no timer needed then.
+    if (this.timer || this.lanes >= this.maxInFlight) return;
     // Delay 0 is group commit proper: rows queued in the same tick share one write (setImmediate runs after them),
-    // and rows that arrive while a write is in flight share the next one; a lone row waits for no timer.
+    // and rows that arrive while the writes are in flight share the next one; a lone row waits for no timer.
     if (this.batchDelayMs === 0) {
       const immediate = setImmediate(() => void this.kick());
       this.timer = { cancel: () => clearImmediate(immediate) };
@@ -129,17 +140,40 @@ export class BatchedRunWriter implements RunWriter {
     this.timer = null;
   }
 
+  /** Starts lanes for what can be written now; settles when no batch is being written. */
   private kick(): Promise<void> {
     this.clearTimer();
-    this.draining ??= this.drain().finally(() => {
-      this.draining = null;
-      if (this.queued() > 0) this.schedule();
-    });
-    return this.draining;
+    this.fill();
+    return this.draining ?? Promise.resolve();
   }
 
-  private async drain(): Promise<void> {
-    while (this.queued() > 0) await this.write(this.takeBatch());
+  private fill(): void {
+    while (this.lanes < this.maxInFlight) {
+      const batch = this.takeBatch();
+      if (batch.inserts.length + batch.updates.length === 0) return;
+      if (this.lanes++ === 0) this.draining = new Promise((resolve) => (this.drained = resolve));
+      void this.lane(batch);
+    }
+  }
+
+  /** Writes its batch, then the next ones, until nothing it may take is left. Never rejects (write settles rows). */
+  private async lane(first: Batch): Promise<void> {
+    for (let batch = first; batch.inserts.length + batch.updates.length > 0; batch = this.takeBatch()) {
+      try {
+        await this.write(batch);
+      } finally {
+        for (const queued of batch.inserts) this.writing.delete(queued.row.runId);
+        for (const queued of batch.updates) this.writing.delete(queued.row.runId);
+      }
+      // Rows that waited for this batch, or that came meanwhile, may go on another lane too.
+      this.fill();
+    }
+    if (--this.lanes > 0) return;
+    const drained = this.drained;
+    this.draining = null;
+    this.drained = null;
+    drained?.();
+    if (this.queued() > 0) this.schedule();
   }
 
   private takeBatch(): Batch {
@@ -149,9 +183,11 @@ export class BatchedRunWriter implements RunWriter {
       for (const [runId, queued] of from) {
         const size = batch.inserts.length + batch.updates.length;
         if (size >= this.batchSize || (size > 0 && chars >= this.maxBatchChars)) return;
+        if (this.writing.has(runId)) continue;
         chars += textSize(queued.row);
         into.push(queued);
         from.delete(runId);
+        this.writing.add(runId);
       }
     };
     take(this.inserts, batch.inserts);

@@ -115,4 +115,49 @@ describe('the batched run writer', () => {
     await writer.close();
     await assert.rejects(writer.insert(newRun(job, new Date(2))), /closed/);
   });
+
+  test('with two batches in flight, the second goes while the first commits, and the writes of one run keep their order', async () => {
+    // A sink that holds each write until told, and records the order writes were committed in.
+    const committed: string[] = [];
+    const holds: Array<() => void> = [];
+    let inFlight = 0;
+    let maxSeen = 0;
+    const held = async (label: string): Promise<void> => {
+      inFlight++;
+      maxSeen = Math.max(maxSeen, inFlight);
+      await new Promise<void>((resolve) => holds.push(resolve));
+      inFlight--;
+      committed.push(label);
+    };
+    const sink: RunSink = {
+      insertMany: (runs) => held(runs.map((r) => `insert ${r.runId}`).join(',')),
+      updateMany: (updates) => held(updates.map((u) => `${u.status} ${u.runId}`).join(',')),
+      isUniqueViolation: () => false,
+      isFireConflict: () => false,
+    };
+    const writer = new BatchedRunWriter(sink, silentLogger, { maxInFlight: 2 });
+    const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+    const [a, b] = [newRun(job, new Date(1)), newRun(job, new Date(2))];
+    const writes = [writer.insert(a)];
+    await tick();
+    // a's insert is in flight: b's goes on the second lane at once, a's update must wait for a's insert.
+    writes.push(writer.insert(b), writer.update({ runId: a.runId, status: 'RUNNING', startedAt: new Date(3) }));
+    await tick();
+    assert.equal(inFlight, 2, 'the second batch did not go while the first was in flight');
+    // The second lane took b only; committing b first leaves a's update waiting for a's insert.
+    holds.splice(1, 1)[0]!();
+    await tick();
+    writes.push(writer.update({ runId: a.runId, status: 'SUCCEEDED', endedAt: new Date(4) }));
+    await tick();
+    assert.deepEqual(committed, [`insert ${b.runId}`]);
+    while (committed.length < 3 || holds.length > 0) {
+      holds.shift()?.();
+      await tick();
+    }
+    await Promise.all(writes);
+    await writer.flush();
+    assert.deepEqual(committed, [`insert ${b.runId}`, `insert ${a.runId}`, `SUCCEEDED ${a.runId}`]);
+    assert.equal(maxSeen, 2);
+    await writer.close();
+  });
 });

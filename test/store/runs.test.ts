@@ -54,6 +54,33 @@ for (const database of testDatabases()) {
       assert.equal(ok?.error, null);
     });
 
+    test('3,000 runs written as a busy host writes them (insert, RUNNING, end, from 200 callers) all end as they should', async () => {
+      const job = await seedJob(store, 'lanes');
+      let next = 0;
+      const ids: string[] = [];
+      const lane = async (): Promise<void> => {
+        while (next < 3_000) {
+          const i = next++;
+          const run = newRun(job, new Date(T0 + i));
+          ids.push(run.runId);
+          await store.runWriter.insert(run);
+          void store.runWriter.update({ runId: run.runId, status: 'RUNNING', startedAt: new Date(T0 + i + 1) });
+          // The end comes a moment later, often while the RUNNING update is being written.
+          setImmediate(() => void store.runWriter.update({ runId: run.runId, status: i % 3 ? 'SUCCEEDED' : 'FAILED', endedAt: new Date(T0 + i + 2), result: `r${i}` }));
+        }
+      };
+      await Promise.all(Array.from({ length: 200 }, lane));
+      await new Promise((resolve) => setImmediate(resolve));
+      await store.runWriter.flush();
+      const counts = await store.runs.countByStatus(job.id);
+      assert.deepEqual({ ok: counts.SUCCEEDED, failed: counts.FAILED, running: counts.RUNNING, queued: counts.QUEUED }, { ok: 2_000, failed: 1_000, running: 0, queued: 0 });
+      for (const runId of ids.filter((_, k) => k % 500 === 0)) {
+        const run = await store.runs.get(runId);
+        assert.equal(run?.result?.startsWith('r'), true);
+        assert.ok(run!.startedAt && run!.endedAt && run!.endedAt > run!.startedAt);
+      }
+    });
+
     test('a duplicate fire time is rejected alone while the rest of its batch commits', async () => {
       const job = await seedJob(store, 'dupes');
       const existing = newRun(job, new Date(T0 + 5_000));
