@@ -156,11 +156,15 @@ export class BatchedRunWriter implements RunWriter {
     }
   }
 
-  /** Writes its batch, then the next ones, until nothing it may take is left. Never rejects (write settles rows). */
+  /** Writes its batch, then the next ones, until nothing it may take is left. Never rejects. */
   private async lane(first: Batch): Promise<void> {
     for (let batch = first; batch.inserts.length + batch.updates.length > 0; batch = this.takeBatch()) {
       try {
         await this.write(batch);
+      } catch (err) {
+        // write() settles every row itself; this is the net under a bug there, so no caller waits forever.
+        this.logger.error('run batch write failed', { rows: batch.inserts.length + batch.updates.length, error: String(err) });
+        for (const queued of [...batch.inserts, ...batch.updates]) rejectAll(queued, err);
       } finally {
         for (const queued of batch.inserts) this.writing.delete(queued.row.runId);
         for (const queued of batch.updates) this.writing.delete(queued.row.runId);
