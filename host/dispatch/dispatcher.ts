@@ -92,9 +92,11 @@ export class Dispatcher {
       this.slots.enqueue(job.id, { request, row });
       this.queuedJobOf.set(row.runId, job.id);
     }
-    // A run that starts is prepared (code resolved, context or worker taken) while its row is committed; its gate
-    // opens only after the commit, so "the row is committed before the run starts" holds.
-    const prepared = admission === 'start' ? prepareRun({ ...this.deps, request, row }) : undefined;
+    // A run whose executor prepares (thread, isolate) is prepared (code resolved, worker or context taken) while its
+    // row is committed; its gate opens only after the commit, so "the row is committed before the run starts" holds.
+    // The others start after the commit as before: an exec run prepared early measured ~0.5 ms slower.
+    const early = admission === 'start' && this.deps.executors[job.kind]?.prepares === true;
+    const prepared = early ? prepareRun({ ...this.deps, request, row }) : undefined;
     const ok = await this.insert(row);
     if (!ok) {
       if (admission === 'queue') {
