@@ -202,12 +202,17 @@ describe('stopping a host', () => {
     await sleep(200);
     const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
     const th = await startHost({ options: { seedSamples: true } });
-    const all = (await th.api.get('/api/v1/jobs')).body as { id: number; name: string }[];
-    for (const job of all) if (job.name !== 'slow-manual') await th.api.post(`/api/v1/jobs/${job.id}/trigger`);
-    const slow = all.find((j) => j.name === 'slow-manual')!;
-    await th.api.post(`/api/v1/jobs/${slow.id}/trigger`, { params: { ms: 60_000 } });
-    await sleep(1000);
-    await th.stop();
+    try {
+      const all = (await th.api.get('/api/v1/jobs')).body as { id: number; name: string }[];
+      for (const job of all) if (job.name !== 'slow-manual') await th.api.post(`/api/v1/jobs/${job.id}/trigger`);
+      const slow = all.find((j) => j.name === 'slow-manual');
+      assert.ok(slow, 'the slow-manual sample job is missing (run npm run build)');
+      await th.api.post(`/api/v1/jobs/${slow.id}/trigger`, { params: { ms: 60_000 } });
+      await sleep(1000);
+    } finally {
+      // Stopped whatever failed above: a host left running would keep this test file's process alive for ever.
+      await th.stop();
+    }
     await sleep(200);
     const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
     assert.deepEqual(left.sort(), before.sort());
