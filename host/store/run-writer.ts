@@ -56,6 +56,8 @@ export class BatchedRunWriter implements RunWriter {
   private draining: Promise<void> | null = null;
   private drained: (() => void) | null = null;
   private closed = false;
+  /** Rows committed since the last check phase, whose callers hear of it in the next one (see committed()). */
+  private toResolve: Queued<unknown>[][] = [];
 
   constructor(
     private readonly sink: RunSink,
@@ -202,14 +204,36 @@ export class BatchedRunWriter implements RunWriter {
   private async write(batch: Batch): Promise<void> {
     if (batch.inserts.length > 0) await this.writeInserts(batch.inserts);
     if (batch.updates.length > 0) {
-      await settle(batch.updates, () => this.sink.updateMany(batch.updates.map((queued) => queued.row)));
+      try {
+        await this.sink.updateMany(batch.updates.map((queued) => queued.row));
+        this.committed(batch.updates);
+      } catch (err) {
+        for (const queued of batch.updates) rejectAll(queued, err);
+      }
     }
+  }
+
+  /**
+   * Committed rows tell their callers in the next check phase, not now: a caller that hears of its row starts its
+   * run (a burst of fires: milliseconds of work on this thread), and the lane's next statement, which is sent within
+   * the current microtasks, then goes to the database before that work instead of after it. Measured on SQLite: the
+   * database sat idle for a quarter of a throughput run while the fires of its last insert were being started.
+   */
+  private committed(rows: Queued<unknown>[]): void {
+    if (this.toResolve.length === 0) setImmediate(() => this.resolveCommitted());
+    this.toResolve.push(rows);
+  }
+
+  private resolveCommitted(): void {
+    const groups = this.toResolve;
+    this.toResolve = [];
+    for (const rows of groups) for (const queued of rows) resolveAll(queued);
   }
 
   private async writeInserts(inserts: Queued<RunRecord>[]): Promise<void> {
     try {
       await this.sink.insertMany(inserts.map((queued) => queued.row));
-      for (const queued of inserts) resolveAll(queued);
+      this.committed(inserts);
     } catch (err) {
       if (!this.sink.isUniqueViolation(err)) {
         this.logger.warn('run batch insert failed', { rows: inserts.length, error: String(err) });
@@ -249,15 +273,6 @@ function mergeInto(row: RunRecord | RunUpdate, update: RunUpdate): void {
 function textSize(row: RunRecord | RunUpdate): number {
   const error = row.error ? row.error.message.length + (row.error.stack?.length ?? 0) : 0;
   return 200 + (row.result?.length ?? 0) + error;
-}
-
-async function settle<T>(items: Queued<T>[], write: () => Promise<void>): Promise<void> {
-  try {
-    await write();
-    for (const queued of items) resolveAll(queued);
-  } catch (err) {
-    for (const queued of items) rejectAll(queued, err);
-  }
 }
 
 function resolveAll(queued: Queued<unknown>): void {

@@ -160,4 +160,25 @@ describe('the batched run writer', () => {
     assert.equal(maxSeen, 2);
     await writer.close();
   });
+
+  test("a batch's next statement goes to the database before the callers of its committed rows hear of them", async () => {
+    // Callers that hear their row is committed start their runs, which is work on this thread; the statement after
+    // it must not wait for that work.
+    const events: string[] = [];
+    const sink: RunSink = {
+      insertMany: async (runs) => void events.push(`insert ${runs.length}`),
+      updateMany: async (updates) => void events.push(`update ${updates.length}`),
+      isUniqueViolation: () => false,
+      isFireConflict: () => false,
+    };
+    const writer = new BatchedRunWriter(sink, silentLogger);
+    const [a, b] = [newRun(job, new Date(1)), newRun(job, new Date(2))];
+    await writer.insert(a);
+    events.length = 0;
+    const inserted = writer.insert(b).then(() => void events.push('b heard'));
+    const updated = writer.update({ runId: a.runId, status: 'SUCCEEDED', endedAt: new Date(3) }).then(() => void events.push('a heard'));
+    await Promise.all([inserted, updated]);
+    assert.deepEqual(events, ['insert 1', 'update 1', 'b heard', 'a heard']);
+    await writer.close();
+  });
 });
