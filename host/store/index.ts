@@ -44,6 +44,7 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
   };
   // SQLite writes one statement at a time anyway; a server takes the next batch while the last one commits.
   const runWriter = new BatchedRunWriter(createRunSink(ctx), log, { maxInFlight: traits.serialisedWrites ? 1 : 2, ...options.runWriter });
+  const events = createEventRepo(ctx);
   let closing: Promise<void> | null = null;
   return {
     capabilities: publicCapabilities(traits),
@@ -54,10 +55,10 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
     jobs: createJobRepo(ctx),
     runs: createRunRepo(ctx),
     runWriter,
-    events: createEventRepo(ctx),
+    events,
     cache: createCacheRepo(ctx),
     close() {
-      closing ??= runWriter.close().finally(() => sequelize.close());
+      closing ??= Promise.allSettled([runWriter.close(), events.flush()]).then(() => sequelize.close());
       return closing;
     },
   };
