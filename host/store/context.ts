@@ -2,6 +2,7 @@ import type { Sequelize } from 'sequelize';
 import { UniqueConstraintError } from 'sequelize';
 import { conflict } from '../errors/index.js';
 import type { DialectTraits } from './capabilities.js';
+import type { Driver } from './driver.js';
 import type { Models } from './models.js';
 import type { WriteGate } from './write-gate.js';
 
@@ -12,6 +13,8 @@ export interface StoreContext {
   traits: DialectTraits;
   /** Every write goes through it (one writer at a time on SQLite). */
   write: WriteGate;
+  /** Statements past sequelize's query layer, for the paths that run per run or per request. */
+  driver: Driver;
 }
 
 /** Turns a unique-index violation into a CONFLICT the web layer can show; other errors pass unchanged. */

@@ -8,6 +8,7 @@ import { createTokenRepo, createUserRepo } from './accounts.js';
 import { publicCapabilities } from './capabilities.js';
 import { connect } from './connect.js';
 import type { StoreContext } from './context.js';
+import { createDriver } from './driver.js';
 import { createCacheRepo, createEventRepo, createJobRepo } from './jobs.js';
 import { migrate } from './migrate.js';
 import { defineModels } from './models.js';
@@ -41,6 +42,7 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
     traits,
     models: defineModels(sequelize),
     write: createWriteGate(traits.serialisedWrites),
+    driver: createDriver(sequelize, traits.dialect),
   };
   // SQLite writes one statement at a time anyway; a server takes the next batch while the last one commits.
   const runWriter = new BatchedRunWriter(createRunSink(ctx), log, { maxInFlight: traits.serialisedWrites ? 1 : 2, ...options.runWriter });

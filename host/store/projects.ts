@@ -3,14 +3,16 @@
  */
 import type { StoreContext } from './context.js';
 import { definedOnly, uniquely } from './context.js';
+import { selectList } from './driver.js';
 import { num, plain, toBundle, toProject } from './records.js';
 import type { BundleRepo, ProjectRepo } from './types.js';
 
 export function createProjectRepo(ctx: StoreContext): ProjectRepo {
   const { Project } = ctx.models;
-  // Raw, not findByPk: every REST call on a job or project reads its project.
+  // Every REST call on a job or project reads its project: straight from the driver (see driver.ts).
+  const columns = selectList(Project);
   const get = async (id: number) => {
-    const row = (await Project.findOne({ where: { id }, raw: true })) as unknown as Record<string, unknown> | null;
+    const [row] = await ctx.driver.select(`SELECT ${columns} FROM \`projects\` WHERE \`id\` = ?`, [id]);
     return row ? toProject(row) : null;
   };
   return {

@@ -3,7 +3,7 @@
  * changes. Updates cannot be upserts: an INSERT … ON CONFLICT row must satisfy NOT NULL before the conflict is seen,
  * and an update carries only the columns that changed.
  */
-import { UniqueConstraintError, type Sequelize } from 'sequelize';
+import { UniqueConstraintError } from 'sequelize';
 import type { DialectTraits } from './capabilities.js';
 import type { StoreContext } from './context.js';
 import type { RunRecord, RunUpdate } from './types.js';
@@ -44,80 +44,6 @@ export function fireKey(run: RunRecord): number | null {
   return run.trigger === 'SCHEDULE' ? run.scheduledAt.getTime() : null;
 }
 
-/** The driver connection under sequelize: sqlite3's Database or mysql2's (callback) Connection. */
-interface DriverConnection {
-  run?(sql: string, values: unknown[], done: (err: Error | null) => void): void;
-  query?(options: { sql: string; values: unknown[] }, done: (err: Error | null) => void): void;
-}
-
-interface ConnectionManager {
-  getConnection(options: { type: 'write' }): Promise<DriverConnection>;
-  releaseConnection(connection: DriverConnection): Promise<void>;
-}
-
-/**
- * Runs one statement on a driver connection of sequelize's own pool. sequelize.query with replacements tokenises
- * the whole statement to inline 19,000 values, which cost more than the write itself. On SQLite the values are
- * inlined here as literals (binding 19,000 values through sqlite3 cost even more: ~50 ms of the main thread per
- * batch); mysql2 formats its `?` placeholders itself.
- */
-function driverStatement(sequelize: Sequelize, dialect: DialectTraits['dialect']): (sql: string, values: unknown[]) => Promise<void> {
-  const manager = sequelize.connectionManager as unknown as ConnectionManager;
-  const once = async (sql: string, values: unknown[]): Promise<void> => {
-    const connection = await manager.getConnection({ type: 'write' });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const done = (err: Error | null): void => (err ? reject(err) : resolve());
-        if (dialect === 'sqlite') connection.run!(inlineSqlite(sql, values), [], done);
-        else connection.query!({ sql, values }, done);
-      });
-    } finally {
-      await manager.releaseConnection(connection);
-    }
-  };
-  return async (sql, values) => {
-    // Two batches in flight on MySQL can deadlock on an index (rare): InnoDB rolls one statement back whole, so it
-    // is safe to send again.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await once(sql, values);
-      } catch (err) {
-        if (attempt >= DEADLOCK_RETRIES || !isDeadlock(err)) throw err;
-        await new Promise((resolve) => setTimeout(resolve, attempt * 5));
-      }
-    }
-  };
-}
-
-const DEADLOCK_RETRIES = 5;
-
-/** ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT (1205): the statement was rolled back and did nothing. */
-export function isDeadlock(err: unknown): boolean {
-  const { code, errno } = (err ?? {}) as { code?: unknown; errno?: unknown };
-  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205;
-}
-
-/** Replaces each `?` of a statement built here (no `?` inside its own text) with a SQLite literal. */
-export function inlineSqlite(sql: string, values: readonly unknown[]): string {
-  const parts = sql.split('?');
-  if (parts.length !== values.length + 1) throw new Error(`statement has ${parts.length - 1} placeholders for ${values.length} values`);
-  let out = parts[0]!;
-  for (let i = 0; i < values.length; i++) out += sqliteLiteral(values[i]) + parts[i + 1]!;
-  return out;
-}
-
-function sqliteLiteral(value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} to the database`);
-    return String(value);
-  }
-  if (typeof value !== 'string') throw new Error(`cannot write a ${typeof value} as a SQL literal`);
-  const quoted = `'${value.includes("'") ? value.replaceAll("'", "''") : value}'`;
-  // A NUL would end the statement's text early: spell it out.
-  return quoted.includes('\0') ? quoted.replaceAll('\0', "' || char(0) || '") : quoted;
-}
-
 /** A unique-index violation, as sequelize reports it or as the driver does (SQLite, MySQL/MariaDB). */
 function uniqueViolation(err: unknown): { message: string } | null {
   if (err instanceof UniqueConstraintError) {
@@ -130,8 +56,8 @@ function uniqueViolation(err: unknown): { message: string } | null {
   return null;
 }
 
-export function createRunSink({ sequelize, traits, write }: StoreContext): RunSink {
-  const statement = driverStatement(sequelize, traits.dialect);
+export function createRunSink({ driver, traits, write }: StoreContext): RunSink {
+  const statement = driver.run;
   const literal = (field: UpdateField, value: unknown): unknown => {
     if (value instanceof Date) return traits.dateLiteral(value);
     if (field === 'error' && value !== null) return JSON.stringify(value);

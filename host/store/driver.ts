@@ -1,0 +1,106 @@
+/**
+ * Statements sent on the driver connection under sequelize (sqlite3's Database, mysql2's Connection), past its query
+ * layer, for the paths that run per run or per request:
+ * - writes of run rows: sequelize.query with replacements tokenised a whole 19,000-value statement, which cost more
+ *   than the write itself;
+ * - hot reads on SQLite: sequelize's sqlite dialect sends every query in serialize mode, in which node-sqlite3 waits
+ *   for every statement in flight on the connection and holds back the ones after (and it asks PRAGMA table_info
+ *   first), so one REST read waited for the run rows being written and held the next batch up.
+ */
+import type { Sequelize } from 'sequelize';
+import type { DialectTraits } from './capabilities.js';
+import type { RowModel } from './models.js';
+
+export interface Driver {
+  /** One statement; a MySQL deadlock victim is sent again. SQLite gets the values inlined as literals. */
+  run(sql: string, values: unknown[]): Promise<void>;
+  /** One SELECT with bound values; rows hold what the driver gives (SQLite: dates and JSON as text, 0/1). */
+  select(sql: string, values: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+type Done<T> = (err: Error | null, result?: T) => void;
+
+/** The driver connection under sequelize: sqlite3's Database or mysql2's (callback) Connection. */
+interface DriverConnection {
+  run?(sql: string, values: unknown[], done: Done<void>): void;
+  all?(sql: string, values: unknown[], done: Done<Record<string, unknown>[]>): void;
+  query?(options: { sql: string; values: unknown[] }, done: Done<unknown>): void;
+}
+
+interface ConnectionManager {
+  getConnection(options: { type: 'read' | 'write' }): Promise<DriverConnection>;
+  releaseConnection(connection: DriverConnection): Promise<void>;
+}
+
+export function createDriver(sequelize: Sequelize, dialect: DialectTraits['dialect']): Driver {
+  const manager = sequelize.connectionManager as unknown as ConnectionManager;
+  const onConnection = async <T>(type: 'read' | 'write', call: (connection: DriverConnection, done: Done<T>) => void): Promise<T> => {
+    const connection = await manager.getConnection({ type });
+    try {
+      return await new Promise<T>((resolve, reject) => call(connection, (err, result) => (err ? reject(err) : resolve(result as T))));
+    } finally {
+      await manager.releaseConnection(connection);
+    }
+  };
+  const once = (sql: string, values: unknown[]): Promise<void> =>
+    onConnection<void>('write', (connection, done) => {
+      // Binding 19,000 values through sqlite3 cost ~50 ms of the main thread per batch: literals are cheaper.
+      if (dialect === 'sqlite') connection.run!(inlineSqlite(sql, values), [], done);
+      else connection.query!({ sql, values }, (err) => done(err));
+    });
+  return {
+    async run(sql, values) {
+      // Two batches in flight on MySQL can deadlock on an index (rare): InnoDB rolls one statement back whole, so it
+      // is safe to send again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await once(sql, values);
+        } catch (err) {
+          if (attempt >= DEADLOCK_RETRIES || !isDeadlock(err)) throw err;
+          await new Promise((resolve) => setTimeout(resolve, attempt * 5));
+        }
+      }
+    },
+    select: (sql, values) =>
+      onConnection<Record<string, unknown>[]>('read', (connection, done) => {
+        if (dialect === 'sqlite') connection.all!(sql, values, done);
+        else connection.query!({ sql, values }, done as Done<unknown>);
+      }),
+  };
+}
+
+const DEADLOCK_RETRIES = 5;
+
+/** `SELECT <this> FROM …` gives a model's columns under their attribute names (`project_id` AS `projectId`). */
+export function selectList(model: RowModel): string {
+  return Object.entries(model.getAttributes())
+    .map(([name, attribute]) => `\`${attribute.field ?? name}\` AS \`${name}\``)
+    .join(', ');
+}
+
+/** ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT (1205): the statement was rolled back and did nothing. */
+export function isDeadlock(err: unknown): boolean {
+  const { code, errno } = (err ?? {}) as { code?: unknown; errno?: unknown };
+  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205;
+}
+
+/** Replaces each `?` of a statement built here (no `?` inside its own text) with a SQLite literal. */
+export function inlineSqlite(sql: string, values: readonly unknown[]): string {
+  const parts = sql.split('?');
+  if (parts.length !== values.length + 1) throw new Error(`statement has ${parts.length - 1} placeholders for ${values.length} values`);
+  let out = parts[0]!;
+  for (let i = 0; i < values.length; i++) out += sqliteLiteral(values[i]) + parts[i + 1]!;
+  return out;
+}
+
+function sqliteLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} to the database`);
+    return String(value);
+  }
+  if (typeof value !== 'string') throw new Error(`cannot write a ${typeof value} as a SQL literal`);
+  const quoted = `'${value.includes("'") ? value.replaceAll("'", "''") : value}'`;
+  // A NUL would end the statement's text early: spell it out.
+  return quoted.includes('\0') ? quoted.replaceAll('\0', "' || char(0) || '") : quoted;
+}
