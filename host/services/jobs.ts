@@ -4,7 +4,7 @@
  */
 import type { HostConfig } from '../config/index.js';
 import { badRequest, conflict, unprocessable } from '../errors/index.js';
-import type { JobRecord, ProjectRecord, Store } from '../store/types.js';
+import type { BundleRecord, JobRecord, ProjectRecord, Store } from '../store/types.js';
 import type { Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
@@ -19,8 +19,15 @@ export interface JobServiceDeps {
 
 /** Kinds this host can run today. */
 const RUNNABLE = new Set(['thread', 'exec', 'module', 'isolate']);
+const MAX_CURRENT_BUNDLES = 10_000;
 
 export class JobService {
+  /**
+   * The current bundle of each project as last read. A bundle row never changes once written, and the project row
+   * (read fresh on every call) says which bundle is current, so a hit is never stale; a REST trigger skips one read.
+   */
+  private readonly currentBundles = new Map<number, BundleRecord>();
+
   constructor(private readonly deps: JobServiceDeps) {}
 
   async list(actor: Actor, filter: { projectId?: number; state?: string }): Promise<JobRecord[]> {
@@ -132,7 +139,7 @@ export class JobService {
   private async checkRunnable(project: ProjectRecord, job: Pick<JobInput, 'kind' | 'entry' | 'configFile'>): Promise<void> {
     if (!RUNNABLE.has(job.kind)) throw unprocessable(`jobs of kind "${job.kind}" are not supported by this host yet (kind)`);
     if (job.kind === 'exec') return;
-    const bundle = project.currentBundleId ? await this.deps.store.bundles.get(project.currentBundleId) : null;
+    const bundle = await this.currentBundle(project);
     if (!bundle) throw unprocessable(`project ${project.name} has no bundle yet: upload one first (POST /api/v1/projects/${project.id}/bundles)`);
     if (bundle.manifest.kind !== job.kind) {
       throw unprocessable(`the project's bundle is of kind "${bundle.manifest.kind}", not "${job.kind}" (kind)`);
@@ -141,6 +148,18 @@ export class JobService {
     if (!names.includes(String(job.entry))) {
       throw unprocessable(`the project's bundle (version ${bundle.version}) exports no job named "${String(job.entry)}"; it has: ${names.join(', ') || 'none'} (entry)`);
     }
+  }
+
+  private async currentBundle(project: ProjectRecord): Promise<BundleRecord | null> {
+    if (!project.currentBundleId) return null;
+    const known = this.currentBundles.get(project.id);
+    if (known?.id === project.currentBundleId) return known;
+    const bundle = await this.deps.store.bundles.get(project.currentBundleId);
+    // One entry per project; a host that has seen very many (deleted ones too) starts over.
+    if (this.currentBundles.size >= MAX_CURRENT_BUNDLES) this.currentBundles.clear();
+    if (bundle) this.currentBundles.set(project.id, bundle);
+    else this.currentBundles.delete(project.id);
+    return bundle;
   }
 }
 
