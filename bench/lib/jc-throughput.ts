@@ -2,11 +2,12 @@
  * JobCenter under workload 2: N manual runs of an empty thread job as fast as the host accepts them, every run
  * recorded (row inserted before it runs, finished after) and logged. In-process through `dispatcher.fire`, as
  * the first host-core bench measured it, or through `POST /api/v1/jobs/:id/trigger` with a bounded number of requests
- * in flight.
+ * in flight, sent from a worker thread (rest-client.ts).
  */
 import type { Host } from '../../host/main.js';
 import { benchDb, benchProject, jcLabel, startBenchHost } from './jobcenter.js';
 import { sleep, waitUntil, type Sample } from './measure.js';
+import { restClient } from './rest-client.js';
 
 export interface ThroughputOptions {
   db: string;
@@ -34,27 +35,6 @@ async function fireLanes(host: Host, jobId: number, runs: number): Promise<void>
   await Promise.all(Array.from({ length: FIRE_LANES }, lane));
 }
 
-async function restLanes(url: string, jobId: number, runs: number): Promise<number> {
-  const login = await fetch(`${url}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: 'bench-password' }),
-  });
-  const { token } = (await login.json()) as { token: string };
-  let sent = 0;
-  let refused = 0;
-  const lane = async (): Promise<void> => {
-    while (sent < runs) {
-      sent++;
-      const res = await fetch(`${url}/api/v1/jobs/${jobId}/trigger`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
-      await res.arrayBuffer();
-      if (res.status < 200 || res.status >= 300) refused++;
-    }
-  };
-  await Promise.all(Array.from({ length: REST_LANES }, lane));
-  return refused;
-}
-
 export async function jobCenterThroughput(opts: ThroughputOptions): Promise<Sample[]> {
   const db = await benchDb(opts.db, 'tput');
   const bench = await startBenchHost(db.dbUrl);
@@ -69,7 +49,7 @@ export async function jobCenterThroughput(opts: ThroughputOptions): Promise<Samp
     await host.parts.store.runWriter.flush();
     const before = await host.parts.store.runs.countByStatus(job.id);
     const started = performance.now();
-    const refused = opts.via === 'fire' ? (await fireLanes(host, job.id, opts.runs), 0) : await restLanes(url, job.id, opts.runs);
+    const refused = opts.via === 'fire' ? (await fireLanes(host, job.id, opts.runs), 0) : await restClient({ url, jobId: job.id, runs: opts.runs, lanes: REST_LANES });
     const acceptedMs = performance.now() - started;
     await waitUntil(() => host.parts.dispatcher.activeCount === 0, 120_000, 2);
     await host.parts.store.runWriter.flush();
