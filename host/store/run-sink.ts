@@ -1,10 +1,9 @@
 /**
  * The SQL side of the run writer: one multi-row INSERT per batch of new runs, one UPDATE … CASE per batch of
- * changes. Updates cannot be upserts: an INSERT … ON CONFLICT row must satisfy NOT NULL before the conflict is seen,
+ * changes, sent on the driver connection (driver.ts). Updates cannot be upserts: an INSERT … ON CONFLICT row must satisfy NOT NULL before the conflict is seen,
  * and an update carries only the columns that changed.
  */
 import { UniqueConstraintError } from 'sequelize';
-import type { DialectTraits } from './capabilities.js';
 import type { StoreContext } from './context.js';
 import type { RunRecord, RunUpdate } from './types.js';
 
