@@ -1,7 +1,7 @@
 /**
- * The SQL side of the run writer: one multi-row INSERT per batch of new runs, one UPDATE … CASE per batch of
- * changes, sent on the driver connection (driver.ts). Updates cannot be upserts: an INSERT … ON CONFLICT row must satisfy NOT NULL before the conflict is seen,
- * and an update carries only the columns that changed.
+ * The SQL side of the run writer, sent on the driver connection (driver.ts): one multi-row INSERT per batch of new
+ * runs, one UPDATE joined to the batch's values per shape of change. Updates cannot be upserts: an INSERT … ON
+ * CONFLICT row must satisfy NOT NULL before the conflict is seen, and an update carries only the columns that changed.
  */
 import { UniqueConstraintError } from 'sequelize';
 import type { StoreContext } from './context.js';
