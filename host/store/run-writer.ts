@@ -248,7 +248,7 @@ export class BatchedRunWriter implements RunWriter {
   private async insertAlone(queued: Queued<RunRecord>): Promise<void> {
     try {
       await this.sink.insertMany([queued.row]);
-      resolveAll(queued);
+      this.committed([queued]);
     } catch (err) {
       const run = queued.row;
       rejectAll(
