@@ -2,7 +2,7 @@
  * Dispatch decides how a fire runs: concurrency policy, the run row (committed before the run starts, so a
  * kill -9 never loses a run that executed), the executor call, timeout and kill, the final status and log index.
  */
-import { randomUUID } from 'node:crypto';
+import { newRunId } from './run-id.js';
 import type { HostConfig } from '../config/index.js';
 import { hasCode, serializeError, type SerializedError } from '../errors/index.js';
 import type { RunOutcome } from '../loader/executor.js';
@@ -407,7 +407,7 @@ export class Dispatcher {
   private newRow(request: FireRequest, status: RunStatus): RunRecord {
     const now = new Date();
     return {
-      runId: randomUUID(),
+      runId: newRunId(),
       jobId: request.job.id,
       projectId: request.job.projectId,
       bundleId: null,

@@ -63,7 +63,7 @@ export type Schedule =
 
 /** Everything a run receives from the host. */
 export interface JobContext<P = unknown> {
-  /** UUID v4, also on every log line of the run. */
+  /** A UUID (the host makes version 7, which sorts by the time it was made), also on every log line of the run. */
   readonly runId: string;
   readonly job: { readonly id: number; readonly name: string; readonly project: string };
   /** The job's params (JSON). */
