@@ -24,7 +24,9 @@ type Done<T> = (err: Error | null, result?: T) => void;
 interface DriverConnection {
   run?(sql: string, values: unknown[], done: Done<void>): void;
   all?(sql: string, values: unknown[], done: Done<Record<string, unknown>[]>): void;
-  query?(options: { sql: string; values: unknown[] }, done: Done<unknown>): void;
+  query?(options: { sql: string; values?: unknown[] }, done: Done<unknown>): void;
+  /** mysql2: a value as a MySQL literal, by the connection's own rules. */
+  escape?(value: unknown): string;
 }
 
 interface ConnectionManager {
@@ -46,7 +48,9 @@ export function createDriver(sequelize: Sequelize, dialect: DialectTraits['diale
     onConnection<void>('write', (connection, done) => {
       // Binding 19,000 values through sqlite3 cost ~50 ms of the main thread per batch: literals are cheaper.
       if (dialect === 'sqlite') connection.run!(inlineSqlite(sql, values), [], done);
-      else connection.query!({ sql, values }, (err) => done(err));
+      // mysql2 would splice the values in itself, one string concatenation per value: ~12 % of what a throughput
+      // run allocated on the main thread, the rest of a batch's text and a flattening copy of it included.
+      else connection.query!({ sql: inline(sql, values, (value) => mysqlLiteral(connection, value)) }, (err) => done(err));
     });
   return {
     async run(sql, values) {
@@ -86,11 +90,31 @@ export function isDeadlock(err: unknown): boolean {
 
 /** Replaces each `?` of a statement built here (no `?` inside its own text) with a SQLite literal. */
 export function inlineSqlite(sql: string, values: readonly unknown[]): string {
+  return inline(sql, values, sqliteLiteral);
+}
+
+/** The statement with each `?` replaced by its value's literal, built as one flat string. */
+function inline(sql: string, values: readonly unknown[], literal: (value: unknown) => string): string {
   const parts = sql.split('?');
   if (parts.length !== values.length + 1) throw new Error(`statement has ${parts.length - 1} placeholders for ${values.length} values`);
-  let out = parts[0]!;
-  for (let i = 0; i < values.length; i++) out += sqliteLiteral(values[i]) + parts[i + 1]!;
-  return out;
+  const out = new Array<string>(parts.length + values.length);
+  out[0] = parts[0]!;
+  for (let i = 0; i < values.length; i++) {
+    out[2 * i + 1] = literal(values[i]);
+    out[2 * i + 2] = parts[i + 1]!;
+  }
+  return out.join('');
+}
+
+/** Numbers and NULL spelled here, strings escaped by mysql2 as it would have in the query (quotes, backslashes). */
+function mysqlLiteral(connection: DriverConnection, value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} to the database`);
+    return String(value);
+  }
+  if (typeof value !== 'string') throw new Error(`cannot write a ${typeof value} as a SQL literal`);
+  return connection.escape!(value);
 }
 
 function sqliteLiteral(value: unknown): string {
