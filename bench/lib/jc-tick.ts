@@ -80,7 +80,11 @@ export async function jobCenterTick(opts: TickOptions): Promise<Sample[]> {
     const got = await readBack(host, projectId, window, (upload as { bundleId: number } | null)?.bundleId ?? null);
     const q = quantiles(got.lags);
     const missed = ids.length * expectedFires(window, 1000) - got.seen;
-    const metrics: Record<string, number> = { p50: q.p50, p99: q.p99, max: q.max, fires: got.lags.length, missed, cpu, rss, failed: got.failed };
+    // Fires the host dropped on purpose, by the bound that dropped them (docs/statuses.md, "Overload").
+    const { in_flight: droppedInFlight, row_backlog: droppedRowBacklog } = host.parts.dispatcher.report.dropped;
+    const metrics: Record<string, number> = {
+      p50: q.p50, p99: q.p99, max: q.max, fires: got.lags.length, missed, cpu, rss, failed: got.failed, droppedInFlight, droppedRowBacklog,
+    };
     if (opts.reload) {
       const u = upload as { at: number; ms: number; bundleId: number } | null;
       metrics.uploadMs = u?.ms ?? Number.NaN;
