@@ -2,7 +2,6 @@
  * Dispatch decides how a fire runs: concurrency policy, the run row (committed before the run starts, so a
  * kill -9 never loses a run that executed), the executor call, timeout and kill, the final status and log index.
  */
-import { newRunId } from './run-id.js';
 import type { HostConfig } from '../config/index.js';
 import { hasCode, serializeError, type SerializedError } from '../errors/index.js';
 import type { RunOutcome } from '../loader/executor.js';
@@ -11,6 +10,7 @@ import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } f
 import { FireReport } from './fire-report.js';
 import { JobSlots } from './job-slots.js';
 import { prepareRun, type ActiveRun, type PreparedRun, type RunEnd } from './run-execution.js';
+import { newRunId } from './run-id.js';
 import type { Executors, FireRequest, Reconciler, RunLogOpener, TargetResolver } from './types.js';
 
 export interface DispatcherDeps {

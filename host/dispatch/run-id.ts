@@ -1,8 +1,8 @@
 /**
  * Run ids: UUID version 7 (RFC 9562), a millisecond timestamp ahead of random bits, so the ids a host makes sort by
  * the time they were made. The runs table is keyed by runId: with random (v4) keys every insert lands on a random
- * page of InnoDB's clustered index and of each secondary index (they all carry the key), and MariaDB spent most of
- * a throughput run's CPU there; time-ordered keys append to the end of the index instead.
+ * page of InnoDB's clustered index and of each secondary index (they all carry the key), and MariaDB fell behind
+ * 10,000 every-second jobs as the table grew; time-ordered keys append at the end of each index instead.
  *
  * Within one millisecond the 12 bits after the version are a counter started at a random value below 2,048
  * (RFC 9562 §6.2, method 1), so the ids of one host are strictly increasing; past 4,095 the timestamp steps on by one.

@@ -106,14 +106,13 @@ function inline(sql: string, values: readonly unknown[], literal: (value: unknow
   return out.join('');
 }
 
-/** Numbers and NULL spelled here, strings escaped by mysql2 as it would have in the query (quotes, backslashes). */
+/** Numbers and NULL spelled here; the rest escaped by mysql2 as its own formatting would have (quotes, backslashes). */
 function mysqlLiteral(connection: DriverConnection, value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new Error(`cannot write ${value} to the database`);
     return String(value);
   }
-  if (typeof value !== 'string') throw new Error(`cannot write a ${typeof value} as a SQL literal`);
   return connection.escape!(value);
 }
 
