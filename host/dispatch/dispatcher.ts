@@ -56,7 +56,9 @@ const RUNNING_WRITE_DELAY_MS = 250;
 export class Dispatcher {
   private readonly slots = new JobSlots<Queued>();
   private readonly active = new Map<string, ActiveRun>();
-  private readonly pending = new Set<Promise<unknown>>();
+  /** Bookkeeping promises still going (see track); a shutdown waits for them. */
+  private tracked = 0;
+  private readonly untracked: (() => void)[] = [];
   /** runId → jobId of QUEUED runs, so a kill finds its queue. */
   private readonly queuedJobOf = new Map<string, number>();
   /** Retries waiting for their backoff; a shutdown drops them (the failed run's row says what happened). */
@@ -96,7 +98,7 @@ export class Dispatcher {
     // row is committed; its gate opens only after the commit, so "the row is committed before the run starts" holds.
     // The others start after the commit as before: an exec run prepared early measured ~0.5 ms slower.
     const early = admission === 'start' && this.deps.executors[job.kind]?.prepares === true;
-    const prepared = early ? prepareRun({ ...this.deps, request, row }) : undefined;
+    const prepared = early ? prepareRun(this.deps, request, row) : undefined;
     const ok = await this.insert(row);
     if (!ok) {
       if (admission === 'queue') {
@@ -141,7 +143,7 @@ export class Dispatcher {
         planned.ok = ok;
         // ALLOW never queues or skips: the run will start at its fire time, so its executor may take it now.
         const startAt = job.concurrency === 'ALLOW' ? fireAt : undefined;
-        if (ok && this.accepting) planned.prepared = prepareRun({ ...this.deps, request, row, startAt });
+        if (ok && this.accepting) planned.prepared = prepareRun(this.deps, request, row, startAt);
         return ok;
       });
       const group = groups.get(fireAt.getTime());
@@ -334,7 +336,7 @@ export class Dispatcher {
     await waitFor(() => this.active.size === 0, graceMs);
     for (const run of this.active.values()) run.abort('shutdown');
     await waitFor(() => this.active.size === 0, this.deps.config.killGraceMs + 2_000);
-    await Promise.allSettled([...this.pending]);
+    await this.allTracked();
     await this.deps.store.runWriter.flush();
     this.report.stop();
   }
@@ -342,7 +344,7 @@ export class Dispatcher {
   private async start(request: FireRequest, row: RunRecord, prepared?: PreparedRun): Promise<void> {
     const { job } = request;
     try {
-      const run = prepared ?? prepareRun({ ...this.deps, request, row });
+      const run = prepared ?? prepareRun(this.deps, request, row);
       const end = await run.start((active) => this.active.set(row.runId, active));
       this.track(end.written);
       this.retryIfDue(request, end);
@@ -433,9 +435,29 @@ export class Dispatcher {
     if (next) this.track(this.startQueued(next));
   }
 
+  /**
+   * Follows a promise of the run's bookkeeping, so a shutdown can wait for it. A count, not a set of the promises:
+   * a set entry and a `finally` closure per promise were garbage made on every fire.
+   */
   private track(promise: Promise<unknown>): void {
-    this.pending.add(promise);
-    void promise.finally(() => this.pending.delete(promise));
+    this.tracked++;
+    promise.then(this.untrack, this.trackedFailed);
+  }
+
+  private readonly untrack = (): void => {
+    if (--this.tracked > 0 || this.untracked.length === 0) return;
+    for (const resolve of this.untracked.splice(0)) resolve();
+  };
+
+  /** Tracked promises catch their own errors; one that does not is logged, never left unhandled. */
+  private readonly trackedFailed = (err: unknown): void => {
+    this.deps.logger.error('run bookkeeping failed', { error: serializeError(err).message });
+    this.untrack();
+  };
+
+  private allTracked(): Promise<void> {
+    if (this.tracked === 0) return Promise.resolve();
+    return new Promise((resolve) => this.untracked.push(resolve));
   }
 
 }

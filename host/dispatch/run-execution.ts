@@ -6,29 +6,14 @@ import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
 import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
-import type { Logger } from '../log/logger.js';
-import type { RunRecord, Store } from '../store/types.js';
-import { finalStatus, type AbortReason } from './dispatcher.js';
-import type { Executors, FireRequest, LogIndex, Reconciler, RunLogOpener, RunLogWriter, RunTarget, TargetResolver } from './types.js';
+import type { RunRecord } from '../store/types.js';
+import { finalStatus, type AbortReason, type DispatcherDeps } from './dispatcher.js';
+import type { FireRequest, LogIndex, RunLogWriter, RunTarget } from './types.js';
 
 export interface ActiveRun {
   runId: string;
   jobId: number;
   abort(reason: AbortReason): void;
-}
-
-export interface RunArgs {
-  config: HostConfig;
-  store: Store;
-  executors: Executors;
-  logs: RunLogOpener;
-  targets: TargetResolver;
-  logger: Logger;
-  reconcile?: Reconciler;
-  request: FireRequest;
-  row: RunRecord;
-  /** The run will start at this time, whatever happens until then (see RunGate.startAt). */
-  startAt?: Date;
 }
 
 /** How the run ended, for the retry decision. */
@@ -51,9 +36,12 @@ export interface PreparedRun {
   cancel(): Promise<void>;
 }
 
-/** Everything a run needs before its start: the job's code and config, the executor's own preparation. */
-export function prepareRun(args: RunArgs): PreparedRun {
-  return new RunExecution(args);
+/**
+ * Everything a run needs before its start: the job's code and config, the executor's own preparation. `deps` is
+ * the dispatcher's own, shared by every run (a copy of it per run was garbage made on every fire).
+ */
+export function prepareRun(deps: DispatcherDeps, request: FireRequest, row: RunRecord, startAt?: Date): PreparedRun {
+  return new RunExecution(deps, request, row, startAt);
 }
 
 /**
@@ -65,7 +53,10 @@ export function prepareRun(args: RunArgs): PreparedRun {
 class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   readonly runId: string;
   readonly jobId: number;
-  readonly #args: RunArgs;
+  readonly #deps: DispatcherDeps;
+  readonly #request: FireRequest;
+  readonly #row: RunRecord;
+  readonly #startAt: Date | undefined;
   #cache: RunCache | null = null;
   #controller: AbortController | null = null;
   #abortReason: AbortReason | null = null;
@@ -77,12 +68,15 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   #timer: NodeJS.Timeout | null = null;
   readonly #outcome: Promise<RunOutcome>;
 
-  constructor(args: RunArgs) {
-    this.#args = args;
-    this.runId = args.row.runId;
-    this.jobId = args.request.job.id;
+  constructor(deps: DispatcherDeps, request: FireRequest, row: RunRecord, startAt: Date | undefined) {
+    this.#deps = deps;
+    this.#request = request;
+    this.#row = row;
+    this.#startAt = startAt;
+    this.runId = row.runId;
+    this.jobId = request.job.id;
     // A run its executor may start on its own at startAt can log before dispatch's launch gets to it.
-    if (args.startAt) this.#log = args.logs.open(this.runId, args.startAt);
+    if (startAt) this.#log = deps.logs.open(this.runId, startAt);
     this.#outcome = this.#execute();
   }
 
@@ -92,7 +86,7 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   /** Made on first use: most runs never touch their cache. */
   get cache(): RunCache {
     if (!this.#cache) {
-      const { store } = this.#args;
+      const { store } = this.#deps;
       const jobId = this.jobId;
       this.#cache = {
         get: (key) => store.cache.get(jobId, key),
@@ -125,7 +119,7 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   }
 
   get startAt(): number | undefined {
-    return this.#args.startAt?.getTime();
+    return this.#startAt?.getTime();
   }
 
   // RunGate
@@ -147,7 +141,8 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   // PreparedRun. Synchronous up to the gate when the row already says RUNNING (the planned and the manual path).
   start(register: (run: ActiveRun) => void): Promise<RunEnd> {
     register(this);
-    const { row, store } = this.#args;
+    const row = this.#row;
+    const { store } = this.#deps;
     if (!row.startedAt) {
       row.startedAt = new Date();
       const startedAt = row.startedAt;
@@ -164,7 +159,7 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   }
 
   #go(startedAt: Date): Promise<RunEnd> {
-    this.#log ??= this.#args.logs.open(this.runId, startedAt);
+    this.#log ??= this.#deps.logs.open(this.runId, startedAt);
     this.#openGate();
     return this.#finish();
   }
@@ -172,9 +167,9 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   #openGate(): void {
     if (this.#open) return;
     this.#open = true;
-    const { job } = this.#args.request;
+    const { job } = this.#request;
     // The timeout runs from the moment the run may start.
-    const timeoutMs = job.timeoutMs ?? (this.#args.config.defaultTimeoutMs || null);
+    const timeoutMs = job.timeoutMs ?? (this.#deps.config.defaultTimeoutMs || null);
     if (timeoutMs && !this.#abortReason) this.#timer = setTimeout(() => this.abort('timeout'), timeoutMs);
     const waiting = this.#waiting;
     this.#waiting = null;
@@ -182,13 +177,14 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   }
 
   async #execute(): Promise<RunOutcome> {
-    const args = this.#args;
+    const deps = this.#deps;
+    const { job } = this.#request;
     try {
-      const target = await args.targets.resolve(args.request.job);
+      const target = await deps.targets.resolve(job);
       this.#target = target;
-      const executor = args.executors[args.request.job.kind];
-      if (!executor) throw new Error(`jobs of kind "${args.request.job.kind}" cannot run on this host yet`);
-      const request = runRequest(args, target);
+      const executor = deps.executors[job.kind];
+      if (!executor) throw new Error(`jobs of kind "${job.kind}" cannot run on this host yet`);
+      const request = runRequest(deps.config, this.#request, this.#row, target);
       let result: RunOutcome;
       try {
         // An executor that prepares waits for the gate itself, after its own preparation; the others start at it.
@@ -200,14 +196,16 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
       } finally {
         if (this.#timer) clearTimeout(this.#timer);
       }
-      return result.ok && result.specs ? await reconciled(args, result.specs, this.log) : result;
+      return result.ok && result.specs ? await reconciled(deps, this.#request, this.runId, result.specs, this.log) : result;
     } catch (err) {
       return { ok: false, error: serializeError(err), aborted: false };
     }
   }
 
   async #finish(): Promise<RunEnd> {
-    const { row, request, store, config, logger } = this.#args;
+    const row = this.#row;
+    const request = this.#request;
+    const { store, config, logger } = this.#deps;
     const ended = await this.#outcome;
     const reason = this.#abortReason === ('cancelled' as AbortReason) ? null : this.#abortReason;
     if (!ended.ok) this.log('error', describeFailure(ended.error, reason));
@@ -242,8 +240,7 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   }
 }
 
-function runRequest(args: RunArgs, target: RunTarget): RunRequest {
-  const { request, row, config } = args;
+function runRequest(config: HostConfig, request: FireRequest, row: RunRecord, target: RunTarget): RunRequest {
   const { job } = request;
   return {
     runId: row.runId,
@@ -263,9 +260,9 @@ function runRequest(args: RunArgs, target: RunTarget): RunRequest {
   };
 }
 
-async function reconciled(args: RunArgs, specs: readonly JobSpec[], log: RunHooks['log']): Promise<RunOutcome> {
-  if (!args.reconcile) throw new Error('this host cannot reconcile resolver output');
-  const summary = await args.reconcile(args.request.job, specs, args.row.runId);
+async function reconciled(deps: DispatcherDeps, request: FireRequest, runId: string, specs: readonly JobSpec[], log: RunHooks['log']): Promise<RunOutcome> {
+  if (!deps.reconcile) throw new Error('this host cannot reconcile resolver output');
+  const summary = await deps.reconcile(request.job, specs, runId);
   log('info', `resolver reconciled ${specs.length} sub-job spec(s): ${summary}`);
   return { ok: true, result: summary };
 }

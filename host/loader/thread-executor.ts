@@ -37,16 +37,15 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
   const logger = deps.logger.child({ component: 'thread-executor' });
   const pools = new PoolRegistry({ env: config.jobEnv, maxThreads: config.threadsPerProject, runsPerWorker: RUNS_PER_WORKER, idleTimeoutMs: IDLE_TIMEOUT_MS, logger });
   const versions = new CurrentVersions((projectId, bundleId) => void pools.retire(projectId, bundleId));
-  const mainUrls = new Map<string, string>();
+  /** Per bundle id: a key made of dir and main was a new string per run. */
+  const mainUrls = new Map<number, { dir: string; main: string; url: string }>();
   let closed = false;
 
-  function mainUrlOf(bundle: { dir: string; main: string }): string {
-    const key = `${bundle.dir}\0${bundle.main}`;
-    let url = mainUrls.get(key);
-    if (url === undefined) {
-      url = pathToFileURL(path.resolve(bundle.dir, bundle.main)).href;
-      mainUrls.set(key, url);
-    }
+  function mainUrlOf(bundleId: number, dir: string, main: string): string {
+    const known = mainUrls.get(bundleId);
+    if (known && known.dir === dir && known.main === main) return known.url;
+    const url = pathToFileURL(path.resolve(dir, main)).href;
+    mainUrls.set(bundleId, { dir, main, url });
     return url;
   }
 
@@ -58,7 +57,7 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     if (typeof request.entry !== 'string') return failure({ name: 'Error', message: 'a thread job entry must be an export name' });
     const memoryLimitMb = request.memoryLimitMb ?? config.defaultMemoryLimitMb;
     const key = { projectId: request.job.projectId, bundleId: bundle.id, memoryLimitMb };
-    const mainUrl = mainUrlOf({ dir: bundle.dir, main: bundle.main });
+    const mainUrl = mainUrlOf(bundle.id, bundle.dir, bundle.main);
     const entry = pools.acquire(key, mainUrl, versions.isCurrent(key.projectId, key.bundleId));
     const task = buildTask(request, request.entry, mainUrl, config.resultMaxChars);
     const gate = hooks.gate;

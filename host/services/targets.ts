@@ -15,11 +15,32 @@ interface ProjectEntry {
 export class CachedTargets implements TargetResolver {
   private readonly projects = new Map<number, Promise<ProjectEntry>>();
   private readonly configs = new Map<string, Promise<Record<string, string>>>();
+  /**
+   * The last target resolved per job, reused while the job record and the project entry it came from are the same
+   * objects: a burst of fires then costs no work here (each fire's resolve had made three promises and a copy of
+   * the config). Executors never hand the config to job code in this thread, so one object serves every run.
+   */
+  private readonly lastTargets = new Map<number, { job: JobRecord; project: Promise<ProjectEntry>; target: Promise<RunTarget> }>();
 
   constructor(private readonly store: Store) {}
 
-  async resolve(job: JobRecord): Promise<RunTarget> {
-    const project = await this.project(job.projectId);
+  resolve(job: JobRecord): Promise<RunTarget> {
+    const project = this.project(job.projectId);
+    // A sub-job reads its resolver's row on every run (configSource), so its target is never reused.
+    if (job.resolverId !== null) return this.resolveFrom(project, job);
+    const last = this.lastTargets.get(job.id);
+    if (last && last.job === job && last.project === project) return last.target;
+    const target = this.resolveFrom(project, job);
+    if (this.lastTargets.size >= MAX_LAST_TARGETS) this.lastTargets.clear();
+    this.lastTargets.set(job.id, { job, project, target });
+    target.catch(() => {
+      if (this.lastTargets.get(job.id)?.target === target) this.lastTargets.delete(job.id);
+    });
+    return target;
+  }
+
+  private async resolveFrom(entry: Promise<ProjectEntry>, job: JobRecord): Promise<RunTarget> {
+    const project = await entry;
     if (!project.bundle && job.kind !== 'exec') {
       throw new Error(`project ${project.name} has no bundle: upload one before running ${job.kind} jobs`);
     }
@@ -29,6 +50,7 @@ export class CachedTargets implements TargetResolver {
 
   /** Forget what is cached for a project (new bundle, deleted bundle, rename). */
   invalidate(projectId: number): void {
+    // Targets made from the old entry are not reused: the next resolve gets a new entry.
     this.projects.delete(projectId);
     for (const key of this.configs.keys()) if (key.startsWith(`${projectId}:`)) this.configs.delete(key);
   }
@@ -84,6 +106,9 @@ export class CachedTargets implements TargetResolver {
 }
 
 type ConfigSource = Pick<JobRecord, 'configFile' | 'profile' | 'config'>;
+
+/** Jobs whose last target is kept; past this the map starts over (a host runs far fewer jobs in a burst). */
+const MAX_LAST_TARGETS = 10_000;
 
 /** Resolvers may make resolvers; the walk up to the one with a config file is bounded all the same. */
 const MAX_RESOLVER_DEPTH = 8;
