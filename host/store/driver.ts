@@ -7,13 +7,20 @@
  *   for every statement in flight on the connection and holds back the ones after (and it asks PRAGMA table_info
  *   first), so one REST read waited for the run rows being written and held the next batch up.
  */
+import { createRequire } from 'node:module';
 import type { Sequelize } from 'sequelize';
 import type { DialectTraits } from './capabilities.js';
 import type { RowModel } from './models.js';
 
 export interface Driver {
-  /** One statement; a MySQL deadlock victim is sent again. SQLite gets the values inlined as literals. */
-  run(sql: string, values: unknown[]): Promise<void>;
+  /** One statement with its values spelled in (see literal); a MySQL deadlock victim is sent again. */
+  run(sql: string): Promise<void>;
+  /**
+   * A string or a finite number (null: NULL) as a literal of the dialect, to spell into a statement for run():
+   * binding 19,000 values through sqlite3 cost ~50 ms of the main thread per batch, and mysql2 spliced values in
+   * with one string concatenation each.
+   */
+  literal(value: unknown): string;
   /** One SELECT with bound values; rows hold what the driver gives (SQLite: dates and JSON as text, 0/1). */
   select(sql: string, values: unknown[]): Promise<Record<string, unknown>[]>;
 }
@@ -25,8 +32,6 @@ interface DriverConnection {
   run?(sql: string, values: unknown[], done: Done<void>): void;
   all?(sql: string, values: unknown[], done: Done<Record<string, unknown>[]>): void;
   query?(options: { sql: string; values?: unknown[] }, done: Done<unknown>): void;
-  /** mysql2: a value as a MySQL literal, by the connection's own rules. */
-  escape?(value: unknown): string;
 }
 
 interface ConnectionManager {
@@ -44,21 +49,19 @@ export function createDriver(sequelize: Sequelize, dialect: DialectTraits['diale
       await manager.releaseConnection(connection);
     }
   };
-  const once = (sql: string, values: unknown[]): Promise<void> =>
+  const once = (sql: string): Promise<void> =>
     onConnection<void>('write', (connection, done) => {
-      // Binding 19,000 values through sqlite3 cost ~50 ms of the main thread per batch: literals are cheaper.
-      if (dialect === 'sqlite') connection.run!(inlineSqlite(sql, values), [], done);
-      // mysql2 would splice the values in itself, one string concatenation per value: ~12 % of what a throughput
-      // run allocated on the main thread, the rest of a batch's text and a flattening copy of it included.
-      else connection.query!({ sql: inline(sql, values, (value) => mysqlLiteral(connection, value)) }, (err) => done(err));
+      if (dialect === 'sqlite') connection.run!(sql, [], done);
+      else connection.query!({ sql }, (err) => done(err));
     });
   return {
-    async run(sql, values) {
+    literal: dialect === 'sqlite' ? sqliteLiteral : mysqlLiteral(),
+    async run(sql) {
       // Two batches in flight on MySQL can deadlock on an index (rare): InnoDB rolls one statement back whole, so it
       // is safe to send again.
       for (let attempt = 1; ; attempt++) {
         try {
-          return await once(sql, values);
+          return await once(sql);
         } catch (err) {
           if (attempt >= DEADLOCK_RETRIES || !isDeadlock(err)) throw err;
           await new Promise((resolve) => setTimeout(resolve, attempt * 5));
@@ -88,40 +91,24 @@ export function isDeadlock(err: unknown): boolean {
   return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205;
 }
 
-/** Replaces each `?` of a statement built here (no `?` inside its own text) with a SQLite literal. */
-export function inlineSqlite(sql: string, values: readonly unknown[]): string {
-  return inline(sql, values, sqliteLiteral);
+/** Numbers and NULL spelled here; the rest escaped by mysql2's own rules (quotes, backslashes), as its formatting does. */
+function mysqlLiteral(): (value: unknown) => string {
+  const { escape } = createRequire(import.meta.url)('mysql2') as { escape(value: unknown): string };
+  return (value) => {
+    if (value === null || value === undefined) return 'NULL';
+    if (typeof value === 'number') return finite(value);
+    return escape(value);
+  };
 }
 
-/** The statement with each `?` replaced by its value's literal, built as one flat string. */
-function inline(sql: string, values: readonly unknown[], literal: (value: unknown) => string): string {
-  const parts = sql.split('?');
-  if (parts.length !== values.length + 1) throw new Error(`statement has ${parts.length - 1} placeholders for ${values.length} values`);
-  const out = new Array<string>(parts.length + values.length);
-  out[0] = parts[0]!;
-  for (let i = 0; i < values.length; i++) {
-    out[2 * i + 1] = literal(values[i]);
-    out[2 * i + 2] = parts[i + 1]!;
-  }
-  return out.join('');
-}
-
-/** Numbers and NULL spelled here; the rest escaped by mysql2 as its own formatting would have (quotes, backslashes). */
-function mysqlLiteral(connection: DriverConnection, value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} to the database`);
-    return String(value);
-  }
-  return connection.escape!(value);
+function finite(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`cannot write ${value} to the database`);
+  return String(value);
 }
 
 function sqliteLiteral(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} to the database`);
-    return String(value);
-  }
+  if (typeof value === 'number') return finite(value);
   if (typeof value !== 'string') throw new Error(`cannot write a ${typeof value} as a SQL literal`);
   const quoted = `'${value.includes("'") ? value.replaceAll("'", "''") : value}'`;
   // A NUL would end the statement's text early: spell it out.

@@ -112,6 +112,31 @@ for (const database of testDatabases()) {
       assert.equal(read?.startedAt?.getTime(), startedAt.getTime());
     });
 
+    test('text with quotes, backslashes, NUL, question marks and non-ASCII is written and read back exactly', async () => {
+      const job = await seedJob(store, 'literals');
+      const awkward = ["it's", 'a \\ b \\\\ c', 'nul \0 here', 'what? ?? ?', "'; DROP TABLE runs; --", 'line\nbreak\ttab\r', 'ünï 任务 🚀', '"double"', '\\'];
+      const runs = awkward.map((text, i) => newRun(job, new Date(T0 + i), { host: text, logFile: text }));
+      await Promise.all(runs.map((run) => store.runWriter.insert(run)));
+      // Updates of two shapes in one batch: the result alone, and the result with an error whose text is JSON.
+      await Promise.all(
+        runs.map((run, i) =>
+          store.runWriter.update(
+            i % 2
+              ? { runId: run.runId, status: 'SUCCEEDED', result: awkward[i]! }
+              : { runId: run.runId, status: 'FAILED', result: awkward[i]!, error: { name: 'Error', message: awkward[i]! } },
+          ),
+        ),
+      );
+      await store.runWriter.flush();
+      for (const [i, run] of runs.entries()) {
+        const read = await store.runs.get(run.runId);
+        assert.equal(read?.host, awkward[i], `host ${i}`);
+        assert.equal(read?.logFile, awkward[i], `logFile ${i}`);
+        assert.equal(read?.result, awkward[i], `result ${i}`);
+        assert.deepEqual(read?.error, i % 2 ? null : { name: 'Error', message: awkward[i] }, `error ${i}`);
+      }
+    });
+
     test('runs are listed newest first, page by page, with every filter', async () => {
       const job = await seedJob(store, 'listed');
       const other = await seedJob(store, 'listed-other');
