@@ -26,6 +26,15 @@ function recordingSink(failInsert?: (runs: RunRecord[]) => unknown) {
   return { sink, calls };
 }
 
+/**
+ * Waits, a macrotask at a time (up to 2 s), until `done` holds. A timer of a few milliseconds is no proof that a
+ * batch went out: on a loaded machine it can fire before the writer's setImmediate.
+ */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('the batched run writer', () => {
   test('backlog and lagMs say how far the database is behind', async () => {
     const { sink } = recordingSink();
@@ -74,11 +83,22 @@ describe('the batched run writer', () => {
 
   test('an update arriving while its insert is being written goes into the next batch', async () => {
     const { sink, calls } = recordingSink();
-    const writer = new BatchedRunWriter(sink, silentLogger, { batchDelayMs: 0 });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow: RunSink = {
+      ...sink,
+      async insertMany(runs) {
+        calls.inserts.push(runs);
+        await held;
+      },
+    };
+    const writer = new BatchedRunWriter(slow, silentLogger, { batchDelayMs: 0 });
     const run = newRun(job, new Date(0));
     const inserted = writer.insert(run);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await Promise.all([inserted, writer.update({ runId: run.runId, status: 'RUNNING' })]);
+    await until(() => calls.inserts.length === 1);
+    const updated = writer.update({ runId: run.runId, status: 'RUNNING' });
+    release();
+    await Promise.all([inserted, updated]);
     assert.deepEqual(calls.updates, [[{ runId: run.runId, status: 'RUNNING' }]]);
     await writer.close();
   });
@@ -139,14 +159,14 @@ describe('the batched run writer', () => {
     const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
     const [a, b] = [newRun(job, new Date(1)), newRun(job, new Date(2))];
     const writes = [writer.insert(a)];
-    await tick();
+    await until(() => inFlight === 1);
     // a's insert is in flight: b's goes on the second lane at once, a's update must wait for a's insert.
     writes.push(writer.insert(b), writer.update({ runId: a.runId, status: 'RUNNING', startedAt: new Date(3) }));
-    await tick();
+    await until(() => inFlight === 2);
     assert.equal(inFlight, 2, 'the second batch did not go while the first was in flight');
     // The second lane took b only; committing b first leaves a's update waiting for a's insert.
     holds.splice(1, 1)[0]!();
-    await tick();
+    await until(() => committed.length === 1);
     writes.push(writer.update({ runId: a.runId, status: 'SUCCEEDED', endedAt: new Date(4) }));
     await tick();
     assert.deepEqual(committed, [`insert ${b.runId}`]);
