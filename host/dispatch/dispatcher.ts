@@ -45,7 +45,8 @@ interface Planned {
   prepared: PreparedRun | null;
 }
 
-export type AbortReason = 'kill' | 'timeout' | 'shutdown';
+/** `unscheduled`: the job left the schedule (stopped, changed, deleted) just as a run planned for it started. */
+export type AbortReason = 'kill' | 'timeout' | 'shutdown' | 'unscheduled';
 
 /** How many fires over maxRunsInFlight one wake records as SKIPPED rows; the others are counted and logged. */
 const OVERLOAD_ROWS_PER_WAKE = 1_000;
@@ -191,14 +192,24 @@ export class Dispatcher {
       }
     }
     if (dropped.length === 0) return;
-    this.track(this.drop(dropped));
+    this.track(this.drop(dropped, 'unscheduled'));
   }
 
-  /** Planned fires that will not happen: their prepared runs are let go and their rows deleted. */
-  private async drop(dropped: Planned[]): Promise<void> {
+  /**
+   * Planned fires that will not happen: their prepared runs are let go and their rows deleted. A run its executor
+   * had already started on its own timer (ALLOW, handed over ahead) is not a planned fire any more: it is aborted
+   * for `reason` and keeps its row, which ends with a real status.
+   */
+  private async drop(dropped: Planned[], reason: AbortReason): Promise<void> {
     await Promise.all(dropped.map((p) => p.written));
-    await Promise.all(dropped.map((p) => p.prepared?.cancel()));
-    await this.discard(dropped.filter((p) => p.ok).map((p) => p.row.runId));
+    const ends = await Promise.all(dropped.map((p) => p.prepared?.cancel(reason) ?? null));
+    const unstarted: string[] = [];
+    for (let i = 0; i < dropped.length; i++) {
+      const end = ends[i];
+      if (end) this.track(end.written);
+      else if (dropped[i]!.ok) unstarted.push(dropped[i]!.row.runId);
+    }
+    await this.discard(unstarted);
   }
 
   private async launchGroup(group: Planned[], current: (jobId: number) => JobRecord | undefined): Promise<void> {
@@ -224,7 +235,7 @@ export class Dispatcher {
       for (const executor of Object.values(this.deps.executors)) executor?.flush?.();
       this.recordRunningLater(started);
     }
-    if (gone.length > 0) await this.drop(gone);
+    if (gone.length > 0) await this.drop(gone, this.accepting ? 'unscheduled' : 'shutdown');
   }
 
   /**
@@ -320,7 +331,9 @@ export class Dispatcher {
     for (const timer of this.planTimers.keys()) clearTimeout(timer);
     this.planTimers.clear();
     this.plannedCount = 0;
-    await this.drop(planned);
+    // Not awaited: a run its worker had started is aborted by the drop and may take up to killGraceMs to end, which
+    // must not hold back the grace of the runs below. allTracked waits for it.
+    this.track(this.drop(planned, 'shutdown'));
     // A stop writes what it knows at once: the runs still going are RUNNING.
     for (const [timer, rows] of this.runningTimers) {
       clearTimeout(timer);

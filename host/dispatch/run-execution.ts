@@ -32,8 +32,12 @@ export interface RunEnd {
 export interface PreparedRun {
   /** Starts the run now; resolves once its final row is queued. */
   start(register: (run: ActiveRun) => void): Promise<RunEnd>;
-  /** The run will not happen: the executor lets go of what it prepared, nothing runs and nothing is written. */
-  cancel(): Promise<void>;
+  /**
+   * Calls the run off. Resolves with null when it never started: the executor let go of what it prepared and nothing
+   * was written. A run its executor had already started on its own (a planned ALLOW run handed over ahead of its
+   * time) is aborted for `reason` instead and ends like any run, with its final row: its end is returned.
+   */
+  cancel(reason?: AbortReason): Promise<RunEnd | null>;
 }
 
 /**
@@ -66,6 +70,8 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
   #log: RunLogWriter | null = null;
   #target: RunTarget | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** When the job's own code started, as its executor reports it (epoch ms). */
+  #ranAt: number | null = null;
   readonly #outcome: Promise<RunOutcome>;
 
   constructor(deps: DispatcherDeps, request: FireRequest, row: RunRecord, startAt: Date | undefined) {
@@ -114,6 +120,10 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
     else (this.#onAbort ??= []).push(listener);
   }
 
+  started(at: number): void {
+    this.#ranAt ??= at;
+  }
+
   get gate(): RunGate {
     return this;
   }
@@ -151,11 +161,19 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
     return this.#go(row.startedAt);
   }
 
-  async cancel(): Promise<void> {
-    this.abort('cancelled');
+  async cancel(reason?: AbortReason): Promise<RunEnd | null> {
+    this.abort(reason ?? 'cancelled');
     this.#openGate();
-    await this.#outcome;
-    await this.#log?.end().catch(() => null);
+    const outcome = await this.#outcome;
+    if (this.#ranAt === null && !outcome.ok) {
+      await this.#log?.end().catch(() => null);
+      return null;
+    }
+    // It ran: its row stays and ends with what happened (the deferred RUNNING write may never have come).
+    this.#row.status = 'RUNNING';
+    this.#row.startedAt ??= new Date(this.#ranAt ?? Date.now());
+    this.#log ??= this.#deps.logs.open(this.runId, this.#row.startedAt);
+    return this.#finish();
   }
 
   #go(startedAt: Date): Promise<RunEnd> {
@@ -224,6 +242,8 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
       runId: row.runId,
       status: row.status,
       bundleId: this.#target?.bundle?.id ?? null,
+      // The start goes with the end: a run shorter than the deferred RUNNING write never had its start written.
+      startedAt: row.startedAt ?? undefined,
       endedAt: row.endedAt,
       result: ended.ok ? bound(ended.result, config.resultMaxChars) : null,
       error,
@@ -276,6 +296,9 @@ function withReason(error: SerializedError, reason: AbortReason | null, timeoutM
   if (reason === 'timeout') return { ...error, name: 'TimeoutError', message: `timed out after ${timeoutMs} ms (${error.message})` };
   if (reason === 'kill') return { ...error, name: 'KilledError', message: `killed (${error.message})` };
   if (reason === 'shutdown') return { ...error, name: 'InterruptedError', message: `interrupted by host shutdown (${error.message})` };
+  if (reason === 'unscheduled') {
+    return { ...error, name: 'KilledError', message: `called off: the job left the schedule as this run started (${error.message})` };
+  }
   return error;
 }
 
