@@ -62,8 +62,11 @@ export class Dispatcher {
   private readonly untracked: (() => void)[] = [];
   /** runId → jobId of QUEUED runs, so a kill finds its queue. */
   private readonly queuedJobOf = new Map<string, number>();
-  /** Retries waiting for their backoff; a shutdown drops them (the failed run's row says what happened). */
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /**
+   * Retries waiting for their backoff, by runId. Each has its row already, QUEUED with notBefore: a stop leaves the
+   * row as it is and the next start runs it (resume).
+   */
+  private readonly retries = new Map<string, { timer: NodeJS.Timeout; request: FireRequest; row: RunRecord }>();
   /** Fires planned ahead, waiting for their fire time. */
   private readonly planTimers = new Map<NodeJS.Timeout, Planned[]>();
   /** How many fires planTimers holds (unplan may take some out early; the count is only a bound for overload). */
@@ -168,7 +171,7 @@ export class Dispatcher {
    * written is not counted: the row lag bound (maxRowLagMs) keeps those few.
    */
   get inFlight(): number {
-    return this.active.size + this.queuedJobOf.size + this.plannedCount;
+    return this.active.size + this.queuedJobOf.size + this.plannedCount + this.retries.size;
   }
 
   /** A fire over maxRunsInFlight: written as SKIPPED (with why), so the overload shows in the run list. */
@@ -260,7 +263,8 @@ export class Dispatcher {
     if (admission === 'start') {
       row.status = 'RUNNING';
       row.startedAt = new Date();
-      this.report.noteStart(row.startedAt.getTime() - request.scheduledAt.getTime());
+      // Fire lag is a scheduled fire's (a retry starts a backoff after the fire time it belongs to, on purpose).
+      if (request.trigger === 'SCHEDULE') this.report.noteStart(row.startedAt.getTime() - request.scheduledAt.getTime());
       this.track(this.start(request, row, prepared));
       started.push(row);
     } else if (admission === 'queue') {
@@ -296,6 +300,13 @@ export class Dispatcher {
       run.abort(reason);
       return true;
     }
+    const retry = this.retries.get(runId);
+    if (retry) {
+      clearTimeout(retry.timer);
+      this.retries.delete(runId);
+      this.track(this.finishQueued(retry, 'KILLED', 'killed while waiting to retry'));
+      return true;
+    }
     const jobId = this.queuedJobOf.get(runId);
     const queued = jobId === undefined ? undefined : this.slots.dequeue(jobId, (q) => q.row.runId === runId);
     if (!queued) return false;
@@ -305,7 +316,7 @@ export class Dispatcher {
   }
 
   isActive(runId: string): boolean {
-    return this.active.has(runId) || this.queuedJobOf.has(runId);
+    return this.active.has(runId) || this.queuedJobOf.has(runId) || this.retries.has(runId);
   }
 
   /** Resolves once this host no longer holds the run (its final row is queued); at once when it does not hold it. */
@@ -319,14 +330,15 @@ export class Dispatcher {
   }
 
   get activeCount(): number {
-    return this.active.size + this.queuedJobOf.size;
+    return this.active.size + this.queuedJobOf.size + this.retries.size;
   }
 
   /** Stops taking work, lets runs finish up to graceMs, aborts the rest, marks what is left INTERRUPTED. */
   async shutdown(graceMs: number): Promise<void> {
     this.accepting = false;
-    for (const timer of this.retryTimers) clearTimeout(timer);
-    this.retryTimers.clear();
+    // Their rows stay QUEUED with notBefore: the next start runs them.
+    for (const retry of this.retries.values()) clearTimeout(retry.timer);
+    this.retries.clear();
     const planned = [...this.planTimers.values()].flat();
     for (const timer of this.planTimers.keys()) clearTimeout(timer);
     this.planTimers.clear();
@@ -378,12 +390,28 @@ export class Dispatcher {
     if (!policy || attempt > policy.count || !this.accepting) return;
     if (end.status !== 'FAILED' && end.status !== 'TIMED_OUT') return;
     if (end.error?.code === 'UNRECOVERABLE') return;
-    const delay = retryDelay(policy, attempt);
+    const retry: FireRequest = { ...request, trigger: 'RETRY', attempt: attempt + 1 };
+    const row = this.newRow(retry, 'QUEUED');
+    row.notBefore = new Date(Date.now() + retryDelay(policy, attempt));
+    this.track(this.insert(row).then((ok) => ok && this.accepting && this.wait(retry, row)));
+  }
+
+  /** A retry whose row a stopped host left QUEUED with its notBefore: it runs then (at once when that has passed). */
+  resume(job: JobRecord, row: RunRecord): void {
+    if (!this.accepting || this.isActive(row.runId)) return;
+    const params = row.params === null ? undefined : row.params;
+    this.wait({ job, trigger: row.trigger, scheduledAt: row.scheduledAt, attempt: row.attempt, params }, row);
+  }
+
+  /** Holds a written QUEUED row until its notBefore, then makes the concurrency decision as for a planned fire. */
+  private wait(request: FireRequest, row: RunRecord): void {
     const timer = setTimeout(() => {
-      this.retryTimers.delete(timer);
-      this.track(this.fire({ ...request, trigger: 'RETRY', attempt: attempt + 1 }));
-    }, delay);
-    this.retryTimers.add(timer);
+      this.retries.delete(row.runId);
+      const started: RunRecord[] = [];
+      this.launch(request, row, started);
+      if (started.length > 0) this.recordRunningLater(started);
+    }, Math.max(0, (row.notBefore?.getTime() ?? 0) - Date.now()));
+    this.retries.set(row.runId, { timer, request, row });
   }
 
   private async startQueued(queued: Queued): Promise<void> {
@@ -392,7 +420,7 @@ export class Dispatcher {
     await this.start(queued.request, queued.row, queued.prepared);
   }
 
-  private async finishQueued(queued: Queued, status: RunStatus, message: string): Promise<void> {
+  private async finishQueued(queued: Pick<Queued, 'row' | 'prepared'>, status: RunStatus, message: string): Promise<void> {
     const error: SerializedError = { name: status === 'KILLED' ? 'Killed' : 'Interrupted', message };
     queued.row.status = status;
     this.notifyEnded(queued.row.runId);
@@ -440,6 +468,8 @@ export class Dispatcher {
       logFile: null,
       logOffset: null,
       logLength: null,
+      notBefore: null,
+      params: request.params ?? null,
     };
   }
 

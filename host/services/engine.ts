@@ -8,7 +8,7 @@ import { serializeError, unprocessable } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { ScheduledJobs } from '../scheduler/scheduled-jobs.js';
 import { Scheduler, type SchedulerFire } from '../scheduler/scheduler.js';
-import type { JobEventAction, JobRecord, JobSchedule, JobState, RunTrigger, Store } from '../store/types.js';
+import type { JobEventAction, JobRecord, JobSchedule, JobState, RunRecord, RunTrigger, Store } from '../store/types.js';
 
 export interface EngineDeps {
   store: Store;
@@ -123,6 +123,11 @@ export class Engine {
     this.scheduler.remove(jobId);
     this.jobs.delete(jobId);
     this.deps.dispatcher.unplan(jobId);
+  }
+
+  /** A retry a stopped host left waiting (recovery): it runs at its notBefore. */
+  resume(job: JobRecord, run: RunRecord): void {
+    this.deps.dispatcher.resume(job, run);
   }
 
   async trigger(

@@ -1,7 +1,8 @@
 /**
  * What a start does after a crash or a stop: runs left RUNNING or QUEUED become INTERRUPTED (their spilled logs
  * kept), jobs that were ACTIVE or PENDING are scheduled again, missed fire times found from the database are
- * handled by each job's misfire policy, and onInterrupt 'rerun' starts a RECOVERY run.
+ * handled by each job's misfire policy, onInterrupt 'rerun' starts a RECOVERY run, and retries that were waiting for
+ * their backoff (QUEUED with notBefore) wait again and run at their time.
  */
 import type { LogIndex } from '../dispatch/types.js';
 import { serializeError } from '../errors/index.js';
@@ -25,6 +26,7 @@ export interface RecoveryReport {
   stopped: number;
   catchUpRuns: number;
   recoveryRuns: number;
+  retriesResumed: number;
 }
 
 const FIRE_ALL_LIMIT = 1_000;
@@ -35,8 +37,9 @@ const FIRE_ALL_LIMIT = 1_000;
 const PAGE_SIZE = 5_000;
 
 export async function recover(deps: RecoveryDeps, now = new Date()): Promise<RecoveryReport> {
-  const report: RecoveryReport = { interrupted: 0, rescheduled: 0, stopped: 0, catchUpRuns: 0, recoveryRuns: 0 };
-  const interrupted = await interruptLeftovers(deps, now);
+  const report: RecoveryReport = { interrupted: 0, rescheduled: 0, stopped: 0, catchUpRuns: 0, recoveryRuns: 0, retriesResumed: 0 };
+  const { interrupted, retries } = await interruptLeftovers(deps, now);
+  report.retriesResumed = await resumeRetries(deps, retries);
   report.interrupted = interrupted.length;
   const catchUps: Promise<unknown>[] = [];
   const limit = deps.pageSize ?? PAGE_SIZE;
@@ -93,15 +96,40 @@ async function schedulePage(deps: RecoveryDeps, page: JobSchedule[], now: Date, 
   }
 }
 
-async function interruptLeftovers(deps: RecoveryDeps, now: Date): Promise<RunRecord[]> {
+/** Retries that were waiting for their backoff wait again; one whose job is gone by now is interrupted. */
+async function resumeRetries(deps: RecoveryDeps, retries: RunRecord[]): Promise<number> {
+  if (retries.length === 0) return 0;
+  const jobs = byId(await deps.store.jobs.getMany([...new Set(retries.map((run) => run.jobId))]));
+  let resumed = 0;
+  for (const run of retries) {
+    const job = jobs.get(run.jobId);
+    if (job && !job.disabled) {
+      deps.engine.resume(job, run);
+      resumed++;
+    } else {
+      await deps.store.runWriter.update({
+        runId: run.runId,
+        status: 'INTERRUPTED',
+        endedAt: new Date(),
+        error: { name: 'Interrupted', message: 'the retry could not wait across the restart: its job is gone or disabled' },
+      });
+    }
+  }
+  return resumed;
+}
+
+async function interruptLeftovers(deps: RecoveryDeps, now: Date): Promise<{ interrupted: RunRecord[]; retries: RunRecord[] }> {
   // Rows written ahead for fire times that had not come yet were never due: they go. Those whose time passed while
   // the host was down were due and did not run: they are interrupted like every other QUEUED run.
   const planned = await deps.store.runs.deletePlanned({ scheduledAfter: now });
   if (planned > 0) deps.logger.info('deleted runs planned for after the restart', { runs: planned });
   // One host owns every run of its database (cluster mode, where hosts share one, will narrow this to the runs of
   // hosts whose lease has lapsed). Filtering by host id here would strand runs whenever the port or hostname changes.
-  const stuck = await deps.store.runs.findByStatus(['RUNNING', 'QUEUED']);
-  if (stuck.length === 0) return [];
+  const open = await deps.store.runs.findByStatus(['RUNNING', 'QUEUED']);
+  // A retry waiting for its backoff never started: it is not a leftover but work still to do.
+  const retries = open.filter((run) => run.status === 'QUEUED' && run.notBefore !== null);
+  const stuck = open.filter((run) => !(run.status === 'QUEUED' && run.notBefore !== null));
+  if (stuck.length === 0) return { interrupted: [], retries };
   const indexes = await deps.logs.recover(stuck.map((r) => r.runId));
   await Promise.all(
     stuck.map((run) => {
@@ -115,7 +143,7 @@ async function interruptLeftovers(deps: RecoveryDeps, now: Date): Promise<RunRec
       });
     }),
   );
-  return stuck;
+  return { interrupted: stuck, retries };
 }
 
 /** The fire times the job missed while the host was down, after its misfire policy. */

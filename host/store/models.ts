@@ -64,7 +64,7 @@ function definitions(): Record<keyof Models, [table: string, attributes: ModelAt
         runId: { type: DataTypes.STRING(36), primaryKey: true }, jobId: int(), projectId: int(), bundleId: int(), host: str(),
         trigger: { type: DataTypes.STRING, field: 'trigger_type' }, status: str(), scheduledAt: date(), fireKey: big(),
         startedAt: date(), endedAt: date(), result: text(), error: json(), attempt: int(), cpuMs: { type: DataTypes.DOUBLE },
-        peakMemoryMb: { type: DataTypes.DOUBLE }, logFile: text(), logOffset: big(), logLength: big(),
+        peakMemoryMb: { type: DataTypes.DOUBLE }, logFile: text(), logOffset: big(), logLength: big(), notBefore: date(), params: json(),
       },
     ],
     Event: ['job_events', { id: id(), jobId: int(), projectId: int(), action: str(), actor: str(), details: json(), at: date() }],

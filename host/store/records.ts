@@ -153,6 +153,8 @@ export function toRun(r: Row): RunRecord {
     logFile: strOrNull(r.logFile),
     logOffset: numOrNull(r.logOffset),
     logLength: numOrNull(r.logLength),
+    notBefore: dateOrNull(r.notBefore),
+    params: r.params ?? null,
   };
 }
 

@@ -53,6 +53,8 @@ const INSERT_VALUES: readonly (readonly [string, (run: RunRecord) => unknown])[]
   ['log_file', (run) => run.logFile],
   ['log_offset', (run) => run.logOffset],
   ['log_length', (run) => run.logLength],
+  ['not_before', (run) => run.notBefore],
+  ['params', (run) => (run.params === null || run.params === undefined ? null : JSON.stringify(run.params))],
 ];
 const INSERT_HEAD = `INSERT INTO \`runs\` (${INSERT_VALUES.map(([column]) => `\`${column}\``).join(', ')}) VALUES `;
 

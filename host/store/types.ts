@@ -168,6 +168,10 @@ export interface RunRecord {
   logFile: string | null;
   logOffset: number | null;
   logLength: number | null;
+  /** A retry waiting for its backoff: it starts no earlier than this (kept across a stop, run after the restart). */
+  notBefore: Date | null;
+  /** The run's own params (a manual trigger's, kept by its retries); null: the job's. */
+  params: unknown;
 }
 
 /** The part of a run that changes when it starts or ends. */

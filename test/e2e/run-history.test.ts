@@ -4,6 +4,9 @@
  * row when its job leaves the schedule, and a retry waiting for its backoff survives a stop and runs after the restart.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
 import { eventually, sleep, startHost, type TestHost } from '../helpers/host.js';
@@ -118,6 +121,45 @@ for (const database of testDatabases()) {
       assert.equal(run.status, 'KILLED', run.error?.message);
       assert.match(run.error!.message, /left the schedule/);
       checkFinishedRuns(runs);
+    });
+
+    test('a retry waiting for its backoff survives a stop and runs after the restart, with its run\'s params', async () => {
+      const made = await database.make();
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jc-retry-'));
+      let host: TestHost | null = await startHost({ db: made.db, dataDir });
+      try {
+        const project = await host.api.post('/api/v1/projects', { name: 'retry-restart' });
+        assert.equal((await host.api.upload(project.body.id, await threadBundle(CODE))).status, 201);
+        const job = await host.api.post('/api/v1/jobs', {
+          projectId: project.body.id, name: 'fails-once', kind: 'thread', entry: 'failsOnce', schedule: { type: 'MANUAL' },
+          retries: { count: 2, backoff: { type: 'fixed', delayMs: 4_000 } },
+        });
+        assert.equal(job.status, 201, job.text);
+        const first = await host.api.post(`/api/v1/jobs/${job.body.id}/trigger`, { params: { city: 'Zürich' } });
+        assert.equal(first.status, 202, first.text);
+        const waiting = await eventually('the retry to wait for its backoff', async () => {
+          const runs = (await host!.api.get<{ items: (Run & { notBefore: string | null })[] }>(`/api/v1/runs?jobId=${job.body.id}`)).body.items;
+          return runs.find((r) => r.trigger === 'RETRY');
+        });
+        assert.equal(waiting.status, 'QUEUED');
+        assert.equal(waiting.attempt, 2);
+        assert.ok(waiting.notBefore && Date.parse(waiting.notBefore) > Date.now(), `notBefore ${waiting.notBefore} is ahead`);
+        await host.stop();
+        host = await startHost({ db: made.db, dataDir });
+        const retried = await eventually('the retry to run after the restart', async () => {
+          const res = await host!.api.get<Run & { notBefore: string }>(`/api/v1/runs/${waiting.runId}`);
+          return res.body.status === 'QUEUED' || res.body.status === 'RUNNING' ? undefined : res.body;
+        }, 20_000);
+        checkRunContract(retried);
+        assert.equal(retried.status, 'SUCCEEDED', retried.error?.message);
+        assert.equal(retried.result, 'retried {"city":"Zürich"}');
+        assert.ok(Date.parse(retried.startedAt!) >= Date.parse(retried.notBefore), 'it did not start before its backoff');
+        checkFinishedRuns((await host.api.get<{ items: Run[] }>(`/api/v1/runs?jobId=${job.body.id}`)).body.items);
+      } finally {
+        await host?.stop();
+        await rm(dataDir, { recursive: true, force: true });
+        await made.drop();
+      }
     });
   });
 }

@@ -54,6 +54,8 @@ export function newRun(job: Pick<JobRecord, 'id' | 'projectId'>, scheduledAt: Da
     logFile: null,
     logOffset: null,
     logLength: null,
+    notBefore: null,
+    params: null,
     ...overrides,
   };
 }
