@@ -21,6 +21,7 @@ import type { Logger } from './log/logger.js';
 import { createExecExecutor } from './runner/exec-executor.js';
 import { Access } from './services/access.js';
 import { AuthService } from './services/auth.js';
+import { MissedFireCatchUp } from './services/catch-up.js';
 import { Engine } from './services/engine.js';
 import { JobService } from './services/jobs.js';
 import { ProjectService } from './services/projects.js';
@@ -115,6 +116,9 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     const recovery = await recover({ store, engine, logs: runLogs, logger });
     if (config.seedSamples) await seedSamples({ config, store, projects, jobs, logger });
     engine.start();
+    const catchUp = new MissedFireCatchUp({ store, dispatcher, engine, logger: logger.child({ part: 'catch-up' }) });
+    catchUp.start();
+    teardown.push(() => catchUp.stop());
     app = createWebApp({
       config,
       store,

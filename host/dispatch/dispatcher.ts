@@ -3,12 +3,13 @@
  * kill -9 never loses a run that executed), the executor call, timeout and kill, the final status and log index.
  */
 import type { HostConfig } from '../config/index.js';
-import { hasCode, serializeError, type SerializedError } from '../errors/index.js';
+import { hasCode, serializeError, unavailable, type SerializedError } from '../errors/index.js';
 import type { RunOutcome } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } from '../store/types.js';
 import { FireReport } from './fire-report.js';
 import { JobSlots } from './job-slots.js';
+import { MissedFires } from './missed-fires.js';
 import { prepareRun, type ActiveRun, type PreparedRun, type RunEnd } from './run-execution.js';
 import { newRunId } from './run-id.js';
 import type { Executors, FireRequest, Reconciler, RunLogOpener, TargetResolver } from './types.js';
@@ -73,6 +74,11 @@ export class Dispatcher {
   private plannedCount = 0;
   /** Fires dropped and runs started late under overload: counted for /metrics, summarised in the log. */
   readonly report: FireReport;
+  /** Scheduled fires that got no row because of the database: the engine catches them up when it takes rows again. */
+  readonly missed = new MissedFires();
+  /** Settles when shutdown begins: what waits for the database stops waiting then. */
+  private readonly stopping: Promise<void>;
+  private stopped!: () => void;
   /** Callers of ended(runId). */
   private readonly endWaiters = new Map<string, (() => void)[]>();
   /** Started planned runs whose RUNNING state is not written yet (see recordRunningLater). */
@@ -81,11 +87,17 @@ export class Dispatcher {
 
   constructor(private readonly deps: DispatcherDeps) {
     this.report = new FireReport(deps.logger);
+    this.stopping = new Promise((resolve) => (this.stopped = resolve));
   }
 
   /** Records and starts (or queues, or skips) one run; resolves with its runId once its row is committed. */
   async fire(request: FireRequest): Promise<{ runId: string; status: RunStatus } | null> {
     if (!this.accepting) return null;
+    // A manual run asked for while the database does not answer could not be recorded: the caller hears so (503) and
+    // may ask again. Retries and catch-up runs are the host's own: their rows wait in the writer for the database.
+    if (request.trigger === 'MANUAL' && !this.deps.store.health.up) {
+      throw unavailable('the database does not answer, so the run could not be recorded; try again shortly');
+    }
     const { job } = request;
     const admission = this.slots.admit(job.id, job.concurrency, job.maxQueue);
     const row = this.newRow(request, admission === 'start' ? 'RUNNING' : admission === 'queue' ? 'QUEUED' : 'SKIPPED');
@@ -103,7 +115,19 @@ export class Dispatcher {
     // The others start after the commit as before: an exec run prepared early measured ~0.5 ms slower.
     const early = admission === 'start' && this.deps.executors[job.kind]?.prepares === true;
     const prepared = early ? prepareRun(this.deps, request, row) : undefined;
-    const ok = await this.insert(row);
+    // Tracked, so a stop that begins while the row is being written waits for it, and for what follows.
+    const inserted = this.insert(row);
+    this.track(inserted);
+    const ok = await inserted;
+    if (ok && admission === 'start' && !this.accepting) {
+      // The host began to stop while the row was written: the run does not start, and its row says so.
+      this.track(prepared?.cancel() ?? Promise.resolve());
+      this.slots.release(job.id);
+      row.status = 'INTERRUPTED';
+      const error = { name: 'Interrupted', message: 'the host shut down before the run started' };
+      this.track(this.record({ runId: row.runId, status: 'INTERRUPTED', startedAt: null, endedAt: new Date(), error }));
+      return { runId: row.runId, status: row.status };
+    }
     if (!ok) {
       if (admission === 'queue') {
         this.slots.dequeue(job.id, (q) => q.row.runId === row.runId);
@@ -125,9 +149,11 @@ export class Dispatcher {
    */
   plan(fires: { job: JobRecord; fireAt: Date }[], current: (jobId: number) => JobRecord | undefined): void {
     if (!this.accepting || fires.length === 0) return;
-    // The database is the bottleneck: another row (even a SKIPPED one) would only deepen it. Counted, not written.
-    if (this.deps.store.runWriter.lagMs >= this.deps.config.maxRowLagMs) {
-      this.report.noteDropped('row_backlog', fires.length);
+    // The database is down, or it is the bottleneck: another row (even a SKIPPED one) would only deepen it. Counted
+    // and noted, not written: the engine runs them under each job's misfire policy once the database takes rows again.
+    const { store, config } = this.deps;
+    if (!store.health.up || store.runWriter.lagMs >= config.maxRowLagMs) {
+      this.noteUnrecorded(fires, store.health.up ? 'row_backlog' : 'db_unavailable');
       return;
     }
     const groups = new Map<number, Planned[]>();
@@ -172,6 +198,12 @@ export class Dispatcher {
    */
   get inFlight(): number {
     return this.active.size + this.queuedJobOf.size + this.plannedCount + this.retries.size;
+  }
+
+  /** Scheduled fires that got no row because of the database: counted, and kept for the engine's catch-up. */
+  noteUnrecorded(fires: readonly { job: Pick<JobRecord, 'id'>; fireAt: Date }[], reason: 'row_backlog' | 'db_unavailable'): void {
+    this.report.noteDropped(reason, fires.length);
+    for (const { job, fireAt } of fires) this.missed.note(job.id, fireAt);
   }
 
   /** A fire over maxRunsInFlight: written as SKIPPED (with why), so the overload shows in the run list. */
@@ -285,11 +317,21 @@ export class Dispatcher {
     }
   }
 
+  /** Deletes the rows of planned fires that will not run; a database that does not answer is waited for, up to a stop. */
   private async discard(runIds: string[]): Promise<void> {
-    try {
-      await this.deps.store.runs.deletePlanned({ runIds });
-    } catch (err) {
-      this.deps.logger.warn('could not delete planned runs', { runs: runIds.length, error: serializeError(err).message });
+    const { health } = this.deps.store;
+    for (;;) {
+      try {
+        await this.deps.store.runs.deletePlanned({ runIds });
+        return;
+      } catch (err) {
+        if (!health.failed(err) || !this.accepting) {
+          // At a stop the rows stay QUEUED: the next start deletes those of fire times still ahead and interrupts the rest.
+          this.deps.logger.warn('could not delete planned runs', { runs: runIds.length, error: serializeError(err).message });
+          return;
+        }
+        await Promise.race([health.whenUp(), this.stopping]);
+      }
     }
   }
 
@@ -336,6 +378,7 @@ export class Dispatcher {
   /** Stops taking work, lets runs finish up to graceMs, aborts the rest, marks what is left INTERRUPTED. */
   async shutdown(graceMs: number): Promise<void> {
     this.accepting = false;
+    this.stopped();
     // Their rows stay QUEUED with notBefore: the next start runs them.
     for (const retry of this.retries.values()) clearTimeout(retry.timer);
     this.retries.clear();
@@ -361,8 +404,12 @@ export class Dispatcher {
     await waitFor(() => this.active.size === 0, graceMs);
     for (const run of this.active.values()) run.abort('shutdown');
     await waitFor(() => this.active.size === 0, this.deps.config.killGraceMs + 2_000);
-    await this.allTracked();
-    await this.deps.store.runWriter.flush();
+    // What is left is bookkeeping, mostly writes. A database that does not answer gets the grace time to come back;
+    // rows it never takes are settled at the next start (recovery).
+    const { health } = this.deps.store;
+    const gaveUp = (): boolean => !health.up && Date.now() - (health.downSince?.getTime() ?? Date.now()) >= graceMs;
+    await Promise.race([this.allTracked(), waitFor(() => this.tracked === 0 || gaveUp(), Number.MAX_SAFE_INTEGER)]);
+    await this.deps.store.runWriter.flush(graceMs);
     this.report.stop();
   }
 

@@ -1,12 +1,12 @@
 /**
  * What an overloaded host says about the fires it could not run on time: fires it dropped (over maxRunsInFlight,
- * or while the database was too far behind to take another row) and runs that started late. Counted for /metrics,
+ * while the database was too far behind to take another row, or while it did not answer) and runs that started late. Counted for /metrics,
  * and logged as one warning per window instead of one line per fire (10,000 fires a second would bury the log),
  * then once more when a window passes clean: the host has caught up.
  */
 import type { Logger } from '../log/logger.js';
 
-export type DropReason = 'in_flight' | 'row_backlog';
+export type DropReason = 'in_flight' | 'row_backlog' | 'db_unavailable';
 
 /** A run that starts this long after its fire time counts as late. */
 export const LATE_MS = 1_000;
@@ -20,10 +20,10 @@ interface Window {
   maxLagMs: number;
 }
 
-const emptyWindow = (): Window => ({ dropped: { in_flight: 0, row_backlog: 0 }, late: 0, maxLagMs: 0 });
+const emptyWindow = (): Window => ({ dropped: { in_flight: 0, row_backlog: 0, db_unavailable: 0 }, late: 0, maxLagMs: 0 });
 
 export class FireReport {
-  readonly dropped: Record<DropReason, number> = { in_flight: 0, row_backlog: 0 };
+  readonly dropped: Record<DropReason, number> = { in_flight: 0, row_backlog: 0, db_unavailable: 0 };
   late = 0;
   private window = emptyWindow();
   private timer: NodeJS.Timeout | null = null;
@@ -73,11 +73,12 @@ export class FireReport {
   private summarise(): void {
     const w = this.window;
     this.window = emptyWindow();
-    if (w.dropped.in_flight + w.dropped.row_backlog + w.late > 0) {
+    if (w.dropped.in_flight + w.dropped.row_backlog + w.dropped.db_unavailable + w.late > 0) {
       this.logger.warn('host overloaded: scheduled fires dropped or started late', {
         windowMs: this.windowMs,
         droppedOverMaxRunsInFlight: w.dropped.in_flight,
         droppedWhileRowsBacklogged: w.dropped.row_backlog,
+        droppedWhileDatabaseDown: w.dropped.db_unavailable,
         startedLate: w.late,
         maxLagMs: Math.round(w.maxLagMs),
       });

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'TOO_LARGE'
   | 'UNPROCESSABLE'
   | 'DUPLICATE_FIRE'
+  | 'UNAVAILABLE'
   | 'INTERNAL';
 
 export class HostError extends Error {
@@ -27,6 +28,10 @@ export class HostError extends Error {
 /** 400: the input is wrong; `field` names what. */
 export function badRequest(message: string, field?: string): HostError {
   return new HostError('BAD_REQUEST', message, field ? { field } : undefined);
+}
+/** 503: the host cannot take this now (its database does not answer); the client may try again later. */
+export function unavailable(message: string): HostError {
+  return new HostError('UNAVAILABLE', message);
 }
 export function notFound(what: string): HostError {
   return new HostError('NOT_FOUND', `${what} not found`);

@@ -125,6 +125,10 @@ export class Engine {
     this.deps.dispatcher.unplan(jobId);
   }
 
+  isScheduled(jobId: number): boolean {
+    return this.jobs.has(jobId);
+  }
+
   /** A retry a stopped host left waiting (recovery): it runs at its notBefore. */
   resume(job: JobRecord, run: RunRecord): void {
     this.deps.dispatcher.resume(job, run);
@@ -160,6 +164,11 @@ export class Engine {
       const { fires: planned, current } = await this.jobs.handOver(fires);
       this.deps.dispatcher.plan(planned, current);
     } catch (err) {
+      // Without the database the fires cannot be recorded: counted and noted, they are caught up when it is back.
+      if (this.deps.store.health.failed(err)) {
+        this.deps.dispatcher.noteUnrecorded(fires.map(({ jobId, fireAt }) => ({ job: { id: jobId }, fireAt })), 'db_unavailable');
+        return;
+      }
       this.deps.logger.error('could not load the jobs of due fires; the fires are skipped', {
         fires: fires.length,
         error: serializeError(err).message,

@@ -9,6 +9,7 @@ import { publicCapabilities } from './capabilities.js';
 import { connect } from './connect.js';
 import type { StoreContext } from './context.js';
 import { createDriver } from './driver.js';
+import { StoreHealth } from './health.js';
 import { createCacheRepo, createEventRepo, createJobRepo } from './jobs.js';
 import { migrate } from './migrate.js';
 import { defineModels } from './models.js';
@@ -26,6 +27,8 @@ export type { RunWriterOptions } from './run-writer.js';
 
 export interface StoreOptions {
   runWriter?: RunWriterOptions;
+  /** How often a database that does not answer is asked again (default 1 s). */
+  healthProbeMs?: number;
 }
 
 export async function createStore(db: HostConfig['db'], logger: Logger, options: StoreOptions = {}): Promise<Store> {
@@ -44,8 +47,9 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
     write: createWriteGate(traits.serialisedWrites),
     driver: createDriver(sequelize, traits.dialect),
   };
+  const health = new StoreHealth(() => ctx.driver.select('SELECT 1', []), log, options.healthProbeMs);
   // SQLite writes one statement at a time anyway; a server takes the next batch while the last one commits.
-  const runWriter = new BatchedRunWriter(createRunSink(ctx), log, { maxInFlight: traits.serialisedWrites ? 1 : 2, ...options.runWriter });
+  const runWriter = new BatchedRunWriter(createRunSink(ctx), log, { maxInFlight: traits.serialisedWrites ? 1 : 2, ...options.runWriter }, health);
   const events = createEventRepo(ctx);
   let closing: Promise<void> | null = null;
   return {
@@ -59,8 +63,13 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
     runWriter,
     events,
     cache: createCacheRepo(ctx),
+    health,
     close() {
-      closing ??= Promise.allSettled([runWriter.close(), events.flush()]).then(() => sequelize.close());
+      // A database that does not answer by now will not take the rows left: the next start settles their runs.
+      closing ??= Promise.allSettled([runWriter.close(health.up ? Infinity : 0), events.flush()]).then(() => {
+        health.close();
+        return sequelize.close();
+      });
       return closing;
     },
   };

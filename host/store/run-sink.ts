@@ -13,6 +13,8 @@ export interface RunSink {
   isUniqueViolation(err: unknown): boolean;
   /** The violation is UNIQUE(job_id, fire_key): a second run for one fire time. */
   isFireConflict(err: unknown): boolean;
+  /** The violation is the primary key: the row of this run is there already (an insert sent again). */
+  isRunIdConflict(err: unknown): boolean;
 }
 
 type UpdateField = Exclude<keyof RunUpdate, 'runId'>;
@@ -116,6 +118,8 @@ export function createRunSink({ driver, traits, write }: StoreContext): RunSink 
     isUniqueViolation: (err) => uniqueViolation(err) !== null,
     // SQLite: "UNIQUE constraint failed: runs.job_id, runs.fire_key"; MySQL: "… for key 'runs_job_fire_key'".
     isFireConflict: (err) => uniqueViolation(err)?.message.includes('fire_key') ?? false,
+    // SQLite: "UNIQUE constraint failed: runs.run_id"; MySQL: "… for key 'PRIMARY'".
+    isRunIdConflict: (err) => /runs\.run_id|'PRIMARY'|\bPRIMARY\b/.test(uniqueViolation(err)?.message ?? ''),
   };
 }
 

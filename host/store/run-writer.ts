@@ -7,9 +7,14 @@
  * insert or an earlier update) stays queued until that write is committed. Up to `maxInFlight` batches are written
  * at once (a server database: the next batch goes while the last one commits); a batch never holds a run that one
  * in flight holds, so the writes of one run are committed in the order they were made.
+ *
+ * A batch that fails because the database cannot be reached (health.ts) is not lost: its rows go back to the queue,
+ * merged with what came for the same runs meanwhile, and are written when the database answers again. So the end of
+ * a run that finished during an outage is recorded when it is over, without a restart.
  */
 import { conflict, HostError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
+import type { DatabaseHealth } from './health.js';
 import type { RunSink } from './run-sink.js';
 import type { RunRecord, RunUpdate, RunWriter } from './types.js';
 
@@ -42,8 +47,8 @@ interface Batch {
 }
 
 export class BatchedRunWriter implements RunWriter {
-  private readonly inserts = new Map<string, Queued<RunRecord>>();
-  private readonly updates = new Map<string, Queued<RunUpdate>>();
+  private inserts = new Map<string, Queued<RunRecord>>();
+  private updates = new Map<string, Queued<RunUpdate>>();
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
   private readonly maxBatchChars: number;
@@ -63,11 +68,15 @@ export class BatchedRunWriter implements RunWriter {
     private readonly sink: RunSink,
     private readonly logger: Logger,
     options: RunWriterOptions = {},
+    private readonly health: Pick<DatabaseHealth, 'up' | 'failed' | 'whenUp' | 'onChange'> = ALWAYS_UP,
   ) {
     this.batchSize = Math.max(1, options.batchSize ?? 1_000);
     this.batchDelayMs = Math.max(0, options.batchDelayMs ?? 0);
     this.maxBatchChars = Math.max(1, options.maxBatchChars ?? 2_000_000);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 1);
+    health.onChange((up) => {
+      if (up && this.queued() > 0) void this.kick();
+    });
   }
 
   insert(run: RunRecord): Promise<void> {
@@ -101,14 +110,21 @@ export class BatchedRunWriter implements RunWriter {
     return oldest === Infinity ? 0 : Date.now() - oldest;
   }
 
-  async flush(): Promise<void> {
-    while (this.queued() > 0 || this.draining) await this.kick();
+  async flush(maxWaitMs = Infinity): Promise<boolean> {
+    const deadline = Date.now() + maxWaitMs;
+    while (this.queued() > 0 || this.draining) {
+      if (this.health.up) await this.kick();
+      else if (!(await within(this.health.whenUp(), deadline - Date.now()))) return false;
+    }
+    return true;
   }
 
-  /** Writes what is queued, then refuses new calls. */
-  async close(): Promise<void> {
+  /** Writes what is queued (waiting up to maxWaitMs for a database that does not answer), then refuses new calls. */
+  async close(maxWaitMs = Infinity): Promise<void> {
     this.closed = true;
-    await this.flush();
+    if (!(await this.flush(maxWaitMs))) {
+      this.logger.error('run rows could not be written before the store closed; the next start marks their runs INTERRUPTED', { rows: this.queued() });
+    }
     this.clearTimer();
   }
 
@@ -150,7 +166,7 @@ export class BatchedRunWriter implements RunWriter {
   }
 
   private fill(): void {
-    while (this.lanes < this.maxInFlight) {
+    while (this.lanes < this.maxInFlight && this.health.up) {
       const batch = this.takeBatch();
       if (batch.inserts.length + batch.updates.length === 0) return;
       if (this.lanes++ === 0) this.draining = new Promise((resolve) => (this.drained = resolve));
@@ -208,9 +224,38 @@ export class BatchedRunWriter implements RunWriter {
         await this.sink.updateMany(batch.updates.map((queued) => queued.row));
         this.committed(batch.updates);
       } catch (err) {
-        for (const queued of batch.updates) rejectAll(queued, err);
+        if (this.health.failed(err)) this.requeueUpdates(batch.updates);
+        else for (const queued of batch.updates) rejectAll(queued, err);
       }
     }
+  }
+
+  /**
+   * Rows of a batch the database could not take go back to the head of their queue (they are the oldest, which lagMs
+   * reads from the head). An update of the same run that came while the batch was out is newer: it is merged in.
+   */
+  private requeueInserts(failed: Queued<RunRecord>[]): void {
+    const inserts = new Map<string, Queued<RunRecord>>();
+    for (const queued of failed) inserts.set(queued.row.runId, this.withNewer(queued));
+    for (const [runId, queued] of this.inserts) inserts.set(runId, queued);
+    this.inserts = inserts;
+  }
+
+  private requeueUpdates(failed: Queued<RunUpdate>[]): void {
+    const updates = new Map<string, Queued<RunUpdate>>();
+    for (const queued of failed) updates.set(queued.row.runId, this.withNewer(queued));
+    for (const [runId, queued] of this.updates) updates.set(runId, queued);
+    this.updates = updates;
+  }
+
+  /** Takes a queued update of the same run into a row that failed to be written. */
+  private withNewer<T extends RunRecord | RunUpdate>(queued: Queued<T>): Queued<T> {
+    const newer = this.updates.get(queued.row.runId);
+    if (!newer) return queued;
+    this.updates.delete(queued.row.runId);
+    mergeInto(queued.row, newer.row);
+    queued.waiters.push(...newer.waiters);
+    return queued;
   }
 
   /**
@@ -235,6 +280,10 @@ export class BatchedRunWriter implements RunWriter {
       await this.sink.insertMany(inserts.map((queued) => queued.row));
       this.committed(inserts);
     } catch (err) {
+      if (this.health.failed(err)) {
+        this.requeueInserts(inserts);
+        return;
+      }
       if (!this.sink.isUniqueViolation(err)) {
         this.logger.warn('run batch insert failed', { rows: inserts.length, error: String(err) });
         for (const queued of inserts) rejectAll(queued, err);
@@ -251,6 +300,16 @@ export class BatchedRunWriter implements RunWriter {
       this.committed([queued]);
     } catch (err) {
       const run = queued.row;
+      if (this.health.failed(err)) {
+        this.requeueInserts([queued]);
+        return;
+      }
+      // The insert was committed before the connection carrying its answer was lost, and sent again: the row is there,
+      // and what it holds now (updates merged in while it waited) is written over it.
+      if (this.sink.isRunIdConflict(err)) {
+        await this.updateExisting(queued);
+        return;
+      }
       rejectAll(
         queued,
         this.sink.isFireConflict(err)
@@ -262,6 +321,34 @@ export class BatchedRunWriter implements RunWriter {
       );
     }
   }
+  private async updateExisting(queued: Queued<RunRecord>): Promise<void> {
+    const { runId, status, bundleId, startedAt, endedAt, result, error, cpuMs, peakMemoryMb, logFile, logOffset, logLength } = queued.row;
+    const update: RunUpdate = { runId, status, bundleId, startedAt, endedAt, result, error, cpuMs, peakMemoryMb, logFile, logOffset, logLength };
+    const asUpdate: Queued<RunUpdate> = { row: update, waiters: queued.waiters, at: queued.at };
+    try {
+      await this.sink.updateMany([update]);
+      this.committed([asUpdate]);
+    } catch (err) {
+      if (this.health.failed(err)) this.requeueUpdates([asUpdate]);
+      else rejectAll(asUpdate, err);
+    }
+  }
+
+}
+
+const ALWAYS_UP = { up: true, failed: () => false, whenUp: () => Promise.resolve(), onChange: () => undefined };
+
+/** Whether the promise settled within ms (it is left to settle on its own when not). */
+async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+  if (ms === Infinity) {
+    await promise;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
+  const settled = await Promise.race([promise.then(() => true), timedOut]);
+  clearTimeout(timer);
+  return settled;
 }
 
 function mergeInto(row: RunRecord | RunUpdate, update: RunUpdate): void {

@@ -3,6 +3,9 @@
  * Only host/store implements them (and only host/store imports sequelize).
  */
 import type { BundleManifest, Concurrency, Schedule } from '@jobcenter/job-api';
+import type { DatabaseHealth } from './health.js';
+
+export type { DatabaseHealth };
 
 export type { BundleManifest, Concurrency, Schedule };
 
@@ -304,8 +307,11 @@ export interface RunWriter {
   /** Inserts the row; rejects with code 'DUPLICATE_FIRE' when (jobId, scheduledAt) for a SCHEDULE run exists. */
   insert(run: RunRecord): Promise<void>;
   update(update: RunUpdate): Promise<void>;
-  /** Waits until everything queued so far is committed. */
-  flush(): Promise<void>;
+  /**
+   * Waits until everything queued so far is committed; false when the database did not answer within maxWaitMs
+   * (rows are kept while it is down, and written when it is back).
+   */
+  flush(maxWaitMs?: number): Promise<boolean>;
   /** Rows queued and not written yet. */
   readonly backlog: number;
   /** How long the oldest of them has waited (0 when none): how far the database is behind. */
@@ -340,6 +346,8 @@ export interface Store {
   readonly runWriter: RunWriter;
   readonly events: EventRepo;
   readonly cache: CacheRepo;
+  /** Whether the database answers; statements that find it unreachable mark it down until a probe succeeds. */
+  readonly health: DatabaseHealth;
   /** Flushes the run writer and closes connections. */
   close(): Promise<void>;
 }

@@ -23,11 +23,17 @@ export function createWebApp(deps: WebDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true;
   app.on('error', (err: Error) => deps.logger.debug('http stream error', { error: err.message }));
-  app.use(errorMapper(deps.logger));
+  const health = deps.store.health;
+  // A request that finds the database unreachable marks it down too (the probe then finds when it is back).
+  app.use(errorMapper(deps.logger, (err) => health.failed(err)));
   app.use(async (ctx, next) => {
     if (ctx.path === '/healthz') {
-      ctx.status = deps.ready() ? 200 : 503;
-      ctx.body = { status: deps.ready() ? 'ok' : 'unavailable', host: deps.config.hostId };
+      // Ready: started and not stopping, and the database answers (a host without it records nothing it runs).
+      const ok = deps.ready() && health.up;
+      ctx.status = ok ? 200 : 503;
+      const database = health.up ? { status: 'up' } : { status: 'down', since: health.downSince?.toISOString(), error: health.lastError };
+      ctx.body = { status: ok ? 'ok' : 'unavailable', host: deps.config.hostId, database };
+      if (!ok) ctx.set('Retry-After', '5');
       return;
     }
     if (ctx.path === '/' && ctx.method === 'GET') {

@@ -16,12 +16,17 @@ const STATUS: Record<ErrorCode, number> = {
   TOO_LARGE: 413,
   UNPROCESSABLE: 422,
   DUPLICATE_FIRE: 409,
+  UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 
+/** What a 503 tells a client to wait before it tries again (the database is probed once a second). */
+const RETRY_AFTER_S = '5';
+
 export const SESSION_COOKIE = 'jc_session';
 
-export function errorMapper(logger: Logger) {
+/** `isUnavailable` recognises an error that says the database cannot be reached: 503, not 500. */
+export function errorMapper(logger: Logger, isUnavailable: (err: unknown) => boolean = () => false) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
@@ -30,7 +35,14 @@ export function errorMapper(logger: Logger) {
         ctx.body = { error: { code: 'NOT_FOUND', message: `no route for ${ctx.method} ${ctx.path}` } };
       }
     } catch (err) {
+      if (!(err instanceof HostError) && isUnavailable(err)) {
+        ctx.status = 503;
+        ctx.set('Retry-After', RETRY_AFTER_S);
+        ctx.body = { error: { code: 'UNAVAILABLE', message: 'the database does not answer; try again shortly' } };
+        return;
+      }
       if (err instanceof HostError) {
+        if (err.code === 'UNAVAILABLE') ctx.set('Retry-After', RETRY_AFTER_S);
         ctx.status = STATUS[err.code];
         ctx.body = { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
         return;

@@ -40,7 +40,7 @@ describe('FireReport', () => {
     report.noteStart(1500);
     report.noteStart(2500);
     assert.equal(report.overloaded, true);
-    assert.deepEqual(report.dropped, { in_flight: 500, row_backlog: 9000 });
+    assert.deepEqual(report.dropped, { in_flight: 500, row_backlog: 9000, db_unavailable: 0 });
     assert.equal(report.late, 2);
     await sleep(60);
     assert.equal(lines.length, 1, JSON.stringify(lines));

@@ -22,6 +22,7 @@ function recordingSink(failInsert?: (runs: RunRecord[]) => unknown) {
     },
     isUniqueViolation: (err) => (err as { unique?: boolean }).unique === true,
     isFireConflict: (err) => (err as { fire?: boolean }).fire === true,
+    isRunIdConflict: (err) => (err as { runId?: boolean }).runId === true,
   };
   return { sink, calls };
 }
@@ -154,6 +155,7 @@ describe('the batched run writer', () => {
       updateMany: (updates) => held(updates.map((u) => `${u.status} ${u.runId}`).join(',')),
       isUniqueViolation: () => false,
       isFireConflict: () => false,
+      isRunIdConflict: () => false,
     };
     const writer = new BatchedRunWriter(sink, silentLogger, { maxInFlight: 2 });
     const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
@@ -190,6 +192,7 @@ describe('the batched run writer', () => {
       updateMany: async (updates) => void events.push(`update ${updates.length}`),
       isUniqueViolation: () => false,
       isFireConflict: () => false,
+      isRunIdConflict: () => false,
     };
     const writer = new BatchedRunWriter(sink, silentLogger);
     const [a, b] = [newRun(job, new Date(1)), newRun(job, new Date(2))];
