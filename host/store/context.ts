@@ -1,9 +1,16 @@
 import type { Sequelize } from 'sequelize';
 import { UniqueConstraintError } from 'sequelize';
+import type { HostConfig } from '../config/index.js';
 import { conflict } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
 import type { DialectTraits } from './capabilities.js';
+import { connect } from './connect.js';
+import { createDriver } from './driver.js';
 import type { Driver } from './driver.js';
+import { migrate } from './migrate.js';
+import { defineModels } from './models.js';
 import type { Models } from './models.js';
+import { createWriteGate } from './write-gate.js';
 import type { WriteGate } from './write-gate.js';
 
 /** What every repository of the store shares. */
@@ -15,6 +22,27 @@ export interface StoreContext {
   write: WriteGate;
   /** Statements past sequelize's query layer, for the paths that run per run or per request. */
   driver: Driver;
+}
+
+/**
+ * Connects, brings the schema up to date and builds what the repositories share: createStore's first half, and what
+ * store tests build a run writer on (over a sink they watch).
+ */
+export async function openStoreContext(db: HostConfig['db'], logger: Logger): Promise<StoreContext> {
+  const { sequelize, traits } = await connect(db, logger);
+  try {
+    await migrate(sequelize, traits, logger);
+  } catch (err) {
+    await sequelize.close();
+    throw err;
+  }
+  return {
+    sequelize,
+    traits,
+    models: defineModels(sequelize),
+    write: createWriteGate(traits.serialisedWrites),
+    driver: createDriver(sequelize, traits.dialect),
+  };
 }
 
 /** Turns a unique-index violation into a CONFLICT the web layer can show; other errors pass unchanged. */

@@ -6,20 +6,15 @@ import type { HostConfig } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { createTokenRepo, createUserRepo } from './accounts.js';
 import { publicCapabilities } from './capabilities.js';
-import { connect } from './connect.js';
-import type { StoreContext } from './context.js';
-import { createDriver } from './driver.js';
+import { openStoreContext } from './context.js';
 import { StoreHealth } from './health.js';
 import { createCacheRepo, createEventRepo, createJobRepo } from './jobs.js';
-import { migrate } from './migrate.js';
-import { defineModels } from './models.js';
 import { createBundleRepo, createProjectRepo } from './projects.js';
 import { createRunSink } from './run-sink.js';
 import { BatchedRunWriter } from './run-writer.js';
 import type { RunWriterOptions } from './run-writer.js';
 import { createRunRepo } from './runs.js';
 import type { Store } from './types.js';
-import { createWriteGate } from './write-gate.js';
 
 export type * from './types.js';
 export { FINAL_RUN_STATUSES } from './types.js';
@@ -33,20 +28,8 @@ export interface StoreOptions {
 
 export async function createStore(db: HostConfig['db'], logger: Logger, options: StoreOptions = {}): Promise<Store> {
   const log = logger.child({ part: 'store' });
-  const { sequelize, traits } = await connect(db, log);
-  try {
-    await migrate(sequelize, traits, log);
-  } catch (err) {
-    await sequelize.close();
-    throw err;
-  }
-  const ctx: StoreContext = {
-    sequelize,
-    traits,
-    models: defineModels(sequelize),
-    write: createWriteGate(traits.serialisedWrites),
-    driver: createDriver(sequelize, traits.dialect),
-  };
+  const ctx = await openStoreContext(db, log);
+  const { sequelize, traits } = ctx;
   const health = new StoreHealth(() => ctx.driver.select('SELECT 1', []), log, options.healthProbeMs);
   // SQLite writes one statement at a time anyway; a server takes the next batch while the last one commits.
   const runWriter = new BatchedRunWriter(createRunSink(ctx), log, { maxInFlight: traits.serialisedWrites ? 1 : 2, ...options.runWriter }, health);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { RunOutcome, RunRequest } from '../../host/loader/executor.js';
 import { silentLogger } from '../../host/log/logger.js';
 import { createExecExecutor, type ExecExecutor } from '../../host/runner/exec-executor.js';
+import { isAlive } from '../helpers/processes.js';
 import { recordingHooks, testConfig } from '../loader/helpers.js';
 
 /** Fixtures stay in the source tree; compiled tests run from dist/test/runner. */
@@ -35,17 +36,6 @@ function execRequest(argv: string[], overrides: Partial<RunRequest> = {}): RunRe
 
 function assertFailed(outcome: RunOutcome): asserts outcome is Extract<RunOutcome, { ok: false }> {
   assert.equal(outcome.ok, false, `expected a failure, got ${JSON.stringify(outcome)}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie still answers kill(0) until something reaps it; it runs no code.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
 }
 
 describe('exec executor', () => {

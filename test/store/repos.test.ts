@@ -216,16 +216,6 @@ for (const database of testDatabases()) {
       }
     });
 
-    test('hosts starting together on one MySQL database migrate one after the other', { skip: database.name !== 'mysql' && 'one host per SQLite file' }, async () => {
-      const fresh = await database.make();
-      try {
-        const stores = await Promise.all([createStore(fresh.db, silentLogger), createStore(fresh.db, silentLogger)]);
-        for (const s of stores) await s.close();
-      } finally {
-        await fresh.drop();
-      }
-    });
-
     test('close() flushes queued run rows and leaves no handle open', async () => {
       const before = resources();
       const store = await createStore(made.db, silentLogger);
