@@ -5,7 +5,7 @@
 import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
-import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
+import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest, RunUsage } from '../loader/executor.js';
 import type { RunRecord } from '../store/types.js';
 import { finalStatus, type AbortReason, type DispatcherDeps } from './dispatcher.js';
 import type { FireRequest, LogIndex, RunLogWriter, RunTarget } from './types.js';
@@ -214,7 +214,7 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
       } finally {
         if (this.#timer) clearTimeout(this.#timer);
       }
-      return result.ok && result.specs ? await reconciled(deps, this.#request, this.runId, result.specs, this.log) : result;
+      return result.ok && result.specs ? await reconciled(deps, this.#request, this.runId, result.specs, result, this.log) : result;
     } catch (err) {
       return { ok: false, error: serializeError(err), aborted: false };
     }
@@ -280,11 +280,13 @@ function runRequest(config: HostConfig, request: FireRequest, row: RunRecord, ta
   };
 }
 
-async function reconciled(deps: DispatcherDeps, request: FireRequest, runId: string, specs: readonly JobSpec[], log: RunHooks['log']): Promise<RunOutcome> {
+/** The resolver's outcome with the reconcile summary as its result; what the run used stays. */
+async function reconciled(deps: DispatcherDeps, request: FireRequest, runId: string, specs: readonly JobSpec[], used: RunUsage, log: RunHooks['log']): Promise<RunOutcome> {
   if (!deps.reconcile) throw new Error('this host cannot reconcile resolver output');
+  const { cpuMs, peakMemoryMb } = used;
   const summary = await deps.reconcile(request.job, specs, runId);
   log('info', `resolver reconciled ${specs.length} sub-job spec(s): ${summary}`);
-  return { ok: true, result: summary };
+  return { ok: true, result: summary, cpuMs, peakMemoryMb };
 }
 
 function bound(result: string | null, max: number): string | null {

@@ -72,23 +72,32 @@ export interface RunGate {
   readonly startAt?: number;
 }
 
-export type RunOutcome =
+/**
+ * What a run used, as its executor measured it (docs/statuses.md, "Resources", says what each kind's figures mean).
+ * A figure is absent when it cannot be known: the run never started, or what it ran in is gone without telling.
+ */
+export interface RunUsage {
+  /** CPU time in milliseconds. */
+  readonly cpuMs?: number;
+  /** The largest memory seen in use, in MiB (2^20 bytes). */
+  readonly peakMemoryMb?: number;
+}
+
+export type RunOutcome = (
   | {
       readonly ok: true;
       readonly result: string | null;
       /** A resolver's run: the sub-jobs it wants (dispatch reconciles them and sets the result). */
       readonly specs?: readonly JobSpec[];
-      readonly cpuMs?: number;
-      readonly peakMemoryMb?: number;
     }
   | {
       readonly ok: false;
       readonly error: SerializedError;
       /** True when the run ended because hooks.signal was aborted (dispatch knows why). */
       readonly aborted: boolean;
-      readonly cpuMs?: number;
-      readonly peakMemoryMb?: number;
-    };
+    }
+) &
+  RunUsage;
 
 export interface Executor {
   /** Takes hooks.gate: prepares a run ahead of its start (planned fires), so the start itself is cheap. */

@@ -73,13 +73,16 @@ export function createIsolateExecutor(deps: { config: HostConfig; logger: Logger
     }
     const cpuLimitMs = request.timeoutMs || DEFAULT_CPU_LIMIT_MS;
     try {
-      const { end, cpuMs } = await runInSlot(slot, request, request.entry, hooks, { pool, killGraceMs: config.killGraceMs, cpuLimitMs });
+      const { end, usage } = await runInSlot(slot, request, request.entry, hooks, { pool, killGraceMs: config.killGraceMs, cpuLimitMs });
       if (!end) return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
       if (!('reply' in end) && isAbandoned(end)) await settleDisposal(slot);
       const outcome = toOutcome(end, { slot, hooks, cpuLimitMs, killGraceMs: config.killGraceMs, resultMaxChars: config.resultMaxChars });
       // An isolate that failed under a run (not the job's own error) is not trusted with the next one.
       if (!('reply' in end)) pool.dispose(slot, 'failed');
-      return cpuMs === undefined ? outcome : { ...outcome, cpuMs };
+      // Its heap got as far as its limit, whatever the last reading before V8 disposed it showed.
+      const atLimit = !outcome.ok && outcome.error.name === 'MemoryLimitError';
+      const peakMemoryMb = atLimit ? Math.max(usage.peakMemoryMb ?? 0, key.memoryLimitMb) : usage.peakMemoryMb;
+      return { ...outcome, cpuMs: usage.cpuMs, peakMemoryMb };
     } finally {
       slot.runs++;
       pool.release(slot);

@@ -5,10 +5,14 @@
  * killGraceMs — isolated-vm's `timeout` ignores time spent awaiting), a CPU budget over the whole run (a watchdog
  * reads isolate.cpuTime: timer callbacks and promise continuations run without any `timeout`), and noticing an
  * isolate V8 disposed at its memory limit while nothing of ours was waiting on it.
+ *
+ * The isolate serves this run alone, so its figures are the run's: the CPU its isolate.cpuTime clock advanced by, and
+ * the largest heap (V8's used heap plus memory allocated outside it that counts against the limit, ArrayBuffers)
+ * read at the start, on each watchdog tick and at the end (~3 µs a reading, measured).
  */
 import type { LogLevel } from '@jobcenter/job-api';
 import { reasonText } from '../errors/index.js';
-import type { RunHooks, RunRequest } from './executor.js';
+import type { RunHooks, RunRequest, RunUsage } from './executor.js';
 import { FreshContext, type ContextBinding } from './isolate-context.js';
 import { createHostFetch } from './isolate-fetch.js';
 import type { IsolatePool, IsolateSlot } from './isolate-pool.js';
@@ -19,6 +23,7 @@ const WATCHDOG_MS = 100;
 const MAX_TIMERS = 10_000;
 const MAX_DELAY_MS = 2 ** 31 - 1;
 const LEVELS = new Set<LogLevel>(['trace', 'debug', 'info', 'warn', 'error']);
+const MIB = 1024 * 1024;
 
 export interface IsolateRunOptions {
   readonly pool: IsolatePool;
@@ -39,13 +44,14 @@ export type RunEnd = { readonly reply: RunReply } | { readonly forced: Forced } 
 export interface RunResult {
   /** Null when the run never started: hooks.signal was aborted by the time its gate opened. */
   readonly end: RunEnd | null;
-  readonly cpuMs: number | undefined;
+  readonly usage: RunUsage;
 }
 
 export async function runInSlot(slot: IsolateSlot, request: RunRequest, entry: string, hooks: RunHooks, opts: IsolateRunOptions): Promise<RunResult> {
   const run = new IsolateRun(slot, request, hooks, opts);
   try {
-    return { end: await run.execute(entry), cpuMs: run.cpuMs() };
+    const end = await run.execute(entry);
+    return { end, usage: run.usage() };
   } finally {
     run.cleanup();
   }
@@ -57,6 +63,10 @@ class IsolateRun {
   /** Only a run with a fetch grant has one: aborting it costs ~50 µs a run (measured). */
   private fetches: AbortController | null = null;
   private startCpu: bigint;
+  /** The isolate's CPU clock when the run ended, or when we disposed the isolate under it; null until then. */
+  private endCpu: bigint | null = null;
+  /** The largest heap read during the run, in bytes. */
+  private peakBytes = 0;
   private ended = false;
   private forced!: (why: Forced) => void;
   private readonly forcedPromise = new Promise<Forced>((resolve) => (this.forced = resolve));
@@ -70,6 +80,7 @@ class IsolateRun {
     private readonly opts: IsolateRunOptions,
   ) {
     this.startCpu = slot.isolate.cpuTime;
+    this.measureHeap();
   }
 
   async execute(entry: string): Promise<RunEnd | null> {
@@ -92,9 +103,39 @@ class IsolateRun {
     return Promise.race([work, this.forcedPromise.then((forced): RunEnd => ({ forced }))]);
   }
 
-  cpuMs(): number | undefined {
-    if (this.slot.isolate.isDisposed) return undefined;
-    return Number(this.slot.isolate.cpuTime - this.startCpu) / 1e6;
+  /** What the run used; CPU is unknown when V8 disposed the isolate (at its memory limit) before it could be read. */
+  usage(): RunUsage {
+    this.settle();
+    const peakMemoryMb = Math.round((this.peakBytes / MIB) * 1000) / 1000;
+    if (this.endCpu === null) return { peakMemoryMb };
+    return { cpuMs: Number(this.endCpu - this.startCpu) / 1e6, peakMemoryMb };
+  }
+
+  /** The run's last readings, taken once while the isolate still lives (at the end, or before we dispose it). */
+  private settle(): void {
+    if (this.endCpu !== null || this.slot.isolate.isDisposed) return;
+    this.measureHeap();
+    try {
+      this.endCpu = this.slot.isolate.cpuTime;
+    } catch {
+      // Being disposed by V8 at its memory limit (isDisposed says so a moment after the run's promise was abandoned).
+    }
+  }
+
+  private measureHeap(): void {
+    try {
+      const heap = this.slot.isolate.getHeapStatisticsSync();
+      const bytes = heap.used_heap_size + heap.externally_allocated_size;
+      if (bytes > this.peakBytes) this.peakBytes = bytes;
+    } catch {
+      // As in settle(): the isolate went under us; the readings so far stand.
+    }
+  }
+
+  /** Disposes the run's isolate, its figures read first. */
+  private dispose(why: 'killed' | 'cpu'): void {
+    this.settle();
+    this.opts.pool.dispose(this.slot, why);
   }
 
   private get handles(): PreludeHandles | null {
@@ -217,7 +258,7 @@ class IsolateRun {
     this.tellAbort();
     this.graceTimer = setTimeout(() => {
       if (this.ended) return;
-      this.opts.pool.dispose(this.slot, 'killed');
+      this.dispose('killed');
       this.forced({ kind: 'killed' });
     }, this.opts.killGraceMs);
   };
@@ -236,8 +277,10 @@ class IsolateRun {
       return;
     }
     if (Number(isolate.cpuTime - this.startCpu) / 1e6 > this.opts.cpuLimitMs) {
-      this.opts.pool.dispose(this.slot, 'cpu');
+      this.dispose('cpu');
       this.forced({ kind: 'cpu' });
+      return;
     }
+    this.measureHeap();
   }
 }

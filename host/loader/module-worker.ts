@@ -2,6 +2,7 @@
  * The worker of one module context (one project's bundle version): imports the bundle's main, builds every bean,
  * calls onStart, then serves runs. Unlike a pool worker it runs many tasks at once (beans are shared singletons),
  * so the run a console call belongs to is found through AsyncLocalStorage instead of a "current run" variable.
+ * Each result carries what its run used, measured here (worker-usage.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { format } from 'node:util';
@@ -12,6 +13,7 @@ import { bootModule, loadModuleConfig, moduleDefinitionOf, type BootedModule } f
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask } from './protocol.js';
 import { asRunnable, catchStrayRejections, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+import { WorkerUsage } from './worker-usage.js';
 
 const runs = new AsyncLocalStorage<RunChannel>();
 
@@ -39,12 +41,15 @@ function jobBean(module: BootedModule, name: string): Promise<Runnable> {
 }
 
 function serve(port: NonNullable<typeof parentPort>, module: BootedModule): void {
+  // One message per run each way already: a reading at each run's start and end costs little beside them.
+  const usage = new WorkerUsage();
   port.on('message', (message: ModuleHostMessage) => {
     if (message.type === 'run') {
       const task: ThreadTask = message.task;
       const channel = openRunChannel(task);
+      const meter = usage.open(usage.read());
       void runs.run(channel, () => runJob(task, channel, () => jobBean(module, task.entry))).then((result) => {
-        post(port, { type: 'result', runId: task.runId, result });
+        post(port, { type: 'result', runId: task.runId, result: Object.assign(result, usage.close(meter, usage.read())) });
       });
     } else {
       void module.stop().then(() => post(port, { type: 'stopped' }));

@@ -12,6 +12,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../errors/index.js';
+import type { RunUsage } from './executor.js';
 
 /** A module run: everything the JobContext needs, plus the run's port. */
 export interface ThreadTask {
@@ -44,10 +45,15 @@ export interface PoolWorkerData {
   readonly mainUrl: string;
 }
 
-/** How a run ended inside its worker: job failures are values, so a lost result means "the worker died". */
-export type ThreadTaskResult =
+/**
+ * How a run ended inside its worker: job failures are values, so a lost result means "the worker died". The worker
+ * adds what the run used (worker-usage.ts) before the result leaves it.
+ */
+export type ThreadTaskResult = (
   | { readonly ok: true; readonly result: string | null; readonly specs?: readonly JobSpec[] }
-  | { readonly ok: false; readonly error: SerializedError };
+  | { readonly ok: false; readonly error: SerializedError }
+) &
+  RunUsage;
 
 export type CacheOp =
   | { readonly op: 'get'; readonly key: string }

@@ -148,14 +148,18 @@ export function buildTask(request: RunRequest, entry: string, mainUrl: string, r
   };
 }
 
-/** A run that ended after hooks.signal aborted counts as aborted, whatever the job returned on its way out. */
+/**
+ * A run that ended after hooks.signal aborted counts as aborted, whatever the job returned on its way out. What the
+ * run used (measured in its worker) goes with the outcome either way.
+ */
 export function resultOutcome(result: ThreadTaskResult, signal: AbortSignal): RunOutcome {
+  const { cpuMs, peakMemoryMb } = result;
   if (signal.aborted) {
     const error = result.ok ? { name: 'AbortError', message: `run aborted: ${reasonText(signal.reason)}` } : result.error;
-    return { ok: false, error, aborted: true };
+    return { ok: false, error, aborted: true, cpuMs, peakMemoryMb };
   }
-  if (!result.ok) return { ok: false, error: result.error, aborted: false };
-  return result.specs ? { ok: true, result: result.result, specs: result.specs } : { ok: true, result: result.result };
+  if (!result.ok) return { ok: false, error: result.error, aborted: false, cpuMs, peakMemoryMb };
+  return result.specs ? { ok: true, result: result.result, specs: result.specs, cpuMs, peakMemoryMb } : { ok: true, result: result.result, cpuMs, peakMemoryMb };
 }
 
 /** The pool lost the run (see thread-errors.ts): the codes that mean "aborted" become aborted outcomes. */

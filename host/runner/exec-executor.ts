@@ -4,6 +4,7 @@
  * line is the result. Kill = SIGTERM to the group, SIGKILL after killGraceMs; whatever the command left running in
  * its group when it exits is killed too, so a run never leaves processes behind. The run's JOBCENTER_CONFIG_FILE and,
  * without a bundle, its working folder come from the executor's run folder (run-folder.ts) and go with the run.
+ * What the group used is sampled from /proc while it runs (group-usage.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { reasonText, serializeError, type SerializedError } from '../errors/inde
 import type { Executor, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import { execEnv, execRunFile } from './exec-env.js';
+import { GroupUsage } from './group-usage.js';
 import { createLineSplitter } from './line-splitter.js';
 import { createRunFolder } from './run-folder.js';
 
@@ -83,26 +85,35 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     }
     groups.add(child);
     child.once('spawn', () => hooks.started?.(Date.now()));
+    // spawn() returns once the command is exec'd (or failed to be: then there is no pid and nothing to measure).
+    const usage = child.pid === undefined ? null : new GroupUsage(child.pid);
     const output = captureOutput(child, hooks);
-    const stopKill = killOnAbort(child, hooks.signal);
+    const stopKill = killOnAbort(child, hooks.signal, usage);
     try {
       const ending = await waitForEnd(child);
+      const used = usage?.stop() ?? {};
       if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
       await output.drained();
       if ('error' in ending) return failure(spawnFailure(ending.error, spec.command));
-      return outcomeOf(ending, output.lastStdout(), output.lastStderr(), hooks.signal);
+      return { ...outcomeOf(ending, output.lastStdout(), output.lastStderr(), hooks.signal), ...used };
     } finally {
       stopKill();
       groups.delete(child);
     }
   }
 
-  function killOnAbort(child: ChildProcess, signal: AbortSignal): () => void {
+  /** `usage` is read just before each signal: the group's last figures while it still lives. */
+  function killOnAbort(child: ChildProcess, signal: AbortSignal, usage: GroupUsage | null): () => void {
     let graceTimer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
       if (child.pid === undefined) return;
+      usage?.sample();
       killGroup(child.pid, 'SIGTERM');
-      graceTimer = setTimeout(() => child.pid !== undefined && killGroup(child.pid, 'SIGKILL'), config.killGraceMs);
+      graceTimer = setTimeout(() => {
+        if (child.pid === undefined) return;
+        usage?.sample();
+        killGroup(child.pid, 'SIGKILL');
+      }, config.killGraceMs);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     return () => {

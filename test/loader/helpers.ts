@@ -1,11 +1,12 @@
-/** Shared by the loader tests: fixture paths, a test config and recording run hooks. */
+/** Shared by the loader tests: fixture paths, a test config, recording run hooks and measured outcomes. */
+import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LogLevel } from '@jobcenter/job-api';
 import { compileConfig, type HostConfig, type HostOptions } from '../../host/config/index.js';
-import type { RunHooks, RunRequest } from '../../host/loader/executor.js';
+import type { RunHooks, RunOutcome, RunRequest } from '../../host/loader/executor.js';
 
 /** Fixtures stay in the source tree; compiled tests run from dist/test/loader. */
 export function fixtureDir(name: string): string {
@@ -15,6 +16,17 @@ export function fixtureDir(name: string): string {
 
 export function testConfig(options: HostOptions = {}): HostConfig {
   return compileConfig({ dataDir: mkdtempSync(path.join(tmpdir(), 'jc-loader-')), killGraceMs: 300, ...options });
+}
+
+/**
+ * The outcome without what the run used, once that is checked to be there: CPU time always, peak memory unless
+ * `memory` is false (an exec command that ends within a millisecond can be gone before its memory is read).
+ */
+export function measured(outcome: RunOutcome, memory = true): RunOutcome {
+  const { cpuMs, peakMemoryMb, ...rest } = outcome;
+  assert.ok(typeof cpuMs === 'number' && cpuMs >= 0, `the run's CPU time is measured: ${JSON.stringify(outcome)}`);
+  if (memory) assert.ok(typeof peakMemoryMb === 'number' && peakMemoryMb > 0, `the run's memory is measured: ${JSON.stringify(outcome)}`);
+  return rest as RunOutcome;
 }
 
 export interface RecordingHooks extends RunHooks {

@@ -129,6 +129,7 @@ describe('isolate executor', () => {
       assertFailed(outcome);
       assert.equal(outcome.aborted, false);
       assert.match(outcome.error.message, /memory limit of 16 MB/);
+      assert.ok(outcome.peakMemoryMb! >= 16, `peakMemoryMb ${outcome.peakMemoryMb} reached the limit`);
       assert.equal(resultOf(await executor.execute(isolateRequest('plain', { memoryLimitMb: 16 }), recordingHooks())), 'plain result');
     }
   });
@@ -139,6 +140,7 @@ describe('isolate executor', () => {
       const outcome = await executor.execute(isolateRequest(entry, { timeoutMs: 300 }), recordingHooks());
       assertFailed(outcome);
       assert.match(outcome.error.message, /CPU time limit of 300 ms/);
+      assert.ok(outcome.cpuMs! >= 300 && outcome.peakMemoryMb! > 0, `the CPU it burnt is read before its isolate goes: ${JSON.stringify(outcome)}`);
       assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
       await assertHealthy();
     }
@@ -164,6 +166,7 @@ describe('isolate executor', () => {
     assertFailed(outcome);
     assert.equal(outcome.aborted, true);
     assert.match(outcome.error.message, /did not stop within 300 ms after abort \(timeout\); its isolate was disposed/);
+    assert.ok(outcome.cpuMs! >= 0 && outcome.peakMemoryMb! > 0, `what it used is read before its isolate goes: ${JSON.stringify(outcome)}`);
     assert.ok(Date.now() - started < 2_000);
     await assertHealthy();
   });

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { RunOutcome, RunRequest } from '../../host/loader/executor.js';
 import { createModuleExecutor, type ModuleExecutor } from '../../host/loader/module-executor.js';
 import { silentLogger, type Logger } from '../../host/log/logger.js';
-import { recordingHooks, testConfig, threadRequest } from './helpers.js';
+import { measured, recordingHooks, testConfig, threadRequest } from './helpers.js';
 
 /** Fixtures stay in the source tree; compiled tests run from dist/test/loader. */
 function moduleFixture(name: string): string {
@@ -97,7 +97,7 @@ describe('module executor', () => {
 
   test('a resolver bean returns its specs, and a bean that is not a job fails naming it', async () => {
     const outcome = await executor.execute(moduleRequest('subJobs', { params: { n: 3 } }), recordingHooks());
-    assert.deepEqual(outcome, { ok: true, result: null, specs: [{ name: 'child-3', entry: 'countRows', schedule: { type: 'MANUAL' } }] });
+    assert.deepEqual(measured(outcome), { ok: true, result: null, specs: [{ name: 'child-3', entry: 'countRows', schedule: { type: 'MANUAL' } }] });
     assert.match(failed(await executor.execute(moduleRequest('notAJob'), recordingHooks())).error.message, /bean "notAJob" of the module is not a job/);
     assert.match(failed(await executor.execute(moduleRequest('nope'), recordingHooks())).error.message, /bean "nope" of the module is not defined/);
   });

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { RunOutcome } from '../../host/loader/executor.js';
 import { createThreadExecutor, type ThreadExecutor } from '../../host/loader/thread-executor.js';
 import { silentLogger } from '../../host/log/logger.js';
-import { fixtureDir, recordingHooks, testConfig, threadRequest } from './helpers.js';
+import { fixtureDir, measured, recordingHooks, testConfig, threadRequest } from './helpers.js';
 
 function assertFailed(outcome: RunOutcome): asserts outcome is Extract<RunOutcome, { ok: false }> {
   assert.equal(outcome.ok, false, `expected a failure, got ${JSON.stringify(outcome)}`);
@@ -41,7 +41,7 @@ describe('thread executor', () => {
 
   async function assertHealthy(): Promise<void> {
     const outcome = await executor.execute(threadRequest('plain'), recordingHooks());
-    assert.deepEqual(outcome, { ok: true, result: 'plain result' });
+    assert.deepEqual(measured(outcome), { ok: true, result: 'plain result' });
   }
 
   test('a job gets its context, logs through ctx.log and console, uses the cache and returns JSON', async () => {
@@ -73,7 +73,7 @@ describe('thread executor', () => {
   });
 
   test('a job returning nothing has a null result', async () => {
-    assert.deepEqual(await executor.execute(threadRequest('nothing'), recordingHooks()), { ok: true, result: null });
+    assert.deepEqual(measured(await executor.execute(threadRequest('nothing'), recordingHooks())), { ok: true, result: null });
   });
 
   test('a class-based job is instantiated once per worker', async () => {
@@ -155,12 +155,12 @@ describe('thread executor', () => {
   test('a failing host cache rejects the cache call of the job with the message of the host', async () => {
     const hooks = recordingHooks();
     const failing = { ...hooks, cache: { ...hooks.cache, get: () => Promise.reject(new Error('store is down')) } };
-    assert.deepEqual(await executor.execute(threadRequest('cacheFails'), failing), { ok: true, result: 'cache error: store is down' });
+    assert.deepEqual(measured(await executor.execute(threadRequest('cacheFails'), failing)), { ok: true, result: 'cache error: store is down' });
   });
 
   test('an unhandled rejection inside a job is logged to its run and does not kill the worker', async () => {
     const hooks = recordingHooks();
-    assert.deepEqual(await executor.execute(threadRequest('forgetful'), hooks), { ok: true, result: 'still fine' });
+    assert.deepEqual(measured(await executor.execute(threadRequest('forgetful'), hooks)), { ok: true, result: 'still fine' });
     assert.ok(hooks.lines.some((l) => l.level === 'error' && l.message.includes('nobody awaited me')), JSON.stringify(hooks.lines));
   });
 
@@ -182,16 +182,16 @@ describe('thread executor across bundle versions', () => {
     const onV1 = executor.execute(v1, recordingHooks());
     await new Promise((resolve) => setTimeout(resolve, 150));
     const v2 = threadRequest('version', { bundle: { id: 2, dir: fixtureDir('jobs-v2'), main: 'index.js' } });
-    assert.deepEqual(await executor.execute(v2, recordingHooks()), { ok: true, result: 'v2' });
-    assert.deepEqual(await onV1, { ok: true, result: 'v1' });
+    assert.deepEqual(measured(await executor.execute(v2, recordingHooks())), { ok: true, result: 'v2' });
+    assert.deepEqual(measured(await onV1), { ok: true, result: 'v1' });
     await executor.retire(1, 2);
-    assert.deepEqual(await executor.execute(threadRequest('version', { bundle: v2.bundle }), recordingHooks()), { ok: true, result: 'v2' });
+    assert.deepEqual(measured(await executor.execute(threadRequest('version', { bundle: v2.bundle }), recordingHooks())), { ok: true, result: 'v2' });
   });
 
   test('timers a job leaves behind keep running while its worker is idle', async (t) => {
     const executor = createThreadExecutor({ config: testConfig({ threadsPerProject: 1 }), logger: silentLogger });
     t.after(() => executor.close());
-    assert.deepEqual(await executor.execute(threadRequest('startTicker'), recordingHooks()), { ok: true, result: 'started' });
+    assert.deepEqual(measured(await executor.execute(threadRequest('startTicker'), recordingHooks())), { ok: true, result: 'started' });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const outcome = await executor.execute(threadRequest('stopTicker'), recordingHooks());
     assert.equal(outcome.ok, true);

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { RunOutcome } from '../../host/loader/executor.js';
 import { createThreadExecutor } from '../../host/loader/thread-executor.js';
 import { silentLogger } from '../../host/log/logger.js';
-import { recordingHooks, testConfig, threadRequest } from './helpers.js';
+import { measured, recordingHooks, testConfig, threadRequest } from './helpers.js';
 
 function assertFailed(outcome: RunOutcome): asserts outcome is Extract<RunOutcome, { ok: false }> {
   assert.equal(outcome.ok, false, `expected a failure, got ${JSON.stringify(outcome)}`);
@@ -17,7 +17,7 @@ describe('thread pool workers running many runs at once', () => {
     t.after(() => executor.close());
     const requests = Array.from({ length: 1000 }, (_, i) => threadRequest('echo', { params: { i } }));
     const outcomes = await Promise.all(requests.map((request) => executor.execute(request, recordingHooks())));
-    outcomes.forEach((outcome, i) => assert.deepEqual(outcome, { ok: true, result: `${requests[i].runId}:${i}` }));
+    outcomes.forEach((outcome, i) => assert.deepEqual(measured(outcome), { ok: true, result: `${requests[i].runId}:${i}` }));
     assert.ok(executor.threadCount() <= 2, `threads: ${executor.threadCount()}`);
   });
 
@@ -29,7 +29,7 @@ describe('thread pool workers running many runs at once', () => {
       hooks.map((h, i) => executor.execute(threadRequest('slowEcho', { params: { i, delayMs: (i * 7) % 40 } }), h)),
     );
     outcomes.forEach((outcome, i) => {
-      assert.deepEqual(outcome, { ok: true, result: String(i) });
+      assert.deepEqual(measured(outcome), { ok: true, result: String(i) });
       assert.deepEqual(hooks[i].lines, [
         { level: 'info', message: `begin ${i}` },
         { level: 'info', message: `end ${i}` },
@@ -65,7 +65,7 @@ describe('thread pool workers running many runs at once', () => {
       assert.equal(outcome.error.code, 'WORKER_RESTARTED');
       assert.equal(outcome.error.message, `worker restarted because run ${spinRequest.runId} had to be stopped`);
     }
-    assert.deepEqual(await executor.execute(threadRequest('plain'), recordingHooks()), { ok: true, result: 'plain result' });
+    assert.deepEqual(measured(await executor.execute(threadRequest('plain'), recordingHooks())), { ok: true, result: 'plain result' });
     assert.ok(executor.threadCount() <= 2, `threads: ${executor.threadCount()}`);
   });
 
@@ -83,7 +83,7 @@ describe('thread pool workers running many runs at once', () => {
     const other = await beside;
     assertFailed(other);
     assert.match(other.error.message, /memory limit of 32 MB.*was in flight on the same worker/);
-    assert.deepEqual(await executor.execute(threadRequest('plain', limited), recordingHooks()), { ok: true, result: 'plain result' });
+    assert.deepEqual(measured(await executor.execute(threadRequest('plain', limited), recordingHooks())), { ok: true, result: 'plain result' });
   });
 
   test('a cache value that cannot be cloned fails that call only', async (t) => {
@@ -93,8 +93,8 @@ describe('thread pool workers running many runs at once', () => {
       executor.execute(threadRequest('cacheBad'), recordingHooks()),
       executor.execute(threadRequest('plain'), recordingHooks()),
     ]);
-    assert.deepEqual(bad, { ok: true, result: 'cache error: DataCloneError' });
-    assert.deepEqual(good, { ok: true, result: 'plain result' });
+    assert.deepEqual(measured(bad), { ok: true, result: 'cache error: DataCloneError' });
+    assert.deepEqual(measured(good), { ok: true, result: 'plain result' });
   });
 
   test('close leaves no thread and no handle behind', async () => {

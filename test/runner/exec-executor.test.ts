@@ -6,7 +6,7 @@ import type { RunOutcome, RunRequest } from '../../host/loader/executor.js';
 import { silentLogger } from '../../host/log/logger.js';
 import { createExecExecutor, type ExecExecutor } from '../../host/runner/exec-executor.js';
 import { isAlive } from '../helpers/processes.js';
-import { recordingHooks, testConfig } from '../loader/helpers.js';
+import { measured, recordingHooks, testConfig } from '../loader/helpers.js';
 
 /** Fixtures stay in the source tree; compiled tests run from dist/test/runner. */
 function fixtureDir(name: string): string {
@@ -55,7 +55,7 @@ describe('exec executor', () => {
     const hooks = recordingHooks();
     const request = execRequest(['./report.sh', 'one', 'two']);
     const outcome = await executor.execute(request, hooks);
-    assert.deepEqual(outcome, { ok: true, result: 'partial last line' });
+    assert.deepEqual(measured(outcome, false), { ok: true, result: 'partial last line' });
     const text = hooks.lines.map((l) => `${l.level} ${l.message}`);
     assert.ok(text.includes(`info cwd=${fixtureDir('tools')}`), text.join('\n'));
     assert.ok(text.includes('info args=one two'));
@@ -115,7 +115,7 @@ describe('exec executor', () => {
   test('shell mode runs the joined argv through /bin/sh', async () => {
     const hooks = recordingHooks();
     const outcome = await executor.execute(execRequest(['echo', '$JOBCENTER_JOB_NAME', '|', 'tr', 'a-z', 'A-Z'], { shell: true }), hooks);
-    assert.deepEqual(outcome, { ok: true, result: 'NIGHTLY' });
+    assert.deepEqual(measured(outcome, false), { ok: true, result: 'NIGHTLY' });
   });
 
   test('50 MB of stdout is streamed as lines without growing host memory', async (t) => {
@@ -129,7 +129,7 @@ describe('exec executor', () => {
     const rssBefore = process.memoryUsage().rss;
     const outcome = await executor.execute(execRequest([process.execPath, './flood.js']), hooks);
     const rssGrowth = process.memoryUsage().rss - rssBefore;
-    assert.deepEqual(outcome, { ok: true, result: 'flood done' });
+    assert.deepEqual(measured(outcome, false), { ok: true, result: 'flood done' });
     assert.equal(lines, 50 * 1024 + 1);
     assert.ok(bytes > 50 * 1024 * 1023);
     assert.ok(rssGrowth < 150 * 1024 * 1024, `rss grew by ${Math.round(rssGrowth / 1048576)} MB`);
@@ -170,6 +170,28 @@ describe('exec executor', () => {
     assert.equal(outcome.ok, true);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(isAlive(Number((outcome as { result: string }).result)), false);
+  });
+
+  test("a run's CPU time counts every child its command waited for, however short-lived", async () => {
+    // Five children one after another, each burning 100 ms of its own CPU and printing its total (start-up included).
+    const burn = 'let u = 0; while ((u = (process.cpuUsage().user + process.cpuUsage().system) / 1000) < 100); console.log(u)';
+    const hooks = recordingHooks();
+    const outcome = await executor.execute(execRequest(['/bin/sh', '-c', 'for i in 1 2 3 4 5; do "$0" -e "$1"; done', process.execPath, burn]), hooks);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    const children = hooks.lines.map((line) => Number(line.message));
+    assert.equal(children.length, 5);
+    const total = children.reduce((sum, ms) => sum + ms, 0);
+    // Missed at most: what the group used after its last sample (one period, 100 ms). Added: the shell, and each
+    // child's exit after it printed (~25 ms of Node shutting down).
+    assert.ok(outcome.cpuMs! >= total - 100 && outcome.cpuMs! <= total + 300, `cpuMs ${outcome.cpuMs} is about the ${total} ms the children used`);
+  });
+
+  test("a run's memory sums the processes of its group", async () => {
+    const hold = 'const held = Buffer.alloc(48 * 1048576, 1); setTimeout(() => console.log(held.length), 600)';
+    const outcome = await executor.execute(execRequest(['/bin/sh', '-c', '"$0" -e "$1" & "$0" -e "$1" & wait', process.execPath, hold]), recordingHooks());
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    // Each child holds 48 MiB (plus Node itself): more than 96 MiB is only reached by adding them up.
+    assert.ok(outcome.peakMemoryMb! > 96, `peakMemoryMb ${outcome.peakMemoryMb} adds both children up`);
   });
 });
 
