@@ -3,70 +3,83 @@
  * runs at once: every batch from the host may start runs, abort runs and answer cache requests, and everything the
  * runs produce goes back in one batch per macrotask (see protocol.ts). Runs are concurrent, so console output and
  * unhandled rejections find their run through AsyncLocalStorage. A class entry is instantiated once per worker.
+ *
+ * Job code shares this realm and may change its globals. The channel does not depend on them: what it uses was taken
+ * before the bundle is imported (worker-primordials.ts) and its items are written as JSON by thread-wire.ts.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../errors/index.js';
-import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, PoolWorkerMessage, ThreadRun } from './protocol.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage, ThreadRun, ThreadTaskResult } from './protocol.js';
 import { Outbox } from './thread-outbox.js';
+import { resultItemJson } from './thread-wire.js';
 import { CacheRequests, openPooledRun, type PooledRun } from './thread-worker-run.js';
 import { asRunnable, catchStrayRejections, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+import { append, now, parse, postOn, SafeMap, setTimeoutSafe, settle } from './worker-primordials.js';
 
-const modules = new Map<string, Promise<Record<string, unknown>>>();
-const jobs = new Map<string, Runnable>();
+const modules = new SafeMap<string, Promise<Record<string, unknown>>>();
+const jobs = new SafeMap<string, Runnable>();
 
 function serve(port: NonNullable<typeof parentPort>): void {
   const runs = new AsyncLocalStorage<RunChannel>();
-  const live = new Map<string, PooledRun>();
-  const send = (message: PoolWorkerMessage): void => port.postMessage(message);
-  const outbox: Outbox<PoolWorkerItem> = new Outbox({
-    send: (items) => send({ type: 'batch', json: JSON.stringify(items) }),
-    onUnsendable(item, err) {
-      if (item.type === 'cache') cache.fail(item.id, err);
-      else if (item.type === 'result') outbox.push({ type: 'result', runId: item.runId, result: { ok: false, error: serializeError(err) } });
-    },
-  });
-  const push = (item: PoolWorkerItem): void => outbox.push(item);
+  const live = new SafeMap<string, PooledRun>();
+  const send = (message: PoolWorkerMessage): void => postOn(port, message);
+  const outbox = new Outbox((json) => send({ type: 'batch', json }));
+  const push = (itemJson: string): void => outbox.push(itemJson);
   const cache = new CacheRequests(push);
 
+  // Every run ends with exactly one result item, whatever its job did to the worker's globals on the way.
+  const finish = (runId: string, result: ThreadTaskResult, startedAt: number | undefined): void => {
+    live.delete(runId);
+    let json: string;
+    try {
+      json = resultItemJson(runId, result, startedAt);
+    } catch (err) {
+      const message = `the run's outcome could not be sent to the host: ${serializeError(err).message}`;
+      json = resultItemJson(runId, { ok: false, error: { name: 'Error', message } }, startedAt);
+    }
+    push(json);
+  };
   const start = (run: ThreadRun): void => {
     const pooled = openPooledRun(run, push, cache);
     live.set(run.runId, pooled);
     // A job already loaded is called synchronously, inside this loop over the batch: no await before its first line.
     const known = jobs.get(`${run.mainUrl}#${run.entry}`);
     const load = known ? () => known : () => loadJob(run.mainUrl, run.entry);
-    void runs.run(pooled.channel, () => runJob(run, pooled.channel, load)).then((result) => {
-      live.delete(run.runId);
-      push({ type: 'result', runId: run.runId, result, startedAt: pooled.startedAt });
-    });
+    settle(
+      runs.run(pooled.channel, () => runJob(run, pooled.channel, load)),
+      (result) => finish(run.runId, result, pooled.startedAt),
+      (err: unknown) => finish(run.runId, { ok: false, error: serializeError(err) }, pooled.startedAt),
+    );
   };
   // Runs handed over ahead of their time, by runId, and one timer per start time.
-  const held = new Map<string, ThreadRun>();
-  const heldAt = new Map<number, ThreadRun[]>();
+  const held = new SafeMap<string, ThreadRun>();
+  const heldAt = new SafeMap<number, ThreadRun[]>();
   const hold = (run: ThreadRun, at: number): void => {
     held.set(run.runId, run);
     const group = heldAt.get(at);
-    if (group) return void group.push(run);
+    if (group) return append(group, run);
     heldAt.set(at, [run]);
-    setTimeout(() => {
+    setTimeoutSafe(() => {
       const due = heldAt.get(at) ?? [];
       heldAt.delete(at);
-      for (const r of due) if (held.delete(r.runId)) start(r);
-    }, at - Date.now());
+      for (let i = 0; i < due.length; i++) if (held.delete(due[i].runId)) start(due[i]);
+    }, at - now());
   };
   const onItem = (item: PoolHostItem): void => {
     if (item.type === 'start') {
       const at = item.run.notBefore;
-      if (at !== undefined && at > Date.now()) hold(item.run, at);
+      if (at !== undefined && at > now()) hold(item.run, at);
       else start(item.run);
     } else if (item.type === 'abort') {
       if (held.delete(item.runId)) {
-        push({ type: 'result', runId: item.runId, result: { ok: false, error: { name: 'AbortError', message: `run aborted before it started: ${item.reason}` } } });
+        finish(item.runId, { ok: false, error: { name: 'AbortError', message: `run aborted before it started: ${item.reason}` } }, undefined);
       } else live.get(item.runId)?.abort(item.reason);
     } else cache.answer(item);
   };
   port.on('message', (message: PoolHostMessage) => {
-    for (const item of JSON.parse(message.json) as PoolHostItem[]) onItem(item);
+    const items = parse(message.json) as PoolHostItem[];
+    for (let i = 0; i < items.length; i++) onItem(items[i]);
   });
 
   routeConsole(() => runs.getStore() ?? null);
