@@ -71,23 +71,52 @@ export function reasonText(reason: unknown): string {
   return reason === undefined ? 'aborted' : String(reason);
 }
 
+const stringify = JSON.stringify;
+
+/**
+ * Never throws. Inside a worker the error is job code's: its fields may be getters that throw, or not text, and
+ * Error.prepareStackTrace may be its own. Each field is read on its own and only text is kept. JSON.stringify is the
+ * one this module found when it was loaded, before any job code (see loader/worker-primordials.ts).
+ */
 export function serializeError(err: unknown): SerializedError {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return {
-      name: err.name,
-      message: err.message,
-      stack: err.stack,
-      ...(typeof code === 'string' ? { code } : {}),
-    };
+  if (!isError(err)) return { name: 'Error', message: typeof err === 'string' ? err : safeString(err) };
+  const name = field(err, 'name');
+  const message = field(err, 'message');
+  const stack = field(err, 'stack');
+  const code = field(err, 'code');
+  return {
+    name: typeof name === 'string' ? name : 'Error',
+    message: typeof message === 'string' ? message : message === undefined ? '(the error has no readable message)' : safeString(message),
+    ...(typeof stack === 'string' ? { stack } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
+  };
+}
+
+function isError(err: unknown): err is Error {
+  try {
+    return err instanceof Error;
+  } catch {
+    return false;
   }
-  return { name: 'Error', message: typeof err === 'string' ? err : safeString(err) };
+}
+
+/** err[name], or undefined when reading it throws. */
+function field(err: Error, name: 'name' | 'message' | 'stack' | 'code'): unknown {
+  try {
+    return (err as unknown as Record<string, unknown>)[name];
+  } catch {
+    return undefined;
+  }
 }
 
 function safeString(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? String(value);
+    return stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    try {
+      return String(value);
+    } catch {
+      return 'a value that cannot be shown as text';
+    }
   }
 }

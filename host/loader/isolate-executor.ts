@@ -15,6 +15,7 @@ import { isCpuTimeoutError, isMemoryLimitError } from './isolate-main.js';
 import { IsolatePool, type IsolateKey, type IsolateSlot } from './isolate-pool.js';
 import type { RunReply } from './isolate-protocol.js';
 import { runInSlot, type RunEnd } from './isolate-run.js';
+import { readTaskResult, unreadableRunError } from './wire-read.js';
 
 /** Memory limit of an isolate when the job sets none (isolated-vm's minimum is 8 MB). */
 export const DEFAULT_ISOLATE_MEMORY_MB = 64;
@@ -154,8 +155,13 @@ function toOutcome(end: RunEnd, ctx: EndContext): RunOutcome {
   return failure(serializeError(error), aborted);
 }
 
-/** A run that ended after hooks.signal aborted counts as aborted, whatever the job returned on its way out. */
-function replyOutcome(reply: RunReply, ctx: EndContext): RunOutcome {
+/**
+ * A run that ended after hooks.signal aborted counts as aborted, whatever the job returned on its way out. The reply
+ * is a copy out of the job's context, read like anything a worker sends (wire-read.ts).
+ */
+function replyOutcome(sent: RunReply, ctx: EndContext): RunOutcome {
+  const reply = readTaskResult(sent);
+  if (typeof reply === 'string') return failure(unreadableRunError(reply), ctx.hooks.signal.aborted);
   if (ctx.hooks.signal.aborted) {
     const error = reply.ok ? { name: 'AbortError', message: `run aborted: ${reasonText(ctx.hooks.signal.reason)}` } : reply.error;
     return { ok: false, error, aborted: true };

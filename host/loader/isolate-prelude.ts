@@ -22,6 +22,9 @@ const g = globalThis;
 const hostLog = g.__jcLog, hostTimer = g.__jcTimer, cacheRef = g.__jcCache, fetchRef = g.__jcFetch, registerRef = g.__jcRegister;
 for (const name of ['__jcLog', '__jcTimer', '__jcCache', '__jcFetch', '__jcRegister']) delete g[name];
 const MAIN_KEY = '__jobcenterMain';
+// The run's outcome is made with what the context had before job code ran: a job that replaces JSON or
+// Array.isArray changes its own context only, never what its result says.
+const stringify = JSON.stringify, parse = JSON.parse, isArray = Array.isArray;
 const asyncOpts = { arguments: { copy: true }, result: { promise: true, copy: true } };
 
 function show(value) {
@@ -175,7 +178,7 @@ function toResult(value) {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return value;
   let text;
-  try { text = JSON.stringify(value); } catch (e) { throw new Error('the job\'s result could not be turned into JSON: ' + serialize(e).message); }
+  try { text = stringify(value); } catch (e) { throw new Error('the job\'s result could not be turned into JSON: ' + serialize(e).message); }
   return text === undefined ? null : text;
 }
 async function run(entry, data) {
@@ -187,12 +190,12 @@ async function run(entry, data) {
     const job = instantiate(pick(main.exports, entry), entry);
     if (typeof job.resolve === 'function') {
       const specs = await job.resolve(context);
-      if (!Array.isArray(specs)) {
+      if (!isArray(specs)) {
         const err = new TypeError('a resolver must return an array of job specs, got ' + (specs === null ? 'null' : typeof specs));
         err.code = 'BAD_RESOLVER_OUTPUT';
         throw err;
       }
-      return { ok: true, result: null, specs: JSON.parse(JSON.stringify(specs)) };
+      return { ok: true, result: null, specs: parse(stringify(specs)) };
     }
     return { ok: true, result: toResult(await job.execute(context)) };
   } catch (err) {

@@ -9,6 +9,7 @@ import { HostError, serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
+import { readModuleWorkerMessage, UNREADABLE_CODES, unreadableRunError } from './wire-read.js';
 
 /**
  * Starts a worker from a file next to `base`: compiled, `<name>.js`; from source (tests under tsx), `<name>.ts`
@@ -123,7 +124,16 @@ export class ModuleThread {
 
   #listen(): void {
     const worker = this.#worker;
-    worker.on('message', (message: ModuleWorkerMessage) => this.#onMessage(message));
+    worker.on('message', (message: unknown) => {
+      // Beans can post on the worker's port, so what arrives is read, never trusted (wire-read.ts).
+      const read = readModuleWorkerMessage(message);
+      if (read.type !== 'unreadable') this.#onMessage(read);
+      else if (read.runId !== null) this.#failRun(read.runId, read.why);
+      else {
+        const reason = `the module context's worker sent a message the host could not read (${read.why}), so it was ended`;
+        this.#end(Object.assign(new Error(reason), { code: UNREADABLE_CODES.worker }));
+      }
+    });
     worker.on('error', (err: Error & { code?: string }) => this.#end(this.#crashError(err)));
     worker.on('exit', (code) => this.#end(new Error(`module context worker exited with code ${code}`)));
     worker.stdout.setEncoding('utf8').on('data', (text: string) => this.#logger.info('module wrote to stdout', { text }));
@@ -152,6 +162,12 @@ export class ModuleThread {
         this.#stopped();
         break;
     }
+  }
+
+  /** A run whose result cannot be read ends FAILED, saying why; the job's real result, if it comes, is dropped. */
+  #failRun(runId: string, why: string): void {
+    this.#pending.get(runId)?.resolve({ ok: false, error: unreadableRunError(why) });
+    this.#pending.delete(runId);
   }
 
   #crashError(err: Error & { code?: string }): Error {

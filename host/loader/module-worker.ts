@@ -11,14 +11,16 @@ import type { JobLogger, LogLevel } from '@jobcenter/job-api';
 import { serializeError } from '../errors/index.js';
 import { bootModule, loadModuleConfig, moduleDefinitionOf, type BootedModule } from './module-context.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
-import type { ThreadTask } from './protocol.js';
+import type { ThreadTask, ThreadTaskResult } from './protocol.js';
 import { asRunnable, catchStrayRejections, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+import { postOn, settle } from './worker-primordials.js';
 import { WorkerUsage } from './worker-usage.js';
 
 const runs = new AsyncLocalStorage<RunChannel>();
 
+/** Through the original postMessage (worker-primordials.ts): beans share this realm and may change its globals. */
 function post(port: NonNullable<typeof parentPort>, message: ModuleWorkerMessage): void {
-  port.postMessage(message);
+  postOn(port, message);
 }
 
 function lifecycleLogger(port: NonNullable<typeof parentPort>): JobLogger & { log(level: LogLevel, message: string): void } {
@@ -40,17 +42,27 @@ function jobBean(module: BootedModule, name: string): Promise<Runnable> {
   return Promise.reject(Object.assign(new Error(`bean "${name}" of the module ${problem}`), { code: 'UNPROCESSABLE' }));
 }
 
-function serve(port: NonNullable<typeof parentPort>, module: BootedModule): void {
+/**
+ * Listens before the bundle is imported, so the listener is in place whatever the bundle does to MessagePort; runs
+ * and the stop only come once the module has booted.
+ */
+function serve(port: NonNullable<typeof parentPort>, booted: Promise<BootedModule>): void {
+  let module: BootedModule | null = null;
+  void booted.then((built) => (module = built), () => undefined);
   // One message per run each way already: a reading at each run's start and end costs little beside them.
   const usage = new WorkerUsage();
   port.on('message', (message: ModuleHostMessage) => {
+    if (!module) return;
     if (message.type === 'run') {
       const task: ThreadTask = message.task;
       const channel = openRunChannel(task);
       const meter = usage.open(usage.read());
-      void runs.run(channel, () => runJob(task, channel, () => jobBean(module, task.entry))).then((result) => {
-        post(port, { type: 'result', runId: task.runId, result: Object.assign(result, usage.close(meter, usage.read())) });
-      });
+      const finish = (result: ThreadTaskResult): void =>
+        post(port, { type: 'result', runId: task.runId, result: { ...result, ...usage.close(meter, usage.read()) } });
+      const built = module;
+      settle(runs.run(channel, () => runJob(task, channel, () => jobBean(built, task.entry))), finish, (err: unknown) =>
+        finish({ ok: false, error: serializeError(err) }),
+      );
     } else {
       void module.stop().then(() => post(port, { type: 'stopped' }));
     }
@@ -62,10 +74,11 @@ if (parentPort) {
   const lifecycle = lifecycleLogger(port);
   routeConsole(() => runs.getStore() ?? lifecycle);
   catchStrayRejections(() => runs.getStore() ?? lifecycle);
-  boot(workerData as ModuleWorkerData, lifecycle).then(
+  const booted = boot(workerData as ModuleWorkerData, lifecycle);
+  serve(port, booted);
+  booted.then(
     (module) => {
       const jobs = [...module.beans].filter(([, value]) => asRunnable(value) !== null).map(([name]) => name);
-      serve(port, module);
       post(port, { type: 'booted', jobs });
     },
     (err: unknown) => post(port, { type: 'boot-failed', error: serializeError(err) }),

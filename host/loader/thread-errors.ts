@@ -4,6 +4,7 @@
  * "a run on this worker …". Errors are recognised by `code`.
  */
 import type { SerializedError } from '../errors/index.js';
+import { UNREADABLE_CODES } from './wire-read.js';
 
 export const LOST_RUN_CODES = {
   /** This run ignored its abort past the grace time; its worker was terminated to stop it. */
@@ -17,6 +18,7 @@ export const LOST_RUN_CODES = {
   exited: 'WORKER_EXITED',
   crashed: 'WORKER_CRASHED',
   unsendable: 'RUN_NOT_SENDABLE',
+  unreadable: UNREADABLE_CODES.worker,
 } as const;
 
 /** Why a worker ended. */
@@ -25,7 +27,8 @@ export type WorkerEnd =
   | { readonly kind: 'closed' }
   | { readonly kind: 'out-of-memory'; readonly memoryLimitMb: number; readonly detail: string }
   | { readonly kind: 'exited'; readonly exitCode: number }
-  | { readonly kind: 'crashed'; readonly error: SerializedError };
+  | { readonly kind: 'crashed'; readonly error: SerializedError }
+  | { readonly kind: 'unreadable'; readonly why: string };
 
 export type LostRunError = Error & { code: string };
 
@@ -51,5 +54,8 @@ export function lostRunError(end: WorkerEnd, runId: string, inFlight: number): L
       return lost(LOST_RUN_CODES.exited, `${culprit} called process.exit(${end.exitCode})${tail}`);
     case 'crashed':
       return lost(LOST_RUN_CODES.crashed, `${culprit} threw outside its run and ended the worker: ${end.error.name}: ${end.error.message}${tail}`);
+    case 'unreadable':
+      // A message that could not be read may have held any run's result: none of them can be trusted to come.
+      return lost(LOST_RUN_CODES.unreadable, `the worker sent a message the host could not read (${end.why}), so it was ended${tail}`);
   }
 }

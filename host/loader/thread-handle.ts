@@ -8,10 +8,11 @@ import { serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { RunHooks } from './executor.js';
 import { startWorkerFile } from './module-thread.js';
-import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, PoolWorkerMessage, ThreadRun, ThreadTaskResult } from './protocol.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, ThreadRun, ThreadTaskResult } from './protocol.js';
 import { callCache } from './run-port.js';
 import { LOST_RUN_CODES, lostRunError, type WorkerEnd } from './thread-errors.js';
 import { Outbox } from './thread-outbox.js';
+import { readPoolWorkerItem, readPoolWorkerMessage, unreadableRunError } from './wire-read.js';
 
 /**
  * Items per host → worker message. A burst is sent in slices so the worker starts on the first runs while the host
@@ -51,7 +52,7 @@ export class WorkerHandle {
   readonly #runs = new Map<string, InFlight>();
   readonly #worker: Worker;
   /** Items as JSON texts: a planned run's start item is serialised when it is prepared, not at its fire time. */
-  readonly #outbox: Outbox<string>;
+  readonly #outbox: Outbox;
   readonly #options: WorkerHandleOptions;
   /** Resolves once the thread is gone. */
   readonly exited: Promise<void>;
@@ -64,12 +65,7 @@ export class WorkerHandle {
       env: { ...options.env },
     });
     this.exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
-    this.#outbox = new Outbox<string>({
-      send: (items) => this.#worker.postMessage({ type: 'batch', json: `[${items.join(',')}]` } satisfies PoolHostMessage),
-      // A string always crosses: what could not be serialised was refused when it was pushed.
-      onUnsendable: () => undefined,
-      maxItems: MAX_BATCH,
-    });
+    this.#outbox = new Outbox((json) => this.#worker.postMessage({ type: 'batch', json } satisfies PoolHostMessage), MAX_BATCH);
     this.#listen();
   }
 
@@ -137,8 +133,11 @@ export class WorkerHandle {
 
   #listen(): void {
     const worker = this.#worker;
-    worker.on('message', (message: PoolWorkerMessage) => {
-      if (message.type === 'batch') this.#onBatch(JSON.parse(message.json) as PoolWorkerItem[]);
+    worker.on('message', (message: unknown) => {
+      // Job code can post on the worker's port, so what arrives is read, never trusted (wire-read.ts).
+      const read = readPoolWorkerMessage(message);
+      if (typeof read === 'string') this.#finish({ kind: 'unreadable', why: read });
+      else if (read.type === 'batch') this.#onBatch(read.items);
       else if (this.#state === 'starting') {
         this.#state = 'ready';
         this.#everReady = true;
@@ -153,9 +152,16 @@ export class WorkerHandle {
     worker.on('exit', (exitCode) => this.#finish({ kind: 'exited', exitCode }));
   }
 
-  #onBatch(items: readonly PoolWorkerItem[]): void {
+  #onBatch(items: readonly unknown[]): void {
     let ended = false;
-    for (const item of items) {
+    for (const raw of items) {
+      const item = readPoolWorkerItem(raw);
+      if (item.type === 'unreadable') {
+        // An item that names no run may have been anyone's result: only ending the worker ends all its runs.
+        if (item.runId === null) return this.#finish({ kind: 'unreadable', why: item.why });
+        ended = this.#failRun(item.runId, item.why) || ended;
+        continue;
+      }
       try {
         ended = this.#onItem(item) || ended;
       } catch (err) {
@@ -164,6 +170,16 @@ export class WorkerHandle {
       }
     }
     if (ended) this.#options.onChange(this);
+  }
+
+  /** A run whose items cannot be read ends FAILED now, saying why; its job is told to stop (its later items are dropped). */
+  #failRun(runId: string, why: string): boolean {
+    const run = this.#runs.get(runId);
+    if (!run) return false;
+    this.abort(runId, 'its outcome could not be read');
+    this.#runs.delete(runId);
+    run.settle.resolve({ ok: false, error: unreadableRunError(why) });
+    return true;
   }
 
   /** True when the item ended a run. */

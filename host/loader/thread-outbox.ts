@@ -1,58 +1,59 @@
 /**
- * Collects the messages for the other side of a thread boundary and sends them as ONE batch per macrotask
- * (flushed on setImmediate; with maxItems, in slices of that size): one postMessage and one structured clone for
- * a burst of runs instead of one each. Used on both sides of the thread executor's worker port.
+ * Collects the items for the other side of a thread boundary, each already JSON text, and sends them as ONE text per
+ * macrotask (flushed on setImmediate; with maxItems, in slices of that size): one postMessage for a burst of runs
+ * instead of one each. Used on both sides of the thread executor's worker port.
+ *
+ * Items are made JSON when they are pushed, so what cannot be sent fails the call that made it (a job's cache.set)
+ * and never a batch. The batch is built by string concatenation with timers taken at load (worker-primordials.ts):
+ * in a worker, job code that changes Array.prototype or the timer globals does not reach it.
  */
-export interface OutboxOptions<T> {
-  /** Posts one batch (throws like postMessage when an item cannot be cloned). */
-  readonly send: (items: readonly T[]) => void;
-  /** An item that could not be sent on its own: the owner fails whatever waits on it. */
-  readonly onUnsendable: (item: T, err: unknown) => void;
-  /** Send at once when this many items are waiting (default: only on the timer). */
-  readonly maxItems?: number;
-}
+import { clearImmediateSafe, setImmediateSafe } from './worker-primordials.js';
 
-export class Outbox<T> {
-  #items: T[] = [];
+export class Outbox {
+  #text = '';
+  #count = 0;
   #scheduled: NodeJS.Immediate | null = null;
-  readonly #options: OutboxOptions<T>;
+  readonly #send: (json: string) => void;
+  readonly #maxItems: number;
+  readonly #beforeFlush: (() => void) | null;
 
-  constructor(options: OutboxOptions<T>) {
-    this.#options = options;
+  /**
+   * `send` posts one batch: the items as a JSON array. `maxItems`: send at once when this many are waiting.
+   * `beforeFlush` may push the items that are made only as a batch leaves (a worker's results, measured then).
+   */
+  constructor(send: (json: string) => void, maxItems = Infinity, beforeFlush?: () => void) {
+    this.#send = send;
+    this.#maxItems = maxItems;
+    this.#beforeFlush = beforeFlush ?? null;
   }
 
-  push(item: T): void {
-    if (this.#items.push(item) >= (this.#options.maxItems ?? Infinity)) this.flush();
-    else this.#scheduled ??= setImmediate(() => this.flush());
+  push(itemJson: string): void {
+    this.#text = this.#count === 0 ? itemJson : `${this.#text},${itemJson}`;
+    if (++this.#count >= this.#maxItems) this.flush();
+    else this.#scheduled ??= setImmediateSafe(() => this.flush());
+  }
+
+  /** A batch will leave at the end of this macrotask, whether or not an item is pushed before (see beforeFlush). */
+  touch(): void {
+    this.#scheduled ??= setImmediateSafe(() => this.flush());
   }
 
   /** Sends what is collected now (also called by the timer). */
   flush(): void {
-    if (this.#scheduled) clearImmediate(this.#scheduled);
+    this.#beforeFlush?.();
+    if (this.#scheduled) clearImmediateSafe(this.#scheduled);
     this.#scheduled = null;
-    const items = this.#items;
-    if (items.length === 0) return;
-    this.#items = [];
-    try {
-      this.#options.send(items);
-    } catch {
-      // One uncloneable value (a cache value, a result) must fail only what it belongs to, not the whole batch.
-      for (const item of items) this.#sendAlone(item);
-    }
+    if (this.#count === 0) return;
+    const json = `[${this.#text}]`;
+    this.discard();
+    this.#send(json);
   }
 
   /** Drops what is collected and not yet sent (the other side is gone). */
   discard(): void {
-    if (this.#scheduled) clearImmediate(this.#scheduled);
+    if (this.#scheduled) clearImmediateSafe(this.#scheduled);
     this.#scheduled = null;
-    this.#items = [];
-  }
-
-  #sendAlone(item: T): void {
-    try {
-      this.#options.send([item]);
-    } catch (err) {
-      this.#options.onUnsendable(item, err);
-    }
+    this.#text = '';
+    this.#count = 0;
   }
 }

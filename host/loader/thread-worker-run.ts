@@ -1,11 +1,13 @@
 /**
  * Inside a thread pool worker: one run's channel over the worker's shared batches (no port of its own). Its
- * log items and cache requests are pushed to the worker's outbox, tagged with the run's id (its start time travels
- * with its result); cache replies come back by request id (unique per worker).
+ * log items and cache requests are pushed to the worker's outbox as JSON text (thread-wire.ts), tagged with the
+ * run's id (its start time travels with its result); cache replies come back by request id (unique per worker).
  */
 import type { LogLevel } from '@jobcenter/job-api';
-import type { CacheOp, PoolHostItem, PoolWorkerItem, ThreadRun, WorkerMessage } from './protocol.js';
+import type { CacheOp, PoolHostItem, ThreadRun, WorkerMessage } from './protocol.js';
+import { cacheItemJson, logItemJson } from './thread-wire.js';
 import { buildContext, type RunChannel } from './worker-context.js';
+import { SafeMap } from './worker-primordials.js';
 
 interface Pending {
   readonly runId: string;
@@ -16,18 +18,20 @@ interface Pending {
 /** The worker's cache requests in flight; when a run ends or the host cannot answer, its waiters are rejected. */
 export class CacheRequests {
   #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
-  readonly #push: (item: PoolWorkerItem) => void;
+  readonly #pending = new SafeMap<number, Pending>();
+  readonly #push: (itemJson: string) => void;
 
-  constructor(push: (item: PoolWorkerItem) => void) {
+  constructor(push: (itemJson: string) => void) {
     this.#push = push;
   }
 
+  /** Rejects at once when the request cannot be made JSON (its value): that call fails, nothing else. */
   send(runId: string, request: CacheOp): Promise<unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
+      const json = cacheItemJson(runId, id, request);
       this.#pending.set(id, { runId, resolve, reject });
-      this.#push({ type: 'cache', runId, id, request });
+      this.#push(json);
     });
   }
 
@@ -39,20 +43,13 @@ export class CacheRequests {
     else waiter.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name, code: reply.error.code }));
   }
 
-  /** The request could not be sent (its value cannot be cloned). */
-  fail(id: number, err: unknown): void {
-    const waiter = this.#pending.get(id);
-    this.#pending.delete(id);
-    waiter?.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-
   rejectRun(runId: string, why: string): void {
     if (this.#pending.size === 0) return;
-    for (const [id, waiter] of this.#pending) {
-      if (waiter.runId !== runId) continue;
+    this.#pending.forEach((waiter, id) => {
+      if (waiter.runId !== runId) return;
       this.#pending.delete(id);
       waiter.reject(new Error(why));
-    }
+    });
   }
 }
 
@@ -64,7 +61,7 @@ export interface PooledRun {
   abort(reason: string): void;
 }
 
-export function openPooledRun(run: ThreadRun, push: (item: PoolWorkerItem) => void, cache: CacheRequests): PooledRun {
+export function openPooledRun(run: ThreadRun, push: (itemJson: string) => void, cache: CacheRequests): PooledRun {
   const runId = run.runId;
   let controller: AbortController | null = null;
   let abortReason: Error | null = null;
@@ -76,13 +73,13 @@ export function openPooledRun(run: ThreadRun, push: (item: PoolWorkerItem) => vo
   let closed = false;
   // Lines after the run's end (a timer it left behind still carries its async context) belong to no run.
   const log = (level: LogLevel, message: string): void => {
-    if (!closed) push({ type: 'log', runId, level, message });
+    if (!closed) push(logItemJson(runId, level, message));
   };
   let startedAt: number | undefined;
   const post = (message: WorkerMessage): void => {
     if (closed) return;
     if (message.type === 'started') startedAt = message.at;
-    else if (message.type === 'log') push({ type: 'log', runId, level: message.level, message: message.message });
+    else if (message.type === 'log') log(message.level, message.message);
     // 'end' is implicit: the run's result item is its last one. Cache requests go through `request`.
   };
   const request = (op: CacheOp): Promise<unknown> =>

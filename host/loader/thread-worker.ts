@@ -4,52 +4,54 @@
  * runs produce goes back in one batch per macrotask (see protocol.ts). Runs are concurrent, so console output and
  * unhandled rejections find their run through AsyncLocalStorage. A class entry is instantiated once per worker.
  * Each result carries what its run used, measured here (worker-usage.ts).
+ *
+ * Job code shares this realm and may change its globals. The channel does not depend on them: what it uses was taken
+ * before the bundle is imported (worker-primordials.ts) and its items are written as JSON by thread-wire.ts.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../errors/index.js';
-import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, PoolWorkerMessage, ThreadRun, ThreadTaskResult } from './protocol.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage, ThreadRun, ThreadTaskResult } from './protocol.js';
 import { Outbox } from './thread-outbox.js';
+import { resultItemJson } from './thread-wire.js';
 import { CacheRequests, openPooledRun, type PooledRun } from './thread-worker-run.js';
 import { asRunnable, catchStrayRejections, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+import { append, now, parse, postOn, SafeMap, setTimeoutSafe, settle } from './worker-primordials.js';
 import { WorkerUsage, type RunMeter, type UsageReading } from './worker-usage.js';
 
-const modules = new Map<string, Promise<Record<string, unknown>>>();
-const jobs = new Map<string, Runnable>();
+const modules = new SafeMap<string, Promise<Record<string, unknown>>>();
+const jobs = new SafeMap<string, Runnable>();
 
 function serve(port: NonNullable<typeof parentPort>): void {
   const runs = new AsyncLocalStorage<RunChannel>();
-  const live = new Map<string, PooledRun>();
+  const live = new SafeMap<string, PooledRun>();
   const usage = new WorkerUsage();
   /**
-   * Results pushed since the last batch left, with their runs' meters. Their figures are read once, as the batch
-   * leaves: after everything the runs did in this macrotask (a synchronous job starts and ends inside one), and one
-   * reading for a whole batch instead of one per run.
+   * Results of runs that ended since the last batch left, with their meters. Their figures are read once, as the
+   * batch leaves: after everything the runs did in this macrotask (a synchronous job starts and ends inside one), and
+   * one reading for a whole batch instead of one per run.
    */
-  let ended: Array<[ThreadTaskResult, RunMeter]> = [];
-  const measureEnded = (): void => {
+  let ended: Ended[] = [];
+  const send = (message: PoolWorkerMessage): void => postOn(port, message);
+  const outbox = new Outbox((json) => send({ type: 'batch', json }), Infinity, () => {
     if (ended.length === 0) return;
-    const at = usage.read();
-    for (const [result, meter] of ended) Object.assign(result, usage.close(meter, at));
+    const finished = ended;
     ended = [];
-  };
-  const send = (message: PoolWorkerMessage): void => port.postMessage(message);
-  const outbox: Outbox<PoolWorkerItem> = new Outbox({
-    send: (items) => {
-      measureEnded();
-      send({ type: 'batch', json: JSON.stringify(items) });
-    },
-    onUnsendable(item, err) {
-      if (item.type === 'cache') cache.fail(item.id, err);
-      else if (item.type === 'result') {
-        const { cpuMs, peakMemoryMb } = item.result;
-        outbox.push({ type: 'result', runId: item.runId, result: { ok: false, error: serializeError(err), cpuMs, peakMemoryMb } });
-      }
-    },
+    const at = usage.read();
+    for (let i = 0; i < finished.length; i++) {
+      const { runId, result, startedAt, meter } = finished[i]!;
+      push(resultJson(runId, meter ? { ...result, ...usage.close(meter, at) } : result, startedAt));
+    }
   });
-  const push = (item: PoolWorkerItem): void => outbox.push(item);
+  const push = (itemJson: string): void => outbox.push(itemJson);
   const cache = new CacheRequests(push);
 
+  // Every run ends with exactly one result item, whatever its job did to the worker's globals on the way.
+  const finish = (runId: string, result: ThreadTaskResult, startedAt: number | undefined, meter: RunMeter | null): void => {
+    live.delete(runId);
+    append(ended, { runId, result, startedAt, meter });
+    outbox.touch();
+  };
   /** `at`: the reading taken for the runs starting now (one per batch or timer, not one per run). */
   const start = (run: ThreadRun, at: UsageReading): void => {
     const pooled = openPooledRun(run, push, cache);
@@ -58,43 +60,44 @@ function serve(port: NonNullable<typeof parentPort>): void {
     // A job already loaded is called synchronously, inside this loop over the batch: no await before its first line.
     const known = jobs.get(`${run.mainUrl}#${run.entry}`);
     const load = known ? () => known : () => loadJob(run.mainUrl, run.entry);
-    void runs.run(pooled.channel, () => runJob(run, pooled.channel, load)).then((result) => {
-      live.delete(run.runId);
-      ended.push([result, meter]);
-      push({ type: 'result', runId: run.runId, result, startedAt: pooled.startedAt });
-    });
+    settle(
+      runs.run(pooled.channel, () => runJob(run, pooled.channel, load)),
+      (result) => finish(run.runId, result, pooled.startedAt, meter),
+      (err: unknown) => finish(run.runId, { ok: false, error: serializeError(err) }, pooled.startedAt, meter),
+    );
   };
   let batchReading: UsageReading | null = null;
   const batchStart = (): UsageReading => (batchReading ??= usage.read());
   // Runs handed over ahead of their time, by runId, and one timer per start time.
-  const held = new Map<string, ThreadRun>();
-  const heldAt = new Map<number, ThreadRun[]>();
+  const held = new SafeMap<string, ThreadRun>();
+  const heldAt = new SafeMap<number, ThreadRun[]>();
   const hold = (run: ThreadRun, at: number): void => {
     held.set(run.runId, run);
     const group = heldAt.get(at);
-    if (group) return void group.push(run);
+    if (group) return append(group, run);
     heldAt.set(at, [run]);
-    setTimeout(() => {
+    setTimeoutSafe(() => {
       const due = heldAt.get(at) ?? [];
       heldAt.delete(at);
       let reading: UsageReading | undefined;
-      for (const r of due) if (held.delete(r.runId)) start(r, (reading ??= usage.read()));
-    }, at - Date.now());
+      for (let i = 0; i < due.length; i++) if (held.delete(due[i]!.runId)) start(due[i]!, (reading ??= usage.read()));
+    }, at - now());
   };
   const onItem = (item: PoolHostItem): void => {
     if (item.type === 'start') {
       const at = item.run.notBefore;
-      if (at !== undefined && at > Date.now()) hold(item.run, at);
+      if (at !== undefined && at > now()) hold(item.run, at);
       else start(item.run, batchStart());
     } else if (item.type === 'abort') {
       if (held.delete(item.runId)) {
-        push({ type: 'result', runId: item.runId, result: { ok: false, error: { name: 'AbortError', message: `run aborted before it started: ${item.reason}` } } });
+        finish(item.runId, { ok: false, error: { name: 'AbortError', message: `run aborted before it started: ${item.reason}` } }, undefined, null);
       } else live.get(item.runId)?.abort(item.reason);
     } else cache.answer(item);
   };
   port.on('message', (message: PoolHostMessage) => {
     batchReading = null;
-    for (const item of JSON.parse(message.json) as PoolHostItem[]) onItem(item);
+    const items = parse(message.json) as PoolHostItem[];
+    for (let i = 0; i < items.length; i++) onItem(items[i]!);
   });
 
   routeConsole(() => runs.getStore() ?? null);
@@ -147,6 +150,25 @@ function instantiate(exported: unknown, entry: string): Runnable {
   throw Object.assign(new Error(`export "${entry}" of the bundle is not a job (an object or class with execute() or resolve())`), {
     code: 'UNPROCESSABLE',
   });
+}
+
+interface Ended {
+  runId: string;
+  result: ThreadTaskResult;
+  startedAt: number | undefined;
+  /** null for a run that never started (aborted while held). */
+  meter: RunMeter | null;
+}
+
+/** A result item's JSON; a result that cannot be written (a job's specs that are not JSON) fails its run instead. */
+function resultJson(runId: string, result: ThreadTaskResult, startedAt: number | undefined): string {
+  try {
+    return resultItemJson(runId, result, startedAt);
+  } catch (err) {
+    const message = `the run's outcome could not be sent to the host: ${serializeError(err).message}`;
+    const { cpuMs, peakMemoryMb } = result;
+    return resultItemJson(runId, { ok: false, error: { name: 'Error', message }, cpuMs, peakMemoryMb }, startedAt);
+  }
 }
 
 if (parentPort) serve(parentPort);

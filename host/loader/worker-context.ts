@@ -8,6 +8,7 @@ import { format } from 'node:util';
 import type { JobCache, JobContext, JobLogger, JobSpec, LogLevel } from '@jobcenter/job-api';
 import { serializeError } from '../errors/index.js';
 import type { CacheOp, HostMessage, ThreadRun, ThreadTask, ThreadTaskResult, WorkerMessage } from './protocol.js';
+import { now, postOn, SafeMap, sliceText, stringify } from './worker-primordials.js';
 
 /** A job (execute) or a resolver (resolve: returns the sub-jobs it wants). */
 export type Runnable = { execute(ctx: JobContext): unknown } | { resolve(ctx: JobContext): unknown };
@@ -28,15 +29,15 @@ interface Pending {
 export function openRunChannel(task: ThreadTask): RunChannel {
   const port = task.port;
   const abort = new AbortController();
-  const pending = new Map<number, Pending>();
+  const pending = new SafeMap<number, Pending>();
   let nextId = 1;
   let closed = false;
 
   const post = (message: WorkerMessage): void => {
-    if (!closed) port.postMessage(message);
+    if (!closed) postOn(port, message);
   };
   const rejectAll = (why: string): void => {
-    for (const p of pending.values()) p.reject(new Error(why));
+    pending.forEach((p) => p.reject(new Error(why)));
     pending.clear();
   };
   port.on('message', (message: HostMessage) => {
@@ -64,7 +65,7 @@ export function openRunChannel(task: ThreadTask): RunChannel {
       post({ type: 'cache', id, request: op });
     });
   };
-  const log = (level: LogLevel, message: string): void => post({ type: 'log', level, message, time: Date.now() });
+  const log = (level: LogLevel, message: string): void => post({ type: 'log', level, message, time: now() });
 
   const context = buildContext(task, abort.signal, log, request);
   return {
@@ -150,19 +151,34 @@ class RunContext implements JobContext {
     if (!this.#cache) {
       const request = this.#request;
       this.#cache = Object.freeze({
-        get: <T>(key: string) => request({ op: 'get', key }) as Promise<T | undefined>,
+        get: async <T>(key: string) => request({ op: 'get', key: cacheKey(key) }) as Promise<T | undefined>,
         set: async (key: string, value: unknown, opts?: { ttlMs?: number }) => {
           // Values cross to the host as JSON, which would silently drop a function: refuse what cannot be cloned.
           structuredClone(value);
-          await request({ op: 'set', key, value, ...(opts?.ttlMs !== undefined ? { ttlMs: opts.ttlMs } : {}) });
+          await request({ op: 'set', key: cacheKey(key), value, ...cacheTtl(opts) });
         },
         delete: async (key: string) => {
-          await request({ op: 'delete', key });
+          await request({ op: 'delete', key: cacheKey(key) });
         },
       });
     }
     return this.#cache;
   }
+}
+
+/** The host refuses a request whose key is not text (wire-read.ts): a wrong key fails the call, not the run. */
+function cacheKey(key: unknown): string {
+  if (typeof key !== 'string') throw new TypeError(`a cache key must be a string, got ${typeof key}`);
+  return key;
+}
+
+/** As cacheKey, for a ttlMs that is not a number. */
+function cacheTtl(opts: { ttlMs?: unknown } | undefined): { ttlMs?: number } {
+  const ttlMs = opts?.ttlMs;
+  if (ttlMs === undefined) return {};
+  if (typeof ttlMs !== 'number') throw new TypeError(`a cache ttlMs must be a number of milliseconds, got ${typeof ttlMs}`);
+  if (!Number.isFinite(ttlMs)) throw new TypeError(`a cache ttlMs must be a finite number of milliseconds, got ${ttlMs}`);
+  return { ttlMs };
 }
 
 type ConsoleMethod = 'log' | 'info' | 'warn' | 'error' | 'debug' | 'trace';
@@ -208,13 +224,16 @@ export function asRunnable(value: unknown): Runnable | null {
 
 /**
  * Runs one task over its channel: loads the job, reports 'started', calls resolve or execute, and always ends with
- * the 'end' message and a closed channel. Job failures are values; nothing here rejects.
+ * the 'end' message and a closed channel. Job failures are values; nothing here rejects unless job code broke the
+ * worker's globals on the way (the caller reports that as the run's error). A result that is not a string is
+ * the JSON of the job's value by the original JSON.stringify: a toJSON the job defines counts (it is the job's own
+ * say on its value, as Date's is), a JSON.stringify it replaced does not.
  */
 export async function runJob(task: ThreadRun, channel: RunChannel, load: () => Runnable | Promise<Runnable>): Promise<ThreadTaskResult> {
   try {
     const loaded = load();
     const job = loaded instanceof Promise ? await loaded : loaded;
-    channel.post({ type: 'started', at: Date.now() });
+    channel.post({ type: 'started', at: now() });
     if ('resolve' in job) {
       const specs = checkSpecs(await job.resolve(channel.context));
       return { ok: true, result: null, specs };
@@ -245,11 +264,11 @@ function toResult(value: unknown, maxChars: number): string | null {
   if (typeof value === 'string') text = value;
   else {
     try {
-      text = JSON.stringify(value);
+      text = stringify(value);
     } catch (err) {
       throw new Error(`the job's result could not be turned into JSON: ${serializeError(err).message}`);
     }
   }
   if (text === undefined) return null;
-  return text.length > maxChars ? text.slice(0, maxChars) : text;
+  return text.length > maxChars ? sliceText(text, 0, maxChars) : text;
 }

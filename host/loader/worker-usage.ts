@@ -18,6 +18,16 @@
 import { openSync, readSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import type { RunUsage } from './executor.js';
+import { SafeMap } from './worker-primordials.js';
+
+// Taken before job code runs (see worker-primordials.ts): a job that replaces these must not stop its run's result.
+const { apply } = Reflect;
+const { max: maxOf, round: roundOf } = Math;
+const { isFinite } = Number;
+const parseInteger = parseInt;
+const setIntervalSafe = setInterval;
+const clearIntervalSafe = clearInterval;
+const bufferToString = Buffer.prototype.toString;
 
 /** Heap readings while runs are in flight. */
 const SAMPLE_MS = 100;
@@ -39,26 +49,31 @@ export class WorkerUsage {
   /** The schedstat descriptor; null once it proved unreadable. */
   #fd: number | null | undefined;
   readonly #buf = Buffer.alloc(128);
-  readonly #live = new Set<RunMeter>();
+  readonly #live = new SafeMap<RunMeter, true>();
   #sampler: NodeJS.Timeout | null = null;
 
   /** Must first be called on the worker thread itself (it opens the clock of the calling thread). */
   read(): UsageReading {
-    return { cpuNs: this.#cpuNs(), heapBytes: heapBytes() };
+    try {
+      return { cpuNs: this.#cpuNs(), heapBytes: heapBytes() };
+    } catch {
+      return { cpuNs: null, heapBytes: 0 };
+    }
   }
 
   /** A run started at `at`: its heap peak is followed from now on. */
   open(at: UsageReading): RunMeter {
     const meter: RunMeter = { startCpuNs: at.cpuNs, peakBytes: at.heapBytes };
-    this.#live.add(meter);
-    this.#sampler ??= setInterval(() => this.#sample(), SAMPLE_MS).unref();
+    this.#live.set(meter, true);
+    this.#sampler ??= setIntervalSafe(() => this.#sample(), SAMPLE_MS);
+    this.#sampler.unref();
     return meter;
   }
 
   /** The run ended at or before `at`: what it used. */
   close(meter: RunMeter, at: UsageReading): RunUsage {
     this.#live.delete(meter);
-    const peakMemoryMb = round(Math.max(meter.peakBytes, at.heapBytes) / MIB);
+    const peakMemoryMb = round(maxOf(meter.peakBytes, at.heapBytes) / MIB);
     if (meter.startCpuNs === null || at.cpuNs === null) return { peakMemoryMb };
     return { cpuMs: round((at.cpuNs - meter.startCpuNs) / 1e6), peakMemoryMb };
   }
@@ -66,12 +81,19 @@ export class WorkerUsage {
   #sample(): void {
     // The timer stops itself once nothing is in flight, rather than being cleared and made again between batches.
     if (this.#live.size === 0) {
-      clearInterval(this.#sampler!);
+      clearIntervalSafe(this.#sampler!);
       this.#sampler = null;
       return;
     }
-    const bytes = heapBytes();
-    for (const meter of this.#live) if (bytes > meter.peakBytes) meter.peakBytes = bytes;
+    let bytes: number;
+    try {
+      bytes = heapBytes();
+    } catch {
+      return;
+    }
+    this.#live.forEach((_, meter) => {
+      if (bytes > meter.peakBytes) meter.peakBytes = bytes;
+    });
   }
 
   #cpuNs(): number | null {
@@ -85,8 +107,8 @@ export class WorkerUsage {
     if (this.#fd === null) return null;
     try {
       const n = readSync(this.#fd, this.#buf, 0, this.#buf.length, 0);
-      const ns = parseInt(this.#buf.toString('latin1', 0, n), 10);
-      return Number.isFinite(ns) ? ns : null;
+      const ns = parseInteger(apply(bufferToString, this.#buf, ['latin1', 0, n]) as string, 10);
+      return isFinite(ns) ? ns : null;
     } catch {
       return null;
     }
@@ -100,5 +122,5 @@ function heapBytes(): number {
 
 /** Micro-units: enough for a millisecond or MiB figure, without float noise in the run row. */
 function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
+  return roundOf(value * 1000) / 1000;
 }
