@@ -162,7 +162,7 @@ for (const database of testDatabases()) {
 
     test("exec runs carry their process group's CPU time and memory, killed ones too", async () => {
       // Not `echo` alone: a command that ends within a millisecond or so can be gone before its memory is read.
-      const idle = await runOnce('exec', 'idle', { entry: ['sh', '-c', 'sleep 0.05; echo idle'] });
+      const idle = await runOnce('exec', 'idle', { entry: ['sh', '-c', 'sleep 0.3; echo idle'] });
       assert.equal(idle.status, 'SUCCEEDED', idle.error?.message);
       const burn = await runOnce('exec', 'burn', { entry: [process.execPath, '-e', EXEC_BURN] });
       const burnt = Number(burn.result);
