@@ -77,7 +77,16 @@ async function run(options: HostOptions): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const { url, adminPassword } = await host.start();
+  let started: Awaited<ReturnType<typeof host.start>>;
+  try {
+    started = await host.start();
+  } catch (err) {
+    // The host has closed what it opened; what is left to say is why, and a code a supervisor can act on.
+    process.stderr.write(`jobcenter: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const { url, adminPassword } = started;
   process.stdout.write(`\nJobCenter is running at ${url}  (data: ${host.config.dataDir}, database: ${host.config.db.dialect})\n`);
   if (adminPassword) {
     process.stdout.write(`First start: user "admin" was created with password: ${adminPassword}\n(set JOBCENTER_ADMIN_PASSWORD to choose it; this is shown only once)\n\n`);

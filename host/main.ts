@@ -4,8 +4,6 @@
  * reverse order and closes only what was opened.
  */
 import { mkdir } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import { createRunLogStore } from './blob/run-logs.js';
 import { createBundleIntake } from './bundles/index.js';
@@ -34,12 +32,16 @@ import { createStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { createWebApp } from './web/app.js';
 import { renderMetrics } from './web/metrics.js';
+import { bindServer } from './web/server.js';
 
 export interface Host {
   readonly config: HostConfig;
   /** Available after start(). */
   readonly app: Koa;
-  /** Starts everything and listens; resolves with the URL the host serves on. */
+  /**
+   * Listens, then starts everything; resolves with the URL the host serves on. A port it cannot bind rejects before
+   * the database is opened; requests answer 503 until the start is done.
+   */
   start(): Promise<{ url: string; adminPassword: string | null; recovery: RecoveryReport }>;
   /** Stops scheduling, lets runs finish up to the grace time, aborts the rest, closes everything. */
   stop(): Promise<void>;
@@ -80,6 +82,8 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     const hostLog = createHostLogger({ dir: config.hostLogsDir, level: config.logLevel, console: extras.logToConsole ?? false });
     teardown.push(() => hostLog.shutdown());
     const logger = hostLog.logger;
+    const server = await bindServer({ port: config.port, bind: config.bind, hostId: config.hostId });
+    teardown.push(() => server.close());
     const store = await createStore(config.db, logger.child({ part: 'store' }));
     teardown.push(() => store.close());
     const auth = new AuthService(store, logger);
@@ -140,35 +144,24 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
       ready: () => phase === 'running',
       metrics: () => renderMetrics({ store, engine, dispatcher }),
     });
-    const url = await listen(app);
     phase = 'running';
-    logger.info('JobCenter is running', { url, dataDir: config.dataDir, db: config.db.dialect });
-    return { url, adminPassword, recovery };
-  }
-
-  async function listen(koa: Koa): Promise<string> {
-    const srv = http.createServer(koa.callback());
-    teardown.push(
-      () =>
-        new Promise<void>((resolve) => {
-          srv.close(() => resolve());
-          srv.closeAllConnections();
-        }),
-    );
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(config.port, config.bind, () => resolve());
-    });
-    const address = srv.address() as AddressInfo;
-    const shown = config.bind === '0.0.0.0' || config.bind === '::' ? 'localhost' : config.bind;
-    return `http://${shown}:${address.port}`;
+    server.serve(app);
+    // Bound first so that a taken port fails the start early; closed first on stop, so no request meets a half-closed host.
+    teardown.push(() => server.close());
+    logger.info('JobCenter is running', { url: server.url, dataDir: config.dataDir, db: config.db.dialect });
+    return { url: server.url, adminPassword, recovery };
   }
 
   async function doStop(): Promise<void> {
     if (starting) await starting.catch(() => undefined);
+    await closeOpened();
+  }
+
+  async function closeOpened(): Promise<void> {
     phase = 'stopping';
-    // Reverse order of opening: web, scheduler, drain runs, executors, logs, store, host log.
-    for (const step of teardown.reverse()) {
+    // Reverse order of opening: web, scheduler, drain runs, executors, logs, store, host log. Taken off the list, so a
+    // stop() that follows a failed start closes nothing twice.
+    for (const step of teardown.splice(0).reverse()) {
       try {
         await step();
       } catch (err) {
@@ -190,8 +183,9 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     },
     start() {
       if (phase === 'stopping' || phase === 'stopped') return Promise.reject(new Error('a stopped host cannot start again; create a new one'));
+      // Not doStop(): it waits for `starting`, which would wait for it (a failed start never settled, and the CLI exited 0).
       starting ??= doStart().catch(async (err: unknown) => {
-        await doStop();
+        await closeOpened();
         throw err;
       });
       return starting;

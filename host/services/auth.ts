@@ -10,6 +10,7 @@ import type { Role, Store, TokenRecord, UserRecord } from '../store/types.js';
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
 const SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
 export const ROLES: readonly Role[] = ['admin', 'developer', 'viewer'];
+const USERNAME = /^[A-Za-z0-9._-]{2,50}$/;
 
 /** Who is asking: every service call that touches user data takes one. */
 export interface Actor {
@@ -78,7 +79,8 @@ export class AuthService {
   async login(username: unknown, password: unknown): Promise<{ token: string; user: Actor; expiresAt: Date }> {
     if (typeof username !== 'string' || username === '') throw badRequest('username is required', 'username');
     if (typeof password !== 'string' || password === '') throw badRequest('password is required', 'password');
-    const user = await this.store.users.findByUsername(username);
+    // A name no user can have is not looked up: it may hold what a query cannot (a NUL ends SQLite's statement text).
+    const user = USERNAME.test(username) ? await this.store.users.findByUsername(username) : null;
     if (!user || user.disabled || !(await verifyPassword(password, user.passwordHash))) {
       throw unauthorized('wrong username or password');
     }
@@ -125,7 +127,7 @@ export class AuthService {
 
   async createUser(input: { username?: unknown; password?: unknown; role?: unknown }): Promise<UserRecord> {
     const { username } = input;
-    if (typeof username !== 'string' || !/^[A-Za-z0-9._-]{2,50}$/.test(username)) {
+    if (typeof username !== 'string' || !USERNAME.test(username)) {
       throw badRequest('username must be 2 to 50 letters, digits, dots, dashes or underscores', 'username');
     }
     const role = validateRole(input.role ?? 'developer');

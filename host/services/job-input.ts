@@ -4,6 +4,7 @@
 import type { HostConfig } from '../config/index.js';
 import { badRequest } from '../errors/index.js';
 import { validateSchedule } from '../scheduler/schedule.js';
+import { assertObject, oneOf } from './input.js';
 import type { Concurrency, JobGrants, JobKind, JobRecord, Misfire, OnInterrupt, RetryPolicy } from '../store/types.js';
 
 export type JobInput = Pick<
@@ -36,11 +37,6 @@ const FIELDS = new Set([
   'maxQueue', 'timeoutMs', 'memoryLimitMb', 'misfire', 'onInterrupt', 'shell', 'grants', 'retries', 'start',
 ]);
 
-export function assertObject(body: unknown, what = 'request body'): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest(`${what} must be a JSON object`);
-  return body as Record<string, unknown>;
-}
-
 /** A full job body (create). */
 export function parseJobInput(body: unknown, config: HostConfig): JobInput {
   const input = assertObject(body);
@@ -71,8 +67,10 @@ export function parseJobPatch(body: unknown, current: JobRecord, config: HostCon
   const input = assertObject(body);
   rejectUnknown(input);
   if ('projectId' in input && input.projectId !== current.projectId) throw badRequest('projectId cannot change', 'projectId');
-  const merged = { ...current, ...input } as Record<string, unknown>;
-  const full = parseJobInput({ ...merged, projectId: undefined, start: undefined }, config);
+  // The record's own columns (id, state, anchorAt, …) are not input: only the fields a body may carry are merged.
+  const merged: Record<string, unknown> = {};
+  for (const key of FIELDS) if (key in current) merged[key] = current[key as keyof JobRecord];
+  const full = parseJobInput({ ...merged, ...input, projectId: undefined, start: undefined }, config);
   const patch: Partial<JobInput> = {};
   for (const key of Object.keys(input) as (keyof JobInput)[]) {
     if (key in full) (patch as Record<string, unknown>)[key] = full[key];
@@ -184,11 +182,4 @@ function optionalBool(value: unknown, field: string): boolean | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'boolean') throw badRequest(`${field} must be true or false`, field);
   return value;
-}
-
-function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
-  if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw badRequest(`${field} must be one of ${allowed.join(', ')}`, field);
-  }
-  return value as T;
 }

@@ -8,7 +8,8 @@ import type { BundleRecord, JobRecord, ProjectRecord, Store } from '../store/typ
 import type { Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
-import { assertObject, parseJobInput, parseJobPatch, type JobInput } from './job-input.js';
+import { assertObject, parseId } from './input.js';
+import { parseJobInput, parseJobPatch, type JobInput } from './job-input.js';
 
 export interface JobServiceDeps {
   config: HostConfig;
@@ -42,11 +43,9 @@ export class JobService {
 
   async create(actor: Actor | null, body: unknown): Promise<JobRecord> {
     const input = assertObject(body);
-    if (typeof input.projectId !== 'number') throw badRequest('projectId must be the id of a project', 'projectId');
-    const project = actor
-      ? await this.deps.access.writableProject(actor, input.projectId)
-      : await this.deps.store.projects.get(input.projectId);
-    if (!project) throw badRequest(`project ${input.projectId} does not exist`, 'projectId');
+    const projectId = parseId(input.projectId, 'projectId');
+    const project = actor ? await this.deps.access.writableProject(actor, projectId) : await this.deps.store.projects.get(projectId);
+    if (!project) throw badRequest(`project ${projectId} does not exist`, 'projectId');
     const job = parseJobInput(input, this.deps.config);
     await this.checkRunnable(project, job);
     if (await this.deps.store.jobs.findByName(project.id, job.name)) {

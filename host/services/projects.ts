@@ -2,14 +2,14 @@
  * Projects and their bundle versions. An upload becomes the project's current version only once it has passed
  * every check; runs in flight finish on the version they started with.
  */
-import { badRequest, conflict } from '../errors/index.js';
+import { badRequest, conflict, notFound } from '../errors/index.js';
 import type { Executors } from '../dispatch/types.js';
 import type { Logger } from '../log/logger.js';
 import type { BundleRecord, ProjectRecord, Store } from '../store/types.js';
 import { assertAdmin, assertWriter, type Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
-import { assertObject } from './job-input.js';
+import { assertObject, parseId } from './input.js';
 import type { CachedTargets } from './targets.js';
 
 export interface BundleIntake {
@@ -66,10 +66,9 @@ export class ProjectService {
     if (input.description !== undefined) patch.description = parseDescription(input.description);
     if (input.ownerId !== undefined) {
       assertAdmin(actor);
-      if (typeof input.ownerId !== 'number' || !(await this.deps.store.users.get(input.ownerId))) {
-        throw badRequest('ownerId must be the id of an existing user', 'ownerId');
-      }
-      patch.ownerId = input.ownerId;
+      const ownerId = parseId(input.ownerId, 'ownerId');
+      if (!(await this.deps.store.users.get(ownerId))) throw badRequest('ownerId must be the id of an existing user', 'ownerId');
+      patch.ownerId = ownerId;
     }
     const updated = await this.deps.store.projects.update(id, patch);
     this.deps.targets.invalidate(id);
@@ -112,7 +111,7 @@ export class ProjectService {
   async deleteBundle(actor: Actor, projectId: number, bundleId: number, force: boolean): Promise<void> {
     const project = await this.deps.access.writableProject(actor, projectId);
     const bundle = await this.deps.store.bundles.get(bundleId);
-    if (!bundle || bundle.projectId !== projectId) throw badRequest(`bundle ${bundleId} is not a bundle of project ${projectId}`, 'bundleId');
+    if (!bundle || bundle.projectId !== projectId) throw notFound(`bundle ${bundleId} of project ${projectId}`);
     if (project.currentBundleId === bundleId) {
       const jobs = await this.deps.store.jobs.list({ projectIds: [projectId] });
       const users = jobs.filter((j) => j.kind !== 'exec' || j.configFile);

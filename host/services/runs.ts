@@ -9,6 +9,7 @@ import { FINAL_RUN_STATUSES, type Page, type RunRecord, type RunStatus, type Sto
 import type { Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
+import { optionalId, parseDate, wholeNumber } from './input.js';
 
 export interface LiveLog {
   text: string;
@@ -40,32 +41,22 @@ export class RunService {
   constructor(private readonly deps: RunServiceDeps) {}
 
   async list(actor: Actor, q: Record<string, string | undefined>): Promise<Page<RunRecord>> {
-    let projectIds = await this.deps.access.visibleProjectIds(actor);
-    let jobId: number | undefined;
-    if (q.jobId !== undefined) {
-      jobId = positiveInt(q.jobId, 'jobId');
-      await this.deps.access.readableJob(actor, jobId);
-    }
-    if (q.projectId !== undefined) {
-      const projectId = positiveInt(q.projectId, 'projectId');
-      await this.deps.access.readableProject(actor, projectId);
-      projectIds = [projectId];
-    }
+    const jobId = optionalId(q.jobId, 'jobId');
+    const projectId = optionalId(q.projectId, 'projectId');
     const status = q.status?.split(',').map((s) => {
       if (!STATUSES.includes(s as RunStatus)) throw badRequest(`status must be one or more of ${STATUSES.join(', ')}`, 'status');
       return s as RunStatus;
     });
-    const limit = q.limit === undefined ? 50 : positiveInt(q.limit, 'limit');
-    if (limit > 1000) throw badRequest('limit must be at most 1000', 'limit');
-    return this.deps.store.runs.list({
-      jobId,
-      projectIds,
-      status,
-      from: q.from ? isoDate(q.from, 'from') : undefined,
-      to: q.to ? isoDate(q.to, 'to') : undefined,
-      limit,
-      cursor: q.cursor,
-    });
+    const limit = q.limit === undefined ? 50 : wholeNumber(q.limit, 'limit', 1, 1000);
+    const from = q.from ? parseDate(q.from, 'from') : undefined;
+    const to = q.to ? parseDate(q.to, 'to') : undefined;
+    let projectIds = await this.deps.access.visibleProjectIds(actor);
+    if (jobId !== undefined) await this.deps.access.readableJob(actor, jobId);
+    if (projectId !== undefined) {
+      await this.deps.access.readableProject(actor, projectId);
+      projectIds = [projectId];
+    }
+    return this.deps.store.runs.list({ jobId, projectIds, status, from, to, limit, cursor: q.cursor });
   }
 
   async get(actor: Actor, runId: string): Promise<RunRecord> {
@@ -123,15 +114,4 @@ export class RunService {
     if (job) await this.deps.engine.event(job, 'killed', actor.username, { runId: run.runId });
     return run;
   }
-}
-
-function positiveInt(value: string, field: string): number {
-  if (!/^\d{1,15}$/.test(value) || Number(value) < 1) throw badRequest(`${field} must be a positive whole number`, field);
-  return Number(value);
-}
-
-function isoDate(value: string, field: string): Date {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw badRequest(`${field} must be an ISO 8601 date`, field);
-  return date;
 }

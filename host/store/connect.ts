@@ -3,6 +3,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Sequelize, Transaction } from 'sequelize';
 import type { Options } from 'sequelize';
 import type { Database as SqliteDatabase } from 'sqlite3';
@@ -24,6 +25,19 @@ const COMMON: Options = {
   define: { underscored: true, timestamps: false, freezeTableName: true },
 };
 
+/**
+ * The sql_mode of every MySQL session, whatever the server's global one. sequelize and mysql2 (driver.ts) spell
+ * string literals with backslash escapes, which NO_BACKSLASH_ESCAPES reads differently: a run's result
+ * `x\', (SELECT password_hash FROM users LIMIT 1)) -- ` became SQL, a JSON value's `\"` failed its json_valid
+ * check (samples did not seed), and run rows failed to end. Strict, so an over-long value is refused rather than
+ * cut short. Every flag here exists on MariaDB 10 and MySQL 5.7 and 8.
+ */
+export const SESSION_SQL_MODE = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
+
+interface MysqlConnection {
+  query(sql: string, done: (err: Error | null) => void): void;
+}
+
 export async function connect(db: HostConfig['db'], logger: Logger): Promise<Connection> {
   if (db.dialect === 'sqlite') return connectSqlite(db.file, logger);
   const sequelize = new Sequelize(db.url, {
@@ -31,6 +45,13 @@ export async function connect(db: HostConfig['db'], logger: Logger): Promise<Con
     dialect: 'mysql',
     dialectOptions: { charset: 'utf8mb4', dateStrings: false },
     pool: { max: 10, min: 0, idle: 10_000, acquire: 30_000 },
+    // Every connection the pool opens, the first ones and those replacing a dropped one, before it is handed out.
+    hooks: {
+      afterConnect: async (connection: unknown) => {
+        const session = connection as MysqlConnection;
+        await promisify((done: (err: Error | null) => void) => session.query(`SET SESSION sql_mode = '${SESSION_SQL_MODE}'`, done))();
+      },
+    },
   });
   await sequelize.authenticate();
   logger.debug('store connected', { dialect: 'mysql' });

@@ -91,7 +91,10 @@ export function isDeadlock(err: unknown): boolean {
   return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205;
 }
 
-/** Numbers and NULL spelled here; the rest escaped by mysql2's own rules (quotes, backslashes), as its formatting does. */
+/**
+ * Numbers and NULL spelled here; the rest escaped by mysql2's own rules (quotes, backslashes), as its formatting does.
+ * Backslash escapes mean what they say only without NO_BACKSLASH_ESCAPES: connect.ts pins every session's sql_mode.
+ */
 function mysqlLiteral(): (value: unknown) => string {
   const { escape } = createRequire(import.meta.url)('mysql2') as { escape(value: unknown): string };
   return (value) => {

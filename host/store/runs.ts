@@ -23,11 +23,20 @@ export function encodeCursor(run: RunRecord): string {
   return Buffer.from(JSON.stringify([run.scheduledAt.getTime(), run.runId])).toString('base64url');
 }
 
+/** Times with four-digit years (0001-01-01 to 9999-12-31), what both databases store. */
+const MIN_TIME = -62_135_596_800_000;
+const MAX_TIME = 253_402_300_799_999;
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export function decodeCursor(cursor: string): CursorKey {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && Number.isFinite(value[0]) && typeof value[1] === 'string') {
-      return { at: value[0] as number, runId: value[1] };
+    // Checked as tightly as it is written: a crafted cursor must not put an invalid date or any text into the query.
+    if (Array.isArray(value) && value.length === 2) {
+      const [at, runId] = value as unknown[];
+      if (Number.isSafeInteger(at) && (at as number) >= MIN_TIME && (at as number) <= MAX_TIME && typeof runId === 'string' && RUN_ID.test(runId)) {
+        return { at: at as number, runId };
+      }
     }
   } catch {
     // falls through to the error below

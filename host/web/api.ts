@@ -4,16 +4,19 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { HostConfig } from '../config/index.js';
-import { badRequest, notFound } from '../errors/index.js';
+import { notFound } from '../errors/index.js';
 import { assertAdmin, type Access } from '../services/access.js';
 import { publicUser, type AuthService } from '../services/auth.js';
+import { oneOf, optionalId, optionalObject, parseFlag, parseId, singleValues, wholeNumber } from '../services/input.js';
 import type { JobService } from '../services/jobs.js';
 import type { ProjectService } from '../services/projects.js';
 import type { RunService } from '../services/runs.js';
-import type { Store } from '../store/types.js';
+import type { JobState, Store } from '../store/types.js';
 import { bodyOf, requireActor, SESSION_COOKIE } from './middleware.js';
 import { withUploadedFile } from './upload.js';
 import { presentJob, presentRun } from './present.js';
+
+const JOB_STATES: readonly JobState[] = ['STOPPED', 'ACTIVE', 'PENDING'];
 
 export interface ApiDeps {
   config: HostConfig;
@@ -30,15 +33,14 @@ export interface ApiDeps {
 
 export function apiRouter(deps: ApiDeps): Router {
   const r = new Router({ prefix: '/api/v1' });
-  const id = (ctx: Context, name = 'id'): number => {
-    const value = ctx.params[name] ?? '';
-    if (!/^\d{1,15}$/.test(value)) throw badRequest(`${name} must be a positive whole number`, name);
-    return Number(value);
-  };
+  const id = (ctx: Context, name = 'id'): number => parseId(ctx.params[name] ?? '', name);
+  // Read before any lookup, so a bad parameter is named even where the ids it goes with do not exist.
+  const query = (ctx: Context): Record<string, string | undefined> => singleValues(ctx.query);
+  const body = (ctx: Context): Record<string, unknown> => optionalObject(bodyOf(ctx));
 
   r.post('/auth/login', async (ctx) => {
-    const body = (bodyOf(ctx) ?? {}) as Record<string, unknown>;
-    const session = await deps.auth.login(body.username, body.password);
+    const { username, password } = body(ctx);
+    const session = await deps.auth.login(username, password);
     ctx.cookies.set(SESSION_COOKIE, session.token, { httpOnly: true, sameSite: 'lax', expires: session.expiresAt });
     ctx.body = { token: session.token, user: session.user, expiresAt: session.expiresAt };
   });
@@ -76,19 +78,16 @@ export function apiRouter(deps: ApiDeps): Router {
     ctx.body = { ...result.bundle, warnings: result.warnings };
   });
   r.delete('/projects/:id/bundles/:bundleId', async (ctx) => {
-    const force = ctx.query.force === '1' || ctx.query.force === 'true';
+    const force = parseFlag(query(ctx).force, 'force');
     await deps.projects.deleteBundle(requireActor(ctx), id(ctx), id(ctx, 'bundleId'), force);
     ctx.status = 204;
   });
 
   r.get('/jobs', async (ctx) => {
-    const q = ctx.query as Record<string, string | undefined>;
-    const projectId = q.projectId === undefined ? undefined : Number(q.projectId);
-    if (projectId !== undefined && !Number.isInteger(projectId)) throw badRequest('projectId must be a whole number', 'projectId');
-    if (q.state !== undefined && !['STOPPED', 'ACTIVE', 'PENDING'].includes(q.state)) {
-      throw badRequest('state must be one of STOPPED, ACTIVE, PENDING', 'state');
-    }
-    const jobs = await deps.jobs.list(requireActor(ctx), { projectId, state: q.state });
+    const q = query(ctx);
+    const projectId = optionalId(q.projectId, 'projectId');
+    const state = q.state === undefined ? undefined : oneOf(q.state, JOB_STATES, 'state');
+    const jobs = await deps.jobs.list(requireActor(ctx), { projectId, state });
     const counts = await deps.jobs.subJobCounts(jobs);
     ctx.body = jobs.map((j) => presentJob(j, deps.nextFireOf(j.id), { subJobCount: counts.get(j.id) ?? 0 }));
   });
@@ -127,7 +126,7 @@ export function apiRouter(deps: ApiDeps): Router {
   });
 
   r.get('/runs', async (ctx) => {
-    const page = await deps.runs.list(requireActor(ctx), ctx.query as Record<string, string | undefined>);
+    const page = await deps.runs.list(requireActor(ctx), query(ctx));
     ctx.body = { items: page.items.map(presentRun), nextCursor: page.nextCursor };
   });
   r.get('/runs/:runId', async (ctx) => {
@@ -136,8 +135,9 @@ export function apiRouter(deps: ApiDeps): Router {
   r.get('/runs/:runId/log', async (ctx) => {
     const actor = requireActor(ctx);
     const runId = ctx.params.runId ?? '';
+    const follow = parseFlag(query(ctx).follow, 'follow');
     ctx.type = 'text/plain; charset=utf-8';
-    if (ctx.query.follow === '1' || ctx.query.follow === 'true') {
+    if (follow) {
       ctx.set('Cache-Control', 'no-cache');
       ctx.set('X-Content-Type-Options', 'nosniff');
       ctx.body = await deps.runs.follow(actor, runId);
@@ -158,18 +158,17 @@ export function apiRouter(deps: ApiDeps): Router {
 
   r.get('/events', async (ctx) => {
     const actor = requireActor(ctx);
-    const q = ctx.query as Record<string, string | undefined>;
+    const q = query(ctx);
+    const jobId = optionalId(q.jobId, 'jobId');
+    const projectId = optionalId(q.projectId, 'projectId');
+    const limit = q.limit === undefined ? 200 : wholeNumber(q.limit, 'limit', 1, 1000);
     let projectIds = await deps.access.visibleProjectIds(actor);
-    let jobId: number | undefined;
-    if (q.jobId) {
-      jobId = Number(q.jobId);
-      await deps.access.readableJob(actor, jobId);
+    if (jobId !== undefined) await deps.access.readableJob(actor, jobId);
+    if (projectId !== undefined) {
+      await deps.access.readableProject(actor, projectId);
+      projectIds = [projectId];
     }
-    if (q.projectId) {
-      await deps.access.readableProject(actor, Number(q.projectId));
-      projectIds = [Number(q.projectId)];
-    }
-    ctx.body = await deps.store.events.list({ jobId, projectIds, limit: Math.min(Number(q.limit ?? 200) || 200, 1000) });
+    ctx.body = await deps.store.events.list({ jobId, projectIds, limit });
   });
 
   r.get('/users', async (ctx) => {
@@ -178,13 +177,13 @@ export function apiRouter(deps: ApiDeps): Router {
   });
   r.post('/users', async (ctx) => {
     assertAdmin(requireActor(ctx));
-    const body = (bodyOf(ctx) ?? {}) as Record<string, unknown>;
+    const input = body(ctx);
     ctx.status = 201;
-    ctx.body = publicUser(await deps.auth.createUser(body));
+    ctx.body = publicUser(await deps.auth.createUser(input));
   });
   r.patch('/users/:id', async (ctx) => {
     assertAdmin(requireActor(ctx));
-    ctx.body = publicUser(await deps.auth.updateUser(id(ctx), (bodyOf(ctx) ?? {}) as Record<string, unknown>));
+    ctx.body = publicUser(await deps.auth.updateUser(id(ctx), body(ctx)));
   });
 
   r.get('/tokens', async (ctx) => {
@@ -193,8 +192,8 @@ export function apiRouter(deps: ApiDeps): Router {
     ctx.body = tokens.filter((t) => t.kind === 'api').map(({ tokenHash: _hash, ...t }) => t);
   });
   r.post('/tokens', async (ctx) => {
-    const body = (bodyOf(ctx) ?? {}) as Record<string, unknown>;
-    const { token, record } = await deps.auth.createApiToken(requireActor(ctx), body.name, body.ttlDays);
+    const { name, ttlDays } = body(ctx);
+    const { token, record } = await deps.auth.createApiToken(requireActor(ctx), name, ttlDays);
     const { tokenHash: _hash, ...shown } = record;
     ctx.status = 201;
     ctx.body = { ...shown, token };

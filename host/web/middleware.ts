@@ -60,7 +60,16 @@ export function errorMapper(logger: Logger, isUnavailable: (err: unknown) => boo
   };
 }
 
-/** Reads a JSON body (up to limitBytes) into ctx.request.body; other content types are left alone. */
+/**
+ * How deep a JSON body may nest. A job's params are stored a level below the body, and MariaDB's json_valid refuses
+ * 32 levels; much deeper values overflowed the stack of the JSON.stringify that measures params (a RangeError, a 500).
+ */
+export const MAX_BODY_DEPTH = 32;
+
+/**
+ * Reads a JSON body (up to limitBytes, nested up to MAX_BODY_DEPTH levels) into ctx.request.body; other content types
+ * are left alone. The bounds hold for every route, so no handler meets a body it cannot walk.
+ */
 export function jsonBody(limitBytes = 1024 * 1024) {
   return async (ctx: Context, next: Next): Promise<void> => {
     if (['POST', 'PUT', 'PATCH'].includes(ctx.method) && ctx.is('application/json')) {
@@ -72,14 +81,35 @@ export function jsonBody(limitBytes = 1024 * 1024) {
         chunks.push(chunk as Buffer);
       }
       const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
       try {
-        (ctx.request as unknown as { body: unknown }).body = text.trim() === '' ? undefined : JSON.parse(text);
+        body = text.trim() === '' ? undefined : JSON.parse(text);
       } catch (err) {
         throw badRequest(`request body is not valid JSON: ${(err as Error).message}`);
       }
+      const deep = tooDeep(body, MAX_BODY_DEPTH);
+      if (deep) throw badRequest(`${deep.field ?? 'request body'} nests too deep: a request body may nest at most ${MAX_BODY_DEPTH} levels`, deep.field);
+      (ctx.request as unknown as { body: unknown }).body = body;
     }
     await next();
   };
+}
+
+/**
+ * Where a value nests deeper than `max` levels, or null. The field is named by its object keys down to the first
+ * array or the fourth name (`schedule.cron`, `params.a.b.c`), which is what a client can find in what it sent.
+ * Iterative: no stack to overflow.
+ */
+function tooDeep(root: unknown, max: number): { field: string | undefined } | null {
+  const stack: [value: unknown, depth: number, path: string[], named: boolean][] = [[root, 1, [], true]];
+  while (stack.length > 0) {
+    const [value, depth, path, named] = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > max) return { field: path.length > 0 ? path.join('.') : undefined };
+    const naming = named && !Array.isArray(value) && path.length < 4;
+    for (const [key, child] of Object.entries(value)) stack.push([child, depth + 1, naming ? [...path, key] : path, naming]);
+  }
+  return null;
 }
 
 export function bodyOf(ctx: Context): unknown {

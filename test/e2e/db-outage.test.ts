@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventually, sleep, startHost, type TestHost } from '../helpers/host.js';
-import { PrivateMariadb } from '../helpers/private-mariadb.js';
+import { PrivateMariadb, privateMariadbSkipReason } from '../helpers/private-mariadb.js';
 import { checkFinishedRuns, type ContractRun } from '../helpers/run-contract.js';
-import { mysqlSkipReason } from '../helpers/db.js';
 import { threadBundle } from '../helpers/zip.js';
 
 const CODE = `export const quick = { execute() { return 'ok'; } };`;
@@ -29,7 +28,7 @@ function parseMetrics(text: string): Metrics {
   return out;
 }
 
-describe('a 10 s database outage under load', { skip: mysqlSkipReason() }, () => {
+describe('a 10 s database outage under load', { skip: privateMariadbSkipReason() }, () => {
   let server: PrivateMariadb;
   let th: TestHost;
 

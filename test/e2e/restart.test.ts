@@ -6,13 +6,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
-import { Api, ADMIN_PASSWORD, eventually, sleep, spawnHost, waitForHealthy } from '../helpers/host.js';
-import { threadBundle } from '../helpers/zip.js';
+import { Api, ADMIN_PASSWORD, eventually, exited, freePort, sleep, spawnHost, spawnWithProject, waitForHealthy } from '../helpers/host.js';
 import { HOSTILE_AND_GOOD } from '../fixtures/e2e/jobs.js';
 
 interface Run {
@@ -22,22 +20,6 @@ interface Run {
   scheduledAt: string;
   startedAt: string | null;
   error: { message: string } | null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
 for (const database of testDatabases()) {
@@ -55,20 +37,8 @@ for (const database of testDatabases()) {
       const made = await database.make();
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jc-restart-'));
       cleanup.push(() => made.drop(), () => rm(dataDir, { recursive: true, force: true }));
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-
-      const first = spawnHost({ dataDir, port, db: made.db });
+      const { child: first, api, job: mk } = await spawnWithProject({ dataDir, db: made.db, project: 'restart', code: HOSTILE_AND_GOOD });
       children.push(first);
-      await waitForHealthy(url);
-      const api = await Api.login(url, 'admin', ADMIN_PASSWORD);
-      const projectId = (await api.post('/api/v1/projects', { name: 'restart' })).body.id;
-      assert.equal((await api.upload(projectId, await threadBundle(HOSTILE_AND_GOOD))).status, 201);
-      const mk = async (body: Record<string, unknown>): Promise<number> => {
-        const res = await api.post('/api/v1/jobs', { projectId, kind: 'thread', ...body });
-        assert.equal(res.status, 201, res.text);
-        return res.body.id;
-      };
       const long = await mk({ name: 'long', entry: 'sleepy', params: { ms: 120_000 }, onInterrupt: 'rerun', schedule: { type: 'MANUAL' } });
       const cron = await mk({ name: 'cron', entry: 'ok', schedule: { type: 'CRON', cron: '* * * * * *' }, start: true });
       const interval = await mk({ name: 'interval', entry: 'ok', schedule: { type: 'INTERVAL', everyMs: 1500 }, start: true });

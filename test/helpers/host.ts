@@ -4,11 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostConfig, HostOptions } from '../../host/config/index.js';
 import { createHost, type Host } from '../../host/main.js';
+import { threadBundle } from './zip.js';
 
 export const REPO = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
 export const SAMPLES = path.join(REPO, 'dist', 'samples');
@@ -59,6 +61,56 @@ export function spawnHost(args: { dataDir: string; port: number; db?: HostConfig
   const argv = ['--no-node-snapshot', path.join(REPO, 'bin', 'jobcenter.js'), 'start', '--no-samples', '--bind', '127.0.0.1', '--port', String(args.port), '--data-dir', args.dataDir];
   if (args.db) argv.push('--db', dbUrl(args.db));
   return spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export interface SpawnedProject {
+  child: ChildProcess;
+  url: string;
+  api: Api;
+  projectId: number;
+  /** Creates a thread job of the project; resolves with its id. */
+  job(body: Record<string, unknown>): Promise<number>;
+}
+
+/** A CLI host on a fresh port, healthy, with a project whose thread bundle's main module is `code`. */
+export async function spawnWithProject(args: { dataDir: string; db?: HostConfig['db']; project: string; code: string }): Promise<SpawnedProject> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawnHost({ dataDir: args.dataDir, port, db: args.db });
+  try {
+    await waitForHealthy(url);
+    const api = await Api.login(url, 'admin', ADMIN_PASSWORD);
+    const projectId = await created(api.post('/api/v1/projects', { name: args.project }));
+    await created(api.upload(projectId, await threadBundle(args.code)));
+    const job = (body: Record<string, unknown>): Promise<number> => created(api.post('/api/v1/jobs', { projectId, kind: 'thread', ...body }));
+    return { child, url, api, projectId, job };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
+
+async function created(reply: Promise<Reply<{ id: number }>>): Promise<number> {
+  const res = await reply;
+  if (res.status !== 201) throw new Error(`expected 201, got ${res.status}: ${res.text}`);
+  return res.body.id;
+}
+
+/** A port nothing listens on just now (the kernel's pick, released again). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
 export async function waitForHealthy(url: string, timeoutMs = 30_000): Promise<void> {
