@@ -253,8 +253,15 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
       logOffset: index?.offset ?? null,
       logLength: index?.length ?? null,
     });
+    // A database that is down keeps the row queued (the writer retries); one that refuses the row (a value it will
+    // not take) gets the end without the run's result and error, so the run is never left RUNNING.
     const recorded = written.catch((err: unknown) => {
-      logger.error('could not record the end of a run', { runId: row.runId, error: serializeError(err).message });
+      const why = serializeError(err).message;
+      logger.error('could not record the end of a run; recording it without its result', { runId: row.runId, error: why });
+      const failure = { name: 'RecordError', message: `the end of this run could not be recorded in full: ${why}` };
+      return store.runWriter
+        .update({ runId: row.runId, status: row.status, startedAt: row.startedAt ?? undefined, endedAt: row.endedAt, result: null, error: failure })
+        .catch((again: unknown) => logger.error('could not record the end of a run', { runId: row.runId, error: serializeError(again).message }));
     });
     return { status: row.status, error, written: recorded };
   }
