@@ -291,7 +291,13 @@ function runRequest(config: HostConfig, request: FireRequest, row: RunRecord, ta
 async function reconciled(deps: DispatcherDeps, request: FireRequest, runId: string, specs: readonly JobSpec[], used: RunUsage, log: RunHooks['log']): Promise<RunOutcome> {
   if (!deps.reconcile) throw new Error('this host cannot reconcile resolver output');
   const { cpuMs, peakMemoryMb } = used;
-  const summary = await deps.reconcile(request.job, specs, runId);
+  let summary: string;
+  try {
+    summary = await deps.reconcile(request.job, specs, runId);
+  } catch (err) {
+    // The resolver ran: refused specs fail its run, which still says what it used.
+    return { ok: false, error: serializeError(err), aborted: false, cpuMs, peakMemoryMb };
+  }
   log('info', `resolver reconciled ${specs.length} sub-job spec(s): ${summary}`);
   return { ok: true, result: summary, cpuMs, peakMemoryMb };
 }

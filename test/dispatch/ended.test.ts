@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startHost, type TestHost } from '../helpers/host.js';
+import { readRun } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
 
 const CODE = `
@@ -41,9 +42,9 @@ describe('dispatcher.ended', () => {
     await dispatcher.ended(runId);
     assert.equal(dispatcher.isActive(runId), false);
     await store.runWriter.flush();
-    const run = await th.api.get(`/api/v1/runs/${runId}`);
-    assert.equal(run.body.status, 'SUCCEEDED');
-    assert.equal(run.body.result, 'rested');
+    const run = await readRun(th.api, runId, { resources: true });
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.equal(run.result, 'rested');
   });
 
   test('resolves for a killed run, and at once for a run the host does not hold', async () => {

@@ -7,14 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { JobRecord } from '../../host/store/types.js';
 import { eventually, startHost, type TestHost } from '../helpers/host.js';
+import { listRuns } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
 
 const CODE = `export const slow = { execute() { return new Promise((resolve) => setTimeout(() => resolve('done'), 4500)); } };`;
-
-interface Run {
-  status: string;
-  error: { code?: string; message: string } | null;
-}
 
 describe('overload', () => {
   let th: TestHost;
@@ -33,7 +29,7 @@ describe('overload', () => {
     const made = await th.api.post('/api/v1/jobs', { projectId, name: 'slow', kind: 'thread', entry: 'slow', schedule: { type: 'INTERVAL', everyMs: 1000 }, start: true });
     assert.equal(made.status, 201, made.text);
     const runs = await eventually('an overloaded fire and a finished run', async () => {
-      const items = (await th.api.get(`/api/v1/runs?jobId=${made.body.id}`)).body.items as Run[];
+      const items = await listRuns(th.api, `jobId=${made.body.id}`);
       const overloaded = items.some((r) => r.status === 'SKIPPED' && r.error?.code === 'HOST_OVERLOADED');
       return overloaded && items.some((r) => r.status === 'SUCCEEDED') ? items : undefined;
     }, 15_000);
@@ -79,7 +75,7 @@ describe('overload of the database', () => {
     assert.ok(store.runWriter.lagMs < 1_000);
     dispatcher.plan([{ job: jobs[0]!, fireAt: new Date(Date.now() + 200) }], current);
     const runs = await eventually('the one planned run', async () => {
-      const items = (await th.api.get(`/api/v1/runs?projectId=${projectId}`)).body.items as Run[];
+      const items = await listRuns(th.api, `projectId=${projectId}`);
       return items.length > 0 && items.every((r) => r.status === 'SUCCEEDED') ? items : undefined;
     });
     assert.equal(runs.length, 1);

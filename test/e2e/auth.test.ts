@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Api, startHost, type TestHost } from '../helpers/host.js';
+import { finishedRun, listRuns } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
 
 describe('auth and ownership', () => {
@@ -54,6 +55,8 @@ describe('auth and ownership', () => {
     assert.equal(run.status, 202);
     assert.equal((await bob.get(`/api/v1/runs/${run.body.runId}`)).status, 404);
     assert.equal((await bob.get(`/api/v1/runs?jobId=${job.body.id}`)).status, 404);
+    assert.equal((await finishedRun(alice, run.body.runId, { resources: true })).result, 'ok');
+    assert.deepEqual((await listRuns(th.api, `jobId=${job.body.id}`)).map((r) => r.runId), [run.body.runId]);
     assert.equal((await th.api.get(`/api/v1/projects/${aliceProject}`)).status, 200);
   });
 

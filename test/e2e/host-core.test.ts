@@ -6,31 +6,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
 import { eventually, sleep, startHost, type Api, type TestHost } from '../helpers/host.js';
+import { checkRunContract, type ContractRun } from '../helpers/run-contract.js';
+import { finishedRun, listRuns, readRun } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
 import { HOSTILE_AND_GOOD, versioned } from '../fixtures/e2e/jobs.js';
 
-interface Run {
-  runId: string;
-  status: string;
-  result: string | null;
-  startedAt: string | null;
-  endedAt: string | null;
-  scheduledAt: string;
-  trigger: string;
-  error: { message: string } | null;
-}
-
-async function runsOf(api: Api, jobId: number, limit = 200): Promise<Run[]> {
-  const res = await api.get<{ items: Run[] }>(`/api/v1/runs?jobId=${jobId}&limit=${limit}`);
-  assert.equal(res.status, 200, res.text);
-  return res.body.items;
-}
-
-async function finishedRun(api: Api, runId: string): Promise<Run> {
-  return eventually(`run ${runId} to end`, async () => {
-    const res = await api.get<Run>(`/api/v1/runs/${runId}`);
-    return res.status === 200 && !['QUEUED', 'RUNNING'].includes(res.body.status) ? res.body : undefined;
-  });
+/** The job's runs, newest first. */
+function runsOf(api: Api, jobId: number, limit = 200): Promise<ContractRun[]> {
+  return listRuns(api, `jobId=${jobId}&limit=${limit}`);
 }
 
 for (const database of testDatabases()) {
@@ -77,6 +60,7 @@ for (const database of testDatabases()) {
       assert.equal(new Set(runs.map((r) => r.runId)).size, runs.length);
       assert.equal(new Set(runs.map((r) => r.scheduledAt)).size, runs.length, 'one run per fire time');
       for (const run of runs) {
+        checkRunContract(run, { resources: true });
         assert.equal(run.trigger, 'SCHEDULE');
         assert.equal(run.result, `ok:${run.runId}`);
         assert.equal(new Date(run.scheduledAt).getMilliseconds(), 0, 'cron fires on the second');
@@ -91,7 +75,7 @@ for (const database of testDatabases()) {
       for (let i = 1; i <= 3; i++) {
         const trig = await th.api.post(`/api/v1/jobs/${id}/trigger`);
         assert.equal(trig.status, 202, trig.text);
-        assert.equal((await finishedRun(th.api, trig.body.runId)).result, `tick ${i}`);
+        assert.equal((await finishedRun(th.api, trig.body.runId, { resources: true })).result, `tick ${i}`);
       }
     });
 
@@ -103,7 +87,7 @@ for (const database of testDatabases()) {
         assert.equal(trig.status, 202, trig.text);
         ids.push(trig.body.runId);
       }
-      const runs = await Promise.all(ids.map((r) => finishedRun(th.api, r)));
+      const runs = await Promise.all(ids.map((r) => finishedRun(th.api, r, { resources: true })));
       runs.forEach((run, i) => assert.equal(run.result, `slept ${JSON.stringify({ ms: 300, i })}`));
       for (let i = 1; i < runs.length; i++) {
         assert.ok(new Date(runs[i]!.startedAt!) >= new Date(runs[i - 1]!.endedAt!), `run ${i} started after run ${i - 1} ended`);
@@ -115,12 +99,12 @@ for (const database of testDatabases()) {
       const first = await th.api.post(`/api/v1/jobs/${skip}/trigger`, { params: { ms: 800 } });
       const second = await th.api.post(`/api/v1/jobs/${skip}/trigger`, { params: { ms: 800 } });
       assert.equal((await finishedRun(th.api, second.body.runId)).status, 'SKIPPED');
-      assert.equal((await finishedRun(th.api, first.body.runId)).status, 'SUCCEEDED');
+      assert.equal((await finishedRun(th.api, first.body.runId, { resources: true })).status, 'SUCCEEDED');
 
       const allow = await createJob({ name: 'overlapper', kind: 'thread', entry: 'sleepy', schedule: { type: 'MANUAL' } });
       const a = await th.api.post(`/api/v1/jobs/${allow}/trigger`, { params: { ms: 800 } });
       const b = await th.api.post(`/api/v1/jobs/${allow}/trigger`, { params: { ms: 800 } });
-      const [ra, rb] = await Promise.all([finishedRun(th.api, a.body.runId), finishedRun(th.api, b.body.runId)]);
+      const [ra, rb] = await Promise.all([a, b].map((trig) => finishedRun(th.api, trig.body.runId, { resources: true })));
       assert.equal(ra.status, 'SUCCEEDED');
       assert.equal(rb.status, 'SUCCEEDED');
       assert.ok(new Date(rb.startedAt!) < new Date(ra.endedAt!), 'the two runs overlapped');
@@ -130,8 +114,7 @@ for (const database of testDatabases()) {
       const id = await createJob({ name: 'killable', kind: 'thread', entry: 'hang', schedule: { type: 'MANUAL' } });
       const trig = await th.api.post(`/api/v1/jobs/${id}/trigger`);
       await eventually('the run to be RUNNING', async () => {
-        const res = await th.api.get<Run>(`/api/v1/runs/${trig.body.runId}`);
-        return res.body.status === 'RUNNING' ? true : undefined;
+        return (await readRun(th.api, trig.body.runId)).status === 'RUNNING' ? true : undefined;
       });
       const kill = await th.api.post(`/api/v1/runs/${trig.body.runId}/kill`);
       assert.equal(kill.status, 202, kill.text);
@@ -158,13 +141,14 @@ for (const database of testDatabases()) {
       assert.equal(upload.status, 201, upload.text);
       assert.equal(upload.body.version, 2);
       const after2 = await th.api.post(`/api/v1/jobs/${slow.body.id}/trigger`, { params: { ms: 10 } });
-      assert.equal((await finishedRun(th.api, inFlight.body.runId)).result, 'v1');
-      assert.equal((await finishedRun(th.api, after2.body.runId)).result, 'v2');
+      assert.equal((await finishedRun(th.api, inFlight.body.runId, { resources: true })).result, 'v1');
+      assert.equal((await finishedRun(th.api, after2.body.runId, { resources: true })).result, 'v2');
       await sleep(2500);
       await th.api.post(`/api/v1/jobs/${ticker.body.id}/stop`);
       await sleep(300);
       const ticks = (await runsOf(th.api, ticker.body.id)).reverse();
       assert.ok(ticks.every((r) => r.status === 'SUCCEEDED'), JSON.stringify(ticks.map((r) => r.status)));
+      for (const tick of ticks) checkRunContract(tick, { resources: true });
       const seconds = ticks.map((r) => new Date(r.scheduledAt).getTime() / 1000);
       for (let i = 1; i < seconds.length; i++) assert.equal(seconds[i]! - seconds[i - 1]!, 1, 'no tick lost');
       assert.equal(ticks[0]!.result, 'v1');

@@ -4,32 +4,24 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { eventually, startHost, type TestHost } from '../helpers/host.js';
+import { startHost, type TestHost } from '../helpers/host.js';
+import { checkRunContract, type ContractOptions, type ContractRun } from '../helpers/run-contract.js';
+import { finishedRun, listRuns } from '../helpers/runs.js';
 import { threadBundle, zip } from '../helpers/zip.js';
 import { HOSTILE_AND_GOOD } from '../fixtures/e2e/jobs.js';
-
-interface Run {
-  runId: string;
-  status: string;
-  result: string | null;
-  error: { message: string } | null;
-  scheduledAt: string;
-}
 
 describe('hostile input', () => {
   let th: TestHost;
   let projectId: number;
   let heartbeat: number;
 
-  async function trigger(entry: string, extra: Record<string, unknown> = {}): Promise<Run> {
+  /** Runs the entry as a job of its own and returns its finished run, checked against the run-row contract. */
+  async function trigger(entry: string, extra: Record<string, unknown> = {}, contract: ContractOptions = {}): Promise<ContractRun> {
     const job = await th.api.post('/api/v1/jobs', { projectId, name: `${entry}-${Math.random().toString(36).slice(2, 8)}`, kind: 'thread', entry, schedule: { type: 'MANUAL' }, ...extra });
     assert.equal(job.status, 201, job.text);
     const run = await th.api.post(`/api/v1/jobs/${job.body.id}/trigger`);
     assert.equal(run.status, 202, run.text);
-    return eventually(`${entry} to end`, async () => {
-      const res = await th.api.get<Run>(`/api/v1/runs/${run.body.runId}`);
-      return ['QUEUED', 'RUNNING'].includes(res.body.status) ? undefined : res.body;
-    }, 30_000);
+    return finishedRun(th.api, run.body.runId, { ...contract, timeoutMs: 30_000 });
   }
 
   before(async () => {
@@ -47,7 +39,7 @@ describe('hostile input', () => {
   });
 
   test('a job that throws ends FAILED with its message', async () => {
-    const run = await trigger('thrower');
+    const run = await trigger('thrower', {}, { resources: true });
     assert.equal(run.status, 'FAILED');
     assert.match(run.error!.message, /boom from the job/);
     const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
@@ -75,7 +67,7 @@ describe('hostile input', () => {
   });
 
   test('a job that floods its log is capped, keeping head and tail', async () => {
-    const run = await trigger('chatty');
+    const run = await trigger('chatty', {}, { resources: true });
     assert.equal(run.status, 'SUCCEEDED');
     const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
     assert.match(log.text, /line 0 /);
@@ -84,7 +76,7 @@ describe('hostile input', () => {
   });
 
   test('a job that changes its globals does not change the host', async () => {
-    const run = await trigger('globals');
+    const run = await trigger('globals', {}, { resources: true });
     assert.equal(run.status, 'SUCCEEDED');
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
@@ -134,9 +126,10 @@ describe('hostile input', () => {
   });
 
   test('the every-second job kept running through all of it', async () => {
-    const runs = (await th.api.get<{ items: Run[] }>(`/api/v1/runs?jobId=${heartbeat}&limit=1000`)).body.items;
+    const runs = await listRuns(th.api, `jobId=${heartbeat}&limit=1000`);
     const ok = runs.filter((r) => r.status === 'SUCCEEDED');
     assert.ok(ok.length >= 3, `${ok.length} heartbeat runs`);
+    for (const run of ok) checkRunContract(run, { resources: true });
     assert.equal(runs.filter((r) => r.status === 'FAILED').length, 0);
     const health = await fetch(`${th.url}/healthz`);
     assert.equal(health.status, 200);

@@ -5,14 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventually, startHost, type TestHost } from '../helpers/host.js';
+import { checkRunContract, type ContractRun } from '../helpers/run-contract.js';
+import { finishedRun, listRuns } from '../helpers/runs.js';
 import { zip } from '../helpers/zip.js';
-
-interface Run {
-  runId: string;
-  status: string;
-  result: string | null;
-  error: { message: string } | null;
-}
 
 const MAIN = `"use strict";
 exports.heartbeat = {
@@ -37,19 +32,16 @@ describe('isolate jobs over HTTP', () => {
   let projectId: number;
   let heartbeat: number;
 
-  async function runsOf(jobId: number): Promise<Run[]> {
-    return (await th.api.get<{ items: Run[] }>(`/api/v1/runs?jobId=${jobId}&limit=1000`)).body.items;
+  function runsOf(jobId: number): Promise<ContractRun[]> {
+    return listRuns(th.api, `jobId=${jobId}&limit=1000`);
   }
 
-  async function trigger(entry: string, extra: Record<string, unknown>): Promise<Run> {
+  async function trigger(entry: string, extra: Record<string, unknown>): Promise<ContractRun> {
     const job = await th.api.post('/api/v1/jobs', { projectId, name: entry, kind: 'isolate', entry, schedule: { type: 'MANUAL' }, ...extra });
     assert.equal(job.status, 201, job.text);
     const run = await th.api.post(`/api/v1/jobs/${job.body.id}/trigger`);
     assert.equal(run.status, 202, run.text);
-    return eventually(`${entry} to end`, async () => {
-      const res = await th.api.get<Run>(`/api/v1/runs/${run.body.runId}`);
-      return ['QUEUED', 'RUNNING'].includes(res.body.status) ? undefined : res.body;
-    }, 30_000);
+    return finishedRun(th.api, run.body.runId, { timeoutMs: 30_000 });
   }
 
   before(async () => {
@@ -88,6 +80,7 @@ describe('isolate jobs over HTTP', () => {
       const ok = (await runsOf(heartbeat)).filter((r) => r.status === 'SUCCEEDED');
       return ok.length >= 2 ? ok : undefined;
     });
+    for (const run of done) checkRunContract(run, { resources: true });
     const results = done.map((r) => JSON.parse(r.result ?? '{}'));
     assert.ok(results.some((r) => r.n >= 2), JSON.stringify(results));
     assert.deepEqual(new Set(results.map((r) => `${r.typeofProcess}/${r.typeofRequire}`)), new Set(['undefined/undefined']));

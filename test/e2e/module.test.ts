@@ -8,16 +8,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { eventually, SAMPLES, sleep, startHost, type Api, type TestHost } from '../helpers/host.js';
+import { eventually, SAMPLES, sleep, startHost, type TestHost } from '../helpers/host.js';
+import { checkRunContract, type ContractRun } from '../helpers/run-contract.js';
+import { finishedRun, listRuns } from '../helpers/runs.js';
 import { zip, type Files } from '../helpers/zip.js';
-
-interface Run {
-  runId: string;
-  status: string;
-  result: string | null;
-  scheduledAt: string;
-  endedAt: string | null;
-}
 
 function moduleBundle(code: string, extra: Files = {}, name = 'module-e2e'): Promise<Buffer> {
   return zip({
@@ -64,19 +58,6 @@ export default {
 `;
 }
 
-async function runsOf(api: Api, jobId: number): Promise<Run[]> {
-  const res = await api.get<{ items: Run[] }>(`/api/v1/runs?jobId=${jobId}&limit=200`);
-  assert.equal(res.status, 200, res.text);
-  return res.body.items;
-}
-
-async function finishedRun(api: Api, runId: string): Promise<Run> {
-  return eventually(`run ${runId} to end`, async () => {
-    const res = await api.get<Run>(`/api/v1/runs/${runId}`);
-    return res.status === 200 && !['QUEUED', 'RUNNING'].includes(res.body.status) ? res.body : undefined;
-  });
-}
-
 describe('module jobs on a real host', () => {
   let th: TestHost;
   let tmp: string;
@@ -108,6 +89,11 @@ describe('module jobs on a real host', () => {
     return res.body.runId;
   }
 
+  /** Triggers the job and returns its run once ended: a module run that ran its code says what it used. */
+  async function runToEnd(jobId: number): Promise<ContractRun> {
+    return finishedRun(th.api, await trigger(jobId), { resources: true });
+  }
+
   test('an update swaps contexts: beans built once per version, no tick lost, the run in flight ends on v1, then v1 stops', async () => {
     const events = path.join(tmp, 'swap.events');
     const pid = await project('module-swap');
@@ -118,18 +104,18 @@ describe('module jobs on a real host', () => {
     const counter = await job({ projectId: pid, name: 'counter', entry: 'counter' });
     const ticker = await job({ projectId: pid, name: 'ticker', entry: 'counter', schedule: { type: 'CRON', cron: '* * * * * *' }, start: true });
 
-    const first = JSON.parse((await finishedRun(th.api, await trigger(counter))).result!);
+    const first = JSON.parse((await runToEnd(counter)).result!);
     assert.equal(first.version, 'v1');
     const inFlight = await trigger(slow, { ms: 2_500 });
     await sleep(1_200);
-    const again = JSON.parse((await finishedRun(th.api, await trigger(counter))).result!);
+    const again = JSON.parse((await runToEnd(counter)).result!);
     assert.deepEqual(again.built, { repository: 1, counter: 1, slow: 1 }, 'every bean was built once for v1');
     assert.ok(again.hits > first.hits + 1, 'the repository bean is shared by both jobs and the ticker');
 
     const v2 = await th.api.upload(pid, await moduleBundle(graphModule('v2', events)));
     assert.equal(v2.status, 201, v2.text);
-    assert.equal((await finishedRun(th.api, await trigger(slow))).result, 'v2');
-    const drained = await finishedRun(th.api, inFlight);
+    assert.equal((await runToEnd(slow)).result, 'v2');
+    const drained = await finishedRun(th.api, inFlight, { resources: true });
     assert.equal(drained.status, 'SUCCEEDED');
     assert.equal(drained.result, 'v1', 'the run in flight finished on v1');
     const disposals = async () => (await readFile(events, 'utf8')).split('v1 dispose ').length - 1;
@@ -138,8 +124,9 @@ describe('module jobs on a real host', () => {
     await sleep(1_500);
     await th.api.post(`/api/v1/jobs/${ticker}/stop`);
     await sleep(300);
-    const ticks = (await runsOf(th.api, ticker)).reverse();
+    const ticks = (await listRuns(th.api, `jobId=${ticker}&limit=200`)).reverse();
     assert.ok(ticks.every((r) => r.status === 'SUCCEEDED'), JSON.stringify(ticks.map((r) => r.status)));
+    for (const tick of ticks) checkRunContract(tick, { resources: true });
     const seconds = ticks.map((r) => new Date(r.scheduledAt).getTime() / 1000);
     for (let i = 1; i < seconds.length; i++) assert.equal(seconds[i]! - seconds[i - 1]!, 1, 'no tick lost');
     assert.equal(JSON.parse(ticks[0]!.result!).version, 'v1');
@@ -180,7 +167,7 @@ describe('module jobs on a real host', () => {
       assert.equal((await th.api.upload(pid, await moduleBundle(counterModule, {}, name))).status, 201);
       const id = await job({ projectId: pid, name: 'count', entry: 'counter' });
       const mine: string[] = [];
-      for (let i = 0; i < 3; i++) mine.push((await finishedRun(th.api, await trigger(id))).result!);
+      for (let i = 0; i < 3; i++) mine.push((await runToEnd(id)).result!);
       results.push(mine);
     }
     assert.deepEqual(results, [['1', '2', '3'], ['1', '2', '3']]);
@@ -194,8 +181,8 @@ describe('module jobs on a real host', () => {
     const specs = JSON.parse(await readFile(path.join(SAMPLES, 'module-demo.jobs.json'), 'utf8')) as Array<Record<string, unknown>>;
     const ids = new Map<unknown, number>();
     for (const spec of specs) ids.set(spec.entry, await job({ ...spec, projectId: pid, start: false }));
-    assert.equal((await finishedRun(th.api, await trigger(ids.get('countPeople')!))).result, '3 people');
-    assert.equal((await finishedRun(th.api, await trigger(ids.get('addPerson')!))).result, 'added Katherine: 4 people');
-    assert.equal((await finishedRun(th.api, await trigger(ids.get('countPeople')!))).result, '4 people');
+    assert.equal((await runToEnd(ids.get('countPeople')!)).result, '3 people');
+    assert.equal((await runToEnd(ids.get('addPerson')!)).result, 'added Katherine: 4 people');
+    assert.equal((await runToEnd(ids.get('countPeople')!)).result, '4 people');
   });
 });

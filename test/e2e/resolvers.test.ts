@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
 import { eventually, startHost, type Api, type TestHost } from '../helpers/host.js';
+import { checkRunContract, type ContractOptions, type ContractRun } from '../helpers/run-contract.js';
+import { finishedRun, listRuns, readRun } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
 
 const CODE = `
@@ -32,29 +34,14 @@ interface Job {
   subJobCount?: number;
 }
 
-interface Run {
-  runId: string;
-  status: string;
-  result: string | null;
-  error: { message: string } | null;
-}
-
 const every = (cron: string) => ({ type: 'CRON', cron });
 const SUB_A = { name: 'sub-a', entry: 'work', schedule: every('* * * * * *'), params: { n: 1 }, identifierCode: 1 };
 const SUB_B = { name: 'sub-b', entry: 'work', schedule: { type: 'MANUAL' } };
 const SUB_C = { name: 'sub-c', entry: 'work', schedule: { type: 'MANUAL' } };
 
-async function finishedRun(api: Api, runId: string): Promise<Run> {
-  return eventually(`run ${runId} to end`, async () => {
-    const res = await api.get<Run>(`/api/v1/runs/${runId}`);
-    return res.status === 200 && !['QUEUED', 'RUNNING'].includes(res.body.status) ? res.body : undefined;
-  });
-}
-
-async function runsOf(api: Api, jobId: number): Promise<Run[]> {
-  const res = await api.get<{ items: Run[] }>(`/api/v1/runs?jobId=${jobId}&limit=100`);
-  assert.equal(res.status, 200, res.text);
-  return res.body.items;
+/** The job's runs, newest first. */
+function runsOf(api: Api, jobId: number): Promise<ContractRun[]> {
+  return listRuns(api, `jobId=${jobId}&limit=100`);
 }
 
 for (const database of testDatabases()) {
@@ -64,11 +51,14 @@ for (const database of testDatabases()) {
     let projectId: number;
     let resolverId: number;
 
-    /** Triggers the resolver with these specs and returns its finished run. */
-    async function resolve(jobs: unknown[]): Promise<Run> {
+    /**
+     * Triggers the resolver with these specs and returns its finished run, checked against the run-row contract: its
+     * code ran to its end on a thread, so it says what it used.
+     */
+    async function resolve(jobs: unknown[], contract: ContractOptions = { resources: true }): Promise<ContractRun> {
       const trig = await th.api.post(`/api/v1/jobs/${resolverId}/trigger`, { params: { jobs } });
       assert.equal(trig.status, 202, trig.text);
-      return finishedRun(th.api, trig.body.runId);
+      return finishedRun(th.api, trig.body.runId, contract);
     }
 
     async function subjobs(): Promise<Map<string, Job>> {
@@ -131,11 +121,12 @@ for (const database of testDatabases()) {
         const done = (await runsOf(th.api, a.id)).filter((r) => r.status === 'SUCCEEDED');
         return done.length > 0 ? done : undefined;
       });
+      checkRunContract(runs[0]!, { resources: true });
       assert.equal(runs[0]!.result, 'work sub-a hello-dev {"n":1}');
       const b = await sub('sub-b');
       const trig = await th.api.post(`/api/v1/jobs/${b.id}/trigger`);
       assert.equal(trig.status, 202, trig.text);
-      assert.equal((await finishedRun(th.api, trig.body.runId)).result, 'work sub-b hello-dev null');
+      assert.equal((await finishedRun(th.api, trig.body.runId, { resources: true })).result, 'work sub-b hello-dev null');
     });
 
     test('the same list again changes nothing', async () => {
@@ -219,6 +210,12 @@ for (const database of testDatabases()) {
       }
     });
 
+    test('a resolver run whose specs are refused still says what it used', async () => {
+      const run = await resolve([{ ...SUB_B, name: 'sub-g', colour: 'red' }], {});
+      assert.equal(run.status, 'FAILED', run.error?.message);
+      checkRunContract(run, { resources: true });
+    });
+
     test('a sub-job cannot be deleted alone', async () => {
       const res = await th.api.delete(`/api/v1/jobs/${(await sub('sub-b')).id}`);
       assert.equal(res.status, 409, res.text);
@@ -242,7 +239,8 @@ for (const database of testDatabases()) {
       assert.equal(res.status, 204, res.text);
       for (const job of subs) assert.equal((await th.api.get(`/api/v1/jobs/${job.id}`)).status, 404, job.name);
       assert.equal((await th.api.get(`/api/v1/jobs/${resolverId}/subjobs`)).status, 404);
-      assert.equal((await th.api.get(`/api/v1/runs/${runIds[0]}`)).status, 200, 'runs are history');
+      // Runs are history: still there and still whole.
+      await readRun(th.api, runIds[0]!);
     });
   });
 }

@@ -11,16 +11,9 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
 import { Api, ADMIN_PASSWORD, eventually, exited, freePort, sleep, spawnHost, spawnWithProject, waitForHealthy } from '../helpers/host.js';
+import { checkRunContract } from '../helpers/run-contract.js';
+import { listRuns, readRun } from '../helpers/runs.js';
 import { HOSTILE_AND_GOOD } from '../fixtures/e2e/jobs.js';
-
-interface Run {
-  runId: string;
-  status: string;
-  trigger: string;
-  scheduledAt: string;
-  startedAt: string | null;
-  error: { message: string } | null;
-}
 
 for (const database of testDatabases()) {
   describe(`restart after kill -9 on ${database.name}`, { skip: database.skip }, () => {
@@ -46,8 +39,8 @@ for (const database of testDatabases()) {
       const pending = await mk({ name: 'pending', entry: 'ok', schedule: { type: 'CRON', cron: '0 * * * * *', startAt: future }, start: true });
       const longRun = (await api.post(`/api/v1/jobs/${long}/trigger`)).body.runId as string;
       await eventually('the long run RUNNING and two cron runs', async () => {
-        const run = (await api.get<Run>(`/api/v1/runs/${longRun}`)).body;
-        const cronRuns = (await api.get<{ items: Run[] }>(`/api/v1/runs?jobId=${cron}&status=SUCCEEDED`)).body.items;
+        const run = await readRun(api, longRun);
+        const cronRuns = await listRuns(api, `jobId=${cron}&status=SUCCEEDED`);
         return run.status === 'RUNNING' && cronRuns.length >= 2 ? true : undefined;
       });
       const anchor = new Date((await api.get(`/api/v1/jobs/${interval}`)).body.anchorAt).getTime();
@@ -66,17 +59,17 @@ for (const database of testDatabases()) {
       await waitForHealthy(url2);
       const api2 = await Api.login(url2, 'admin', ADMIN_PASSWORD);
 
-      const interrupted = (await api2.get<Run>(`/api/v1/runs/${longRun}`)).body;
+      const interrupted = await readRun(api2, longRun);
       assert.equal(interrupted.status, 'INTERRUPTED');
       assert.match(interrupted.error!.message, /host stopped while the run was RUNNING/);
-      const longRuns = (await api2.get<{ items: Run[] }>(`/api/v1/runs?jobId=${long}`)).body.items;
+      const longRuns = await listRuns(api2, `jobId=${long}`);
       assert.ok(longRuns.some((r) => r.trigger === 'RECOVERY'), 'a RECOVERY run was started');
 
       for (const id of [cron, interval]) assert.equal((await api2.get(`/api/v1/jobs/${id}`)).body.state, 'ACTIVE');
       assert.equal((await api2.get(`/api/v1/jobs/${pending}`)).body.state, 'PENDING');
 
       const cronRuns = await eventually('cron runs after the restart', async () => {
-        const items = (await api2.get<{ items: Run[] }>(`/api/v1/runs?jobId=${cron}&limit=500`)).body.items;
+        const items = await listRuns(api2, `jobId=${cron}&limit=500`);
         return items.some((r) => new Date(r.scheduledAt).getTime() > Date.now() - 1500 && r.status === 'SUCCEEDED') ? items : undefined;
       });
       // Run by the second host, for a fire time from before it started: the catch-up.
@@ -84,13 +77,18 @@ for (const database of testDatabases()) {
         (r) => new Date(r.scheduledAt).getTime() < restartedAt && r.startedAt !== null && new Date(r.startedAt).getTime() > restartedAt,
       );
       assert.equal(catchUps.length, 1, `one catch-up run for the missed seconds: ${JSON.stringify(catchUps)}`);
+      // Cron runs that ran to their end, on either host, say what they used.
+      for (const run of cronRuns) if (run.status === 'SUCCEEDED') checkRunContract(run, { resources: true });
 
       const intervalRuns = await eventually('interval runs after the restart', async () => {
-        const items = (await api2.get<{ items: Run[] }>(`/api/v1/runs?jobId=${interval}&limit=500`)).body.items;
+        const items = await listRuns(api2, `jobId=${interval}&limit=500`);
         const late = items.filter((r) => new Date(r.scheduledAt).getTime() > killedAt + 3000);
         return late.length >= 1 ? late : undefined;
       });
-      for (const run of intervalRuns) assert.equal((new Date(run.scheduledAt).getTime() - anchor) % 1500, 0, 'interval keeps its phase');
+      for (const run of intervalRuns) {
+        assert.equal((new Date(run.scheduledAt).getTime() - anchor) % 1500, 0, 'interval keeps its phase');
+        if (run.status === 'SUCCEEDED') checkRunContract(run, { resources: true });
+      }
 
       second.kill('SIGTERM');
       const end = await exited(second);

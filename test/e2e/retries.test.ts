@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { retryDelay } from '../../host/dispatch/dispatcher.js';
 import { eventually, sleep, startHost, type TestHost } from '../helpers/host.js';
+import { checkRunContract, type ContractRun } from '../helpers/run-contract.js';
+import { listRuns } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
 
 const CODE = `
@@ -13,16 +15,6 @@ export const flaky = { execute(ctx) { if (ctx.attempt < 3) throw new Error('not 
 export const doomed = { execute() { throw Object.assign(new Error('no point trying again'), { name: 'UnrecoverableJobError', code: 'UNRECOVERABLE' }); } };
 export const slow = { execute(ctx) { return new Promise((resolve) => { const t = setTimeout(resolve, 5000); ctx.signal.addEventListener('abort', () => clearTimeout(t)); }); } };
 `;
-
-interface Run {
-  runId: string;
-  status: string;
-  trigger: string;
-  attempt: number;
-  result: string | null;
-  startedAt: string;
-  endedAt: string | null;
-}
 
 describe('retries', () => {
   let th: TestHost;
@@ -35,8 +27,7 @@ describe('retries', () => {
   }
 
   // A retry belongs to the fire time of the run it retries, so order by attempt.
-  const runsOf = async (id: number): Promise<Run[]> =>
-    ((await th.api.get(`/api/v1/runs?jobId=${id}`)).body.items as Run[]).sort((a, b) => a.attempt - b.attempt);
+  const runsOf = async (id: number): Promise<ContractRun[]> => (await listRuns(th.api, `jobId=${id}`)).sort((a, b) => a.attempt - b.attempt);
 
   before(async () => {
     th = await startHost();
@@ -60,8 +51,10 @@ describe('retries', () => {
       ['RETRY', 2, 'FAILED'],
       ['RETRY', 3, 'SUCCEEDED'],
     ]);
+    // Each attempt ran its code on a thread to its end, failing or not.
+    for (const run of runs) checkRunContract(run, { resources: true });
     assert.equal(runs[2]!.result, 'made it on attempt 3');
-    const gap = new Date(runs[1]!.startedAt).getTime() - new Date(runs[0]!.endedAt!).getTime();
+    const gap = new Date(runs[1]!.startedAt!).getTime() - new Date(runs[0]!.endedAt!).getTime();
     assert.ok(gap >= 190, `the backoff was waited (${gap} ms)`);
   });
 

@@ -8,27 +8,24 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventually, sleep, startHost, type TestHost } from '../helpers/host.js';
+import type { ContractOptions, ContractRun } from '../helpers/run-contract.js';
+import { finishedRun, listRuns, readRun } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
 import { HOSTILE_AND_GOOD } from '../fixtures/e2e/jobs.js';
-
-interface Run {
-  runId: string;
-  status: string;
-  result: string | null;
-  error: { message: string } | null;
-}
 
 describe('the sample projects on a first start', () => {
   let th: TestHost;
   const jobs = new Map<string, { id: number; projectId: number; state: string }>();
 
-  async function runJob(id: number, body?: unknown): Promise<Run> {
-    const trig = await th.api.post(`/api/v1/jobs/${id}/trigger`, body);
+  /**
+   * Triggers the job and returns its finished run, checked against the run-row contract. A run that ran its code to
+   * its end says what it used: pass `{ resources: true }` (not for exec commands short enough to end before their
+   * first sample, see docs/statuses.md).
+   */
+  async function runJob(id: number, contract: ContractOptions = {}): Promise<ContractRun> {
+    const trig = await th.api.post(`/api/v1/jobs/${id}/trigger`);
     assert.equal(trig.status, 202, trig.text);
-    return eventually('the run to end', async () => {
-      const res = await th.api.get<Run>(`/api/v1/runs/${trig.body.runId}`);
-      return ['QUEUED', 'RUNNING'].includes(res.body.status) ? undefined : res.body;
-    }, 30_000);
+    return finishedRun(th.api, trig.body.runId, { ...contract, timeoutMs: 30_000 });
   }
 
   async function execJob(name: string, entry: string[], extra: Record<string, unknown> = {}): Promise<number> {
@@ -68,35 +65,35 @@ describe('the sample projects on a first start', () => {
 
   test('the hello job greets with its params and profile config, and counts its runs in the cache', async () => {
     const id = jobs.get('hello-every-10s')!.id;
-    const first = await runJob(id);
+    const first = await runJob(id, { resources: true });
     assert.equal(first.status, 'SUCCEEDED', JSON.stringify(first));
     assert.match(first.result!, /^Hello from dev, JobCenter! \(run \d+\)$/);
     const n = Number(/run (\d+)/.exec(first.result!)![1]);
-    const second = await runJob(id);
+    const second = await runJob(id, { resources: true });
     assert.equal(second.result, `Hello from dev, JobCenter! (run ${n + 1})`);
     const log = await th.api.get(`/api/v1/runs/${second.runId}/log`);
     assert.match(log.text, new RegExp(`\\[${second.runId}\\] Hello from dev`));
   });
 
   test('the shell job runs its script with the run id, params and config, and logs its output', async () => {
-    const run = await runJob(jobs.get('disk-usage')!.id);
+    const run = await runJob(jobs.get('disk-usage')!.id, { resources: true });
     assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
     const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
     assert.match(log.text, new RegExp(run.runId));
   });
 
   test('the isolate-demo job counts the words of its params in the sandbox, with its config', async () => {
-    const run = await runJob(jobs.get('isolate-words')!.id);
+    const run = await runJob(jobs.get('isolate-words')!.id, { resources: true });
     assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
     assert.equal(run.result, '13 words, 10 distinct; top: the=3 dog=2 and=1');
-    const fib = await runJob(jobs.get('isolate-fibonacci-cron')!.id);
+    const fib = await runJob(jobs.get('isolate-fibonacci-cron')!.id, { resources: true });
     assert.equal(fib.status, 'SUCCEEDED', JSON.stringify(fib));
     assert.match(fib.result!, /^fibonacci \d+$/);
   });
 
   test('the resolver-demo job creates a weather sub-job per city, which then run with the resolver\'s config', async () => {
     const resolver = jobs.get('weather-resolver')!.id;
-    const run = await runJob(resolver);
+    const run = await runJob(resolver, { resources: true });
     assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
     assert.equal(run.result, 'new:3, update:0, disable:0, enable:0');
     const subs = (await th.api.get<{ id: number; name: string; state: string; schedule: { type: string } }[]>(`/api/v1/jobs/${resolver}/subjobs`)).body;
@@ -107,16 +104,16 @@ describe('the sample projects on a first start', () => {
     ]);
     const cities: Record<string, string> = { 'weather-oslo': 'Oslo', 'weather-paris': 'Paris', 'weather-sao-paulo': 'São Paulo' };
     for (const sub of subs) {
-      const done = await runJob(sub.id);
+      const done = await runJob(sub.id, { resources: true });
       assert.equal(done.status, 'SUCCEEDED', JSON.stringify(done));
       // °F: the sub-job took the resolver's config file (units = fahrenheit).
       assert.match(done.result!, new RegExp(`^${cities[sub.name]}: -?\\d+°F$`));
     }
-    assert.equal((await runJob(resolver)).result, 'new:0, update:0, disable:0, enable:0');
+    assert.equal((await runJob(resolver, { resources: true })).result, 'new:0, update:0, disable:0, enable:0');
   });
 
   test('the deps-demo job loads dayjs and lodash from its bundle', async () => {
-    const run = await runJob(jobs.get('deps-report')!.id);
+    const run = await runJob(jobs.get('deps-report')!.id, { resources: true });
     assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
     assert.equal(run.result, 'deadline Fri 1 Mar 2024 (2 weeks); api=5h web=5.5h');
     const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
@@ -124,7 +121,7 @@ describe('the sample projects on a first start', () => {
   });
 
   test('the python job reads its params and config and prints its result', async () => {
-    const run = await runJob(jobs.get('python-stats')!.id);
+    const run = await runJob(jobs.get('python-stats')!.id, { resources: true });
     assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
     assert.equal(run.result, 'sum=40 mean=10');
     const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
@@ -142,7 +139,7 @@ describe('the sample projects on a first start', () => {
   });
 
   test('an exec job that floods stdout has its log capped and the host stays well', async () => {
-    const run = await runJob(await execJob('flood', ['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done']));
+    const run = await runJob(await execJob('flood', ['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done']), { resources: true });
     assert.equal(run.status, 'SUCCEEDED');
     const log = await th.api.get(`/api/v1/runs/${run.runId}/log`);
     assert.match(log.text, /line 0 /);
@@ -166,7 +163,7 @@ describe('the sample projects on a first start', () => {
     const text = await res.text();
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 1000, `the stream stayed open while the run went on (${elapsed} ms)`);
-    const run = (await th.api.get<Run>(`/api/v1/runs/${trig.body.runId}`)).body;
+    const run = await readRun(th.api, trig.body.runId, { resources: true });
     assert.equal(run.status, 'SUCCEEDED');
     assert.ok(text.split('\n').filter(Boolean).length >= 2, text);
   });
@@ -192,7 +189,7 @@ describe('the sample projects on a first start', () => {
       const res = await th.api.get(`/api/v1/jobs/${job.body.id}`);
       return res.body.state === 'STOPPED' ? true : undefined;
     });
-    const runs = (await th.api.get(`/api/v1/runs?jobId=${job.body.id}`)).body.items;
+    const runs = await listRuns(th.api, `jobId=${job.body.id}`);
     assert.ok(runs.length >= 1 && runs.length <= 3, `${runs.length} runs before endAt`);
   });
 });

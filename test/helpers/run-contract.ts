@@ -27,7 +27,7 @@ export interface ContractRun {
   durationMs: number | null;
   attempt: number;
   result: string | null;
-  error: { name?: string; message: string; stack?: string } | null;
+  error: { name?: string; message: string; stack?: string; code?: string } | null;
   cpuMs: number | null;
   peakMemoryMb: number | null;
 }
