@@ -7,6 +7,7 @@ import { hasCode, serializeError, unavailable, type SerializedError } from '../e
 import type { RunOutcome } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } from '../store/types.js';
+import type { BundleRuns } from './bundle-runs.js';
 import { FireReport } from './fire-report.js';
 import { JobSlots } from './job-slots.js';
 import { MissedFires } from './missed-fires.js';
@@ -20,6 +21,8 @@ export interface DispatcherDeps {
   executors: Executors;
   logs: RunLogOpener;
   targets: TargetResolver;
+  /** Which runs use which bundle version, so a version is not deleted under them. */
+  bundleRuns: BundleRuns;
   logger: Logger;
   /** A resolver's run returned sub-job specs: reconcile them; the returned summary becomes the run's result. */
   reconcile?: Reconciler;

@@ -7,6 +7,7 @@ import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
 import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest, RunUsage } from '../loader/executor.js';
 import type { RunRecord } from '../store/types.js';
+import type { BundleUser } from './bundle-runs.js';
 import { finalStatus, type AbortReason, type DispatcherDeps } from './dispatcher.js';
 import type { FireRequest, LogIndex, RunLogWriter, RunTarget } from './types.js';
 
@@ -54,7 +55,7 @@ export function prepareRun(deps: DispatcherDeps, request: FireRequest, row: RunR
  * is copied by every young-generation GC while the run is in flight, so the AbortController is made only when an
  * executor asks for `signal`.
  */
-class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
+class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleUser {
   readonly runId: string;
   readonly jobId: number;
   readonly #deps: DispatcherDeps;
@@ -122,6 +123,11 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
 
   started(at: number): void {
     this.#ranAt ??= at;
+  }
+
+  /** BundleUser: what a refused bundle delete says of this run. */
+  get status(): RunRecord['status'] {
+    return this.#row.status;
   }
 
   get gate(): RunGate {
@@ -199,9 +205,13 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
     const { job } = this.#request;
     try {
       const target = await deps.targets.resolve(job);
-      this.#target = target;
       const executor = deps.executors[job.kind];
       if (!executor) throw new Error(`jobs of kind "${job.kind}" cannot run on this host yet`);
+      const { bundle } = target;
+      if (bundle && !deps.bundleRuns.use(bundle.id, this)) {
+        throw new Error(`bundle version ${bundle.version} of project ${target.projectName} was deleted as this run was starting`);
+      }
+      this.#target = target;
       const request = runRequest(deps.config, this.#request, this.#row, target);
       let result: RunOutcome;
       try {
@@ -213,6 +223,7 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun {
         result = await executor.execute(request, this);
       } finally {
         if (this.#timer) clearTimeout(this.#timer);
+        if (bundle) deps.bundleRuns.release(bundle.id, this);
       }
       return result.ok && result.specs ? await reconciled(deps, this.#request, this.runId, result.specs, result, this.log) : result;
     } catch (err) {

@@ -3,6 +3,7 @@
  * every check; runs in flight finish on the version they started with.
  */
 import { badRequest, conflict, notFound } from '../errors/index.js';
+import type { BundleRuns } from '../dispatch/bundle-runs.js';
 import type { Executors } from '../dispatch/types.js';
 import type { Logger } from '../log/logger.js';
 import type { BundleRecord, ProjectRecord, Store } from '../store/types.js';
@@ -29,9 +30,13 @@ export interface ProjectServiceDeps {
   intake: BundleIntake;
   executors: Executors;
   targets: CachedTargets;
+  bundleRuns: BundleRuns;
   engine: Engine;
   logger: Logger;
 }
+
+/** Runs a refused bundle delete names in its message; `details.runs` lists them all. */
+const NAMED_RUNS = 10;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
@@ -108,28 +113,52 @@ export class ProjectService {
     return { bundle, warnings: await this.missingEntries(projectId, bundle) };
   }
 
+  /**
+   * Refused (409) while a run of this host uses the version, planned and queued ones included: a client retries once
+   * they have ended, or stops their jobs first. The version stays claimed until its folder is gone, so no run takes
+   * it up in between.
+   */
   async deleteBundle(actor: Actor, projectId: number, bundleId: number, force: boolean): Promise<void> {
     const project = await this.deps.access.writableProject(actor, projectId);
     const bundle = await this.deps.store.bundles.get(bundleId);
     if (!bundle || bundle.projectId !== projectId) throw notFound(`bundle ${bundleId} of project ${projectId}`);
-    if (project.currentBundleId === bundleId) {
-      const jobs = await this.deps.store.jobs.list({ projectIds: [projectId] });
-      const users = jobs.filter((j) => j.kind !== 'exec' || j.configFile);
-      if (users.length > 0 && !force) {
-        throw conflict(`bundle ${bundleId} is the current version and ${users.length} job(s) use it; pass ?force=1 to delete it anyway`, {
-          jobs: users.map((j) => ({ id: j.id, name: j.name })),
-        });
+    const current = project.currentBundleId === bundleId;
+    if (current && !force) await this.assertNoJobUses(bundle);
+    this.claim(bundle);
+    try {
+      if (current) {
+        const previous = (await this.deps.store.bundles.listForProject(projectId))
+          .filter((b) => b.id !== bundleId)
+          .sort((a, b) => b.version - a.version)[0];
+        await this.deps.store.projects.update(projectId, { currentBundleId: previous?.id ?? null });
       }
-      const previous = (await this.deps.store.bundles.listForProject(projectId))
-        .filter((b) => b.id !== bundleId)
-        .sort((a, b) => b.version - a.version)[0];
-      await this.deps.store.projects.update(projectId, { currentBundleId: previous?.id ?? null });
+      await this.deps.store.bundles.delete(bundleId);
+      this.deps.targets.invalidate(projectId);
+      await this.retire(projectId, (await this.deps.store.projects.get(projectId))?.currentBundleId ?? null);
+      await this.deps.intake.remove(bundle.dir);
+    } finally {
+      this.deps.bundleRuns.unclaim(bundleId);
     }
-    await this.deps.store.bundles.delete(bundleId);
-    this.deps.targets.invalidate(projectId);
-    const current = (await this.deps.store.projects.get(projectId))?.currentBundleId ?? null;
-    await this.retire(projectId, current);
-    await this.deps.intake.remove(bundle.dir);
+  }
+
+  private async assertNoJobUses(bundle: BundleRecord): Promise<void> {
+    const jobs = await this.deps.store.jobs.list({ projectIds: [bundle.projectId] });
+    const users = jobs.filter((j) => j.kind !== 'exec' || j.configFile);
+    if (users.length === 0) return;
+    throw conflict(`bundle ${bundle.id} is the current version and ${users.length} job(s) use it; pass ?force=1 to delete it anyway`, {
+      jobs: users.map((j) => ({ id: j.id, name: j.name })),
+    });
+  }
+
+  private claim(bundle: BundleRecord): void {
+    const runs = this.deps.bundleRuns.claim(bundle.id);
+    if (runs.length === 0) return;
+    const named = runs.slice(0, NAMED_RUNS).map((r) => r.runId).join(', ');
+    const more = runs.length > NAMED_RUNS ? ` and ${runs.length - NAMED_RUNS} more` : '';
+    throw conflict(
+      `bundle version ${bundle.version} is in use by ${runs.length} run(s) in flight (${named}${more}); retry once they have ended, or stop their jobs first`,
+      { runs },
+    );
   }
 
   private async retire(projectId: number, keep: number | null): Promise<void> {
