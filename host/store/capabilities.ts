@@ -23,6 +23,11 @@ export interface DialectTraits extends StoreCapabilities {
   dateLiteral(date: Date): string;
   /** Raw query results (no model) hold JSON columns as their text (SQLite) rather than parsed values (mysql2). */
   jsonAsText: boolean;
+  /**
+   * The statement that says whether the database takes writes again (health.ts). A server that answers takes them;
+   * a SQLite file can be read while its disk is full, so its probe writes (the header's user_version, unused, as 0).
+   */
+  healthProbe: string;
 }
 
 /** `.000` … `.999`: the millisecond part of a date literal. */
@@ -55,6 +60,7 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     longTextType: DataTypes.TEXT,
     dateLiteral: (date) => `${isoNoZone(date)} +00:00`,
     jsonAsText: true,
+    healthProbe: 'PRAGMA user_version = 0',
   },
   mysql: {
     dialect: 'mysql',
@@ -64,6 +70,7 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     longTextType: DataTypes.TEXT('medium'),
     dateLiteral: isoNoZone,
     jsonAsText: false,
+    healthProbe: 'SELECT 1',
   },
 });
 

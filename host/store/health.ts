@@ -1,8 +1,8 @@
 /**
  * Whether the database answers. A statement that fails because the database cannot be reached (connection refused or
  * lost, the server shutting down, SQLite's file locked past the busy timeout, unreadable or its disk full) marks it
- * down; a statement that is wrong does not. While it is down, one probe a second finds when it is back, and whoever
- * waits for it (the run writer, dispatch's catch-up of unrecorded fires, readiness) hears of it.
+ * down; a statement that is wrong does not. While it is down, one probe a second (the dialect's healthProbe) finds when
+ * it is back, and whoever waits for it (the run writer, dispatch's catch-up of unrecorded fires, readiness) hears of it.
  */
 import { serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';

@@ -30,7 +30,7 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
   const log = logger.child({ part: 'store' });
   const ctx = await openStoreContext(db, log);
   const { sequelize, traits } = ctx;
-  const health = new StoreHealth(() => ctx.driver.select('SELECT 1', []), log, options.healthProbeMs);
+  const health = new StoreHealth(() => ctx.write(() => ctx.driver.run(traits.healthProbe)), log, options.healthProbeMs);
   // SQLite writes one statement at a time anyway; a server takes the next batch while the last one commits.
   const runWriter = new BatchedRunWriter(createRunSink(ctx), log, { maxInFlight: traits.serialisedWrites ? 1 : 2, ...options.runWriter }, health);
   const events = createEventRepo(ctx);
