@@ -3,6 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { optionsFromEnv, type HostOptions } from './config/index.js';
+import { hasCode } from './errors/index.js';
 import { createHost } from './main.js';
 
 const HELP = `Usage: jobcenter start [options]
@@ -15,12 +16,19 @@ Options (environment variable in brackets):
   --data-dir DIR      database file, bundles and logs (JOBCENTER_DATA_DIR, default ./data)
   --db URL            sqlite: (default) or mysql://user:pass@host:3306/db (JOBCENTER_DB_URL)
   --host-id ID        this host's name (JOBCENTER_HOST_ID, default hostname:port)
+  --lease-ms N        how long this host's hold on its database and data folder lasts without a renewal
+                      (JOBCENTER_LEASE_MS, default 30000; renewed every third of it)
   --log-level L       debug, info, warn or error (JOBCENTER_LOG_LEVEL, default info)
   --no-samples        do not create the sample projects on an empty database
   -h, --help          show this help
 
 The admin password comes from JOBCENTER_ADMIN_PASSWORD; without it, a first start prints a generated one.
 SIGTERM or SIGINT stops the host gracefully (runs get a grace time); a second signal forces the exit.
+
+One host runs per database and per data folder (until cluster mode exists): a second one refuses to start, exits
+with status 1 and names the host that holds them. A clean stop frees them at once; a host that was killed frees
+the database when its lease expires (--lease-ms) and the data folder at once. A host that loses its lease (it
+could not renew it in time, or another host took it over) stops and exits with status 1.
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -34,6 +42,7 @@ export async function main(argv: string[]): Promise<void> {
       db: { type: 'string' },
       'host-id': { type: 'string' },
       'log-level': { type: 'string' },
+      'lease-ms': { type: 'string' },
       'no-samples': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -53,12 +62,19 @@ export async function main(argv: string[]): Promise<void> {
   if (values['data-dir'] !== undefined) options.dataDir = values['data-dir'];
   if (values.db !== undefined) options.dbUrl = values.db;
   if (values['host-id'] !== undefined) options.hostId = values['host-id'];
+  if (values['lease-ms'] !== undefined) options.leaseMs = Number(values['lease-ms']);
   if (values['log-level'] !== undefined) options.logLevel = values['log-level'] as HostOptions['logLevel'];
   await run(options);
 }
 
 async function run(options: HostOptions): Promise<void> {
-  const host = createHost(options, { logToConsole: true });
+  const host = createHost(options, {
+    logToConsole: true,
+    onLeaseLost: (reason) => {
+      process.stderr.write(`jobcenter: stopped: ${reason.message}\n`);
+      process.exit(1);
+    },
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -77,7 +93,15 @@ async function run(options: HostOptions): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const { url, adminPassword } = await host.start();
+  let started: Awaited<ReturnType<typeof host.start>>;
+  try {
+    started = await host.start();
+  } catch (err) {
+    // A host refused (another holds the database or data folder) says why in one line; anything else with its stack.
+    process.stderr.write(`jobcenter: could not start: ${hasCode(err, 'CONFLICT') ? (err as Error).message : String((err as Error).stack ?? err)}\n`);
+    process.exit(1);
+  }
+  const { url, adminPassword } = started;
   process.stdout.write(`\nJobCenter is running at ${url}  (data: ${host.config.dataDir}, database: ${host.config.db.dialect})\n`);
   if (adminPassword) {
     process.stdout.write(`First start: user "admin" was created with password: ${adminPassword}\n(set JOBCENTER_ADMIN_PASSWORD to choose it; this is shown only once)\n\n`);

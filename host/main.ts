@@ -3,13 +3,17 @@
  * `jobcenter start` runs and what another Node process embeds. Start and stop are idempotent; teardown runs in
  * reverse order and closes only what was opened.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type Koa from 'koa';
 import { createRunLogStore } from './blob/run-logs.js';
 import { createBundleIntake } from './bundles/index.js';
-import { compileConfig, type HostConfig, type HostOptions } from './config/index.js';
+import { lockDataDir } from './cluster/data-dir-lock.js';
+import { takeHostLease } from './cluster/host-lease.js';
+import { compileConfig, describeDb, HOST_VERSION, type HostConfig, type HostOptions } from './config/index.js';
 import { BundleRuns } from './dispatch/bundle-runs.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import type { Reconciler } from './dispatch/types.js';
@@ -31,7 +35,7 @@ import { RunService } from './services/runs.js';
 import { seedSamples } from './services/seed.js';
 import { CachedTargets } from './services/targets.js';
 import { createStore } from './store/index.js';
-import type { Store } from './store/types.js';
+import type { HostIdentity, Store } from './store/types.js';
 import { createWebApp } from './web/app.js';
 import { renderMetrics } from './web/metrics.js';
 
@@ -60,6 +64,8 @@ export interface Parts {
 export interface HostExtras {
   /** Print the host log to stdout too (the CLI does). */
   logToConsole?: boolean;
+  /** Called once a host that lost its lease on its database has stopped itself (the CLI exits with status 1). */
+  onLeaseLost?(reason: Error): void;
 }
 
 type Phase = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -69,6 +75,7 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
   let phase: Phase = 'new';
   let parts: Parts | null = null;
   let app: Koa | null = null;
+  let opening: Promise<{ url: string; adminPassword: string | null; recovery: RecoveryReport }> | null = null;
   let starting: Promise<{ url: string; adminPassword: string | null; recovery: RecoveryReport }> | null = null;
   let stopping: Promise<void> | null = null;
   const teardown: (() => Promise<void>)[] = [];
@@ -80,8 +87,30 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     const hostLog = createHostLogger({ dir: config.hostLogsDir, level: config.logLevel, console: extras.logToConsole ?? false });
     teardown.push(() => hostLog.shutdown());
     const logger = hostLog.logger;
+    // Before anything touches a run: the data folder, then the database, are this host's alone.
+    const identity: HostIdentity = {
+      hostId: config.hostId,
+      instance: randomUUID(),
+      pid: process.pid,
+      hostname: hostname(),
+      version: HOST_VERSION,
+      dataDir: config.dataDir,
+    };
+    const folder = await lockDataDir({
+      dir: config.dataDir,
+      holder: { ...identity, startedAt: startedAt.toISOString(), db: describeDb(config.db) },
+      staleMs: config.leaseMs,
+      logger,
+    });
+    teardown.push(() => folder.release());
     const store = await createStore(config.db, logger.child({ part: 'store' }));
     teardown.push(() => store.close());
+    const lease = await takeHostLease(
+      { hosts: store.hosts, folder, leaseMs: config.leaseMs, logger: logger.child({ part: 'lease' }), onLost: (reason) => leaseLost(logger, reason) },
+      identity,
+    );
+    // Pushed before the dispatcher's drain, so it runs after it: the lease is held until the runs are recorded.
+    teardown.push(() => lease.release());
     const auth = new AuthService(store, logger);
     const adminPassword = await auth.ensureAdmin(config.adminPassword);
     const runLogs = createRunLogStore({ dir: config.logsDir, maxBytesPerRun: config.runLogMaxBytes, logger: logger.child({ part: 'run-logs' }) });
@@ -140,8 +169,14 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     });
     const url = await listen(app);
     phase = 'running';
-    logger.info('JobCenter is running', { url, dataDir: config.dataDir, db: config.db.dialect });
+    logger.info('JobCenter is running', { url, dataDir: config.dataDir, db: config.db.dialect, hostId: config.hostId, leaseEpoch: lease.epoch });
     return { url, adminPassword, recovery };
+  }
+
+  /** Another host holds the database now, or this one could not renew in time: it must not run anything more. */
+  function leaseLost(logger: Logger, reason: Error): void {
+    logger.error('THIS HOST LOST ITS LEASE AND STOPS: another host may be running the jobs now', { reason: reason.message, hostId: config.hostId });
+    void stop().then(() => extras.onLeaseLost?.(reason));
   }
 
   async function listen(koa: Koa): Promise<string> {
@@ -163,9 +198,10 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
   }
 
   async function doStop(): Promise<void> {
-    if (starting) await starting.catch(() => undefined);
+    // The start itself, not `starting`: a failed start waits for this stop, so waiting for it here never ended.
+    if (opening) await opening.catch(() => undefined);
     phase = 'stopping';
-    // Reverse order of opening: web, scheduler, drain runs, executors, logs, store, host log.
+    // Reverse order of opening: web, scheduler, drain runs, executors, logs, lease, store, data folder, host log.
     for (const step of teardown.reverse()) {
       try {
         await step();
@@ -174,6 +210,12 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
       }
     }
     phase = 'stopped';
+  }
+
+  function stop(): Promise<void> {
+    if (phase === 'new') phase = 'stopped';
+    stopping ??= phase === 'stopped' ? Promise.resolve() : doStop();
+    return stopping;
   }
 
   return {
@@ -188,16 +230,15 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     },
     start() {
       if (phase === 'stopping' || phase === 'stopped') return Promise.reject(new Error('a stopped host cannot start again; create a new one'));
-      starting ??= doStart().catch(async (err: unknown) => {
-        await doStop();
-        throw err;
-      });
+      if (!starting) {
+        opening = doStart();
+        starting = opening.catch(async (err: unknown) => {
+          await stop();
+          throw err;
+        });
+      }
       return starting;
     },
-    stop() {
-      if (phase === 'new') phase = 'stopped';
-      stopping ??= phase === 'stopped' ? Promise.resolve() : doStop();
-      return stopping;
-    },
+    stop,
   };
 }

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'TOO_LARGE'
   | 'UNPROCESSABLE'
   | 'DUPLICATE_FIRE'
+  | 'LEASE_LOST'
   | 'INTERNAL';
 
 export class HostError extends Error {
@@ -33,6 +34,10 @@ export function notFound(what: string): HostError {
 }
 export function conflict(message: string, details?: unknown): HostError {
   return new HostError('CONFLICT', message, details);
+}
+/** This host no longer holds its lease on the database or data folder: it must stop acting. */
+export function leaseLost(message: string): HostError {
+  return new HostError('LEASE_LOST', message);
 }
 export function unprocessable(message: string, details?: unknown): HostError {
   return new HostError('UNPROCESSABLE', message, details);

@@ -23,6 +23,12 @@ export interface DialectTraits extends StoreCapabilities {
   dateLiteral(date: Date): string;
   /** Raw query results (no model) hold JSON columns as their text (SQLite) rather than parsed values (mysql2). */
   jsonAsText: boolean;
+  /**
+   * The database's clock as a SQL expression, in the text a DATE(3) column holds (leases are judged by it, never
+   * by a host's clock); `clockPlus` is that clock `ms` later.
+   */
+  clockNow: string;
+  clockPlus(ms: number): string;
 }
 
 /** `.000` … `.999`: the millisecond part of a date literal. */
@@ -45,6 +51,12 @@ const isoNoZone = (date: Date): string => {
   return cachedPrefix + MILLIS[time - second * 1_000]!;
 };
 
+/** Spelled into SQL: a whole number of milliseconds, never anything else. */
+function wholeMs(ms: number): number {
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`a lease of ${ms} ms cannot be written`);
+  return Math.round(ms);
+}
+
 export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], DialectTraits>> = Object.freeze({
   sqlite: {
     dialect: 'sqlite',
@@ -55,6 +67,9 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     longTextType: DataTypes.TEXT,
     dateLiteral: (date) => `${isoNoZone(date)} +00:00`,
     jsonAsText: true,
+    // 'now' is UTC with milliseconds (%f), and stays the same within one statement.
+    clockNow: "(strftime('%Y-%m-%d %H:%M:%f', 'now') || ' +00:00')",
+    clockPlus: (ms) => `(strftime('%Y-%m-%d %H:%M:%f', 'now', '+${(wholeMs(ms) / 1_000).toFixed(3)} seconds') || ' +00:00')`,
   },
   mysql: {
     dialect: 'mysql',
@@ -64,6 +79,9 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     longTextType: DataTypes.TEXT('medium'),
     dateLiteral: isoNoZone,
     jsonAsText: false,
+    // UTC whatever the session's time_zone, as the DATETIME(3) columns hold it.
+    clockNow: 'UTC_TIMESTAMP(3)',
+    clockPlus: (ms) => `(UTC_TIMESTAMP(3) + INTERVAL ${wholeMs(ms) * 1_000} MICROSECOND)`,
   },
 });
 

@@ -9,6 +9,7 @@ import { publicCapabilities } from './capabilities.js';
 import { connect } from './connect.js';
 import type { StoreContext } from './context.js';
 import { createDriver } from './driver.js';
+import { createHostRepo } from './hosts.js';
 import { createCacheRepo, createEventRepo, createJobRepo } from './jobs.js';
 import { migrate } from './migrate.js';
 import { defineModels } from './models.js';
@@ -59,6 +60,7 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
     runWriter,
     events,
     cache: createCacheRepo(ctx),
+    hosts: createHostRepo(ctx),
     close() {
       closing ??= Promise.allSettled([runWriter.close(), events.flush()]).then(() => sequelize.close());
       return closing;

@@ -16,6 +16,7 @@ const STATUS: Record<ErrorCode, number> = {
   TOO_LARGE: 413,
   UNPROCESSABLE: 422,
   DUPLICATE_FIRE: 409,
+  LEASE_LOST: 503,
   INTERNAL: 500,
 };
 

@@ -6,12 +6,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
-import { Api, ADMIN_PASSWORD, eventually, sleep, spawnHost, waitForHealthy } from '../helpers/host.js';
+import { Api, ADMIN_PASSWORD, eventually, exited, freePort, sleep, spawnHost, waitForHealthy } from '../helpers/host.js';
 import { threadBundle } from '../helpers/zip.js';
 import { HOSTILE_AND_GOOD } from '../fixtures/e2e/jobs.js';
 
@@ -22,22 +21,6 @@ interface Run {
   scheduledAt: string;
   startedAt: string | null;
   error: { message: string } | null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
 for (const database of testDatabases()) {
@@ -58,7 +41,8 @@ for (const database of testDatabases()) {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
 
-      const first = spawnHost({ dataDir, port, db: made.db });
+      // A short lease: the restart below comes 3 s after the kill, when the killed host's lease has expired.
+      const first = spawnHost({ dataDir, port, db: made.db, args: ['--lease-ms', '2000'] });
       children.push(first);
       await waitForHealthy(url);
       const api = await Api.login(url, 'admin', ADMIN_PASSWORD);
@@ -91,7 +75,7 @@ for (const database of testDatabases()) {
       const port2 = await freePort();
       const url2 = `http://127.0.0.1:${port2}`;
       const restartedAt = Date.now();
-      const second = spawnHost({ dataDir, port: port2, db: made.db });
+      const second = spawnHost({ dataDir, port: port2, db: made.db, args: ['--lease-ms', '2000'] });
       children.push(second);
       await waitForHealthy(url2);
       const api2 = await Api.login(url2, 'admin', ADMIN_PASSWORD);

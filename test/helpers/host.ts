@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,12 +54,31 @@ export async function startHost(opts: { db?: HostConfig['db']; dataDir?: string;
   };
 }
 
-/** A host as its own process (`node bin/jobcenter.js start`), so a test can kill -9 it. */
-export function spawnHost(args: { dataDir: string; port: number; db?: HostConfig['db'] }): ChildProcess {
+/** A host as its own process (`node bin/jobcenter.js start`), so a test can kill -9 it; `args` are more flags. */
+export function spawnHost(args: { dataDir: string; port: number; db?: HostConfig['db']; args?: string[] }): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, JOBCENTER_ADMIN_PASSWORD: ADMIN_PASSWORD, JOBCENTER_LOG_LEVEL: 'warn' };
   const argv = ['--no-node-snapshot', path.join(REPO, 'bin', 'jobcenter.js'), 'start', '--no-samples', '--bind', '127.0.0.1', '--port', String(args.port), '--data-dir', args.dataDir];
   if (args.db) argv.push('--db', dbUrl(args.db));
+  if (args.args) argv.push(...args.args);
   return spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A port nothing listens on now, for a host started as its own process. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Resolves with how a child process ended (at once when it already has). */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
 export async function waitForHealthy(url: string, timeoutMs = 30_000): Promise<void> {

@@ -6,10 +6,12 @@ import type { RunnableMigration } from 'umzug';
 import * as initial from './0001-initial.js';
 import * as identifierGrants from './0002-job-identifier-grants.js';
 import * as retries from './0003-job-retries.js';
+import * as hosts from './0004-hosts.js';
 import type { MigrationContext } from './context.js';
 
 export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
   { name: '0001-initial', ...initial },
   { name: '0002-job-identifier-grants', ...identifierGrants },
   { name: '0003-job-retries', ...retries },
+  { name: '0004-hosts', ...hosts },
 ];
