@@ -3,6 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { optionsFromEnv, type HostOptions } from './config/index.js';
+import { hasCode } from './errors/index.js';
 import { createHost } from './main.js';
 
 const HELP = `Usage: jobcenter start [options]
@@ -15,12 +16,19 @@ Options (environment variable in brackets):
   --data-dir DIR      database file, bundles and logs (JOBCENTER_DATA_DIR, default ./data)
   --db URL            sqlite: (default) or mysql://user:pass@host:3306/db (JOBCENTER_DB_URL)
   --host-id ID        this host's name (JOBCENTER_HOST_ID, default hostname:port)
+  --lease-ms N        how long this host's hold on its database and data folder lasts without a renewal
+                      (JOBCENTER_LEASE_MS, default 30000; renewed every third of it)
   --log-level L       debug, info, warn or error (JOBCENTER_LOG_LEVEL, default info)
   --no-samples        do not create the sample projects on an empty database
   -h, --help          show this help
 
 The admin password comes from JOBCENTER_ADMIN_PASSWORD; without it, a first start prints a generated one.
 SIGTERM or SIGINT stops the host gracefully (runs get a grace time); a second signal forces the exit.
+
+One host runs per database and per data folder (until cluster mode exists): a second one refuses to start, exits
+with status 1 and names the host that holds them. A clean stop frees them at once; a host that was killed frees
+the database when its lease expires (--lease-ms) and the data folder at once. A host that loses its lease (it
+could not renew it in time, or another host took it over) stops and exits with status 1.
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -34,6 +42,7 @@ export async function main(argv: string[]): Promise<void> {
       db: { type: 'string' },
       'host-id': { type: 'string' },
       'log-level': { type: 'string' },
+      'lease-ms': { type: 'string' },
       'no-samples': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -53,12 +62,19 @@ export async function main(argv: string[]): Promise<void> {
   if (values['data-dir'] !== undefined) options.dataDir = values['data-dir'];
   if (values.db !== undefined) options.dbUrl = values.db;
   if (values['host-id'] !== undefined) options.hostId = values['host-id'];
+  if (values['lease-ms'] !== undefined) options.leaseMs = Number(values['lease-ms']);
   if (values['log-level'] !== undefined) options.logLevel = values['log-level'] as HostOptions['logLevel'];
   await run(options);
 }
 
 async function run(options: HostOptions): Promise<void> {
-  const host = createHost(options, { logToConsole: true });
+  const host = createHost(options, {
+    logToConsole: true,
+    onLeaseLost: (reason) => {
+      process.stderr.write(`jobcenter: stopped: ${reason.message}\n`);
+      process.exit(1);
+    },
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -81,8 +97,10 @@ async function run(options: HostOptions): Promise<void> {
   try {
     started = await host.start();
   } catch (err) {
-    // The host has closed what it opened; what is left to say is why, and a code a supervisor can act on.
-    process.stderr.write(`jobcenter: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    // The host has closed what it opened; what is left to say is why (one line for a refusal: the port is taken,
+    // another host holds the database or data folder; the stack for anything else), and a code a supervisor can act on.
+    const known = err instanceof Error && (hasCode(err, 'CONFLICT') || /^cannot listen/.test(err.message));
+    process.stderr.write(`jobcenter: cannot start: ${known || !(err instanceof Error) ? String((err as Error).message ?? err) : (err.stack ?? err.message)}\n`);
     process.exitCode = 1;
     return;
   }

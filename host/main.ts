@@ -3,11 +3,15 @@
  * `jobcenter start` runs and what another Node process embeds. Start and stop are idempotent; teardown runs in
  * reverse order and closes only what was opened.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type Koa from 'koa';
 import { createRunLogStore } from './blob/run-logs.js';
 import { createBundleIntake } from './bundles/index.js';
-import { compileConfig, type HostConfig, type HostOptions } from './config/index.js';
+import { lockDataDir } from './cluster/data-dir-lock.js';
+import { takeHostLease } from './cluster/host-lease.js';
+import { compileConfig, describeDb, HOST_VERSION, type HostConfig, type HostOptions } from './config/index.js';
 import { BundleRuns } from './dispatch/bundle-runs.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import type { Reconciler } from './dispatch/types.js';
@@ -30,7 +34,7 @@ import { RunService } from './services/runs.js';
 import { seedSamples } from './services/seed.js';
 import { CachedTargets } from './services/targets.js';
 import { createStore } from './store/index.js';
-import type { Store } from './store/types.js';
+import type { HostIdentity, Store } from './store/types.js';
 import { createWebApp } from './web/app.js';
 import { renderMetrics } from './web/metrics.js';
 import { bindServer } from './web/server.js';
@@ -63,6 +67,8 @@ export interface Parts {
 export interface HostExtras {
   /** Print the host log to stdout too (the CLI does). */
   logToConsole?: boolean;
+  /** Called once a host that lost its lease on its database has stopped itself (the CLI exits with status 1). */
+  onLeaseLost?(reason: Error): void;
 }
 
 type Phase = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -85,8 +91,30 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     const logger = hostLog.logger;
     const server = await bindServer({ port: config.port, bind: config.bind, hostId: config.hostId });
     teardown.push(() => server.close());
+    // Before anything touches a run: the data folder, then the database, are this host's alone.
+    const identity: HostIdentity = {
+      hostId: config.hostId,
+      instance: randomUUID(),
+      pid: process.pid,
+      hostname: hostname(),
+      version: HOST_VERSION,
+      dataDir: config.dataDir,
+    };
+    const folder = await lockDataDir({
+      dir: config.dataDir,
+      holder: { ...identity, startedAt: startedAt.toISOString(), db: describeDb(config.db) },
+      staleMs: config.leaseMs,
+      logger,
+    });
+    teardown.push(() => folder.release());
     const store = await createStore(config.db, logger.child({ part: 'store' }));
     teardown.push(() => store.close());
+    const lease = await takeHostLease(
+      { hosts: store.hosts, folder, leaseMs: config.leaseMs, logger: logger.child({ part: 'lease' }), onLost: (reason) => leaseLost(logger, reason) },
+      identity,
+    );
+    // Pushed before the dispatcher's drain, so it runs after it: the lease is held until the runs are recorded.
+    teardown.push(() => lease.release());
     const auth = new AuthService(store, logger);
     const adminPassword = await auth.ensureAdmin(config.adminPassword);
     const runLogs = createRunLogStore({ dir: config.logsDir, maxBytesPerRun: config.runLogMaxBytes, logger: logger.child({ part: 'run-logs' }) });
@@ -150,8 +178,14 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     server.serve(app);
     // Bound first so that a taken port fails the start early; closed first on stop, so no request meets a half-closed host.
     teardown.push(() => server.close());
-    logger.info('JobCenter is running', { url: server.url, dataDir: config.dataDir, db: config.db.dialect });
+    logger.info('JobCenter is running', { url: server.url, dataDir: config.dataDir, db: config.db.dialect, hostId: config.hostId, leaseEpoch: lease.epoch });
     return { url: server.url, adminPassword, recovery };
+  }
+
+  /** Another host holds the database now, or this one could not renew in time: it must not run anything more. */
+  function leaseLost(logger: Logger, reason: Error): void {
+    logger.error('THIS HOST LOST ITS LEASE AND STOPS: another host may be running the jobs now', { reason: reason.message, hostId: config.hostId });
+    void stop().then(() => extras.onLeaseLost?.(reason));
   }
 
   async function doStop(): Promise<void> {
@@ -161,7 +195,8 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
 
   async function closeOpened(): Promise<void> {
     phase = 'stopping';
-    // Reverse order of opening: web, scheduler, drain runs, executors, logs, store, host log. Taken off the list, so a
+    // Reverse order of opening: web, scheduler, drain runs, executors, logs, lease, store, data folder, host log. Taken
+    // off the list, so a
     // stop() that follows a failed start closes nothing twice.
     for (const step of teardown.splice(0).reverse()) {
       try {
@@ -171,6 +206,12 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
       }
     }
     phase = 'stopped';
+  }
+
+  function stop(): Promise<void> {
+    if (phase === 'new') phase = 'stopped';
+    stopping ??= phase === 'stopped' ? Promise.resolve() : doStop();
+    return stopping;
   }
 
   return {
@@ -192,10 +233,6 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
       });
       return starting;
     },
-    stop() {
-      if (phase === 'new') phase = 'stopped';
-      stopping ??= phase === 'stopped' ? Promise.resolve() : doStop();
-      return stopping;
-    },
+    stop,
   };
 }

@@ -5,6 +5,9 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 
+/** This host's version, as the landing page and the hosts table show it. */
+export const HOST_VERSION = '0.1.0';
+
 export interface HostOptions {
   port?: number;
   /** Bind address; default 0.0.0.0 for the CLI, 127.0.0.1 is fine for tests. */
@@ -52,6 +55,11 @@ export interface HostOptions {
    * deepen it (default 5,000 ms).
    */
   maxRowLagMs?: number;
+  /**
+   * How long this host's lease on its database and data folder lasts without a renewal (default 30 s; renewed every
+   * third of it). A host killed without a stop blocks the next one on its database for up to this long.
+   */
+  leaseMs?: number;
   /** Create and start the samples project on an empty database (default true for the CLI). */
   seedSamples?: boolean;
   /** Where the built sample bundles are (default <repo>/dist/samples). */
@@ -86,6 +94,7 @@ export interface HostConfig {
   readonly fireLeadMs: number;
   readonly maxRunsInFlight: number;
   readonly maxRowLagMs: number;
+  readonly leaseMs: number;
   readonly seedSamples: boolean;
   readonly samplesDir: string | null;
   /** The environment job code gets: never the host's JOBCENTER_* variables (the admin password among them). */
@@ -93,6 +102,9 @@ export interface HostConfig {
 }
 
 const MB = 1024 * 1024;
+
+/** A lease shorter than this would be renewed more often than a loaded host can promise to. */
+const MIN_LEASE_MS = 1_000;
 
 /** Maps JOBCENTER_* variables onto options; flags given explicitly win over the environment. */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
@@ -104,6 +116,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOption
   if (env.JOBCENTER_HOST_ID) opts.hostId = env.JOBCENTER_HOST_ID;
   if (env.JOBCENTER_LOG_LEVEL) opts.logLevel = parseLevel(env.JOBCENTER_LOG_LEVEL);
   if (env.JOBCENTER_BIND) opts.bind = env.JOBCENTER_BIND;
+  if (env.JOBCENTER_LEASE_MS) opts.leaseMs = parseIntStrict(env.JOBCENTER_LEASE_MS, 'JOBCENTER_LEASE_MS');
   return opts;
 }
 
@@ -139,11 +152,19 @@ export function compileConfig(options: HostOptions): HostConfig {
     fireLeadMs: nonNegative(options.fireLeadMs ?? 500, 'fireLeadMs'),
     maxRunsInFlight: positive(options.maxRunsInFlight ?? 20_000, 'maxRunsInFlight'),
     maxRowLagMs: positive(options.maxRowLagMs ?? 5_000, 'maxRowLagMs'),
+    leaseMs: atLeast(options.leaseMs ?? 30_000, MIN_LEASE_MS, 'leaseMs'),
     seedSamples: options.seedSamples ?? false,
     samplesDir: options.samplesDir ?? null,
     jobEnv: Object.freeze(withoutHostVariables(options.jobEnv ?? process.env)),
   };
   return Object.freeze(config);
+}
+
+/** The database as a message may name it: the SQLite file, or the MySQL server and database without credentials. */
+export function describeDb(db: HostConfig['db']): string {
+  if (db.dialect === 'sqlite') return `sqlite:${db.file}`;
+  const url = new URL(db.url);
+  return `mysql://${url.host}${url.pathname}`;
 }
 
 function withoutHostVariables(env: Record<string, string | undefined>): Record<string, string> {
@@ -173,6 +194,11 @@ function parseLevel(value: string): HostConfig['logLevel'] {
 
 function positive(n: number, name: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${n}`);
+  return n;
+}
+
+function atLeast(n: number, min: number, name: string): number {
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be at least ${min}, got ${n}`);
   return n;
 }
 

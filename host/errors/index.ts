@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'UNPROCESSABLE'
   | 'DUPLICATE_FIRE'
   | 'UNAVAILABLE'
+  | 'LEASE_LOST'
   | 'INTERNAL';
 
 export class HostError extends Error {
@@ -38,6 +39,10 @@ export function notFound(what: string): HostError {
 }
 export function conflict(message: string, details?: unknown): HostError {
   return new HostError('CONFLICT', message, details);
+}
+/** This host no longer holds its lease on the database or data folder: it must stop acting. */
+export function leaseLost(message: string): HostError {
+  return new HostError('LEASE_LOST', message);
 }
 export function unprocessable(message: string, details?: unknown): HostError {
   return new HostError('UNPROCESSABLE', message, details);

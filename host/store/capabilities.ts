@@ -28,6 +28,12 @@ export interface DialectTraits extends StoreCapabilities {
    * a SQLite file can be read while its disk is full, so its probe writes (the header's user_version, unused, as 0).
    */
   healthProbe: string;
+  /**
+   * The database's clock as a SQL expression, in the text a DATE(3) column holds (leases are judged by it, never
+   * by a host's clock); `clockPlus` is that clock `ms` later.
+   */
+  clockNow: string;
+  clockPlus(ms: number): string;
 }
 
 /** `.000` … `.999`: the millisecond part of a date literal. */
@@ -50,6 +56,12 @@ const isoNoZone = (date: Date): string => {
   return cachedPrefix + MILLIS[time - second * 1_000]!;
 };
 
+/** Spelled into SQL: a whole number of milliseconds, never anything else. */
+function wholeMs(ms: number): number {
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`a lease of ${ms} ms cannot be written`);
+  return Math.round(ms);
+}
+
 export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], DialectTraits>> = Object.freeze({
   sqlite: {
     dialect: 'sqlite',
@@ -61,6 +73,9 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     dateLiteral: (date) => `${isoNoZone(date)} +00:00`,
     jsonAsText: true,
     healthProbe: 'PRAGMA user_version = 0',
+    // 'now' is UTC with milliseconds (%f), and stays the same within one statement.
+    clockNow: "(strftime('%Y-%m-%d %H:%M:%f', 'now') || ' +00:00')",
+    clockPlus: (ms) => `(strftime('%Y-%m-%d %H:%M:%f', 'now', '+${(wholeMs(ms) / 1_000).toFixed(3)} seconds') || ' +00:00')`,
   },
   mysql: {
     dialect: 'mysql',
@@ -71,6 +86,9 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     dateLiteral: isoNoZone,
     jsonAsText: false,
     healthProbe: 'SELECT 1',
+    // UTC whatever the session's time_zone, as the DATETIME(3) columns hold it.
+    clockNow: 'UTC_TIMESTAMP(3)',
+    clockPlus: (ms) => `(UTC_TIMESTAMP(3) + INTERVAL ${wholeMs(ms) * 1_000} MICROSECOND)`,
   },
 });
 

@@ -85,10 +85,14 @@ export function selectList(model: RowModel): string {
     .join(', ');
 }
 
-/** ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT (1205): the statement was rolled back and did nothing. */
+/**
+ * ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT (1205): the statement was rolled back and did nothing. A driver
+ * error, or one sequelize wrapped (the driver's is its `parent`).
+ */
 export function isDeadlock(err: unknown): boolean {
-  const { code, errno } = (err ?? {}) as { code?: unknown; errno?: unknown };
-  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205;
+  const { code, errno, parent } = (err ?? {}) as { code?: unknown; errno?: unknown; parent?: unknown };
+  if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205) return true;
+  return parent !== undefined && parent !== err && isDeadlock(parent);
 }
 
 /**

@@ -8,6 +8,7 @@ import { createTokenRepo, createUserRepo } from './accounts.js';
 import { publicCapabilities } from './capabilities.js';
 import { openStoreContext } from './context.js';
 import { StoreHealth } from './health.js';
+import { createHostRepo } from './hosts.js';
 import { createCacheRepo, createEventRepo, createJobRepo } from './jobs.js';
 import { createBundleRepo, createProjectRepo } from './projects.js';
 import { createRunSink } from './run-sink.js';
@@ -47,6 +48,7 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
     events,
     cache: createCacheRepo(ctx),
     health,
+    hosts: createHostRepo(ctx),
     close() {
       // A database that does not answer by now will not take the rows left: the next start settles their runs.
       closing ??= Promise.allSettled([runWriter.close(health.up ? Infinity : 0), events.flush()]).then(() => {

@@ -18,6 +18,7 @@ export interface Models {
   Run: RowModel;
   Event: RowModel;
   Cache: RowModel;
+  Host: RowModel;
 }
 
 // Sequelize writes into attribute definitions, so every attribute gets a fresh object.
@@ -73,6 +74,13 @@ function definitions(): Record<keyof Models, [table: string, attributes: ModelAt
       {
         jobId: { type: DataTypes.INTEGER, primaryKey: true }, key: { type: DataTypes.STRING, primaryKey: true, field: 'cache_key' },
         value: { type: DataTypes.BLOB('long') }, expiresAt: date(), updatedAt: date(),
+      },
+    ],
+    Host: [
+      'hosts',
+      {
+        hostId: { type: DataTypes.STRING, primaryKey: true }, instance: str(), epoch: big(), state: str(), leaseUntil: date(),
+        heartbeatAt: date(), startedAt: date(), pid: int(), hostname: str(), version: str(), dataDir: text(),
       },
     ],
   };

@@ -329,6 +329,55 @@ export interface CacheRepo {
   delete(jobId: number, key: string): Promise<void>;
 }
 
+/** ACTIVE while held; STOPPED after a clean stop; DEAD once another host took over its expired lease. */
+export type HostState = 'ACTIVE' | 'STOPPED' | 'DEAD';
+
+/** Who a host is, as its row in the hosts table says it. */
+export interface HostIdentity {
+  hostId: string;
+  /** Random per start: two processes given one host id are told apart. */
+  instance: string;
+  pid: number;
+  hostname: string;
+  version: string;
+  dataDir: string;
+}
+
+/** A host's lease on the database (the seed of cluster membership), read with the database's clock. */
+export interface HostRecord extends HostIdentity {
+  /** The database's lease generation when this instance took its lease: a later holder has a higher one. */
+  epoch: number;
+  state: HostState;
+  leaseUntil: Date;
+  heartbeatAt: Date;
+  startedAt: Date;
+  /** ACTIVE and leaseUntil not passed, by the database's clock when read. */
+  live: boolean;
+  /** leaseUntil minus the database's clock when read (negative once expired). */
+  leaseLeftMs: number;
+}
+
+export type LeaseClaim =
+  | { ok: true; host: HostRecord; takenOver: HostRecord[] }
+  | { ok: false; holder: HostRecord };
+
+/**
+ * The hosts table. Expiry is judged by the database's clock only, so hosts whose clocks differ agree on it.
+ * Single-host mode: at most one live lease. Cluster mode will add joining beside other live hosts and reaping.
+ */
+export interface HostRepo {
+  /**
+   * Takes the database's only lease: refused (with the holder) while another instance holds a live one, whatever its
+   * host id; the expired leases of others are marked DEAD in the same transaction, so their renewals fail.
+   */
+  claimSole(identity: HostIdentity, leaseMs: number): Promise<LeaseClaim>;
+  /** Extends the lease by leaseMs from now; false when this instance no longer holds it. */
+  renew(hostId: string, instance: string, leaseMs: number): Promise<boolean>;
+  /** Ends the lease at once (a clean stop): the next host starts without waiting for it to expire. */
+  release(hostId: string, instance: string): Promise<void>;
+  list(): Promise<HostRecord[]>;
+}
+
 export interface StoreCapabilities {
   dialect: 'sqlite' | 'mysql';
   /** Whether writes must be serialised in-process (SQLite). */
@@ -348,6 +397,7 @@ export interface Store {
   readonly cache: CacheRepo;
   /** Whether the database answers; statements that find it unreachable mark it down until a probe succeeds. */
   readonly health: DatabaseHealth;
+  readonly hosts: HostRepo;
   /** Flushes the run writer and closes connections. */
   close(): Promise<void>;
 }

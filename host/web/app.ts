@@ -2,12 +2,11 @@
  * The koa application: health, metrics, the REST API, and the console's landing page.
  */
 import Koa from 'koa';
+import { HOST_VERSION } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import type { AuthService } from '../services/auth.js';
 import { apiRouter, type ApiDeps } from './api.js';
 import { landingPage } from './landing.js';
-
-export const HOST_VERSION = '0.1.0';
 import { authenticate, errorMapper, jsonBody } from './middleware.js';
 
 export interface WebDeps extends ApiDeps {

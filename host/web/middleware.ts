@@ -17,6 +17,7 @@ const STATUS: Record<ErrorCode, number> = {
   UNPROCESSABLE: 422,
   DUPLICATE_FIRE: 409,
   UNAVAILABLE: 503,
+  LEASE_LOST: 503,
   INTERNAL: 500,
 };
 

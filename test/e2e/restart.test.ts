@@ -30,7 +30,8 @@ for (const database of testDatabases()) {
       const made = await database.make();
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jc-restart-'));
       cleanup.push(() => made.drop(), () => rm(dataDir, { recursive: true, force: true }));
-      const { child: first, api, job: mk } = await spawnWithProject({ dataDir, db: made.db, project: 'restart', code: HOSTILE_AND_GOOD });
+      // A short lease: the restart below comes 3 s after the kill, when the killed host's lease has expired.
+      const { child: first, api, job: mk } = await spawnWithProject({ dataDir, db: made.db, project: 'restart', code: HOSTILE_AND_GOOD, args: ['--lease-ms', '2000'] });
       children.push(first);
       const long = await mk({ name: 'long', entry: 'sleepy', params: { ms: 120_000 }, onInterrupt: 'rerun', schedule: { type: 'MANUAL' } });
       const cron = await mk({ name: 'cron', entry: 'ok', schedule: { type: 'CRON', cron: '* * * * * *' }, start: true });
@@ -54,7 +55,7 @@ for (const database of testDatabases()) {
       const port2 = await freePort();
       const url2 = `http://127.0.0.1:${port2}`;
       const restartedAt = Date.now();
-      const second = spawnHost({ dataDir, port: port2, db: made.db });
+      const second = spawnHost({ dataDir, port: port2, db: made.db, args: ['--lease-ms', '2000'] });
       children.push(second);
       await waitForHealthy(url2);
       const api2 = await Api.login(url2, 'admin', ADMIN_PASSWORD);

@@ -55,11 +55,12 @@ export async function startHost(opts: { db?: HostConfig['db']; dataDir?: string;
   };
 }
 
-/** A host as its own process (`node bin/jobcenter.js start`), so a test can kill -9 it. */
-export function spawnHost(args: { dataDir: string; port: number; db?: HostConfig['db'] }): ChildProcess {
+/** A host as its own process (`node bin/jobcenter.js start`), so a test can kill -9 it; `args` are more flags. */
+export function spawnHost(args: { dataDir: string; port: number; db?: HostConfig['db']; args?: string[] }): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, JOBCENTER_ADMIN_PASSWORD: ADMIN_PASSWORD, JOBCENTER_LOG_LEVEL: 'warn' };
   const argv = ['--no-node-snapshot', path.join(REPO, 'bin', 'jobcenter.js'), 'start', '--no-samples', '--bind', '127.0.0.1', '--port', String(args.port), '--data-dir', args.dataDir];
   if (args.db) argv.push('--db', dbUrl(args.db));
+  if (args.args) argv.push(...args.args);
   return spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
@@ -73,10 +74,10 @@ export interface SpawnedProject {
 }
 
 /** A CLI host on a fresh port, healthy, with a project whose thread bundle's main module is `code`. */
-export async function spawnWithProject(args: { dataDir: string; db?: HostConfig['db']; project: string; code: string }): Promise<SpawnedProject> {
+export async function spawnWithProject(args: { dataDir: string; db?: HostConfig['db']; project: string; code: string; args?: string[] }): Promise<SpawnedProject> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawnHost({ dataDir: args.dataDir, port, db: args.db });
+  const child = spawnHost({ dataDir: args.dataDir, port, db: args.db, args: args.args });
   try {
     await waitForHealthy(url);
     const api = await Api.login(url, 'admin', ADMIN_PASSWORD);
@@ -108,6 +109,7 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Resolves with how a child process ended (at once when it already has). */
 export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));

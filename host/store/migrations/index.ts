@@ -7,6 +7,7 @@ import * as initial from './0001-initial.js';
 import * as identifierGrants from './0002-job-identifier-grants.js';
 import * as retries from './0003-job-retries.js';
 import * as runNotBefore from './0004-run-not-before.js';
+import * as hosts from './0005-hosts.js';
 import type { MigrationContext } from './context.js';
 
 export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
   { name: '0002-job-identifier-grants', ...identifierGrants },
   { name: '0003-job-retries', ...retries },
   { name: '0004-run-not-before', ...runNotBefore },
+  { name: '0005-hosts', ...hosts },
 ];
