@@ -176,7 +176,8 @@ export class BatchedRunWriter implements RunWriter {
 
   /** Writes its batch, then the next ones, until nothing it may take is left. Never rejects. */
   private async lane(first: Batch): Promise<void> {
-    for (let batch = first; batch.inserts.length + batch.updates.length > 0; batch = this.takeBatch()) {
+    // A database that went down ends the lane: its rows wait in the queue for health's probe, not in a loop here.
+    for (let batch = first; batch.inserts.length + batch.updates.length > 0; batch = this.health.up ? this.takeBatch() : NO_BATCH) {
       try {
         await this.write(batch);
       } catch (err) {
@@ -335,6 +336,8 @@ export class BatchedRunWriter implements RunWriter {
   }
 
 }
+
+const NO_BATCH: Batch = { inserts: [], updates: [] };
 
 const ALWAYS_UP = { up: true, failed: () => false, whenUp: () => Promise.resolve(), onChange: () => undefined };
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { silentLogger } from '../../host/log/logger.js';
+import { StoreHealth } from '../../host/store/health.js';
 import type { RunSink } from '../../host/store/run-sink.js';
 import { BatchedRunWriter } from '../../host/store/run-writer.js';
 import type { RunRecord, RunUpdate } from '../../host/store/types.js';
@@ -203,5 +204,56 @@ describe('the batched run writer', () => {
     await Promise.all([inserted, updated]);
     assert.deepEqual(events, ['insert 1', 'update 1', 'b heard', 'a heard']);
     await writer.close();
+  });
+
+  test('rows the database could not take while it was down are kept, merged with later writes, and written when it answers', async () => {
+    let down = true;
+    const { sink, calls } = recordingSink(() => (down ? Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED' }) : undefined));
+    const failingUpdates: RunSink = {
+      ...sink,
+      updateMany: async (updates) => {
+        if (down) throw Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST' });
+        await sink.updateMany(updates);
+      },
+    };
+    let probes = 0;
+    const health = new StoreHealth(async () => {
+      probes++;
+      if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    }, silentLogger, 20);
+    const writer = new BatchedRunWriter(failingUpdates, silentLogger, {}, health);
+    // The probe's timer does not hold a process open (a host has its server for that); this test holds it.
+    const keepAlive = setInterval(() => undefined, 1_000);
+    const run = newRun(job, new Date(1));
+    const inserted = writer.insert(run);
+    await until(() => !health.up);
+    assert.equal(health.up, false, 'a refused connection marks the database down');
+    // While it is down: the end of the run comes, and is merged into the row that waits.
+    const ended = writer.update({ runId: run.runId, status: 'SUCCEEDED', endedAt: new Date(2), result: 'done' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(probes >= 2, 'the database is probed while it is down');
+    assert.equal(writer.backlog, 1, 'the row is kept, once');
+    assert.equal(await writer.flush(50), false, 'a flush gives up waiting for a database that does not answer');
+    down = false;
+    await Promise.all([inserted, ended]);
+    assert.equal(health.up, true);
+    const written = calls.inserts.at(-1)!;
+    assert.equal(written.length, 1);
+    assert.equal(written[0]!.status, 'SUCCEEDED');
+    assert.equal(written[0]!.result, 'done');
+    assert.equal(writer.backlog, 0);
+    await writer.close();
+    health.close();
+    clearInterval(keepAlive);
+  });
+
+  test('a wrong statement is not an outage: its calls reject and the database stays up', async () => {
+    const { sink } = recordingSink(() => Object.assign(new Error('Unknown column'), { code: 'ER_BAD_FIELD_ERROR' }));
+    const health = new StoreHealth(async () => undefined, silentLogger, 20);
+    const writer = new BatchedRunWriter(sink, silentLogger, {}, health);
+    await assert.rejects(writer.insert(newRun(job, new Date(1))), /Unknown column/);
+    assert.equal(health.up, true);
+    await writer.close();
+    health.close();
   });
 });
