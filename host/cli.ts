@@ -99,8 +99,9 @@ async function run(options: HostOptions): Promise<void> {
   } catch (err) {
     // The host has closed what it opened; what is left to say is why (one line for a refusal: the port is taken,
     // another host holds the database or data folder; the stack for anything else), and a code a supervisor can act on.
-    const known = err instanceof Error && (hasCode(err, 'CONFLICT') || /^cannot listen/.test(err.message));
-    process.stderr.write(`jobcenter: cannot start: ${known || !(err instanceof Error) ? String((err as Error).message ?? err) : (err.stack ?? err.message)}\n`);
+    const refused = err instanceof Error && (hasCode(err, 'CONFLICT') || /^cannot listen/.test(err.message));
+    const text = !(err instanceof Error) ? String(err) : refused ? err.message : (err.stack ?? err.message);
+    process.stderr.write(`jobcenter: cannot start: ${text}\n`);
     process.exitCode = 1;
     return;
   }

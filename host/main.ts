@@ -196,8 +196,7 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
   async function closeOpened(): Promise<void> {
     phase = 'stopping';
     // Reverse order of opening: web, scheduler, drain runs, executors, logs, lease, store, data folder, host log. Taken
-    // off the list, so a
-    // stop() that follows a failed start closes nothing twice.
+    // off the list, so a stop() that follows a failed start closes nothing twice.
     for (const step of teardown.splice(0).reverse()) {
       try {
         await step();

@@ -6,13 +6,16 @@
  */
 import type { Misfire } from '../store/types.js';
 
-/** Fire times kept per job; fires past it are still counted (fireAll runs at most this many, as after a restart). */
-export const MISSED_TIMES_PER_JOB = 1_000;
+/**
+ * The most missed fire times a job's `fireAll` runs, after an outage or a restart (recovery); the times kept per job
+ * here (fires past it are still counted).
+ */
+export const FIRE_ALL_LIMIT = 1_000;
 
 export interface MissedOfJob {
   /** Fires of the job that got no row. */
   count: number;
-  /** Their fire times, oldest first, up to MISSED_TIMES_PER_JOB. */
+  /** Their fire times, oldest first, up to FIRE_ALL_LIMIT. */
   times: Date[];
 }
 
@@ -27,7 +30,7 @@ export class MissedFires {
     if (!entry) this.#byJob.set(jobId, { count: 1, times: [fireAt] });
     else {
       entry.count++;
-      if (entry.times.length < MISSED_TIMES_PER_JOB) entry.times.push(fireAt);
+      if (entry.times.length < FIRE_ALL_LIMIT) entry.times.push(fireAt);
     }
   }
 

@@ -19,6 +19,17 @@ export class Access {
     return (await this.store.projects.list(actor.id)).map((p) => p.id);
   }
 
+  /**
+   * What a list may show: the given job and project must be readable (404 otherwise); the result is the project ids
+   * to list from (that project alone when one is given), or undefined for all.
+   */
+  async readScope(actor: Actor, filter: { jobId?: number; projectId?: number }): Promise<number[] | undefined> {
+    if (filter.jobId !== undefined) await this.readableJob(actor, filter.jobId);
+    if (filter.projectId === undefined) return this.visibleProjectIds(actor);
+    await this.readableProject(actor, filter.projectId);
+    return [filter.projectId];
+  }
+
   async readableProject(actor: Actor, projectId: number): Promise<ProjectRecord> {
     const project = await this.store.projects.get(projectId);
     if (!project || !this.canSee(actor, project)) throw notFound(`project ${projectId}`);

@@ -32,11 +32,7 @@ export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
   async list(actor: Actor, filter: { projectId?: number; state?: string }): Promise<JobRecord[]> {
-    let projectIds = await this.deps.access.visibleProjectIds(actor);
-    if (filter.projectId !== undefined) {
-      await this.deps.access.readableProject(actor, filter.projectId);
-      projectIds = [filter.projectId];
-    }
+    const projectIds = await this.deps.access.readScope(actor, { projectId: filter.projectId });
     const states = filter.state ? [filter.state as JobRecord['state']] : undefined;
     return this.deps.store.jobs.list({ projectIds, states, resolverId: null });
   }

@@ -4,6 +4,7 @@
  * handled by each job's misfire policy, onInterrupt 'rerun' starts a RECOVERY run, and retries that were waiting for
  * their backoff (QUEUED with notBefore) wait again and run at their time.
  */
+import { FIRE_ALL_LIMIT } from '../dispatch/missed-fires.js';
 import type { LogIndex } from '../dispatch/types.js';
 import { serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -29,7 +30,6 @@ export interface RecoveryReport {
   retriesResumed: number;
 }
 
-const FIRE_ALL_LIMIT = 1_000;
 /**
  * Jobs are read a page at a time, and only what scheduling needs: the whole list of 100,000 full records held while
  * they were scheduled was a peak of several hundred MB, and V8 keeps a heap's peak as the process's RSS.

@@ -50,12 +50,7 @@ export class RunService {
     const limit = q.limit === undefined ? 50 : wholeNumber(q.limit, 'limit', 1, 1000);
     const from = q.from ? parseDate(q.from, 'from') : undefined;
     const to = q.to ? parseDate(q.to, 'to') : undefined;
-    let projectIds = await this.deps.access.visibleProjectIds(actor);
-    if (jobId !== undefined) await this.deps.access.readableJob(actor, jobId);
-    if (projectId !== undefined) {
-      await this.deps.access.readableProject(actor, projectId);
-      projectIds = [projectId];
-    }
+    const projectIds = await this.deps.access.readScope(actor, { jobId, projectId });
     return this.deps.store.runs.list({ jobId, projectIds, status, from, to, limit, cursor: q.cursor });
   }
 

@@ -85,14 +85,32 @@ export function selectList(model: RowModel): string {
     .join(', ');
 }
 
+/** The fields a driver error is recognised by. */
+export interface DriverErrorFields {
+  code?: unknown;
+  errno?: unknown;
+  name?: unknown;
+  message?: unknown;
+}
+
 /**
- * ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT (1205): the statement was rolled back and did nothing. A driver
- * error, or one sequelize wrapped (the driver's is its `parent`).
+ * An error and the errors it wraps, outermost first: sequelize keeps the driver's error as `parent` / `original`,
+ * mysql2 a fatal socket error as `cause`. A few levels at most (a chain that loops ends there).
  */
+export function* errorChain(err: unknown): Generator<DriverErrorFields> {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    yield e as DriverErrorFields;
+    const next = e as { parent?: unknown; original?: unknown; cause?: unknown };
+    e = next.parent ?? next.original ?? next.cause;
+  }
+}
+
+/** ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT (1205), also wrapped: the statement was rolled back and did nothing. */
 export function isDeadlock(err: unknown): boolean {
-  const { code, errno, parent } = (err ?? {}) as { code?: unknown; errno?: unknown; parent?: unknown };
-  if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205) return true;
-  return parent !== undefined && parent !== err && isDeadlock(parent);
+  for (const { code, errno } of errorChain(err)) {
+    if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1213 || errno === 1205) return true;
+  }
+  return false;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
+import { errorChain } from './driver.js';
 
 export interface DatabaseHealth {
   readonly up: boolean;
@@ -13,8 +14,6 @@ export interface DatabaseHealth {
   readonly downSince: Date | null;
   /** What the last failure said (kept after the outage, for the log and readiness). */
   readonly lastError: string | null;
-  /** True when err says the database cannot be reached, not that the statement was wrong. */
-  isUnavailable(err: unknown): boolean;
   /** A statement failed: marks the database down when err is an unavailability, and says whether it was. */
   failed(err: unknown): boolean;
   /** Resolves when the database answers again (at once while it does). */
@@ -40,16 +39,12 @@ const UNAVAILABLE_NAMES = new Set([
 const UNAVAILABLE_MESSAGE = /connection is in closed state|connection lost|server has gone away|lost connection|Connection refused/i;
 
 export function isUnavailableError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
-    const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
+  for (const { code, name, message } of errorChain(err)) {
     if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
     if (typeof name === 'string' && UNAVAILABLE_NAMES.has(name)) return true;
     if (typeof message === 'string' && (UNAVAILABLE_MESSAGE.test(message) || /^SQLITE_(BUSY|IOERR|FULL|CANTOPEN|READONLY)\b/.test(message))) {
       return true;
     }
-    // sequelize keeps the driver's error as parent / original; mysql2 a fatal socket error as cause.
-    const next = e as { parent?: unknown; original?: unknown; cause?: unknown };
-    e = next.parent ?? next.original ?? next.cause;
   }
   return false;
 }
@@ -79,10 +74,6 @@ export class StoreHealth implements DatabaseHealth {
 
   get lastError(): string | null {
     return this.#lastError;
-  }
-
-  isUnavailable(err: unknown): boolean {
-    return isUnavailableError(err);
   }
 
   failed(err: unknown): boolean {

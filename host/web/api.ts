@@ -162,12 +162,7 @@ export function apiRouter(deps: ApiDeps): Router {
     const jobId = optionalId(q.jobId, 'jobId');
     const projectId = optionalId(q.projectId, 'projectId');
     const limit = q.limit === undefined ? 200 : wholeNumber(q.limit, 'limit', 1, 1000);
-    let projectIds = await deps.access.visibleProjectIds(actor);
-    if (jobId !== undefined) await deps.access.readableJob(actor, jobId);
-    if (projectId !== undefined) {
-      await deps.access.readableProject(actor, projectId);
-      projectIds = [projectId];
-    }
+    const projectIds = await deps.access.readScope(actor, { jobId, projectId });
     ctx.body = await deps.store.events.list({ jobId, projectIds, limit });
   });
 
