@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
-import { eventually, startHost, type TestHost } from '../helpers/host.js';
+import { startHost, type TestHost } from '../helpers/host.js';
 import { checkRunContract, type ContractRun } from '../helpers/run-contract.js';
+import { finishedRun } from '../helpers/runs.js';
 import { threadBundle, zip } from '../helpers/zip.js';
 import { GLOBAL_CHANGERS_ISOLATE, GLOBAL_CHANGERS_MODULE, GLOBAL_CHANGERS_THREAD } from '../fixtures/e2e/jobs.js';
 
@@ -61,11 +62,7 @@ for (const database of testDatabases()) {
       assert.equal(job.status, 201, job.text);
       const fired = await th.api.post(`/api/v1/jobs/${job.body.id}/trigger`);
       assert.equal(fired.status, 202, fired.text);
-      const ended = await eventually(`${kind} ${entry} to end`, async () => {
-        const res = await th.api.get<ContractRun>(`/api/v1/runs/${fired.body.runId}`);
-        return ['QUEUED', 'RUNNING'].includes(res.body.status) ? undefined : res.body;
-      }, RUN_END_MS);
-      return checkRunContract(ended);
+      return finishedRun(th.api, fired.body.runId, { timeoutMs: RUN_END_MS });
     }
 
     async function logOf(runId: string): Promise<string> {

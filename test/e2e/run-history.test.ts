@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
 import { eventually, sleep, startHost, type TestHost } from '../helpers/host.js';
 import { checkFinishedRuns, checkRunContract, type ContractRun } from '../helpers/run-contract.js';
+import { listRuns } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
 
 const CODE = `
@@ -45,11 +46,7 @@ for (const database of testDatabases()) {
       return res.body.id;
     }
 
-    async function runsOf(jobId: number): Promise<Run[]> {
-      const res = await th.api.get<{ items: Run[] }>(`/api/v1/runs?jobId=${jobId}&limit=500`);
-      assert.equal(res.status, 200, res.text);
-      return res.body.items;
-    }
+    const runsOf = (jobId: number): Promise<Run[]> => listRuns(th.api, `jobId=${jobId}&limit=500`);
 
     /** Every run of the job once none is QUEUED or RUNNING. */
     async function settledRunsOf(jobId: number, timeoutMs = 15_000): Promise<Run[]> {

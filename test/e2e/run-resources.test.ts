@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
-import { eventually, startHost, type TestHost } from '../helpers/host.js';
-import { checkRunContract, type ContractRun } from '../helpers/run-contract.js';
+import { startHost, type TestHost } from '../helpers/host.js';
+import type { ContractRun } from '../helpers/run-contract.js';
+import { finishedRun } from '../helpers/runs.js';
 import { threadBundle, zip } from '../helpers/zip.js';
 
 /** MiB the memory-heavy jobs hold while they run. */
@@ -108,11 +109,7 @@ for (const database of testDatabases()) {
       assert.equal(job.status, 201, job.text);
       const trigger = await th.api.post(`/api/v1/jobs/${job.body.id}/trigger`);
       assert.equal(trigger.status, 202, trigger.text);
-      const run = await eventually(`${kind} ${name} to end`, async () => {
-        const res = await th.api.get<Run>(`/api/v1/runs/${trigger.body.runId}`);
-        return ['QUEUED', 'RUNNING'].includes(res.body.status) ? undefined : res.body;
-      }, 30_000);
-      return checkRunContract(run, { resources: true });
+      return (await finishedRun(th.api, trigger.body.runId, { timeoutMs: 30_000, resources: true })) as Run;
     }
 
     before(async () => {
