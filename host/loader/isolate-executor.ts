@@ -80,8 +80,9 @@ export function createIsolateExecutor(deps: { config: HostConfig; logger: Logger
       const outcome = toOutcome(end, { slot, hooks, cpuLimitMs, killGraceMs: config.killGraceMs, resultMaxChars: config.resultMaxChars });
       // An isolate that failed under a run (not the job's own error) is not trusted with the next one.
       if (!('reply' in end)) pool.dispose(slot, 'failed');
-      // Its heap got as far as its limit, whatever the last reading before V8 disposed it showed.
-      const atLimit = !outcome.ok && outcome.error.name === 'MemoryLimitError';
+      // Its heap got as far as its limit, whatever the last reading before V8 disposed it showed. Only toOutcome's own
+      // verdict counts: a job's reply may carry an error of that name too.
+      const atLimit = !('reply' in end) && !outcome.ok && outcome.error.name === 'MemoryLimitError';
       const peakMemoryMb = atLimit ? Math.max(usage.peakMemoryMb ?? 0, key.memoryLimitMb) : usage.peakMemoryMb;
       return { ...outcome, cpuMs: usage.cpuMs, peakMemoryMb };
     } finally {
