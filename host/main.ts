@@ -15,6 +15,7 @@ import { compileConfig, describeDb, HOST_VERSION, type HostConfig, type HostOpti
 import { BundleRuns } from './dispatch/bundle-runs.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import type { Reconciler } from './dispatch/types.js';
+import { serverPathHider } from './errors/server-paths.js';
 import { createModuleExecutor } from './loader/module-executor.js';
 import { createIsolateExecutor } from './loader/isolate-executor.js';
 import { createBundleScanner } from './loader/bundle-scanner.js';
@@ -136,7 +137,9 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
       return resolvers.reconcile(job, specs, runId);
     };
     const bundleRuns = new BundleRuns();
-    const dispatcher = new Dispatcher({ config, store, executors, logs: runLogs, targets, bundleRuns, reconcile, logger: logger.child({ part: 'dispatch' }) });
+    const dispatcher = new Dispatcher({
+      config, store, executors, logs: runLogs, targets, bundleRuns, reconcile, hidePaths: serverPathHider(config), logger: logger.child({ part: 'dispatch' }),
+    });
     teardown.push(() => dispatcher.shutdown(config.shutdownGraceMs));
     const engine = new Engine({ store, dispatcher, logger, fireLeadMs: config.fireLeadMs });
     resolvers = new ResolverService({ store, engine, config, logger: logger.child({ part: 'resolvers' }) });

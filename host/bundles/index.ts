@@ -51,6 +51,7 @@ export function createBundleIntake(deps: { config: HostConfig; logger: Logger; s
     if (exports.length === 0) {
       throw unprocessable(`main module ${JSON.stringify(manifest.main)} exports no jobs or resolvers (values with an execute or resolve method)`);
     }
+    checkExports(exports);
     return { manifest, exports };
   }
 
@@ -81,6 +82,19 @@ export function createBundleIntake(deps: { config: HostConfig; logger: Logger; s
       return files.removeDir(dir);
     },
   };
+}
+
+/**
+ * The exports are stored with the bundle row and listed by every GET …/bundles: their number and names are bounded
+ * as the manifest is. A job's entry names an export in at most 200 characters, so a longer name could not be used.
+ */
+const MAX_EXPORTS = 1_000;
+const MAX_EXPORT_NAME = 200;
+
+function checkExports(exports: readonly BundleExport[]): void {
+  if (exports.length > MAX_EXPORTS) throw unprocessable(`main module exports ${exports.length} jobs and resolvers; a bundle may have at most ${MAX_EXPORTS}`);
+  const long = exports.find((e) => e.name.length > MAX_EXPORT_NAME);
+  if (long) throw unprocessable(`main module exports a job named "${long.name.slice(0, 50)}…" (${long.name.length} characters); names may have at most ${MAX_EXPORT_NAME}`);
 }
 
 async function assertReadableFile(zipPath: string): Promise<void> {

@@ -3,13 +3,21 @@
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { unprocessable } from '../errors/index.js';
+import { HostError, unprocessable } from '../errors/index.js';
 import type { BundleManifest } from '../store/types.js';
 import { messageOf } from './extract.js';
 
 export const MANIFEST_FILE = 'jobcenter.json';
 const KINDS = ['thread', 'module', 'isolate', 'exec'] as const;
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
+/**
+ * Bounds of the manifest: it is stored with the bundle row and shown in every GET …/bundles, so a zip of 49 KB with
+ * a description that compresses well once made that list 50 MB.
+ */
+const MAX_MANIFEST_BYTES = 16 * 1024;
+const MAX_VERSION = 100;
+const MAX_MAIN = 1_000;
+const MAX_DESCRIPTION = 2_000;
 
 /** Parses the manifest in dir; rejects with UNPROCESSABLE naming the missing or wrong field. */
 export async function readManifest(dir: string): Promise<BundleManifest> {
@@ -27,8 +35,11 @@ export async function readManifest(dir: string): Promise<BundleManifest> {
 
 async function readManifestText(dir: string): Promise<string> {
   try {
-    return await readFile(path.join(dir, MANIFEST_FILE), 'utf8');
+    const file = path.join(dir, MANIFEST_FILE);
+    if ((await stat(file)).size > MAX_MANIFEST_BYTES) throw unprocessable(`${MANIFEST_FILE} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    return await readFile(file, 'utf8');
   } catch (err) {
+    if (err instanceof HostError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR') {
       throw unprocessable(`bundle has no ${MANIFEST_FILE} at its root`);
     }
@@ -46,16 +57,20 @@ export function validateManifest(value: unknown): BundleManifest {
   if (!NAME_PATTERN.test(m.name)) {
     throw field('name', 'must be 1-100 characters of letters, digits, ".", "_" or "-"', m.name);
   }
-  if (typeof m.version !== 'string' || m.version.trim() === '') throw field('version', 'must be a non-empty string');
+  if (typeof m.version !== 'string' || m.version.trim() === '' || m.version.length > MAX_VERSION) {
+    throw field('version', `must be a non-empty string of at most ${MAX_VERSION} characters`);
+  }
   const kind = m.kind;
   if (typeof kind !== 'string' || !(KINDS as readonly string[]).includes(kind)) {
     throw field('kind', `must be one of ${KINDS.join(', ')}`, kind);
   }
-  if (m.main !== undefined && (typeof m.main !== 'string' || m.main === '')) {
-    throw field('main', 'must be a non-empty string (a path inside the bundle)');
+  if (m.main !== undefined && (typeof m.main !== 'string' || m.main === '' || m.main.length > MAX_MAIN || m.main.includes('\u0000'))) {
+    throw field('main', `must be a non-empty string of at most ${MAX_MAIN} characters (a path inside the bundle)`);
   }
   if (m.main === undefined && kind !== 'exec') throw field('main', `is required for kind ${kind}`);
-  if (m.description !== undefined && typeof m.description !== 'string') throw field('description', 'must be a string');
+  if (m.description !== undefined && (typeof m.description !== 'string' || m.description.length > MAX_DESCRIPTION)) {
+    throw field('description', `must be a string of at most ${MAX_DESCRIPTION.toLocaleString('en')} characters`);
+  }
   return {
     name: m.name,
     version: m.version,
@@ -91,6 +106,7 @@ function isInside(root: string, target: string): boolean {
 }
 
 function field(name: string, problem: string, value?: unknown): Error {
-  const shown = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  const text = JSON.stringify(value);
+  const shown = value === undefined ? '' : ` (got ${text.length > 100 ? `${text.slice(0, 100)}… (${text.length} characters)` : text})`;
   return unprocessable(`${MANIFEST_FILE} field "${name}" ${problem}${shown}`, { field: name });
 }

@@ -4,6 +4,7 @@
  */
 import type { HostConfig } from '../config/index.js';
 import { hasCode, serializeError, unavailable, type SerializedError } from '../errors/index.js';
+import type { PathHider } from '../errors/server-paths.js';
 import type { RunOutcome } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
 import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } from '../store/types.js';
@@ -24,6 +25,8 @@ export interface DispatcherDeps {
   /** Which runs use which bundle version, so a version is not deleted under them. */
   bundleRuns: BundleRuns;
   logger: Logger;
+  /** Takes the host's folders out of a run's error before clients see it (errors/server-paths.ts). */
+  hidePaths: PathHider;
   /** A resolver's run returned sub-job specs: reconcile them; the returned summary becomes the run's result. */
   reconcile?: Reconciler;
 }

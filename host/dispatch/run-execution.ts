@@ -5,6 +5,7 @@
 import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
+import type { PathHider } from '../errors/server-paths.js';
 import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest, RunUsage } from '../loader/executor.js';
 import type { RunRecord } from '../store/types.js';
 import type { BundleUser } from './bundle-runs.js';
@@ -235,7 +236,9 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
     const row = this.#row;
     const request = this.#request;
     const { store, config, logger } = this.#deps;
-    const ended = await this.#outcome;
+    const outcome = await this.#outcome;
+    // The error is shown to clients (the run row, its log): paths into the bundle become relative to it.
+    const ended = outcome.ok ? outcome : { ...outcome, error: withoutServerPaths(outcome.error, this.#deps.hidePaths) };
     const reason = this.#abortReason === ('cancelled' as AbortReason) ? null : this.#abortReason;
     if (!ended.ok) this.log('error', describeFailure(ended.error, reason));
     let index: LogIndex | null = null;
@@ -316,6 +319,10 @@ async function reconciled(deps: DispatcherDeps, request: FireRequest, runId: str
 function bound(result: string | null, max: number): string | null {
   if (result === null) return null;
   return result.length > max ? `${result.slice(0, max - 1)}…` : result;
+}
+
+function withoutServerPaths(error: SerializedError, hide: PathHider): SerializedError {
+  return { ...error, message: hide(error.message), ...(error.stack === undefined ? {} : { stack: hide(error.stack) }) };
 }
 
 function withReason(error: SerializedError, reason: AbortReason | null, timeoutMs: number | null): SerializedError {

@@ -60,8 +60,8 @@ function validateEveryMs(value: unknown): number {
 
 function validateTimezone(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw badRequest(`schedule.timezone: expected an IANA time zone name such as "Europe/Berlin", got ${describe(value)}`, 'schedule.timezone');
+  if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_TIMEZONE) {
+    throw badRequest(`schedule.timezone: expected an IANA time zone name (at most ${MAX_TIMEZONE} characters) such as "Europe/Berlin", got ${describe(value)}`, 'schedule.timezone');
   }
   try {
     return new Intl.DateTimeFormat('en', { timeZone: value }).resolvedOptions().timeZone;
@@ -71,8 +71,8 @@ function validateTimezone(value: unknown): string | undefined {
 }
 
 function validateCron(value: unknown, timezone: string | undefined, now: Date): string {
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw badRequest(`schedule.cron: expected a cron expression such as "0 */5 * * * *", got ${describe(value)}`, 'schedule.cron');
+  if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_CRON) {
+    throw badRequest(`schedule.cron: expected a cron expression of at most ${MAX_CRON} characters such as "0 */5 * * * *", got ${describe(value)}`, 'schedule.cron');
   }
   const cron = normaliseCron(value);
   if (parseCron(cron, timezone).nextRun(now) === null) {
@@ -108,11 +108,18 @@ export function parseInstant(value: unknown, field: string, timezone?: string): 
   return new Date(base.getTime() + ms);
 }
 
+/** What a client sent, shown in a message: cut short, so a 200 KB value does not come back in the answer. */
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
+  let text: string;
   try {
-    return JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    text = String(value);
   }
+  return text.length > 100 ? `${text.slice(0, 100)}… (${text.length} characters)` : text;
 }
+
+/** A cron expression has at most 7 fields of ranges and lists; a time zone name is far shorter. */
+const MAX_CRON = 200;
+const MAX_TIMEZONE = 100;

@@ -83,3 +83,48 @@ export function singleValues(query: Record<string, string | string[] | undefined
   }
   return out;
 }
+
+/**
+ * How many bytes of JSON (UTF-8) a job's params, a trigger's params and a job's config overrides may each take. An
+ * exec run receives its params as one environment variable, and Linux refuses any one argument or variable longer
+ * than MAX_ARG_STRLEN (128 KiB) with E2BIG at spawn: 64,000 bytes leave room, in bytes and not characters (a
+ * character can take three).
+ */
+export const MAX_JSON_BYTES = 64_000;
+
+/** A JSON value of at most MAX_JSON_BYTES bytes as text. */
+export function boundedJson(value: unknown, field: string): unknown {
+  const text = JSON.stringify(value);
+  if (text !== undefined && Buffer.byteLength(text) > MAX_JSON_BYTES) {
+    throw badRequest(`${field} must be at most ${MAX_JSON_BYTES.toLocaleString('en')} bytes of JSON`, field);
+  }
+  return value;
+}
+
+/** true or false; absent (or null) is undefined. A string such as "yes" is refused, not read as true. */
+export function optionalBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw badRequest(`${field} must be true or false`, field);
+  return value;
+}
+
+/** Refuses any field of `input` that is not in `known`, by its (dotted) name. */
+export function knownFields(input: Record<string, unknown>, known: ReadonlySet<string> | readonly string[], prefix = ''): void {
+  const allowed = known instanceof Set ? known : new Set(known as readonly string[]);
+  for (const key of Object.keys(input)) {
+    if (!allowed.has(key)) throw badRequest(`unknown field "${prefix}${key}"`, `${prefix}${key}`);
+  }
+}
+
+/**
+ * A key of a string map a client names (config overrides). `__proto__` is refused: JSON.parse makes it an own key,
+ * but copying it into an object sets that object's prototype instead of a key, so the value vanished silently.
+ */
+export function mapKey(key: string, field: string, max: number): string {
+  const name = `${field}.${key}`;
+  if (key === '__proto__') throw badRequest(`${name} is not allowed as a key`, name);
+  if (key.length === 0 || key.length > max || key.includes('\u0000')) {
+    throw badRequest(`${field} keys must be 1 to ${max} characters, without NUL (got ${JSON.stringify(key.slice(0, 50))}, ${key.length} characters)`, field);
+  }
+  return key;
+}

@@ -4,7 +4,7 @@
 import type { HostConfig } from '../config/index.js';
 import { badRequest } from '../errors/index.js';
 import { validateSchedule } from '../scheduler/schedule.js';
-import { assertObject, oneOf } from './input.js';
+import { assertObject, boundedJson, knownFields, mapKey, MAX_JSON_BYTES, oneOf, optionalBoolean } from './input.js';
 import type { Concurrency, JobGrants, JobKind, JobRecord, Misfire, OnInterrupt, RetryPolicy } from '../store/types.js';
 
 export type JobInput = Pick<
@@ -37,10 +37,21 @@ const FIELDS = new Set([
   'maxQueue', 'timeoutMs', 'memoryLimitMb', 'misfire', 'onInterrupt', 'shell', 'grants', 'retries', 'start',
 ]);
 
+/**
+ * Linux refuses one argv string longer than MAX_ARG_STRLEN (128 KiB with its NUL) with E2BIG at spawn, and all of
+ * argv and the environment together past ARG_MAX (2 MiB here); a run would only fail there, so creation refuses it.
+ */
+const MAX_ARG_BYTES = 128 * 1024 - 1;
+const MAX_ARGV_BYTES = 256 * 1024;
+const MAX_ARGV_LENGTH = 1_000;
+const MAX_CONFIG_KEY = 200;
+const MAX_FETCH_HOSTS = 100;
+
 /** A full job body (create). */
 export function parseJobInput(body: unknown, config: HostConfig): JobInput {
   const input = assertObject(body);
-  rejectUnknown(input);
+  knownFields(input, FIELDS);
+  optionalBoolean(input.start, 'start');
   return {
     name: parseName(input.name),
     kind: oneOf(input.kind, KINDS, 'kind'),
@@ -56,7 +67,7 @@ export function parseJobInput(body: unknown, config: HostConfig): JobInput {
     memoryLimitMb: optionalInt(input.memoryLimitMb, 'memoryLimitMb', 8, 16_384),
     misfire: input.misfire === undefined ? 'fireOnce' : oneOf(input.misfire, MISFIRE, 'misfire'),
     onInterrupt: input.onInterrupt === undefined ? 'none' : oneOf(input.onInterrupt, ON_INTERRUPT, 'onInterrupt'),
-    shell: optionalBool(input.shell, 'shell') ?? false,
+    shell: optionalBoolean(input.shell, 'shell') ?? false,
     grants: parseGrants(input.grants),
     retries: parseRetries(input.retries),
   };
@@ -65,7 +76,8 @@ export function parseJobInput(body: unknown, config: HostConfig): JobInput {
 /** A partial body (PATCH): only the fields given, each validated; kind and entry are checked together. */
 export function parseJobPatch(body: unknown, current: JobRecord, config: HostConfig): Partial<JobInput> {
   const input = assertObject(body);
-  rejectUnknown(input);
+  knownFields(input, FIELDS);
+  if ('start' in input) throw badRequest('start is taken only when a job is created; start a job with POST /api/v1/jobs/:id/start', 'start');
   if ('projectId' in input && input.projectId !== current.projectId) throw badRequest('projectId cannot change', 'projectId');
   // The record's own columns (id, state, anchorAt, …) are not input: only the fields a body may carry are merged.
   const merged: Record<string, unknown> = {};
@@ -76,12 +88,6 @@ export function parseJobPatch(body: unknown, current: JobRecord, config: HostCon
     if (key in full) (patch as Record<string, unknown>)[key] = full[key];
   }
   return patch;
-}
-
-function rejectUnknown(input: Record<string, unknown>): void {
-  for (const key of Object.keys(input)) {
-    if (!FIELDS.has(key)) throw badRequest(`unknown field "${key}"`, key);
-  }
 }
 
 function parseName(name: unknown): string {
@@ -96,7 +102,7 @@ function parseEntry(entry: unknown, kind: unknown): string | string[] {
     if (!Array.isArray(entry) || entry.length === 0 || !entry.every((a) => typeof a === 'string') || entry[0] === '') {
       throw badRequest('entry must be a non-empty array of strings (the argv) for kind exec', 'entry');
     }
-    return entry as string[];
+    return parseArgv(entry as string[]);
   }
   if (typeof entry !== 'string' || !/^[A-Za-z_$][\w$]{0,199}$/.test(entry)) {
     throw badRequest('entry must be the name of an exported job (an identifier)', 'entry');
@@ -104,11 +110,25 @@ function parseEntry(entry: unknown, kind: unknown): string | string[] {
   return entry;
 }
 
-function parseParams(params: unknown): unknown {
-  if (params === undefined) return null;
-  const text = JSON.stringify(params);
-  if (text.length > 64_000) throw badRequest('params must be at most 64,000 characters of JSON', 'params');
-  return params;
+/** An exec argv the kernel will take: each argument and the whole within Linux's limits, no NUL anywhere. */
+function parseArgv(argv: string[]): string[] {
+  if (argv.length > MAX_ARGV_LENGTH) throw badRequest(`entry must have at most ${MAX_ARGV_LENGTH} arguments`, 'entry');
+  let total = 0;
+  argv.forEach((arg, index) => {
+    const bytes = Buffer.byteLength(arg);
+    if (bytes > MAX_ARG_BYTES) {
+      throw badRequest(`entry[${index}] is ${bytes} bytes; one argument may take at most ${MAX_ARG_BYTES} bytes (Linux MAX_ARG_STRLEN)`, `entry[${index}]`);
+    }
+    if (arg.includes('\u0000')) throw badRequest(`entry[${index}] must not contain NUL`, `entry[${index}]`);
+    total += bytes + 1;
+  });
+  if (total > MAX_ARGV_BYTES) throw badRequest(`entry must take at most ${MAX_ARGV_BYTES} bytes in all (it takes ${total})`, 'entry');
+  return argv;
+}
+
+/** Params of a job or of one trigger: any JSON value up to MAX_JSON_BYTES; absent is null. */
+export function parseParams(params: unknown): unknown {
+  return params === undefined ? null : boundedJson(params, 'params');
 }
 
 function parseConfigMap(config: unknown): Record<string, string> {
@@ -116,9 +136,13 @@ function parseConfigMap(config: unknown): Record<string, string> {
   const map = assertObject(config, 'config');
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(map)) {
-    if (typeof value !== 'string') throw badRequest(`config.${key} must be a string`, `config.${key}`);
+    mapKey(key, 'config', MAX_CONFIG_KEY);
+    if (typeof value !== 'string' || value.includes('\u0000') || Buffer.byteLength(value) > MAX_JSON_BYTES) {
+      throw badRequest(`config.${key} must be a string of at most ${MAX_JSON_BYTES.toLocaleString('en')} bytes, without NUL`, `config.${key}`);
+    }
     out[key] = value;
   }
+  boundedJson(out, 'config');
   return out;
 }
 
@@ -149,13 +173,11 @@ function optionalInt(value: unknown, field: string, min: number, max: number): n
 function parseRetries(value: unknown): RetryPolicy | null {
   if (value === undefined || value === null) return null;
   const input = assertObject(value, 'retries');
-  for (const key of Object.keys(input)) if (key !== 'count' && key !== 'backoff') throw badRequest(`unknown field "retries.${key}"`, `retries.${key}`);
+  knownFields(input, ['count', 'backoff'], 'retries.');
   const count = optionalInt(input.count, 'retries.count', 0, 100);
   if (count === null) throw badRequest('retries.count is required: how many times a failed run is run again (0 to 100)', 'retries.count');
   const backoff = assertObject(input.backoff ?? { type: 'fixed', delayMs: 1000 }, 'retries.backoff');
-  for (const key of Object.keys(backoff)) {
-    if (!['type', 'delayMs', 'maxDelayMs'].includes(key)) throw badRequest(`unknown field "retries.backoff.${key}"`, `retries.backoff.${key}`);
-  }
+  knownFields(backoff, ['type', 'delayMs', 'maxDelayMs'], 'retries.backoff.');
   const type = oneOf(backoff.type ?? 'fixed', ['fixed', 'exponential'] as const, 'retries.backoff.type');
   const delayMs = optionalInt(backoff.delayMs, 'retries.backoff.delayMs', 0, 86_400_000) ?? 1000;
   const maxDelayMs = optionalInt(backoff.maxDelayMs, 'retries.backoff.maxDelayMs', 0, 7 * 86_400_000);
@@ -169,17 +191,11 @@ function parseGrants(value: unknown): JobGrants | null {
   const out: JobGrants = {};
   for (const [key, grant] of Object.entries(grants)) {
     if (key !== 'fetch') throw badRequest(`grants.${key} is not a grant; the only grant is fetch`, `grants.${key}`);
-    const hostList = Array.isArray(grant) && grant.every((h) => typeof h === 'string' && /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(h));
+    const hostList = Array.isArray(grant) && grant.length <= MAX_FETCH_HOSTS && grant.every((h) => typeof h === 'string' && /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(h));
     if (typeof grant !== 'boolean' && !hostList) {
-      throw badRequest('grants.fetch must be true, false, or a list of host names (host or host:port)', 'grants.fetch');
+      throw badRequest(`grants.fetch must be true, false, or a list of at most ${MAX_FETCH_HOSTS} host names (host or host:port)`, 'grants.fetch');
     }
     out.fetch = grant as boolean | string[];
   }
   return out;
-}
-
-function optionalBool(value: unknown, field: string): boolean | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'boolean') throw badRequest(`${field} must be true or false`, field);
-  return value;
 }

@@ -8,8 +8,8 @@ import type { BundleRecord, JobRecord, ProjectRecord, Store } from '../store/typ
 import type { Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
-import { assertObject, parseId } from './input.js';
-import { parseJobInput, parseJobPatch, type JobInput } from './job-input.js';
+import { assertObject, knownFields, parseId } from './input.js';
+import { parseJobInput, parseJobPatch, parseParams, type JobInput } from './job-input.js';
 
 export interface JobServiceDeps {
   config: HostConfig;
@@ -108,8 +108,10 @@ export class JobService {
     assertEnabled(job);
     await this.checkRunnable(project, job);
     const input = body === undefined || body === null ? {} : assertObject(body);
-    for (const key of Object.keys(input)) if (key !== 'params') throw badRequest(`unknown field "${key}"`, key);
-    const run = await this.deps.engine.trigger(job, 'MANUAL', actor.username, { params: input.params });
+    knownFields(input, ['params']);
+    // Given params replace the job's for this run only; absent ones leave the job's in place.
+    const params = input.params === undefined ? undefined : parseParams(input.params);
+    const run = await this.deps.engine.trigger(job, 'MANUAL', actor.username, { params });
     if (!run) throw unprocessable('the run could not be recorded (the host is shutting down?)');
     return run;
   }

@@ -10,7 +10,7 @@ import type { BundleRecord, ProjectRecord, Store } from '../store/types.js';
 import { assertAdmin, assertWriter, type Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
-import { assertObject, parseId } from './input.js';
+import { assertObject, knownFields, optionalBoolean, parseId } from './input.js';
 import type { CachedTargets } from './targets.js';
 
 export interface BundleIntake {
@@ -39,6 +39,9 @@ export interface ProjectServiceDeps {
 const NAMED_RUNS = 10;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** What a project body may carry; `trusted` (admins only) is a boolean, checked here and applied by the trust rules. */
+const CREATE_FIELDS = ['name', 'description', 'trusted'];
+const PATCH_FIELDS = ['name', 'description', 'ownerId', 'trusted'];
 
 export class ProjectService {
   constructor(private readonly deps: ProjectServiceDeps) {}
@@ -50,6 +53,8 @@ export class ProjectService {
   async create(actor: Actor, body: unknown): Promise<ProjectRecord> {
     assertWriter(actor);
     const input = assertObject(body);
+    knownFields(input, CREATE_FIELDS);
+    optionalBoolean(input.trusted, 'trusted');
     const name = parseProjectName(input.name);
     const description = parseDescription(input.description);
     if (await this.deps.store.projects.findByName(name)) throw conflict(`a project named ${name} already exists`);
@@ -60,9 +65,8 @@ export class ProjectService {
     await this.deps.access.writableProject(actor, id);
     const input = assertObject(body);
     const patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'ownerId'>> = {};
-    for (const key of Object.keys(input)) {
-      if (!['name', 'description', 'ownerId'].includes(key)) throw badRequest(`unknown field "${key}"`, key);
-    }
+    knownFields(input, PATCH_FIELDS);
+    optionalBoolean(input.trusted, 'trusted');
     if (input.name !== undefined) {
       patch.name = parseProjectName(input.name);
       const other = await this.deps.store.projects.findByName(patch.name);

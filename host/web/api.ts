@@ -14,7 +14,7 @@ import type { RunService } from '../services/runs.js';
 import type { JobState, Store } from '../store/types.js';
 import { bodyOf, requireActor, SESSION_COOKIE } from './middleware.js';
 import { withUploadedFile } from './upload.js';
-import { presentJob, presentRun } from './present.js';
+import { presentBundle, presentJob, presentRun } from './present.js';
 
 const JOB_STATES: readonly JobState[] = ['STOPPED', 'ACTIVE', 'PENDING'];
 
@@ -66,7 +66,7 @@ export function apiRouter(deps: ApiDeps): Router {
     ctx.status = 204;
   });
   r.get('/projects/:id/bundles', async (ctx) => {
-    ctx.body = await deps.projects.listBundles(requireActor(ctx), id(ctx));
+    ctx.body = (await deps.projects.listBundles(requireActor(ctx), id(ctx))).map(presentBundle);
   });
   r.post('/projects/:id/bundles', async (ctx) => {
     const actor = requireActor(ctx);
@@ -75,7 +75,7 @@ export function apiRouter(deps: ApiDeps): Router {
     const tmp = `${deps.config.dataDir}/tmp`;
     const result = await withUploadedFile(ctx, tmp, deps.config.maxBundleBytes, (file) => deps.projects.uploadBundle(actor, projectId, file));
     ctx.status = 201;
-    ctx.body = { ...result.bundle, warnings: result.warnings };
+    ctx.body = { ...presentBundle(result.bundle), warnings: result.warnings };
   });
   r.delete('/projects/:id/bundles/:bundleId', async (ctx) => {
     const force = parseFlag(query(ctx).force, 'force');

@@ -3,6 +3,7 @@
  */
 import Koa from 'koa';
 import { HOST_VERSION } from '../config/index.js';
+import { serverPathHider } from '../errors/server-paths.js';
 import type { Logger } from '../log/logger.js';
 import type { AuthService } from '../services/auth.js';
 import { apiRouter, type ApiDeps } from './api.js';
@@ -24,7 +25,7 @@ export function createWebApp(deps: WebDeps): Koa {
   app.on('error', (err: Error) => deps.logger.debug('http stream error', { error: err.message }));
   const health = deps.store.health;
   // A request that finds the database unreachable marks it down too (the probe then finds when it is back).
-  app.use(errorMapper(deps.logger, (err) => health.failed(err)));
+  app.use(errorMapper(deps.logger, (err) => health.failed(err), serverPathHider(deps.config)));
   app.use(async (ctx, next) => {
     if (ctx.path === '/healthz') {
       // Ready: started and not stopping, and the database answers (a host without it records nothing it runs).

@@ -4,6 +4,7 @@
  */
 import type { Context, Next } from 'koa';
 import { HostError, badRequest, tooLarge, unauthorized, type ErrorCode } from '../errors/index.js';
+import type { PathHider } from '../errors/server-paths.js';
 import type { Logger } from '../log/logger.js';
 import type { Actor, AuthService } from '../services/auth.js';
 
@@ -26,8 +27,11 @@ const RETRY_AFTER_S = '5';
 
 export const SESSION_COOKIE = 'jc_session';
 
-/** `isUnavailable` recognises an error that says the database cannot be reached: 503, not 500. */
-export function errorMapper(logger: Logger, isUnavailable: (err: unknown) => boolean = () => false) {
+/**
+ * `isUnavailable` recognises an error that says the database cannot be reached: 503, not 500. `hidePaths` takes the
+ * host's folders out of a message (errors/server-paths.ts).
+ */
+export function errorMapper(logger: Logger, isUnavailable: (err: unknown) => boolean = () => false, hidePaths: PathHider = (text) => text) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
@@ -45,13 +49,13 @@ export function errorMapper(logger: Logger, isUnavailable: (err: unknown) => boo
       if (err instanceof HostError) {
         if (err.code === 'UNAVAILABLE') ctx.set('Retry-After', RETRY_AFTER_S);
         ctx.status = STATUS[err.code];
-        ctx.body = { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+        ctx.body = { error: { code: err.code, message: hidePaths(err.message), ...(err.details ? { details: err.details } : {}) } };
         return;
       }
       const status = (err as { status?: number }).status;
       if (typeof status === 'number' && status >= 400 && status < 500) {
         ctx.status = status;
-        ctx.body = { error: { code: 'BAD_REQUEST', message: (err as Error).message } };
+        ctx.body = { error: { code: 'BAD_REQUEST', message: hidePaths((err as Error).message) } };
         return;
       }
       logger.error('request failed', { method: ctx.method, path: ctx.path, error: (err as Error)?.stack ?? String(err) });

@@ -1,5 +1,5 @@
 /** What jobs and runs look like to clients. */
-import type { JobRecord, RunRecord } from '../store/types.js';
+import type { BundleRecord, JobRecord, RunRecord } from '../store/types.js';
 
 /** `extra` adds list-only fields (the main job list's subJobCount). */
 export function presentJob(job: JobRecord, nextFireAt: Date | null, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -10,4 +10,10 @@ export function presentRun(run: RunRecord): Record<string, unknown> {
   const { logFile, logOffset: _offset, logLength, ...rest } = run;
   const durationMs = run.startedAt && run.endedAt ? run.endedAt.getTime() - new Date(run.startedAt).getTime() : null;
   return { ...rest, durationMs, logBytes: logFile ? logLength : 0 };
+}
+
+/** A bundle version without the folder it is extracted to: where the host keeps files is not for clients. */
+export function presentBundle(bundle: BundleRecord): Record<string, unknown> {
+  const { dir: _dir, ...shown } = bundle;
+  return shown;
 }
