@@ -13,7 +13,7 @@ import { FireReport } from './fire-report.js';
 import { JobSlots } from './job-slots.js';
 import { MissedFires } from './missed-fires.js';
 import { prepareRun, type ActiveRun, type PreparedRun, type RunEnd } from './run-execution.js';
-import { newRunId } from './run-id.js';
+import { RunIds } from './run-id.js';
 import type { Executors, FireRequest, Reconciler, RunLogOpener, TargetResolver } from './types.js';
 
 export interface DispatcherDeps {
@@ -90,6 +90,7 @@ export class Dispatcher {
   /** Started planned runs whose RUNNING state is not written yet (see recordRunningLater). */
   private readonly runningTimers = new Map<NodeJS.Timeout, RunRecord[]>();
   private accepting = true;
+  private readonly runIds = new RunIds();
 
   constructor(private readonly deps: DispatcherDeps) {
     this.report = new FireReport(deps.logger);
@@ -503,7 +504,7 @@ export class Dispatcher {
   private newRow(request: FireRequest, status: RunStatus): RunRecord {
     const now = new Date();
     return {
-      runId: newRunId(),
+      runId: this.runIds.next(),
       jobId: request.job.id,
       projectId: request.job.projectId,
       bundleId: null,

@@ -1,15 +1,13 @@
 /**
- * The host's own log: the Logger interface on top of log4js, written to one file per day in month folders
+ * The host's own log: the Logger interface, written to one file per day in month folders
  * (`<dir>/2026-11/2026-11-22.log`, UTC) and, for the CLI, to stdout. This is the only module that writes to the
  * console.
  *
- * log4js keeps ONE global configuration and configure() shuts down the appenders of the previous one. So the
- * configuration holds a single stateless router appender, and each host logger travels in the context of its log4js
- * loggers as its own sink (file + console flag). Configuring again (a second host in the same process) closes
- * nothing that matters, and shutting one host logger down leaves the others writing.
+ * No logging library's global state: log4js keeps ONE configuration per process, and configure() shuts down the
+ * appenders of the previous one, so a host that configured it replaced the logging of the application embedding it
+ * (its lines went nowhere). Each host logger formats its own lines and writes them to its own sink, so two hosts and
+ * the application each keep their own log, and shutting one down leaves the others writing.
  */
-import log4js from 'log4js';
-import type { AppenderModule, LoggingEvent } from 'log4js';
 import type { Logger } from './logger.js';
 import { DayFileSink } from './day-file-sink.js';
 
@@ -32,8 +30,7 @@ export interface HostLogger {
 }
 
 const RANK: Record<HostLogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const SINK_KEY = 'jobcenterSink';
-const BINDINGS_KEY = 'jobcenterBindings';
+const LEVEL_TEXT: Record<HostLogLevel, string> = { debug: 'DEBUG', info: 'INFO ', warn: 'WARN ', error: 'ERROR' };
 
 interface Sink {
   open: boolean;
@@ -41,25 +38,19 @@ interface Sink {
   console: boolean;
 }
 
-/** The router: every event carries its sink in its context; events without one (someone else's) are dropped. */
-const routerAppender: AppenderModule = {
-  configure: () => (event: LoggingEvent) => {
-    const sink = (event.context as Record<string, unknown> | undefined)?.[SINK_KEY] as Sink | undefined;
-    if (!sink?.open) return;
-    const line = formatLine(event);
-    sink.file.write(line, event.startTime);
-    if (sink.console) process.stdout.write(line + '\n');
-  },
-};
+/** One line to log, as the host's loggers make it. */
+export interface LogLine {
+  at: Date;
+  level: HostLogLevel;
+  category: string;
+  bindings: Record<string, unknown>;
+  message: string;
+  fields?: Record<string, unknown>;
+}
 
 export function createHostLogger(opts: HostLoggerOptions): HostLogger {
   const sink: Sink = { open: true, file: new DayFileSink(opts.dir), console: opts.console === true };
-  const category = opts.category ?? 'jobcenter';
-  log4js.configure({
-    appenders: { jobcenter: { type: routerAppender } },
-    categories: { default: { appenders: ['jobcenter'], level: 'all' } },
-  });
-  const logger = makeLogger(sink, category, RANK[opts.level], {});
+  const logger = makeLogger(sink, opts.category ?? 'jobcenter', RANK[opts.level], {});
   return {
     logger,
     async shutdown() {
@@ -70,13 +61,12 @@ export function createHostLogger(opts: HostLoggerOptions): HostLogger {
 }
 
 function makeLogger(sink: Sink, category: string, minRank: number, bindings: Record<string, unknown>): Logger {
-  // getLogger returns a new object per call, so the context set here belongs to this Logger alone.
-  const target = log4js.getLogger(category);
-  target.addContext(SINK_KEY, sink);
-  target.addContext(BINDINGS_KEY, bindings);
   const emit = (level: HostLogLevel) => (message: string, fields?: Record<string, unknown>) => {
     if (RANK[level] < minRank || !sink.open) return;
-    target[level](message, ...(fields && Object.keys(fields).length > 0 ? [fields] : []));
+    const at = new Date();
+    const line = formatLine({ at, level, category, bindings, message, ...(fields && Object.keys(fields).length > 0 ? { fields } : {}) });
+    sink.file.write(line, at);
+    if (sink.console) process.stdout.write(line + '\n');
   };
   return {
     debug: emit('debug'),
@@ -88,15 +78,11 @@ function makeLogger(sink: Sink, category: string, minRank: number, bindings: Rec
 }
 
 /** `<ISO time> <LEVEL> [<category> k=v …] <message> <fields as JSON>` */
-export function formatLine(event: LoggingEvent): string {
-  const bindings = ((event.context as Record<string, unknown>)[BINDINGS_KEY] ?? {}) as Record<string, unknown>;
-  const tags = Object.entries(bindings).map(([k, v]) => `${k}=${bindingValue(v)}`);
-  const [message, fields] = event.data as [unknown, Record<string, unknown> | undefined];
-  const level = event.level.levelStr.padEnd(5);
-  const head = `${event.startTime.toISOString()} ${level} [${[event.categoryName, ...tags].join(' ')}] ${String(message)}`;
-  return fields === undefined ? head : `${head} ${safeJson(fields)}`;
+export function formatLine(line: LogLine): string {
+  const tags = Object.entries(line.bindings).map(([k, v]) => `${k}=${bindingValue(v)}`);
+  const head = `${line.at.toISOString()} ${LEVEL_TEXT[line.level]} [${[line.category, ...tags].join(' ')}] ${String(line.message)}`;
+  return line.fields === undefined ? head : `${head} ${safeJson(line.fields)}`;
 }
-
 function bindingValue(v: unknown): string {
   if (typeof v === 'string' && /^[^\s"=\]]+$/.test(v)) return v;
   return safeJson(v);

@@ -1,5 +1,5 @@
 /**
- * The host's Logger interface. Parts of the host receive a Logger from the composition root; only the log4js
+ * The host's Logger interface. Parts of the host receive a Logger from the composition root; only the host log
  * adapter (host/log/host-log.ts) writes anywhere.
  */
 export interface Logger {

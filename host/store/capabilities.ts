@@ -38,23 +38,26 @@ export interface DialectTraits extends StoreCapabilities {
 
 /** `.000` … `.999`: the millisecond part of a date literal. */
 const MILLIS = Array.from({ length: 1_000 }, (_, ms) => `.${String(ms).padStart(3, '0')}`);
-let cachedSecond = Number.NaN;
-let cachedPrefix = '';
 
 /**
  * `yyyy-MM-dd HH:mm:ss.SSS` (UTC). This runs for every date of every run row written, and the dates of a burst fall
  * in the same second: the part up to the second is made once per second (toISOString formats through snprintf).
+ * The remembered second belongs to one store's traits, not to the module: hosts embedded in one process share none.
  */
-const isoNoZone = (date: Date): string => {
-  const time = date.getTime();
-  const second = Math.floor(time / 1_000);
-  if (second !== cachedSecond) {
-    const iso = date.toISOString();
-    cachedPrefix = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
-    cachedSecond = second;
-  }
-  return cachedPrefix + MILLIS[time - second * 1_000]!;
-};
+function isoNoZoneFormatter(): (date: Date) => string {
+  let cachedSecond = Number.NaN;
+  let cachedPrefix = '';
+  return (date) => {
+    const time = date.getTime();
+    const second = Math.floor(time / 1_000);
+    if (second !== cachedSecond) {
+      const iso = date.toISOString();
+      cachedPrefix = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+      cachedSecond = second;
+    }
+    return cachedPrefix + MILLIS[time - second * 1_000]!;
+  };
+}
 
 /** Spelled into SQL: a whole number of milliseconds, never anything else. */
 function wholeMs(ms: number): number {
@@ -62,8 +65,13 @@ function wholeMs(ms: number): number {
   return Math.round(ms);
 }
 
-export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], DialectTraits>> = Object.freeze({
-  sqlite: {
+/** The traits of one store (one connection's): made per call, each with its own date formatter. */
+export function dialectTraits(dialect: StoreCapabilities['dialect']): DialectTraits {
+  return Object.freeze(dialect === 'sqlite' ? sqliteTraits(isoNoZoneFormatter()) : mysqlTraits(isoNoZoneFormatter()));
+}
+
+function sqliteTraits(isoNoZone: (date: Date) => string): DialectTraits {
+  return {
     dialect: 'sqlite',
     // SQLite has one writer at a time; queuing writes here beats SQLITE_BUSY retries between connections.
     serialisedWrites: true,
@@ -76,8 +84,11 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     // 'now' is UTC with milliseconds (%f), and stays the same within one statement.
     clockNow: "(strftime('%Y-%m-%d %H:%M:%f', 'now') || ' +00:00')",
     clockPlus: (ms) => `(strftime('%Y-%m-%d %H:%M:%f', 'now', '+${(wholeMs(ms) / 1_000).toFixed(3)} seconds') || ' +00:00')`,
-  },
-  mysql: {
+  };
+}
+
+function mysqlTraits(isoNoZone: (date: Date) => string): DialectTraits {
+  return {
     dialect: 'mysql',
     serialisedWrites: false,
     migrationLock: true,
@@ -89,8 +100,8 @@ export const DIALECT_TRAITS: Readonly<Record<StoreCapabilities['dialect'], Diale
     // UTC whatever the session's time_zone, as the DATETIME(3) columns hold it.
     clockNow: 'UTC_TIMESTAMP(3)',
     clockPlus: (ms) => `(UTC_TIMESTAMP(3) + INTERVAL ${wholeMs(ms) * 1_000} MICROSECOND)`,
-  },
-});
+  };
+}
 
 export function publicCapabilities(traits: DialectTraits): StoreCapabilities {
   return Object.freeze({ dialect: traits.dialect, serialisedWrites: traits.serialisedWrites });

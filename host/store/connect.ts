@@ -9,7 +9,7 @@ import type { Options } from 'sequelize';
 import type { Database as SqliteDatabase } from 'sqlite3';
 import type { HostConfig } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
-import { DIALECT_TRAITS } from './capabilities.js';
+import { dialectTraits } from './capabilities.js';
 import type { DialectTraits } from './capabilities.js';
 
 const SQLITE_BUSY_TIMEOUT_MS = 15_000;
@@ -55,7 +55,7 @@ export async function connect(db: HostConfig['db'], logger: Logger): Promise<Con
   });
   await sequelize.authenticate();
   logger.debug('store connected', { dialect: 'mysql' });
-  return { sequelize, traits: DIALECT_TRAITS.mysql };
+  return { sequelize, traits: dialectTraits('mysql') };
 }
 
 async function connectSqlite(file: string, logger: Logger): Promise<Connection> {
@@ -72,7 +72,7 @@ async function connectSqlite(file: string, logger: Logger): Promise<Connection> 
   // WAL is a property of the file (readers never block the writer); it sticks once set.
   await sequelize.query('PRAGMA journal_mode=WAL');
   logger.debug('store connected', { dialect: 'sqlite', file });
-  return { sequelize, traits: DIALECT_TRAITS.sqlite };
+  return { sequelize, traits: dialectTraits('sqlite') };
 }
 
 /**
@@ -80,25 +80,28 @@ async function connectSqlite(file: string, logger: Logger): Promise<Connection> 
  * never comes): formatting that stack was the largest single cost of a REST request (~0.5 s of CPU per 1,000
  * triggers). Its Query.run makes that Error synchronously, so it runs here with Error.stackTraceLimit at 0: the
  * stack is one line. A failing query still reports the driver's message and its SQL.
+ *
+ * Only this Sequelize instance's queries: `sequelize.query` makes each query with `new this.dialect.Query(…)`, and the
+ * dialect object is the instance's own, so a subclass set on it leaves the Query class (and the prototype) that every
+ * other sqlite Sequelize of the process shares as it was: an embedding application's failing queries keep their
+ * stack.
  */
 function withoutStackPerQuery(sequelize: Sequelize): void {
-  const Query = (sequelize as unknown as { dialect: { Query: { prototype: { run: (...args: unknown[]) => unknown } } } }).dialect.Query;
-  const proto = Query.prototype as { run: (...args: unknown[]) => unknown; [patched]?: true };
-  if (proto[patched]) return;
-  const run = proto.run;
-  proto.run = function runWithoutStack(this: unknown, ...args: unknown[]): unknown {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      return run.apply(this, args);
-    } finally {
-      Error.stackTraceLimit = limit;
+  type QueryClass = new (...args: never[]) => { run(...args: unknown[]): unknown };
+  const dialect = (sequelize as unknown as { dialect: { Query: QueryClass } }).dialect;
+  const Query = dialect.Query;
+  dialect.Query = class QueryWithoutStack extends Query {
+    override run(...args: unknown[]): unknown {
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      try {
+        return super.run(...args);
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
     }
   };
-  proto[patched] = true;
 }
-
-const patched = Symbol('jobcenter.withoutStackPerQuery');
 
 /**
  * The sqlite dialect opens a new sqlite3 connection per transaction and never calls the afterConnect hook, so the

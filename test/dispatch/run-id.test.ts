@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { newRunId } from '../../host/dispatch/run-id.js';
+import { RunIds } from '../../host/dispatch/run-id.js';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -12,6 +12,8 @@ const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}
 const msOf = (id: string): number => parseInt(id.replaceAll('-', '').slice(0, 12), 16);
 
 describe('run ids', () => {
+  const runIds = new RunIds();
+  const newRunId = (now?: number): string => runIds.next(now);
   test('are version 7 UUIDs that carry the time they were made', () => {
     const before = Date.now();
     const id = newRunId();
@@ -29,9 +31,9 @@ describe('run ids', () => {
   });
 
   test('more than 4,096 in one millisecond, or a clock that went back, keep the order', () => {
-    // A time far from now spells all 48 bits (and moves this module's clock ahead: the tests above use the real one).
+    // A time far from now spells all 48 bits (and moves this generator's clock ahead: the tests above use the real one).
     assert.equal(msOf(newRunId(0xfedc_ba98_7654)), 0xfedc_ba98_7654);
-    // Later than any id made before in this process, so the first of these starts a new millisecond.
+    // Later than any id made before by this generator, so the first of these starts a new millisecond.
     const now = 0xff00_0000_0000;
     const ids = Array.from({ length: 10_000 }, () => newRunId(now));
     // The counter's 12 bits hold at most 4,096 ids a millisecond: 10,000 borrowed at least the next two.
@@ -39,5 +41,12 @@ describe('run ids', () => {
     ids.push(newRunId(now - 5_000));
     for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! < ids[i]!, `${ids[i - 1]} before ${ids[i]}`);
     assert.ok(ids.every((id) => V7.test(id)));
+  });
+
+  test('each generator has its own clock: one far ahead does not move another', () => {
+    const other = new RunIds();
+    const before = Date.now();
+    const id = other.next();
+    assert.ok(msOf(id) >= before && msOf(id) <= Date.now(), `${id} says ${new Date(msOf(id)).toISOString()}`);
   });
 });

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
 import type { Logger } from '../../host/log/logger.js';
 import { silentLogger } from '../../host/log/logger.js';
-import { DIALECT_TRAITS } from '../../host/store/capabilities.js';
+import { dialectTraits } from '../../host/store/capabilities.js';
 import { connect } from '../../host/store/connect.js';
 import { migrate } from '../../host/store/migrate.js';
 import { MIGRATIONS } from '../../host/store/migrations/index.js';
@@ -78,7 +78,7 @@ describe('migrations on MySQL/MariaDB', { skip: database.skip }, () => {
 
   test('without the lock, two hosts migrating a fresh database at once trip over each other', async () => {
     const { made } = await fresh();
-    const unlocked = { ...DIALECT_TRAITS.mysql, migrationLock: false };
+    const unlocked = { ...dialectTraits('mysql'), migrationLock: false };
     const connections = await Promise.all([connect(made.db, silentLogger), connect(made.db, silentLogger)]);
     try {
       const outcomes = await Promise.allSettled(connections.map(({ sequelize }) => migrate(sequelize, unlocked, silentLogger)));
