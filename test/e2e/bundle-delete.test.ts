@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
 import { eventually, sleep, startHost, type Api, type TestHost } from '../helpers/host.js';
@@ -70,7 +72,11 @@ for (const database of testDatabases()) {
       assert.equal(created.status, 201, created.text);
       const upload = await th.api.upload(created.body.id, await slowBundle('version one'));
       assert.equal(upload.status, 201, upload.text);
-      return { id: created.body.id, bundle: upload.body };
+      // The API does not show where a bundle is extracted: its folder is found on disk, by its project and hash.
+      const projectDir = path.join(th.dataDir, 'bundles', String(created.body.id));
+      const folders = (await readdir(projectDir)).filter((name) => name.startsWith(`${upload.body.sha256}-`));
+      assert.equal(folders.length, 1, folders.join(', '));
+      return { id: created.body.id, bundle: { id: upload.body.id, dir: path.join(projectDir, folders[0]!) } };
     }
 
     async function job(projectId: number, body: Record<string, unknown>): Promise<number> {
