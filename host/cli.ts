@@ -2,6 +2,7 @@
  * The command line: `jobcenter start`. With main.ts, the only place that touches process signals and exit codes.
  */
 import { parseArgs } from 'node:util';
+import { clearFromEnvironment } from './config/environment.js';
 import { optionsFromEnv, type HostOptions } from './config/index.js';
 import { hasCode } from './errors/index.js';
 import { createHost } from './main.js';
@@ -57,6 +58,8 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const options: HostOptions = { ...optionsFromEnv(), seedSamples: !values['no-samples'] };
+  // Read once; job code running as this user could read it from /proc/<pid>/environ for as long as the host runs.
+  for (const problem of clearFromEnvironment()) process.stderr.write(`jobcenter: warning: ${problem}\n`);
   if (values.port !== undefined) options.port = Number(values.port);
   if (values.bind !== undefined) options.bind = values.bind;
   if (values['data-dir'] !== undefined) options.dataDir = values['data-dir'];
