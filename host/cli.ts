@@ -20,6 +20,7 @@ Options (environment variable in brackets):
   --lease-ms N        how long this host's hold on its database and data folder lasts without a renewal
                       (JOBCENTER_LEASE_MS, default 30000; renewed every third of it)
   --log-level L       debug, info, warn or error (JOBCENTER_LOG_LEVEL, default info)
+  --metrics-public    serve /metrics without a token (JOBCENTER_METRICS_PUBLIC=1; default: a token is needed)
   --no-samples        do not create the sample projects on an empty database
   -h, --help          show this help
 
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<void> {
       'log-level': { type: 'string' },
       'lease-ms': { type: 'string' },
       'no-samples': { type: 'boolean' },
+      'metrics-public': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -66,6 +68,7 @@ export async function main(argv: string[]): Promise<void> {
   if (values.db !== undefined) options.dbUrl = values.db;
   if (values['host-id'] !== undefined) options.hostId = values['host-id'];
   if (values['lease-ms'] !== undefined) options.leaseMs = Number(values['lease-ms']);
+  if (values['metrics-public']) options.metricsPublic = true;
   if (values['log-level'] !== undefined) options.logLevel = values['log-level'] as HostOptions['logLevel'];
   await run(options);
 }

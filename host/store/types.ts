@@ -253,6 +253,10 @@ export interface TokenRepo {
   listForUser(userId: number): Promise<TokenRecord[]>;
   /** Deletes only when the token belongs to userId; returns whether a row went. */
   delete(id: number, userId: number): Promise<boolean>;
+  /** Deletes the token with this hash; returns whether a row went. */
+  deleteByHash(tokenHash: string): Promise<boolean>;
+  /** Deletes every token of the user (sessions and API tokens) but the one with exceptHash; returns how many went. */
+  deleteForUser(userId: number, exceptHash?: string): Promise<number>;
   touch(id: number, at: Date): Promise<void>;
 }
 

@@ -90,7 +90,7 @@ describe('auth and ownership', () => {
     const page = await fetch(`${th.url}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /JobCenter/);
-    const metrics = await (await fetch(`${th.url}/metrics`)).text();
+    const metrics = (await viewer.get('/metrics')).text;
     assert.match(metrics, /^jobcenter_scheduled_jobs \d+$/m);
     const hosts = await viewer.get('/api/v1/hosts');
     assert.equal(hosts.status, 200);
