@@ -48,6 +48,11 @@ export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/** The stored hash of a token as clients send it (`jcs_…` for sessions, `jca_…` for API tokens). */
+function hashOfBearer(token: string): string {
+  return hashToken(token.replace(/^jc[sa]_/, ''));
+}
+
 export function validatePassword(password: unknown, field = 'password'): string {
   if (typeof password !== 'string' || password.length < 8 || password.length > 200) {
     throw badRequest(`${field} must be a string of 8 to 200 characters`, field);
@@ -109,7 +114,7 @@ export class AuthService {
 
   /** The actor behind a bearer token or session cookie, or null. */
   async authenticate(token: string): Promise<Actor | null> {
-    const hash = hashToken(token.replace(/^jc[sa]_/, ''));
+    const hash = hashOfBearer(token);
     const now = Date.now();
     const known = this.authenticated.get(hash);
     if (known && known.until > now) return known.actor;
@@ -125,7 +130,7 @@ export class AuthService {
 
   /** Ends the login session of this token (the cookie or bearer token the request came with). */
   async logout(token: string): Promise<void> {
-    const hash = hashToken(token.replace(/^jc[sa]_/, ''));
+    const hash = hashOfBearer(token);
     const record = await this.store.tokens.findByHash(hash);
     if (record?.kind === 'api') {
       throw badRequest('logout ends a login session; an API token is revoked with DELETE /api/v1/tokens/:id');
@@ -185,7 +190,7 @@ export class AuthService {
     await this.assertAdminRemains(before, changes);
     const user = await this.store.users.update(id, changes);
     if (changes.passwordHash !== undefined) {
-      const kept = keepToken === undefined ? undefined : hashToken(keepToken.replace(/^jc[sa]_/, ''));
+      const kept = keepToken === undefined ? undefined : hashOfBearer(keepToken);
       const revoked = await this.store.tokens.deleteForUser(id, kept);
       this.logger.info('password changed: tokens made before it were revoked', { user: before.username, revoked });
     }
