@@ -2,6 +2,7 @@
  * The command line: `jobcenter start`. With main.ts, the only place that touches process signals and exit codes.
  */
 import { parseArgs } from 'node:util';
+import { clearFromEnvironment } from './config/environment.js';
 import { optionsFromEnv, type HostOptions } from './config/index.js';
 import { hasCode } from './errors/index.js';
 import { createHost } from './main.js';
@@ -19,6 +20,7 @@ Options (environment variable in brackets):
   --lease-ms N        how long this host's hold on its database and data folder lasts without a renewal
                       (JOBCENTER_LEASE_MS, default 30000; renewed every third of it)
   --log-level L       debug, info, warn or error (JOBCENTER_LOG_LEVEL, default info)
+  --metrics-public    serve /metrics without a token (JOBCENTER_METRICS_PUBLIC=1; default: a token is needed)
   --no-samples        do not create the sample projects on an empty database
   -h, --help          show this help
 
@@ -44,6 +46,7 @@ export async function main(argv: string[]): Promise<void> {
       'log-level': { type: 'string' },
       'lease-ms': { type: 'string' },
       'no-samples': { type: 'boolean' },
+      'metrics-public': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -57,12 +60,15 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const options: HostOptions = { ...optionsFromEnv(), seedSamples: !values['no-samples'] };
+  // Read once; job code running as this user could read it from /proc/<pid>/environ for as long as the host runs.
+  for (const problem of clearFromEnvironment()) process.stderr.write(`jobcenter: warning: ${problem}\n`);
   if (values.port !== undefined) options.port = Number(values.port);
   if (values.bind !== undefined) options.bind = values.bind;
   if (values['data-dir'] !== undefined) options.dataDir = values['data-dir'];
   if (values.db !== undefined) options.dbUrl = values.db;
   if (values['host-id'] !== undefined) options.hostId = values['host-id'];
   if (values['lease-ms'] !== undefined) options.leaseMs = Number(values['lease-ms']);
+  if (values['metrics-public']) options.metricsPublic = true;
   if (values['log-level'] !== undefined) options.logLevel = values['log-level'] as HostOptions['logLevel'];
   await run(options);
 }

@@ -116,7 +116,7 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     );
     // Pushed before the dispatcher's drain, so it runs after it: the lease is held until the runs are recorded.
     teardown.push(() => lease.release());
-    const auth = new AuthService(store, logger);
+    const auth = new AuthService(store, logger, config.loginLimits);
     const adminPassword = await auth.ensureAdmin(config.adminPassword);
     const runLogs = createRunLogStore({ dir: config.logsDir, maxBytesPerRun: config.runLogMaxBytes, logger: logger.child({ part: 'run-logs' }) });
     teardown.push(() => runLogs.close());

@@ -27,7 +27,11 @@ export interface IntakeResult {
 
 export interface BundleIntake {
   /** Rejects with a HostError: UNPROCESSABLE (bad zip, manifest or main module) or TOO_LARGE (a size limit). */
-  intake(zipPath: string, opts: { projectId: number }): Promise<IntakeResult>;
+  /**
+   * `accept` sees the manifest before any of the bundle's code is loaded (introspection loads the main module) and
+   * may refuse it by throwing (a HostError reaches the client as it is).
+   */
+  intake(zipPath: string, opts: { projectId: number; accept?(manifest: BundleManifest): void }): Promise<IntakeResult>;
   /** Removes an extracted bundle folder (only folders under bundlesDir). */
   remove(dir: string): Promise<void>;
 }
@@ -43,8 +47,9 @@ export function createBundleIntake(deps: { config: HostConfig; logger: Logger; s
   const logger = deps.logger.child({ part: 'bundles' });
   const files = createBundleFileStore({ bundlesDir: config.bundlesDir, maxZipBytes: config.maxBundleBytes });
 
-  async function inspect(dir: string): Promise<{ manifest: BundleManifest; exports: BundleExport[] }> {
+  async function inspect(dir: string, accept?: (manifest: BundleManifest) => void): Promise<{ manifest: BundleManifest; exports: BundleExport[] }> {
     const manifest = await readManifest(dir);
+    accept?.(manifest);
     const main = mainPath(dir, manifest);
     if (main === null || manifest.kind === 'exec') return { manifest, exports: [] };
     const exports = await deps.scan(manifest.kind, main);
@@ -65,7 +70,7 @@ export function createBundleIntake(deps: { config: HostConfig; logger: Logger; s
           maxEntries: config.maxBundleEntries,
           maxUnpackedBytes: config.maxBundleUnpackedBytes,
         });
-        const { manifest, exports } = await inspect(staging);
+        const { manifest, exports } = await inspect(staging, opts.accept);
         const dir = await files.commitStaging(staging, opts.projectId, stored.sha256);
         logger.info('bundle accepted', { projectId: opts.projectId, sha256: stored.sha256, name: manifest.name, dir });
         return { sha256: stored.sha256, size: stored.size, dir, manifest, exports };

@@ -66,6 +66,20 @@ export interface HostOptions {
   samplesDir?: string;
   /** The environment job code sees (workers and child processes); default: the host's, minus JOBCENTER_*. */
   jobEnv?: Record<string, string | undefined>;
+  /** Serve GET /metrics without a token (default false: any user's token is needed). */
+  metricsPublic?: boolean;
+  /** Failed logins allowed per username and per client address within a window (default 10, 100, 5 minutes). */
+  loginLimits?: Partial<LoginLimits>;
+}
+
+/**
+ * Once a username (or a client address) has had this many failed logins within the window, which opens at the first
+ * failure, its logins are refused (429) until the window closes.
+ */
+export interface LoginLimits {
+  readonly failuresPerUser: number;
+  readonly failuresPerAddress: number;
+  readonly windowMs: number;
 }
 
 export interface HostConfig {
@@ -99,6 +113,8 @@ export interface HostConfig {
   readonly samplesDir: string | null;
   /** The environment job code gets: never the host's JOBCENTER_* variables (the admin password among them). */
   readonly jobEnv: Readonly<Record<string, string>>;
+  readonly metricsPublic: boolean;
+  readonly loginLimits: LoginLimits;
 }
 
 const MB = 1024 * 1024;
@@ -117,6 +133,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOption
   if (env.JOBCENTER_LOG_LEVEL) opts.logLevel = parseLevel(env.JOBCENTER_LOG_LEVEL);
   if (env.JOBCENTER_BIND) opts.bind = env.JOBCENTER_BIND;
   if (env.JOBCENTER_LEASE_MS) opts.leaseMs = parseIntStrict(env.JOBCENTER_LEASE_MS, 'JOBCENTER_LEASE_MS');
+  if (env.JOBCENTER_METRICS_PUBLIC) opts.metricsPublic = parseBoolean(env.JOBCENTER_METRICS_PUBLIC, 'JOBCENTER_METRICS_PUBLIC');
   return opts;
 }
 
@@ -156,6 +173,12 @@ export function compileConfig(options: HostOptions): HostConfig {
     seedSamples: options.seedSamples ?? false,
     samplesDir: options.samplesDir ?? null,
     jobEnv: Object.freeze(withoutHostVariables(options.jobEnv ?? process.env)),
+    metricsPublic: options.metricsPublic ?? false,
+    loginLimits: Object.freeze({
+      failuresPerUser: positive(options.loginLimits?.failuresPerUser ?? 10, 'loginLimits.failuresPerUser'),
+      failuresPerAddress: positive(options.loginLimits?.failuresPerAddress ?? 100, 'loginLimits.failuresPerAddress'),
+      windowMs: positive(options.loginLimits?.windowMs ?? 5 * 60_000, 'loginLimits.windowMs'),
+    }),
   };
   return Object.freeze(config);
 }
@@ -185,6 +208,12 @@ function parseDbUrl(url: string, dataDir: string): HostConfig['db'] {
 function parseIntStrict(value: string, name: string): number {
   if (!/^\d+$/.test(value)) throw new Error(`${name} must be a whole number, got ${JSON.stringify(value)}`);
   return Number(value);
+}
+
+function parseBoolean(value: string, name: string): boolean {
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  throw new Error(`${name} must be 1, true, 0 or false, got ${JSON.stringify(value)}`);
 }
 
 function parseLevel(value: string): HostConfig['logLevel'] {

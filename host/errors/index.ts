@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'TOO_LARGE'
   | 'UNPROCESSABLE'
+  | 'TOO_MANY_REQUESTS'
   | 'DUPLICATE_FIRE'
   | 'UNAVAILABLE'
   | 'LEASE_LOST'
@@ -49,6 +50,10 @@ export function unprocessable(message: string, details?: unknown): HostError {
 }
 export function tooLarge(message: string): HostError {
   return new HostError('TOO_LARGE', message);
+}
+/** 429: too many attempts; the client may try again after `retryAfterS` seconds (sent as Retry-After). */
+export function tooManyRequests(message: string, retryAfterS: number): HostError {
+  return new HostError('TOO_MANY_REQUESTS', message, { retryAfterS });
 }
 export function forbidden(message = 'not allowed'): HostError {
   return new HostError('FORBIDDEN', message);

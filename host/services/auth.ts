@@ -6,6 +6,7 @@ import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type Scry
 import { badRequest, conflict, notFound, unauthorized } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { Role, Store, TokenRecord, UserRecord } from '../store/types.js';
+import { LoginLimiter, type LoginLimits } from './login-limit.js';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
 const SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -47,6 +48,11 @@ export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/** The stored hash of a token as clients send it (`jcs_…` for sessions, `jca_…` for API tokens). */
+function hashOfBearer(token: string): string {
+  return hashToken(token.replace(/^jc[sa]_/, ''));
+}
+
 export function validatePassword(password: unknown, field = 'password'): string {
   if (typeof password !== 'string' || password.length < 8 || password.length > 200) {
     throw badRequest(`${field} must be a string of 8 to 200 characters`, field);
@@ -64,8 +70,16 @@ const MAX_AUTHENTICATED = 1_000;
 
 export class AuthService {
   private readonly authenticated = new Map<string, { actor: Actor; until: number }>();
+  private readonly limiter: LoginLimiter;
+  /**
+   * What a login for a name no user has is checked against: one scrypt like any other, so the answer takes as long
+   * as for a user who exists (36 ms against 3 ms told which names exist).
+   */
+  private dummyHash: Promise<string> | null = null;
 
-  constructor(private readonly store: Store, private readonly logger: Logger) {}
+  constructor(private readonly store: Store, private readonly logger: Logger, limits: LoginLimits) {
+    this.limiter = new LoginLimiter(limits);
+  }
 
   /** On an empty database: creates user admin; returns the generated password when none was given. */
   async ensureAdmin(password: string | null): Promise<string | null> {
@@ -76,14 +90,21 @@ export class AuthService {
     return password ? null : chosen;
   }
 
-  async login(username: unknown, password: unknown): Promise<{ token: string; user: Actor; expiresAt: Date }> {
+  /** `address` is the client's, for the per-address limit on failed logins (login-limit.ts). */
+  async login(username: unknown, password: unknown, address: string): Promise<{ token: string; user: Actor; expiresAt: Date }> {
     if (typeof username !== 'string' || username === '') throw badRequest('username is required', 'username');
     if (typeof password !== 'string' || password === '') throw badRequest('password is required', 'password');
     // A name no user can have is not looked up: it may hold what a query cannot (a NUL ends SQLite's statement text).
-    const user = USERNAME.test(username) ? await this.store.users.findByUsername(username) : null;
-    if (!user || user.disabled || !(await verifyPassword(password, user.passwordHash))) {
+    const name = USERNAME.test(username) ? username : null;
+    this.limiter.check(name, address);
+    const user = name === null ? null : await this.store.users.findByUsername(name);
+    // Checked for a disabled user too, and against the dummy for none: every answer costs one hash.
+    const matches = await verifyPassword(password, user?.passwordHash ?? (await this.dummy()));
+    if (!user || user.disabled || !matches) {
+      this.limiter.failed(name, address);
       throw unauthorized('wrong username or password');
     }
+    this.limiter.succeeded(user.username);
     const secret = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
     await this.store.tokens.create({ userId: user.id, name: 'session', tokenHash: hashToken(secret), kind: 'session', expiresAt });
@@ -93,7 +114,7 @@ export class AuthService {
 
   /** The actor behind a bearer token or session cookie, or null. */
   async authenticate(token: string): Promise<Actor | null> {
-    const hash = hashToken(token.replace(/^jc[sa]_/, ''));
+    const hash = hashOfBearer(token);
     const now = Date.now();
     const known = this.authenticated.get(hash);
     if (known && known.until > now) return known.actor;
@@ -105,6 +126,22 @@ export class AuthService {
     if (this.authenticated.size >= MAX_AUTHENTICATED) this.authenticated.clear();
     this.authenticated.set(hash, { actor, until: Math.min(now + AUTHENTICATED_FOR_MS, record.expiresAt?.getTime() ?? Infinity) });
     return actor;
+  }
+
+  /** Ends the login session of this token (the cookie or bearer token the request came with). */
+  async logout(token: string): Promise<void> {
+    const hash = hashOfBearer(token);
+    const record = await this.store.tokens.findByHash(hash);
+    if (record?.kind === 'api') {
+      throw badRequest('logout ends a login session; an API token is revoked with DELETE /api/v1/tokens/:id');
+    }
+    if (record) await this.store.tokens.deleteByHash(hash);
+    this.forgetAuthenticated();
+  }
+
+  private dummy(): Promise<string> {
+    this.dummyHash ??= hashPassword(randomBytes(16).toString('base64url'));
+    return this.dummyHash;
   }
 
   /** Forgets every token believed recently (a token was revoked, a user changed). */
@@ -136,7 +173,11 @@ export class AuthService {
     return this.store.users.create({ username, passwordHash: await hashPassword(password), role, disabled: false });
   }
 
-  async updateUser(id: number, patch: { role?: unknown; password?: unknown; disabled?: unknown }): Promise<UserRecord> {
+  /**
+   * A new password revokes every session and API token of the user made before it (whoever knew the old password
+   * could have made either), except `keepToken`: the one the request came with, when users change their own.
+   */
+  async updateUser(id: number, patch: { role?: unknown; password?: unknown; disabled?: unknown }, keepToken?: string): Promise<UserRecord> {
     const changes: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled'>> = {};
     if (patch.role !== undefined) changes.role = validateRole(patch.role);
     if (patch.password !== undefined) changes.passwordHash = await hashPassword(validatePassword(patch.password));
@@ -144,10 +185,30 @@ export class AuthService {
       if (typeof patch.disabled !== 'boolean') throw badRequest('disabled must be true or false', 'disabled');
       changes.disabled = patch.disabled;
     }
+    const before = await this.store.users.get(id);
+    if (!before) throw notFound(`user ${id}`);
+    await this.assertAdminRemains(before, changes);
     const user = await this.store.users.update(id, changes);
+    if (changes.passwordHash !== undefined) {
+      const kept = keepToken === undefined ? undefined : hashOfBearer(keepToken);
+      const revoked = await this.store.tokens.deleteForUser(id, kept);
+      this.logger.info('password changed: tokens made before it were revoked', { user: before.username, revoked });
+    }
     this.forgetAuthenticated();
     if (!user) throw notFound(`user ${id}`);
     return user;
+  }
+
+  /** The last enabled admin cannot be demoted or disabled, by anyone: nobody could manage users any more. */
+  private async assertAdminRemains(user: UserRecord, changes: Partial<Pick<UserRecord, 'role' | 'disabled'>>): Promise<void> {
+    if (user.role !== 'admin' || user.disabled) return;
+    const demoted = changes.role !== undefined && changes.role !== 'admin';
+    if (!demoted && changes.disabled !== true) return;
+    const admins = (await this.store.users.list()).filter((u) => u.role === 'admin' && !u.disabled);
+    if (admins.length > 1) return;
+    throw conflict(
+      `user ${user.username} is the last enabled admin and cannot be ${demoted ? 'demoted' : 'disabled'}: nobody could manage users or trust projects any more. Make another user admin first`,
+    );
   }
 }
 

@@ -10,6 +10,7 @@ import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
 import { assertObject, knownFields, parseId } from './input.js';
 import { parseJobInput, parseJobPatch, parseParams, type JobInput } from './job-input.js';
+import { assertMayRun } from './trust.js';
 
 export interface JobServiceDeps {
   config: HostConfig;
@@ -132,9 +133,13 @@ export class JobService {
     return this.deps.store.jobs.countByResolver(jobs.map((j) => j.id));
   }
 
-  /** A job must be able to run on the project's current bundle; a clear 422 beats a stream of failed runs. */
+  /**
+   * A job must be able to run on the project's current bundle; a clear 422 beats a stream of failed runs. Code other
+   * than isolate needs a trusted project (403).
+   */
   private async checkRunnable(project: ProjectRecord, job: Pick<JobInput, 'kind' | 'entry' | 'configFile'>): Promise<void> {
     if (!RUNNABLE.has(job.kind)) throw unprocessable(`jobs of kind "${job.kind}" are not supported by this host yet (kind)`);
+    assertMayRun(project, job.kind, 'a job');
     if (job.kind === 'exec') return;
     const bundle = await this.currentBundle(project);
     if (!bundle) throw unprocessable(`project ${project.name} has no bundle yet: upload one first (POST /api/v1/projects/${project.id}/bundles)`);

@@ -6,15 +6,17 @@ import { badRequest, conflict, notFound } from '../errors/index.js';
 import type { BundleRuns } from '../dispatch/bundle-runs.js';
 import type { Executors } from '../dispatch/types.js';
 import type { Logger } from '../log/logger.js';
-import type { BundleRecord, ProjectRecord, Store } from '../store/types.js';
+import { PROJECT_EVENT_JOB_ID, type BundleManifest, type BundleRecord, type ProjectRecord, type Store } from '../store/types.js';
 import { assertAdmin, assertWriter, type Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
-import { assertObject, knownFields, optionalBoolean, parseId } from './input.js';
+import { assertObject, knownFields, parseId } from './input.js';
 import type { CachedTargets } from './targets.js';
+import { assertMayRun, parseTrusted } from './trust.js';
 
 export interface BundleIntake {
-  intake(zipPath: string, opts: { projectId: number }): Promise<{
+  /** `accept` sees the manifest before any code of the bundle is loaded (introspection loads it), and may refuse it. */
+  intake(zipPath: string, opts: { projectId: number; accept?(manifest: BundleManifest): void }): Promise<{
     sha256: string;
     size: number;
     dir: string;
@@ -54,19 +56,21 @@ export class ProjectService {
     assertWriter(actor);
     const input = assertObject(body);
     knownFields(input, CREATE_FIELDS);
-    optionalBoolean(input.trusted, 'trusted');
     const name = parseProjectName(input.name);
     const description = parseDescription(input.description);
+    const trusted = parseTrusted(actor, input.trusted) ?? false;
     if (await this.deps.store.projects.findByName(name)) throw conflict(`a project named ${name} already exists`);
-    return this.deps.store.projects.create({ name, description, ownerId: actor.id });
+    const project = await this.deps.store.projects.create({ name, description, ownerId: actor.id, trusted });
+    if (trusted) await this.trustEvent(actor, project.id, false, true);
+    return project;
   }
 
   async update(actor: Actor, id: number, body: unknown): Promise<ProjectRecord> {
-    await this.deps.access.writableProject(actor, id);
+    const before = await this.deps.access.writableProject(actor, id);
     const input = assertObject(body);
-    const patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'ownerId'>> = {};
+    const patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'ownerId' | 'trusted'>> = {};
     knownFields(input, PATCH_FIELDS);
-    optionalBoolean(input.trusted, 'trusted');
+    patch.trusted = parseTrusted(actor, input.trusted);
     if (input.name !== undefined) {
       patch.name = parseProjectName(input.name);
       const other = await this.deps.store.projects.findByName(patch.name);
@@ -81,7 +85,16 @@ export class ProjectService {
     }
     const updated = await this.deps.store.projects.update(id, patch);
     this.deps.targets.invalidate(id);
+    if (patch.trusted !== undefined && patch.trusted !== before.trusted) {
+      await this.trustEvent(actor, id, before.trusted, patch.trusted);
+      // Loaded code of the project (module beans live as long as their loader) goes now; runs in flight finish.
+      if (!patch.trusted) await this.retire(id, null);
+    }
     return updated!;
+  }
+
+  private trustEvent(actor: Actor, projectId: number, before: boolean, after: boolean): Promise<void> {
+    return this.deps.store.events.add({ jobId: PROJECT_EVENT_JOB_ID, projectId, action: 'trust', actor: actor.username, details: { trusted: { before, after } } });
   }
 
   async remove(actor: Actor, id: number): Promise<void> {
@@ -102,8 +115,11 @@ export class ProjectService {
 
   /** Checks, extracts and introspects the zip; only a fully valid bundle becomes the current version. */
   async uploadBundle(actor: Actor | null, projectId: number, zipPath: string): Promise<{ bundle: BundleRecord; warnings: string[] }> {
-    if (actor) await this.deps.access.writableProject(actor, projectId);
-    const result = await this.deps.intake.intake(zipPath, { projectId });
+    const project = actor ? await this.deps.access.writableProject(actor, projectId) : await this.deps.store.projects.get(projectId);
+    if (!project) throw notFound(`project ${projectId}`);
+    // Refused before introspection, which loads the bundle's main module in a worker of this host.
+    const accept = (manifest: BundleManifest): void => assertMayRun(project, manifest.kind, 'a bundle');
+    const result = await this.deps.intake.intake(zipPath, { projectId, accept });
     let bundle: BundleRecord;
     try {
       bundle = await this.deps.store.bundles.create({ projectId, createdBy: actor?.id ?? null, ...result });

@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { JobRecord, Store } from '../store/types.js';
 import type { Engine } from './engine.js';
 import { changedFields, specError, validateSpecs, type SubJobSpec } from './resolver-specs.js';
+import { mayRun, untrusted } from './trust.js';
 
 export interface ResolverServiceDeps {
   store: Store;
@@ -88,6 +89,7 @@ export class ResolverService {
     const project = await this.deps.store.projects.get(resolver.projectId);
     const bundle = project?.currentBundleId ? await this.deps.store.bundles.get(project.currentBundleId) : null;
     wanted.forEach((spec, index) => {
+      if (project && !mayRun(project, spec.kind)) throw specError(index, 'kind', untrusted(project, spec.kind, 'a sub-job').message);
       if (spec.kind === 'exec') return;
       if (!bundle) throw specError(index, 'kind', `"${spec.kind}" jobs need a bundle and the project has none`);
       if (bundle.manifest.kind !== spec.kind) {

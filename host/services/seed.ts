@@ -48,7 +48,8 @@ export async function seedSamples(deps: SeedDeps): Promise<string[]> {
 }
 
 async function seedOne(deps: SeedDeps, dir: string, name: string, ownerId: number): Promise<void> {
-  const project = await deps.store.projects.create({ name, description: `Sample project "${name}" (samples/${name})`, ownerId });
+  // Trusted: the samples are the admin's own code, shipped with the host (thread, module and exec among them).
+  const project = await deps.store.projects.create({ name, description: `Sample project "${name}" (samples/${name})`, ownerId, trusted: true });
   await deps.projects.uploadBundle(null, project.id, path.join(dir, `${name}.zip`));
   const jobsFile = path.join(dir, `${name}.jobs.json`);
   if (!existsSync(jobsFile)) return;

@@ -6,9 +6,12 @@
 import { loadConfig } from '@jobcenter/sdk';
 import type { RunTarget, TargetResolver } from '../dispatch/types.js';
 import type { BundleRecord, JobRecord, Store } from '../store/types.js';
+import { mayRun, untrusted } from './trust.js';
 
 interface ProjectEntry {
   name: string;
+  id: number;
+  trusted: boolean;
   bundle: BundleRecord | null;
 }
 
@@ -41,6 +44,8 @@ export class CachedTargets implements TargetResolver {
 
   private async resolveFrom(entry: Promise<ProjectEntry>, job: JobRecord): Promise<RunTarget> {
     const project = await entry;
+    // The project may have lost its trust since the job was made or started: its code does not run then.
+    if (!mayRun(project, job.kind)) throw untrusted(project, job.kind, 'this job');
     if (!project.bundle && job.kind !== 'exec') {
       throw new Error(`project ${project.name} has no bundle: upload one before running ${job.kind} jobs`);
     }
@@ -69,7 +74,7 @@ export class CachedTargets implements TargetResolver {
     const project = await this.store.projects.get(projectId);
     if (!project) throw new Error(`project ${projectId} no longer exists`);
     const bundle = project.currentBundleId ? await this.store.bundles.get(project.currentBundleId) : null;
-    return { name: project.name, bundle };
+    return { name: project.name, id: project.id, trusted: project.trusted, bundle };
   }
 
   private async config(bundle: BundleRecord | null, job: JobRecord): Promise<Record<string, string>> {

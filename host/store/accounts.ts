@@ -1,6 +1,7 @@
 /**
  * Users and their API / session tokens.
  */
+import { Op } from 'sequelize';
 import type { StoreContext } from './context.js';
 import { definedOnly, uniquely } from './context.js';
 import { plain, toToken, toUser } from './records.js';
@@ -52,6 +53,13 @@ export function createTokenRepo({ models: { Token }, write }: StoreContext): Tok
     },
     async delete(id, userId) {
       return (await write(() => Token.destroy({ where: { id, userId } }))) > 0;
+    },
+    async deleteByHash(tokenHash) {
+      return (await write(() => Token.destroy({ where: { tokenHash } }))) > 0;
+    },
+    async deleteForUser(userId, exceptHash) {
+      const where = exceptHash === undefined ? { userId } : { userId, tokenHash: { [Op.ne]: exceptHash } };
+      return write(() => Token.destroy({ where }));
     },
     async touch(id, at) {
       await write(() => Token.update({ lastUsedAt: at }, { where: { id } }));

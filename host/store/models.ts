@@ -40,7 +40,7 @@ function definitions(): Record<keyof Models, [table: string, attributes: ModelAt
     ],
     Project: [
       'projects',
-      { id: id(), name: str(), description: text(), ownerId: int(), currentBundleId: int(), createdAt: date(), updatedAt: date() },
+      { id: id(), name: str(), description: text(), ownerId: int(), currentBundleId: int(), trusted: bool(), createdAt: date(), updatedAt: date() },
     ],
     Bundle: [
       'bundles',

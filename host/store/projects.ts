@@ -19,7 +19,7 @@ export function createProjectRepo(ctx: StoreContext): ProjectRepo {
     async create(project) {
       const now = new Date();
       const row = await uniquely(`project ${project.name}`, () =>
-        ctx.write(() => Project.create({ ...project, currentBundleId: null, createdAt: now, updatedAt: now })),
+        ctx.write(() => Project.create({ ...project, trusted: project.trusted ?? false, currentBundleId: null, createdAt: now, updatedAt: now })),
       );
       return toProject(plain(row));
     },

@@ -85,6 +85,7 @@ export function toProject(r: Row): ProjectRecord {
     description: String(r.description ?? ''),
     ownerId: num(r.ownerId),
     currentBundleId: numOrNull(r.currentBundleId),
+    trusted: Boolean(r.trusted),
     createdAt: toDate(r.createdAt),
     updatedAt: toDate(r.updatedAt),
   };

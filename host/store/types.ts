@@ -31,7 +31,12 @@ export type JobEventAction =
   | 'stopped'
   | 'triggered'
   | 'killed'
-  | 'deleted';
+  | 'deleted'
+  /** An admin changed whether the project is trusted (details: before, after); jobId is PROJECT_EVENT_JOB_ID. */
+  | 'trust';
+
+/** The jobId of an event about a project itself rather than one of its jobs (job ids start at 1). */
+export const PROJECT_EVENT_JOB_ID = 0;
 
 export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
   'SUCCEEDED',
@@ -71,6 +76,11 @@ export interface ProjectRecord {
   description: string;
   ownerId: number;
   currentBundleId: number | null;
+  /**
+   * Set by an admin: only a trusted project may run thread, module or exec code (it runs as the host's user);
+   * an untrusted one runs isolate jobs only (docs/isolation.md, "Trust").
+   */
+  trusted: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -221,7 +231,7 @@ export interface Page<T> {
 }
 
 export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'lastLoginAt'>;
-export type NewProject = Omit<ProjectRecord, 'id' | 'createdAt' | 'updatedAt' | 'currentBundleId'>;
+export type NewProject = Omit<ProjectRecord, 'id' | 'createdAt' | 'updatedAt' | 'currentBundleId' | 'trusted'> & { trusted?: boolean };
 export type NewBundle = Omit<BundleRecord, 'id' | 'createdAt' | 'version'>;
 export type NewJob = Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt'>;
 /** The part of a job the scheduler and a start-up's missed-fire check read. */
@@ -243,6 +253,10 @@ export interface TokenRepo {
   listForUser(userId: number): Promise<TokenRecord[]>;
   /** Deletes only when the token belongs to userId; returns whether a row went. */
   delete(id: number, userId: number): Promise<boolean>;
+  /** Deletes the token with this hash; returns whether a row went. */
+  deleteByHash(tokenHash: string): Promise<boolean>;
+  /** Deletes every token of the user (sessions and API tokens) but the one with exceptHash; returns how many went. */
+  deleteForUser(userId: number, exceptHash?: string): Promise<number>;
   touch(id: number, at: Date): Promise<void>;
 }
 
@@ -252,7 +266,7 @@ export interface ProjectRepo {
   findByName(name: string): Promise<ProjectRecord | null>;
   /** ownerId undefined: all projects. */
   list(ownerId?: number): Promise<ProjectRecord[]>;
-  update(id: number, patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'currentBundleId' | 'ownerId'>>): Promise<ProjectRecord | null>;
+  update(id: number, patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'currentBundleId' | 'ownerId' | 'trusted'>>): Promise<ProjectRecord | null>;
   /** Deletes the project with its bundles, jobs, runs, events and cache rows. */
   delete(id: number): Promise<void>;
 }

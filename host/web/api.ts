@@ -12,7 +12,7 @@ import type { JobService } from '../services/jobs.js';
 import type { ProjectService } from '../services/projects.js';
 import type { RunService } from '../services/runs.js';
 import type { JobState, Store } from '../store/types.js';
-import { bodyOf, requireActor, SESSION_COOKIE } from './middleware.js';
+import { bodyOf, currentToken, requireActor, SESSION_COOKIE } from './middleware.js';
 import { withUploadedFile } from './upload.js';
 import { presentBundle, presentJob, presentRun } from './present.js';
 
@@ -40,9 +40,15 @@ export function apiRouter(deps: ApiDeps): Router {
 
   r.post('/auth/login', async (ctx) => {
     const { username, password } = body(ctx);
-    const session = await deps.auth.login(username, password);
+    const session = await deps.auth.login(username, password, ctx.ip);
     ctx.cookies.set(SESSION_COOKIE, session.token, { httpOnly: true, sameSite: 'lax', expires: session.expiresAt });
     ctx.body = { token: session.token, user: session.user, expiresAt: session.expiresAt };
+  });
+  r.post('/auth/logout', async (ctx) => {
+    requireActor(ctx);
+    await deps.auth.logout(currentToken(ctx)!);
+    ctx.cookies.set(SESSION_COOKIE, null);
+    ctx.status = 204;
   });
   r.get('/auth/me', (ctx) => {
     ctx.body = requireActor(ctx);
@@ -178,7 +184,9 @@ export function apiRouter(deps: ApiDeps): Router {
   });
   r.patch('/users/:id', async (ctx) => {
     assertAdmin(requireActor(ctx));
-    ctx.body = publicUser(await deps.auth.updateUser(id(ctx), body(ctx)));
+    const userId = id(ctx);
+    const actor = requireActor(ctx);
+    ctx.body = publicUser(await deps.auth.updateUser(userId, body(ctx), userId === actor.id ? currentToken(ctx) : undefined));
   });
 
   r.get('/tokens', async (ctx) => {

@@ -1,14 +1,15 @@
 /**
  * The koa application: health, metrics, the REST API, and the console's landing page.
  */
-import Koa from 'koa';
+import Koa, { type Context } from 'koa';
+import { unauthorized } from '../errors/index.js';
 import { HOST_VERSION } from '../config/index.js';
 import { serverPathHider } from '../errors/server-paths.js';
 import type { Logger } from '../log/logger.js';
 import type { AuthService } from '../services/auth.js';
 import { apiRouter, type ApiDeps } from './api.js';
 import { landingPage } from './landing.js';
-import { authenticate, errorMapper, jsonBody } from './middleware.js';
+import { authenticate, errorMapper, jsonBody, tokenOf } from './middleware.js';
 
 export interface WebDeps extends ApiDeps {
   auth: AuthService;
@@ -17,6 +18,13 @@ export interface WebDeps extends ApiDeps {
   metrics(): Promise<string>;
   /** false while starting or stopping. */
   ready(): boolean;
+}
+
+async function requireToken(ctx: Context, auth: AuthService): Promise<void> {
+  const token = tokenOf(ctx);
+  if (!token || !(await auth.authenticate(token))) {
+    throw unauthorized('/metrics needs a token: send Authorization: Bearer <token> (an API token made with POST /api/v1/tokens), or start the host with --metrics-public');
+  }
 }
 
 export function createWebApp(deps: WebDeps): Koa {
@@ -42,6 +50,8 @@ export function createWebApp(deps: WebDeps): Koa {
       return;
     }
     if (ctx.path === '/metrics') {
+      // Any user's token (a viewer's will do) unless the host serves metrics publicly (--metrics-public).
+      if (!deps.config.metricsPublic) await requireToken(ctx, deps.auth);
       ctx.type = 'text/plain; version=0.0.4';
       ctx.body = await deps.metrics();
       return;

@@ -16,6 +16,7 @@ const STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409,
   TOO_LARGE: 413,
   UNPROCESSABLE: 422,
+  TOO_MANY_REQUESTS: 429,
   DUPLICATE_FIRE: 409,
   UNAVAILABLE: 503,
   LEASE_LOST: 503,
@@ -48,6 +49,8 @@ export function errorMapper(logger: Logger, isUnavailable: (err: unknown) => boo
       }
       if (err instanceof HostError) {
         if (err.code === 'UNAVAILABLE') ctx.set('Retry-After', RETRY_AFTER_S);
+        const retryAfterS = (err.details as { retryAfterS?: unknown } | undefined)?.retryAfterS;
+        if (err.code === 'TOO_MANY_REQUESTS' && typeof retryAfterS === 'number') ctx.set('Retry-After', String(retryAfterS));
         ctx.status = STATUS[err.code];
         ctx.body = { error: { code: err.code, message: hidePaths(err.message), ...(err.details ? { details: err.details } : {}) } };
         return;
@@ -124,14 +127,27 @@ export function bodyOf(ctx: Context): unknown {
 /** Finds the actor (bearer token or session cookie); routes that need one call requireActor. */
 export function authenticate(auth: AuthService) {
   return async (ctx: Context, next: Next): Promise<void> => {
-    const header = ctx.get('authorization');
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : ctx.cookies.get(SESSION_COOKIE);
+    const token = tokenOf(ctx);
     if (token) {
       const actor = await auth.authenticate(token);
-      if (actor) ctx.state.actor = actor;
+      if (actor) {
+        ctx.state.actor = actor;
+        ctx.state.token = token;
+      }
     }
     await next();
   };
+}
+
+/** The bearer token or session cookie a request carries, if any. */
+export function tokenOf(ctx: Context): string | undefined {
+  const header = ctx.get('authorization');
+  return header.startsWith('Bearer ') ? header.slice(7).trim() : ctx.cookies.get(SESSION_COOKIE);
+}
+
+/** The token the request was authenticated with (after requireActor: always there). */
+export function currentToken(ctx: Context): string | undefined {
+  return ctx.state.token as string | undefined;
 }
 
 export function requireActor(ctx: Context): Actor {

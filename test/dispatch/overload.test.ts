@@ -37,8 +37,8 @@ describe('overload', () => {
     assert.match(skipped.error!.message, /maxRunsInFlight/);
     assert.ok(th.host.parts.dispatcher.activeCount <= 3, `holds ${th.host.parts.dispatcher.activeCount} runs`);
     await th.api.post(`/api/v1/jobs/${made.body.id}/stop`);
-    const metrics = (await fetch(`${th.url}/metrics`)).text();
-    assert.match(await metrics, /jobcenter_fires_dropped_total\{reason="max_runs_in_flight"\} [1-9]/);
+    const metrics = (await th.api.get('/metrics')).text;
+    assert.match(metrics, /jobcenter_fires_dropped_total\{reason="max_runs_in_flight"\} [1-9]/);
   });
 });
 
@@ -79,7 +79,7 @@ describe('overload of the database', () => {
       return items.length > 0 && items.every((r) => r.status === 'SUCCEEDED') ? items : undefined;
     });
     assert.equal(runs.length, 1);
-    const metrics = await (await fetch(`${th.url}/metrics`)).text();
+    const metrics = (await th.api.get('/metrics')).text;
     assert.match(metrics, /jobcenter_fires_dropped_total\{reason="row_backlog"\} 4/);
     assert.match(metrics, /jobcenter_overloaded 1/);
     assert.match(metrics, /jobcenter_run_row_backlog 0/);

@@ -26,6 +26,8 @@ describe('auth and ownership', () => {
     bob = await Api.login(th.url, 'bob', 'bob-password');
     viewer = await Api.login(th.url, 'vera', 'vera-password');
     aliceProject = (await alice.post('/api/v1/projects', { name: 'alices' })).body.id;
+    // A developer's project runs thread code only once an admin trusts it (test/e2e/trust.test.ts).
+    assert.equal((await th.api.patch(`/api/v1/projects/${aliceProject}`, { trusted: true })).status, 200);
     await alice.upload(aliceProject, await threadBundle('export const ok = { execute() { return "ok"; } };'));
   });
 
@@ -90,7 +92,7 @@ describe('auth and ownership', () => {
     const page = await fetch(`${th.url}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /JobCenter/);
-    const metrics = await (await fetch(`${th.url}/metrics`)).text();
+    const metrics = (await viewer.get('/metrics')).text;
     assert.match(metrics, /^jobcenter_scheduled_jobs \d+$/m);
     const hosts = await viewer.get('/api/v1/hosts');
     assert.equal(hosts.status, 200);

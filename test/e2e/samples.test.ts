@@ -44,8 +44,11 @@ describe('the sample projects on a first start', () => {
   });
 
   test('every sample project is there with its jobs, the scheduled ones ACTIVE', async () => {
-    const projects = (await th.api.get('/api/v1/projects')).body.map((p: { name: string }) => p.name).sort();
+    const listed = (await th.api.get('/api/v1/projects')).body as { name: string; trusted: boolean }[];
+    const projects = listed.map((p) => p.name).sort();
     assert.deepEqual(projects, ['deps-demo', 'hello', 'isolate-demo', 'module-demo', 'python', 'resolver-demo', 'shell']);
+    // The samples are the admin's own code: seeded trusted, so their thread, module and exec jobs run.
+    assert.deepEqual(listed.filter((p) => !p.trusted), []);
     assert.deepEqual([...jobs.keys()].sort(), [
       'deps-report',
       'disk-usage',

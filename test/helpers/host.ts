@@ -156,18 +156,26 @@ export interface Reply<T = any> {
 }
 
 export class Api {
-  constructor(readonly url: string, readonly token: string | null) {}
+  /**
+   * `role` is the logged-in user's. An admin's POST /api/v1/projects makes a trusted project unless the body says
+   * `trusted` itself: most suites upload thread, module or exec bundles, which only trusted projects may run
+   * (test/e2e/trust.test.ts tests trust itself, with explicit bodies).
+   */
+  constructor(readonly url: string, readonly token: string | null, readonly role: string | null = null) {}
 
   static async login(url: string, username: string, password: string): Promise<Api> {
     const res = await new Api(url, null).post('/api/v1/auth/login', { username, password });
     if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
-    return new Api(url, res.body.token);
+    return new Api(url, res.body.token, res.body.user?.role ?? null);
   }
 
   get<T = any>(p: string): Promise<Reply<T>> {
     return this.request('GET', p);
   }
   post<T = any>(p: string, body?: unknown): Promise<Reply<T>> {
+    if (p === '/api/v1/projects' && this.role === 'admin' && isPlainObject(body) && !('trusted' in body)) {
+      return this.request('POST', p, { ...body, trusted: true });
+    }
     return this.request('POST', p, body);
   }
   patch<T = any>(p: string, body?: unknown): Promise<Reply<T>> {
@@ -197,4 +205,8 @@ export class Api {
     if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
     return { status: res.status, body: parsed as T, text };
   }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

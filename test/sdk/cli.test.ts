@@ -105,10 +105,10 @@ describe('getting started with the jobcenter-sdk CLI, replayed against a real ho
     assert.match(res.stderr, /no project named "greeter" on .* \(add --create to create it\)/);
   });
 
-  test('upload --create creates the project and prints the new version and its exports', async () => {
-    const res = await cli(['upload', '--project', 'greeter', '--create'], project, env);
+  test('upload --create --trusted creates the trusted project and prints the new version and its exports', async () => {
+    const res = await cli(['upload', '--project', 'greeter', '--create', '--trusted'], project, env);
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /created project greeter \(id \d+\)/);
+    assert.match(res.stdout, /created trusted project greeter \(id \d+\)/);
     assert.match(res.stdout, /to project greeter \(id \d+\): version 1 \(bundle id \d+, thread\)\n {2}exports: hello \(job\)/);
   });
 

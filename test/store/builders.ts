@@ -65,6 +65,7 @@ export async function seedJob(store: Store, name = 'p1'): Promise<JobRecord> {
   const owner =
     (await store.users.findByUsername('owner')) ??
     (await store.users.create({ username: 'owner', passwordHash: 'x', role: 'developer', disabled: false }));
-  const project = await store.projects.create({ name, description: '', ownerId: owner.id });
+  // Trusted: the job is a thread job, which only a trusted project runs.
+  const project = await store.projects.create({ name, description: '', ownerId: owner.id, trusted: true });
   return store.jobs.create(newJob(project.id, 'job'));
 }

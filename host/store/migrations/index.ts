@@ -8,6 +8,7 @@ import * as identifierGrants from './0002-job-identifier-grants.js';
 import * as retries from './0003-job-retries.js';
 import * as runNotBefore from './0004-run-not-before.js';
 import * as hosts from './0005-hosts.js';
+import * as projectTrust from './0006-project-trust.js';
 import type { MigrationContext } from './context.js';
 
 export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
@@ -16,4 +17,5 @@ export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
   { name: '0003-job-retries', ...retries },
   { name: '0004-run-not-before', ...runNotBefore },
   { name: '0005-hosts', ...hosts },
+  { name: '0006-project-trust', ...projectTrust },
 ];

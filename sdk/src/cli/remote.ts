@@ -17,11 +17,12 @@ Logs in to the host at URL (e.g. http://localhost:8017), creates an API token (v
 { host, token } in $XDG_CONFIG_HOME/jobcenter/credentials.json (default ~/.config/jobcenter/), mode 600.
 The password comes from --password, else env JOBCENTER_PASSWORD, else a prompt. --username defaults to admin.`;
 
-export const UPLOAD_HELP = `Usage: jobcenter-sdk upload [zip] [--project NAME] [--create] [--host URL] [--token T] [--dir D]
+export const UPLOAD_HELP = `Usage: jobcenter-sdk upload [zip] [--project NAME] [--create [--trusted]] [--host URL] [--token T] [--dir D]
 
 Uploads a bundle zip (default: the one \`pack\` wrote for the project in D) to the project NAME (default: the
 name in D/jobcenter.json) and prints the new bundle version and its exports. With --create, a project that does
-not exist yet is created. The host and token come from --host / --token (or env JOBCENTER_TOKEN), else from
+not exist yet is created; with --trusted too, it is created trusted (admins only): only a trusted project takes
+thread, module and exec bundles, an untrusted one isolate bundles only. The host and token come from --host / --token (or env JOBCENTER_TOKEN), else from
 \`jobcenter-sdk login\`.`;
 
 const LOGIN_OPTIONS: Options = { host: { type: 'string' }, username: { type: 'string' }, password: { type: 'string' } };
@@ -30,6 +31,7 @@ const UPLOAD_OPTIONS: Options = {
   token: { type: 'string' },
   project: { type: 'string' },
   create: { type: 'boolean' },
+  trusted: { type: 'boolean' },
   dir: { type: 'string' },
 };
 const TOKEN_TTL_DAYS = 90;
@@ -73,7 +75,8 @@ export async function uploadCommand(argv: string[], out: NodeJS.WritableStream):
   if (p.positionals.length > 1) throw new CliError('upload takes at most one zip file\n(see: jobcenter-sdk upload --help)');
   const { zipPath, projectName } = await target(p.positionals[0], str(p, 'project'), str(p, 'dir'));
   const client = await clientFor(str(p, 'host'), str(p, 'token'));
-  const project = await findProject(client, projectName, flag(p, 'create'), out);
+  if (flag(p, 'trusted') && !flag(p, 'create')) throw new CliError('--trusted applies to a project that --create creates');
+  const project = await findProject(client, projectName, flag(p, 'create'), flag(p, 'trusted'), out);
   const bundle = await client.upload<BundleRow>(`/api/v1/projects/${project.id}/bundles`, await readFile(zipPath), basename(zipPath));
   out.write(`uploaded ${basename(zipPath)} to project ${project.name} (id ${project.id}): version ${bundle.version} (bundle id ${bundle.id}, ${bundle.manifest.kind})\n`);
   out.write(`  exports: ${bundle.exports.map((e) => `${e.name} (${e.type})`).join(', ') || '(none)'}\n`);
@@ -101,12 +104,13 @@ async function clientFor(hostArg: string | undefined, tokenArg: string | undefin
   return new HostClient(host, token);
 }
 
-async function findProject(client: HostClient, name: string, create: boolean, out: NodeJS.WritableStream): Promise<ProjectRow> {
+async function findProject(client: HostClient, name: string, create: boolean, trusted: boolean, out: NodeJS.WritableStream): Promise<ProjectRow> {
   const projects = await client.json<ProjectRow[]>('GET', '/api/v1/projects');
   const found = projects.find((p) => p.name === name);
   if (found) return found;
   if (!create) throw new CliError(`no project named "${name}" on ${client.host} (add --create to create it)`);
-  const created = await client.json<ProjectRow>('POST', '/api/v1/projects', { name, description: 'created by jobcenter-sdk upload' });
-  out.write(`created project ${created.name} (id ${created.id})\n`);
+  const body = { name, description: 'created by jobcenter-sdk upload', ...(trusted ? { trusted } : {}) };
+  const created = await client.json<ProjectRow>('POST', '/api/v1/projects', body);
+  out.write(`created ${trusted ? 'trusted ' : ''}project ${created.name} (id ${created.id})\n`);
   return created;
 }
