@@ -89,7 +89,7 @@ function boundResult(result: ThreadTaskResult): ThreadTaskResult {
     return { ok: false, error: boundError(serializeError(err)) };
   }
   if (!('tooLarge' in measured)) return result;
-  const message = `the resolver's job specs may take at most ${count(SPECS_MAX_CHARS)} characters of JSON; these take more than ${count(measured.tooLarge - 1)}`;
+  const message = `the resolver's job specs may take at most ${count(SPECS_MAX_CHARS)} characters of JSON; these take ${count(measured.tooLarge)} or more`;
   return { ok: false, error: { name: 'TooLargeError', message, code: TOO_LARGE_CODES.specs } };
 }
 

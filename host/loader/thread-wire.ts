@@ -52,7 +52,7 @@ function taskResultJson(result: ThreadTaskResult): string {
   if (result.specs === undefined) return `{"ok":true,"result":${text}${usage}}`;
   const measured = boundedJson(result.specs, SPECS_MAX_CHARS);
   if ('tooLarge' in measured) {
-    throw new TooLargeError(TOO_LARGE_CODES.specs, `the resolver's job specs may take at most ${count(SPECS_MAX_CHARS)} characters of JSON; these take more than ${count(measured.tooLarge - 1)}`);
+    throw new TooLargeError(TOO_LARGE_CODES.specs, `the resolver's job specs may take at most ${count(SPECS_MAX_CHARS)} characters of JSON; these take ${count(measured.tooLarge)} or more`);
   }
   const specs = measured.json;
   return `{"ok":true,"result":${text},"specs":${specs ?? 'null'}${usage}}`;

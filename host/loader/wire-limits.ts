@@ -67,6 +67,8 @@ export function count(n: number): string {
   return `${rest}${text}`;
 }
 
+const { isArray } = Array;
+
 /** Thrown by the replacer to stop a walk that went past its bound. */
 class Oversize {
   constructor(readonly seen: number) {}
@@ -76,7 +78,8 @@ class Oversize {
  * The JSON text of `value` (undefined where JSON.stringify gives undefined), made by the JSON.stringify taken before
  * job code ran, or null when it would be longer than `max` characters. The replacer sees every value after its
  * toJSON, before it is written, and counts its raw size: the walk stops soon after the bound instead of building
- * a text of any size. (Escaping can make the text up to 6 × the count, so the result is measured again.)
+ * a text of any size; `tooLarge` is then a lower bound of the text's length. (Escaping can make the text up to 6 ×
+ * the count, so a text made is measured again.)
  * Throws what JSON.stringify throws (a BigInt, a cycle, a throwing toJSON).
  */
 export function boundedJson(value: unknown, max: number): { json: string | undefined } | { tooLarge: number } {
@@ -86,11 +89,12 @@ export function boundedJson(value: unknown, max: number): { json: string | undef
     const json = stringify(value);
     return json.length > max ? { tooLarge: json.length } : { json };
   }
-  let seen = 0;
+  // A lower bound of the text's length: `"key":` (nothing for an array's index), a string with its quotes, at least
+  // one character for anything else. The root's holder is {"": value}, whose key is never written.
+  let seen = -3;
   const replacer = function (this: unknown, key: string, item: unknown): unknown {
-    seen += key.length + 4;
-    if (typeof item === 'string') seen += item.length;
-    else seen += 8;
+    seen += isArray(this) ? 1 : key.length + 3;
+    seen += typeof item === 'string' ? item.length + 2 : 1;
     if (seen > max) throw new Oversize(seen);
     return item;
   };
@@ -129,6 +133,6 @@ export function boundError(error: SerializedError): SerializedError {
 export function cacheValueTooLarge(size: number): TooLargeError {
   return new TooLargeError(
     TOO_LARGE_CODES.cacheValue,
-    `a cache value may take at most ${count(CACHE_VALUE_MAX_CHARS)} characters of JSON; this one takes more than ${count(size - 1)}`,
+    `a cache value may take at most ${count(CACHE_VALUE_MAX_CHARS)} characters of JSON; this one takes ${count(size)} or more`,
   );
 }

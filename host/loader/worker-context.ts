@@ -341,7 +341,7 @@ function toResult(value: unknown, maxChars: number): string | null {
     } catch (err) {
       throw new Error(`the job's result could not be turned into JSON: ${serializeError(err).message}`);
     }
-    if ('tooLarge' in measured) throw resultTooLarge(`its JSON is longer than ${count(measured.tooLarge - 1)} characters`, keep);
+    if ('tooLarge' in measured) throw resultTooLarge(`its JSON takes ${count(measured.tooLarge)} characters or more`, keep);
     text = measured.json;
   }
   if (text === undefined) return null;
