@@ -7,9 +7,9 @@
  *   limit (a token bucket of LOG_BURST_BYTES refilled at LOG_RATE_BYTES_PER_S);
  * - a line over the rate, or once the head is spent, waits in a ring of the most recent lines (the other half of
  *   the cap); the oldest waiting line is dropped to make room, and counted;
- * - waiting lines leave when the rate allows again (checked at the run's next line) while the head lasts, and in
- *   any case when the run ends or is aborted, after a marker line that says how many lines and bytes were dropped
- *   and why.
+ * - waiting lines leave when the rate allows again (checked at the run's next line) while the head lasts and
+ *   nothing was dropped; once a line was dropped they are the tail, and leave when the run ends or is aborted,
+ *   after a marker line that says how many lines and bytes were dropped and why.
  *
  * So a run sends at most about its cap, whatever it logs, and what it drops is always the middle. Written with the
  * built-ins taken before job code ran (worker-primordials.ts): job code may change Array.prototype and the like.
@@ -50,8 +50,13 @@ export class RunLogGate {
   #ringBytes = 0;
   #tokens = LOG_BURST_BYTES;
   #refilledAt = now();
-  #overRate = { lines: 0, bytes: 0 };
-  #overCap = { lines: 0, bytes: 0 };
+  /**
+   * Once a line was dropped, the waiting lines are the tail: they leave only at the end (or abort), after one
+   * marker, instead of a marker every time the rate lets a few through.
+   */
+  #holding = false;
+  /** Lines dropped since the last marker. */
+  #dropped = { lines: 0, bytes: 0 };
 
   /** `capBytes`: the run's log cap (the host's runLogMaxBytes); Infinity for a log with a rate limit only. */
   constructor(capBytes: number, send: SendLine, tailBytes = capBytes / 2) {
@@ -87,13 +92,14 @@ export class RunLogGate {
       const oldest = this.#ring.get(this.#first)!;
       this.#ring.delete(this.#first++);
       this.#ringBytes -= oldest.cost;
-      const counter = oldest.cost <= this.#headLeft ? this.#overRate : this.#overCap;
-      counter.lines += 1;
-      counter.bytes += oldest.cost - LINE_OVERHEAD;
+      this.#holding = true;
+      this.#dropped.lines += 1;
+      this.#dropped.bytes += oldest.cost - LINE_OVERHEAD;
     }
   }
 
   #drain(all: boolean): void {
+    if (!all && this.#holding) return;
     while (this.#next > this.#first) {
       const line = this.#ring.get(this.#first)!;
       if (!all) {
@@ -109,15 +115,14 @@ export class RunLogGate {
   }
 
   #marker(): void {
-    const rate = this.#overRate;
-    const cap = this.#overCap;
-    if (rate.lines === 0 && cap.lines === 0) return;
-    const overRate = rate.lines === 0 ? '' : `${count(rate.lines)} lines (${count(rate.bytes)} bytes) over the rate limit of ${count(LOG_RATE_BYTES_PER_S)} bytes/s`;
-    const overCap = cap.lines === 0 ? '' : `${count(cap.lines)} lines (${count(cap.bytes)} bytes) over the log cap of ${count(this.#capBytes)} bytes`;
-    const why = overRate && overCap ? `${overRate}; ${overCap}` : overRate || overCap;
-    this.#send('warn', `… [jobcenter: ${count(rate.lines + cap.lines)} lines of this run's log were dropped in its worker: ${why}] …`);
-    this.#overRate = { lines: 0, bytes: 0 };
-    this.#overCap = { lines: 0, bytes: 0 };
+    const dropped = this.#dropped;
+    if (dropped.lines === 0) return;
+    const limits = this.#capBytes === Infinity ? '' : `its log cap of ${count(this.#capBytes)} bytes or `;
+    this.#send(
+      'warn',
+      `… [jobcenter: ${count(dropped.lines)} lines (${count(dropped.bytes)} bytes) of this run's log were dropped in its worker: over ${limits}its rate limit of ${count(LOG_RATE_BYTES_PER_S)} bytes/s] …`,
+    );
+    this.#dropped = { lines: 0, bytes: 0 };
   }
 
   #take(cost: number): boolean {
