@@ -53,7 +53,7 @@ export function createModuleExecutor(deps: { config: HostConfig; logger: Logger 
       if (!(await readyUnlessAborted(entry.thread, hooks.signal))) {
         return abortedOutcome(`run aborted while its module context was starting: ${reasonText(hooks.signal.reason)}`);
       }
-      return await runOnContext(entry, buildTask(request, request.entry, mainUrl, config.resultMaxChars), hooks);
+      return await runOnContext(entry, buildTask(request, request.entry, mainUrl, config), hooks);
     } catch (err) {
       return failure(serializeError(err), hooks.signal.aborted);
     } finally {

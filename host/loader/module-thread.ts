@@ -9,7 +9,11 @@ import { HostError, serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
+import { clipText } from './wire-limits.js';
 import { readModuleWorkerMessage, UNREADABLE_CODES, unreadableRunError } from './wire-read.js';
+
+/** A chunk of a module worker's own stdout/stderr as the host logs it. */
+const STDIO_CHUNK_MAX_CHARS = 4_096;
 
 /**
  * Starts a worker from a file next to `base`: compiled, `<name>.js`; from source (tests under tsx), `<name>.ts`
@@ -128,7 +132,7 @@ export class ModuleThread {
       // Beans can post on the worker's port, so what arrives is read, never trusted (wire-read.ts).
       const read = readModuleWorkerMessage(message);
       if (read.type !== 'unreadable') this.#onMessage(read);
-      else if (read.runId !== null) this.#failRun(read.runId, read.why);
+      else if (read.runId !== null) this.#failRun(read.runId, read.why, read.code);
       else {
         const reason = `the module context's worker sent a message the host could not read (${read.why}), so it was ended`;
         this.#end(Object.assign(new Error(reason), { code: UNREADABLE_CODES.worker }));
@@ -136,8 +140,10 @@ export class ModuleThread {
     });
     worker.on('error', (err: Error & { code?: string }) => this.#end(this.#crashError(err)));
     worker.on('exit', (code) => this.#end(new Error(`module context worker exited with code ${code}`)));
-    worker.stdout.setEncoding('utf8').on('data', (text: string) => this.#logger.info('module wrote to stdout', { text }));
-    worker.stderr.setEncoding('utf8').on('data', (text: string) => this.#logger.warn('module wrote to stderr', { text }));
+    // The worker routes process.stdout/stderr to the run's log (worker-context.ts routeConsole); what still arrives
+    // here went round that (the stream's prototype): kept short, so it cannot flood the host's log.
+    worker.stdout.setEncoding('utf8').on('data', (text: string) => this.#logger.info('module wrote to stdout', { text: clipText(text, STDIO_CHUNK_MAX_CHARS) }));
+    worker.stderr.setEncoding('utf8').on('data', (text: string) => this.#logger.warn('module wrote to stderr', { text: clipText(text, STDIO_CHUNK_MAX_CHARS) }));
   }
 
   #onMessage(message: ModuleWorkerMessage): void {
@@ -165,8 +171,8 @@ export class ModuleThread {
   }
 
   /** A run whose result cannot be read ends FAILED, saying why; the job's real result, if it comes, is dropped. */
-  #failRun(runId: string, why: string): void {
-    this.#pending.get(runId)?.resolve({ ok: false, error: unreadableRunError(why) });
+  #failRun(runId: string, why: string, code?: string): void {
+    this.#pending.get(runId)?.resolve({ ok: false, error: unreadableRunError(why, code) });
     this.#pending.delete(runId);
   }
 

@@ -13,6 +13,8 @@ import { bootModule, loadModuleConfig, moduleDefinitionOf, type BootedModule } f
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
 import { asRunnable, catchStrayRejections, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+import { RunLogGate } from './run-log-gate.js';
+import { boundedJson, boundError, count, SPECS_MAX_CHARS, TOO_LARGE_CODES } from './wire-limits.js';
 import { postOn, settle } from './worker-primordials.js';
 import { WorkerUsage } from './worker-usage.js';
 
@@ -23,8 +25,12 @@ function post(port: NonNullable<typeof parentPort>, message: ModuleWorkerMessage
   postOn(port, message);
 }
 
+/** The module's own lines (outside runs) have no run cap, but the same rate limit and line bound as a run's. */
+const LIFECYCLE_TAIL_BYTES = 65_536;
+
 function lifecycleLogger(port: NonNullable<typeof parentPort>): JobLogger & { log(level: LogLevel, message: string): void } {
-  const log = (level: LogLevel, message: string) => post(port, { type: 'log', level, message });
+  const gate = new RunLogGate(Infinity, (level, message) => post(port, { type: 'log', level, message }), LIFECYCLE_TAIL_BYTES);
+  const log = (level: LogLevel, message: string) => gate.log(level, message);
   const line = (level: LogLevel) => (message: string, ...args: unknown[]) => log(level, format(message, ...args));
   return { log, trace: line('trace'), debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }
@@ -58,7 +64,7 @@ function serve(port: NonNullable<typeof parentPort>, booted: Promise<BootedModul
       const channel = openRunChannel(task);
       const meter = usage.open(usage.read());
       const finish = (result: ThreadTaskResult): void =>
-        post(port, { type: 'result', runId: task.runId, result: { ...result, ...usage.close(meter, usage.read()) } });
+        post(port, { type: 'result', runId: task.runId, result: { ...boundResult(result), ...usage.close(meter, usage.read()) } });
       const built = module;
       settle(runs.run(channel, () => runJob(task, channel, () => jobBean(built, task.entry))), finish, (err: unknown) =>
         finish({ ok: false, error: serializeError(err) }),
@@ -67,6 +73,24 @@ function serve(port: NonNullable<typeof parentPort>, booted: Promise<BootedModul
       void module.stop().then(() => post(port, { type: 'stopped' }));
     }
   });
+}
+
+/**
+ * The result as it may cross (structured clone, no JSON here): the error's texts cut, a resolver's specs measured
+ * (the thread pool's channel does the same as it writes its JSON: thread-wire.ts). The result text is cut already.
+ */
+function boundResult(result: ThreadTaskResult): ThreadTaskResult {
+  if (!result.ok) return { ...result, error: boundError(result.error) };
+  if (result.specs === undefined) return result;
+  let measured: ReturnType<typeof boundedJson>;
+  try {
+    measured = boundedJson(result.specs, SPECS_MAX_CHARS);
+  } catch (err) {
+    return { ok: false, error: boundError(serializeError(err)) };
+  }
+  if (!('tooLarge' in measured)) return result;
+  const message = `the resolver's job specs may take at most ${count(SPECS_MAX_CHARS)} characters of JSON; these take ${count(measured.tooLarge)} or more`;
+  return { ok: false, error: { name: 'TooLargeError', message, code: TOO_LARGE_CODES.specs } };
 }
 
 if (parentPort) {

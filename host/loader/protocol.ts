@@ -29,6 +29,8 @@ export interface ThreadTask {
   readonly attempt: number;
   readonly fencingToken: string;
   readonly resultMaxChars: number;
+  /** The host's cap on a run's log (runLogMaxBytes): the worker applies it before lines cross (run-log-gate.ts). */
+  readonly logMaxBytes: number;
   readonly port: MessagePort;
 }
 

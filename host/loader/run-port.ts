@@ -6,7 +6,9 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { reasonText, serializeError } from '../errors/index.js';
 import type { RunHooks } from './executor.js';
-import type { CacheOp, HostMessage, WorkerMessage } from './protocol.js';
+import type { CacheOp, HostMessage } from './protocol.js';
+import { boundedJson, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge } from './wire-limits.js';
+import { readRunPortMessage } from './wire-read.js';
 
 export interface HostRunPort {
   /** Resolves when the worker's last message ('end') arrived or the port closed, whichever comes first. */
@@ -30,7 +32,13 @@ export function attachRunPort(port: MessagePort, hooks: RunHooks): HostRunPort {
       if (message.type === 'cache-reply') send({ type: 'cache-reply', id: message.id, ok: false, error: serializeError(err) });
     }
   };
-  port.on('message', (message: WorkerMessage) => {
+  port.on('message', (raw: unknown) => {
+    // Job code can reach this port in its worker: what arrives is read, never trusted (wire-read.ts).
+    const message = readRunPortMessage(raw);
+    if (typeof message === 'string') {
+      hooks.log('error', `[jobcenter] a message on this run's port could not be read and was dropped: ${message}`);
+      return;
+    }
     switch (message.type) {
       case 'log':
         hooks.log(message.level, message.message);
@@ -70,7 +78,12 @@ function answerCache(id: number, request: CacheOp, hooks: RunHooks, send: (m: Ho
 export function callCache(request: CacheOp, cache: RunHooks['cache']): Promise<unknown> {
   try {
     if (request.op === 'get') return cache.get(request.key);
-    if (request.op === 'set') return cache.set(request.key, request.value, request.ttlMs);
+    if (request.op === 'set') {
+      // Checked again here: a worker checks in the job's call, but job code can post a request itself.
+      const measured = boundedJson(request.value, CACHE_VALUE_MAX_CHARS);
+      if ('tooLarge' in measured) throw cacheValueTooLarge(measured.tooLarge);
+      return cache.set(request.key, request.value, request.ttlMs);
+    }
     return cache.delete(request.key);
   } catch (err) {
     return Promise.reject(err);

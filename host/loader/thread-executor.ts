@@ -59,7 +59,7 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     const key = { projectId: request.job.projectId, bundleId: bundle.id, memoryLimitMb };
     const mainUrl = mainUrlOf(bundle.id, bundle.dir, bundle.main);
     const entry = pools.acquire(key, mainUrl, versions.isCurrent(key.projectId, key.bundleId));
-    const task = buildTask(request, request.entry, mainUrl, config.resultMaxChars);
+    const task = buildTask(request, request.entry, mainUrl, config);
     const gate = hooks.gate;
     let run: PoolRun | null;
     if (gate) {
@@ -133,7 +133,7 @@ function isAborted(hooks: RunHooks): boolean {
 }
 
 /** The run as its worker gets it: everything the worker builds the run's JobContext from. */
-export function buildTask(request: RunRequest, entry: string, mainUrl: string, resultMaxChars: number): ThreadRun {
+export function buildTask(request: RunRequest, entry: string, mainUrl: string, limits: Pick<HostConfig, 'resultMaxChars' | 'runLogMaxBytes'>): ThreadRun {
   return {
     runId: request.runId,
     job: { id: request.job.id, name: request.job.name, project: request.job.project },
@@ -144,7 +144,8 @@ export function buildTask(request: RunRequest, entry: string, mainUrl: string, r
     scheduledAt: request.scheduledAt.getTime(),
     attempt: request.attempt,
     fencingToken: request.fencingToken,
-    resultMaxChars,
+    resultMaxChars: limits.resultMaxChars,
+    logMaxBytes: limits.runLogMaxBytes,
   };
 }
 

@@ -63,6 +63,10 @@ export class WorkerHandle {
       workerData: options.data,
       resourceLimits: { maxOldGenerationSizeMb: options.memoryLimitMb },
       env: { ...options.env },
+      // Job output goes to its run's log (worker-context.ts routeStdio); what goes round that is read and dropped
+      // here instead of reaching the host's stdout.
+      stdout: true,
+      stderr: true,
     });
     this.exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
     this.#outbox = new Outbox((json) => this.#worker.postMessage({ type: 'batch', json } satisfies PoolHostMessage), MAX_BATCH);
@@ -133,6 +137,8 @@ export class WorkerHandle {
 
   #listen(): void {
     const worker = this.#worker;
+    worker.stdout.resume();
+    worker.stderr.resume();
     worker.on('message', (message: unknown) => {
       // Job code can post on the worker's port, so what arrives is read, never trusted (wire-read.ts).
       const read = readPoolWorkerMessage(message);
@@ -159,7 +165,7 @@ export class WorkerHandle {
       if (item.type === 'unreadable') {
         // An item that names no run may have been anyone's result: only ending the worker ends all its runs.
         if (item.runId === null) return this.#finish({ kind: 'unreadable', why: item.why });
-        ended = this.#failRun(item.runId, item.why) || ended;
+        ended = this.#failRun(item.runId, item.why, item.code) || ended;
         continue;
       }
       try {
@@ -173,12 +179,12 @@ export class WorkerHandle {
   }
 
   /** A run whose items cannot be read ends FAILED now, saying why; its job is told to stop (its later items are dropped). */
-  #failRun(runId: string, why: string): boolean {
+  #failRun(runId: string, why: string, code?: string): boolean {
     const run = this.#runs.get(runId);
     if (!run) return false;
     this.abort(runId, 'its outcome could not be read');
     this.#runs.delete(runId);
-    run.settle.resolve({ ok: false, error: unreadableRunError(why) });
+    run.settle.resolve({ ok: false, error: unreadableRunError(why, code) });
     return true;
   }
 

@@ -7,6 +7,7 @@
  * and never a batch. The batch is built by string concatenation with timers taken at load (worker-primordials.ts):
  * in a worker, job code that changes Array.prototype or the timer globals does not reach it.
  */
+import { OUTBOX_FLUSH_CHARS } from './wire-limits.js';
 import { clearImmediateSafe, setImmediateSafe } from './worker-primordials.js';
 
 export class Outbox {
@@ -29,7 +30,8 @@ export class Outbox {
 
   push(itemJson: string): void {
     this.#text = this.#count === 0 ? itemJson : `${this.#text},${itemJson}`;
-    if (++this.#count >= this.#maxItems) this.flush();
+    // Past OUTBOX_FLUSH_CHARS the batch leaves at once, so no batch grows past what the other side reads (wire-limits.ts).
+    if (++this.#count >= this.#maxItems || this.#text.length > OUTBOX_FLUSH_CHARS) this.flush();
     else this.#scheduled ??= setImmediateSafe(() => this.flush());
   }
 

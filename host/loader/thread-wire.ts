@@ -9,6 +9,7 @@
 import type { LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../errors/index.js';
 import type { CacheOp, ThreadTaskResult } from './protocol.js';
+import { boundedJson, boundError, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge, count, SPECS_MAX_CHARS, TOO_LARGE_CODES, TooLargeError } from './wire-limits.js';
 import { stringify } from './worker-primordials.js';
 
 /** Taken before job code runs, as the primordials are. */
@@ -28,7 +29,10 @@ export function logItemJson(runId: string, level: LogLevel, message: string): st
 export function cacheItemJson(runId: string, id: number, request: CacheOp): string {
   let op = `{"op":${quote(request.op)},"key":${quote(request.key)}`;
   if (request.op === 'set') {
-    const value: string | undefined = stringify(request.value);
+    // Measured as it is written: a toJSON may give something else the second time it is asked.
+    const measured = boundedJson(request.value, CACHE_VALUE_MAX_CHARS);
+    if ('tooLarge' in measured) throw cacheValueTooLarge(measured.tooLarge);
+    const value = measured.json;
     if (value !== undefined) op += `,"value":${value}`;
     if (request.ttlMs !== undefined) op += `,"ttlMs":${stringify(request.ttlMs)}`;
   }
@@ -46,7 +50,11 @@ function taskResultJson(result: ThreadTaskResult): string {
   if (!result.ok) return `{"ok":false,"error":${errorJson(result.error)}${usage}}`;
   const text = result.result === null ? 'null' : quote(result.result);
   if (result.specs === undefined) return `{"ok":true,"result":${text}${usage}}`;
-  const specs: string | undefined = stringify(result.specs);
+  const measured = boundedJson(result.specs, SPECS_MAX_CHARS);
+  if ('tooLarge' in measured) {
+    throw new TooLargeError(TOO_LARGE_CODES.specs, `the resolver's job specs may take at most ${count(SPECS_MAX_CHARS)} characters of JSON; these take ${count(measured.tooLarge)} or more`);
+  }
+  const specs = measured.json;
   return `{"ok":true,"result":${text},"specs":${specs ?? 'null'}${usage}}`;
 }
 
@@ -58,9 +66,11 @@ function usageJson({ cpuMs, peakMemoryMb }: ThreadTaskResult): string {
   return text;
 }
 
+/** Every text of a job's error is cut to ERROR_TEXT_MAX_CHARS (wire-limits.ts). */
 function errorJson(error: SerializedError): string {
-  let text = `{"name":${quote(error.name)},"message":${quote(error.message)}`;
-  if (error.stack !== undefined) text += `,"stack":${quote(error.stack)}`;
-  if (error.code !== undefined) text += `,"code":${quote(error.code)}`;
+  const { name, message, stack, code } = boundError(error);
+  let text = `{"name":${quote(name)},"message":${quote(message)}`;
+  if (stack !== undefined) text += `,"stack":${quote(stack)}`;
+  if (code !== undefined) text += `,"code":${quote(code)}`;
   return `${text}}`;
 }

@@ -5,6 +5,7 @@
  */
 import type { LogLevel } from '@jobcenter/job-api';
 import type { CacheOp, PoolHostItem, ThreadRun, WorkerMessage } from './protocol.js';
+import { RunLogGate } from './run-log-gate.js';
 import { cacheItemJson, logItemJson } from './thread-wire.js';
 import { buildContext, type RunChannel } from './worker-context.js';
 import { SafeMap } from './worker-primordials.js';
@@ -71,9 +72,13 @@ export function openPooledRun(run: ThreadRun, push: (itemJson: string) => void, 
     return controller.signal;
   };
   let closed = false;
+  // The run's cap and rate limit apply here, before a line crosses (run-log-gate.ts); made on the first line.
+  let gate: RunLogGate | null = null;
   // Lines after the run's end (a timer it left behind still carries its async context) belong to no run.
   const log = (level: LogLevel, message: string): void => {
-    if (!closed) push(logItemJson(runId, level, message));
+    if (closed) return;
+    gate ??= new RunLogGate(run.logMaxBytes, (lineLevel, line) => push(logItemJson(runId, lineLevel, line)));
+    gate.log(level, message);
   };
   let startedAt: number | undefined;
   const post = (message: WorkerMessage): void => {
@@ -89,11 +94,14 @@ export function openPooledRun(run: ThreadRun, push: (itemJson: string) => void, 
     log,
     post,
     close() {
+      gate?.flush();
       closed = true;
       cache.rejectRun(runId, 'the run has ended: cache request not answered');
     },
   };
   const abort = (reason: string): void => {
+    // The tail of a run that may be terminated after its grace time goes now.
+    gate?.flush();
     abortReason ??= new Error(reason);
     controller?.abort(abortReason);
   };

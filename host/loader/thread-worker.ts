@@ -165,9 +165,11 @@ function resultJson(runId: string, result: ThreadTaskResult, startedAt: number |
   try {
     return resultItemJson(runId, result, startedAt);
   } catch (err) {
-    const message = `the run's outcome could not be sent to the host: ${serializeError(err).message}`;
+    const { message: why, code } = serializeError(err);
+    const message = `the run's outcome could not be sent to the host: ${why}`;
     const { cpuMs, peakMemoryMb } = result;
-    return resultItemJson(runId, { ok: false, error: { name: 'Error', message }, cpuMs, peakMemoryMb }, startedAt);
+    const error = code === undefined ? { name: 'Error', message } : { name: 'Error', message, code };
+    return resultItemJson(runId, { ok: false, error, cpuMs, peakMemoryMb }, startedAt);
   }
 }
 

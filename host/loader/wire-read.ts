@@ -10,7 +10,8 @@
 import type { LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../errors/index.js';
 import type { ModuleWorkerMessage } from './module-protocol.js';
-import type { CacheOp, PoolWorkerItem, PoolWorkerMessage, ThreadTaskResult } from './protocol.js';
+import type { CacheOp, PoolWorkerItem, PoolWorkerMessage, ThreadTaskResult, WorkerMessage } from './protocol.js';
+import { BATCH_MAX_CHARS, boundError, clipText, count, LOG_LINE_MAX_CHARS, RESULT_MAX_CHARS, TOO_LARGE_CODES } from './wire-limits.js';
 
 /** Codes of the errors of runs lost to what could not be read. */
 export const UNREADABLE_CODES = {
@@ -20,9 +21,9 @@ export const UNREADABLE_CODES = {
   worker: 'WORKER_MESSAGE_UNREADABLE',
 } as const;
 
-/** The error a run ends with when an item of it could not be read. */
-export function unreadableRunError(why: string): SerializedError {
-  return { name: 'Error', message: `the run's outcome could not be read: ${why}`, code: UNREADABLE_CODES.run };
+/** The error a run ends with when an item of it could not be read (`code`: a more precise one, as RESULT_TOO_LARGE). */
+export function unreadableRunError(why: string, code: string = UNREADABLE_CODES.run): SerializedError {
+  return { name: 'Error', message: `the run's outcome could not be read: ${why}`, code };
 }
 
 /** An item or message that cannot be read; `runId` names its run when that much could be read. */
@@ -30,7 +31,12 @@ export interface Unreadable {
   readonly type: 'unreadable';
   readonly runId: string | null;
   readonly why: string;
+  /** Set when the reason has a code of its own (an item over its size limit: wire-limits.ts). */
+  readonly code?: string;
 }
+
+/** What a reader found wrong: the reason, and a code when it has one of its own. */
+type Problem = string | { readonly why: string; readonly code: string };
 
 type Fields = Readonly<Record<string, unknown>>;
 
@@ -50,12 +56,12 @@ function isOptional(value: unknown, type: 'string' | 'number'): boolean {
   return value === undefined || (type === 'string' ? typeof value === 'string' : Number.isFinite(value));
 }
 
-/** The error of a failed run (or of a module that failed to boot). */
+/** The error of a failed run (or of a module that failed to boot), its texts cut to ERROR_TEXT_MAX_CHARS. */
 export function readError(value: unknown): SerializedError | string {
   if (!isFields(value)) return 'the error is not an object';
   if (typeof value.name !== 'string' || typeof value.message !== 'string') return 'the error has no text name and message';
   if (!isOptional(value.stack, 'string') || !isOptional(value.code, 'string')) return "the error's stack or code is not text";
-  return checked<SerializedError>(value);
+  return boundError(checked<SerializedError>(value));
 }
 
 /** How a run ended, as a thread pool worker, a module worker or an isolate reports it. */
@@ -64,7 +70,7 @@ export function readTaskResult(value: unknown): ThreadTaskResult | string {
   if (!isOptional(value.cpuMs, 'number') || !isOptional(value.peakMemoryMb, 'number')) return "the run's resource figures are not numbers";
   if (value.ok === false) {
     const error = readError(value.error);
-    return typeof error === 'string' ? error : checked<ThreadTaskResult>(value);
+    return typeof error === 'string' ? error : checked<ThreadTaskResult>({ ...value, error });
   }
   if (value.ok !== true) return 'the result says neither ok nor failed';
   if (value.result !== null && typeof value.result !== 'string') return 'the result is neither text nor null';
@@ -77,6 +83,8 @@ export function readPoolWorkerMessage(message: unknown): Exclude<PoolWorkerMessa
   if (!isFields(message)) return 'the message is not an object';
   if (message.type === 'ready') return { type: 'ready' };
   if (message.type !== 'batch' || typeof message.json !== 'string') return 'the message is neither ready nor a batch of text';
+  // The worker's own batches stay far below this (thread-outbox.ts): a longer one was posted by job code.
+  if (message.json.length > BATCH_MAX_CHARS) return `the batch has ${count(message.json.length)} characters, over the limit of ${count(BATCH_MAX_CHARS)}`;
   let items: unknown;
   try {
     items = JSON.parse(message.json);
@@ -100,8 +108,8 @@ export function readPoolWorkerItem(item: unknown): PoolWorkerItem | Unreadable {
     }
     case 'result': {
       if (!isOptional(item.startedAt, 'number')) return unreadable(runId, 'the start time is not a number');
-      const result = readTaskResult(item.result);
-      return typeof result === 'string' ? unreadable(runId, result) : checked<PoolWorkerItem>(item);
+      const result = readWorkerResult(item.result);
+      return isResult(result) ? checked<PoolWorkerItem>({ ...item, result }) : unreadable(runId, result);
     }
     default:
       return unreadable(runId, 'an item of no known type');
@@ -126,11 +134,13 @@ export function readModuleWorkerMessage(message: unknown): ModuleWorkerMessage |
     }
     case 'result': {
       if (typeof message.runId !== 'string') return unreadable(null, 'a result that names no run');
-      const result = readTaskResult(message.result);
-      return typeof result === 'string' ? unreadable(message.runId, result) : checked<ModuleWorkerMessage>(message);
+      const result = readWorkerResult(message.result);
+      return isResult(result) ? checked<ModuleWorkerMessage>({ ...message, result }) : unreadable(message.runId, result);
     }
     case 'log':
-      return LEVELS.has(message.level) && typeof message.message === 'string' ? checked<ModuleWorkerMessage>(message) : unreadable(null, 'a log line without a level and text');
+      return LEVELS.has(message.level) && typeof message.message === 'string'
+        ? checked<ModuleWorkerMessage>({ ...message, message: clipText(message.message, LOG_LINE_MAX_CHARS) })
+        : unreadable(null, 'a log line without a level and text');
     case 'stopped':
       return checked<ModuleWorkerMessage>(message);
     default:
@@ -138,6 +148,41 @@ export function readModuleWorkerMessage(message: unknown): ModuleWorkerMessage |
   }
 }
 
-function unreadable(runId: string | null, why: string): Unreadable {
-  return { type: 'unreadable', runId, why };
+/**
+ * A message on a module run's own port (protocol.ts WorkerMessage): job code can reach that port too. A log line
+ * is cut to LOG_LINE_MAX_CHARS (the worker's gate cuts it first: run-log-gate.ts).
+ */
+export function readRunPortMessage(message: unknown): WorkerMessage | string {
+  if (!isFields(message)) return 'the message is not an object';
+  switch (message.type) {
+    case 'started':
+      return Number.isFinite(message.at) ? checked<WorkerMessage>(message) : 'a start without a time';
+    case 'log':
+      return LEVELS.has(message.level) && typeof message.message === 'string'
+        ? checked<WorkerMessage>({ ...message, message: clipText(message.message, LOG_LINE_MAX_CHARS) })
+        : 'a log line without a level and text';
+    case 'cache': {
+      const problem = Number.isSafeInteger(message.id) ? cacheOpProblem(message.request) : 'a cache request without an id';
+      return problem ?? checked<WorkerMessage>(message);
+    }
+    case 'end':
+      return { type: 'end' };
+    default:
+      return 'a message of no known type';
+  }
+}
+
+/** A worker's result as read, or why not: its own workers cut a result to RESULT_MAX_CHARS (worker-context.ts). */
+function readWorkerResult(value: unknown): ThreadTaskResult | Problem {
+  const result = readTaskResult(value);
+  if (typeof result === 'string' || !result.ok || result.result === null || result.result.length <= RESULT_MAX_CHARS) return result;
+  return { why: `the result has ${count(result.result.length)} characters, over the limit of ${count(RESULT_MAX_CHARS)}`, code: TOO_LARGE_CODES.result };
+}
+
+function isResult(read: ThreadTaskResult | Problem): read is ThreadTaskResult {
+  return typeof read !== 'string' && !('why' in read);
+}
+
+function unreadable(runId: string | null, problem: Problem): Unreadable {
+  return typeof problem === 'string' ? { type: 'unreadable', runId, why: problem } : { type: 'unreadable', runId, why: problem.why, code: problem.code };
 }

@@ -6,9 +6,11 @@
  */
 import { format } from 'node:util';
 import type { JobCache, JobContext, JobLogger, JobSpec, LogLevel } from '@jobcenter/job-api';
-import { serializeError } from '../errors/index.js';
+import { serializeError, type SerializedError } from '../errors/index.js';
 import type { CacheOp, HostMessage, ThreadRun, ThreadTask, ThreadTaskResult, WorkerMessage } from './protocol.js';
-import { now, postOn, SafeMap, sliceText, stringify } from './worker-primordials.js';
+import { RunLogGate } from './run-log-gate.js';
+import { boundedJson, CACHE_KEY_MAX_CHARS, clipText, ERROR_TEXT_MAX_CHARS, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge, count, RESULT_MAX_CHARS, SLICE_MAX_CHARS, TOO_LARGE_CODES, TooLargeError } from './wire-limits.js';
+import { now, postOn, SafeMap, setImmediateSafe, sliceText } from './worker-primordials.js';
 
 /** A job (execute) or a resolver (resolve: returns the sub-jobs it wants). */
 export type Runnable = { execute(ctx: JobContext): unknown } | { resolve(ctx: JobContext): unknown };
@@ -42,6 +44,8 @@ export function openRunChannel(task: ThreadTask): RunChannel {
   };
   port.on('message', (message: HostMessage) => {
     if (message.type === 'abort') {
+      // The tail of a run that may be terminated after its grace time goes now.
+      gate?.flush();
       abort.abort(new Error(message.reason));
       return;
     }
@@ -65,7 +69,12 @@ export function openRunChannel(task: ThreadTask): RunChannel {
       post({ type: 'cache', id, request: op });
     });
   };
-  const log = (level: LogLevel, message: string): void => post({ type: 'log', level, message, time: now() });
+  // The run's cap and rate limit apply here, before a line crosses (run-log-gate.ts).
+  let gate: RunLogGate | null = null;
+  const log = (level: LogLevel, message: string): void => {
+    gate ??= new RunLogGate(task.logMaxBytes, (lineLevel, line) => post({ type: 'log', level: lineLevel, message: line, time: now() }));
+    gate.log(level, message);
+  };
 
   const context = buildContext(task, abort.signal, log, request);
   return {
@@ -73,6 +82,7 @@ export function openRunChannel(task: ThreadTask): RunChannel {
     log,
     post,
     close() {
+      gate?.flush();
       rejectAll('the run has ended: cache request not answered');
       closed = true;
       port.removeAllListeners('message');
@@ -153,6 +163,7 @@ class RunContext implements JobContext {
       this.#cache = Object.freeze({
         get: async <T>(key: string) => request({ op: 'get', key: cacheKey(key) }) as Promise<T | undefined>,
         set: async (key: string, value: unknown, opts?: { ttlMs?: number }) => {
+          checkCacheValue(value);
           // Values cross to the host as JSON, which would silently drop a function: refuse what cannot be cloned.
           structuredClone(value);
           await request({ op: 'set', key: cacheKey(key), value, ...cacheTtl(opts) });
@@ -169,7 +180,19 @@ class RunContext implements JobContext {
 /** The host refuses a request whose key is not text (wire-read.ts): a wrong key fails the call, not the run. */
 function cacheKey(key: unknown): string {
   if (typeof key !== 'string') throw new TypeError(`a cache key must be a string, got ${typeof key}`);
+  if (key.length > CACHE_KEY_MAX_CHARS) {
+    throw new TooLargeError(TOO_LARGE_CODES.cacheKey, `a cache key may have at most ${CACHE_KEY_MAX_CHARS} characters; this one has ${count(key.length)}`);
+  }
   return key;
+}
+
+/**
+ * A value over CACHE_VALUE_MAX_CHARS of JSON is refused here, in the job's call, before anything is copied or sent
+ * (the pool's channel measures it again as it writes it: thread-wire.ts).
+ */
+export function checkCacheValue(value: unknown): void {
+  const measured = boundedJson(value, CACHE_VALUE_MAX_CHARS);
+  if ('tooLarge' in measured) throw cacheValueTooLarge(measured.tooLarge);
 }
 
 /** As cacheKey, for a ttlMs that is not a number. */
@@ -213,6 +236,35 @@ export function routeConsole(current: () => Pick<RunChannel, 'log'> | null): voi
       current()?.log(level, format(...args));
     };
   }
+  routeStdio(process.stdout, 'info', current);
+  routeStdio(process.stderr, 'error', current);
+}
+
+const decodeUtf8 = TextDecoder.prototype.decode;
+const utf8 = new TextDecoder();
+
+/**
+ * process.stdout / process.stderr writes go to the current run's log, under its cap and rate (a worker's own stdio
+ * would reach the host's stdout uncapped). Each write is a line; a trailing newline is dropped.
+ */
+function routeStdio(stream: NodeJS.WriteStream, level: LogLevel, current: () => Pick<RunChannel, 'log'> | null): void {
+  stream.write = ((chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
+    current()?.log(level, stdioText(chunk));
+    const done = typeof encoding === 'function' ? encoding : callback;
+    if (typeof done === 'function') setImmediateSafe(() => (done as (err?: Error | null) => void)(null));
+    return true;
+  }) as NodeJS.WriteStream['write'];
+}
+
+function stdioText(chunk: unknown): string {
+  let text: string;
+  if (typeof chunk === 'string') text = chunk;
+  else if (chunk instanceof Uint8Array) {
+    if (chunk.byteLength > SLICE_MAX_CHARS) return `[a write of ${count(chunk.byteLength)} bytes was not kept: over the limit of ${count(SLICE_MAX_CHARS)}]`;
+    text = Reflect.apply(decodeUtf8, utf8, [chunk]) as string;
+  } else return String(chunk);
+  const length = text.length;
+  return length > 0 && length <= SLICE_MAX_CHARS && sliceText(text, length - 1, length) === '\n' ? sliceText(text, 0, length - 1) : text;
 }
 
 /** An object whose execute or resolve is a function; null for anything else. */
@@ -241,11 +293,26 @@ export async function runJob(task: ThreadRun, channel: RunChannel, load: () => R
     const value = await job.execute(channel.context);
     return { ok: true, result: toResult(value, task.resultMaxChars) };
   } catch (err) {
-    return { ok: false, error: serializeError(err) };
+    return { ok: false, error: jobError(err) };
   } finally {
     channel.post({ type: 'end' });
     channel.close();
   }
+}
+
+/**
+ * The job's error as it crosses. An error whose message is too long to cut (wire-limits.ts) is not read further:
+ * formatting its stack would copy that message whole in the worker.
+ */
+function jobError(err: unknown): SerializedError {
+  let message: unknown;
+  try {
+    message = err instanceof Error ? err.message : undefined;
+  } catch {
+    message = undefined;
+  }
+  if (typeof message === 'string' && message.length > SLICE_MAX_CHARS) return { name: 'Error', message: clipText(message, ERROR_TEXT_MAX_CHARS) };
+  return serializeError(err);
 }
 
 /** A resolver must return an array of plain, cloneable specs; the host validates each one when it reconciles. */
@@ -258,17 +325,33 @@ function checkSpecs(value: unknown): JobSpec[] {
   return structuredClone(value) as JobSpec[];
 }
 
+/**
+ * The run's result: the job's string, or its value's JSON, cut to maxChars. A string too long to be cut safely in
+ * the worker, or a value whose JSON passes SLICE_MAX_CHARS, fails the run instead (wire-limits.ts says why).
+ */
 function toResult(value: unknown, maxChars: number): string | null {
   if (value === undefined || value === null) return null;
+  const keep = maxChars < RESULT_MAX_CHARS ? maxChars : RESULT_MAX_CHARS;
   let text: string | undefined;
   if (typeof value === 'string') text = value;
   else {
+    let measured: ReturnType<typeof boundedJson>;
     try {
-      text = stringify(value);
+      measured = boundedJson(value, SLICE_MAX_CHARS);
     } catch (err) {
       throw new Error(`the job's result could not be turned into JSON: ${serializeError(err).message}`);
     }
+    if ('tooLarge' in measured) throw resultTooLarge(`its JSON takes ${count(measured.tooLarge)} characters or more`, keep);
+    text = measured.json;
   }
   if (text === undefined) return null;
-  return text.length > maxChars ? sliceText(text, 0, maxChars) : text;
+  if (text.length > SLICE_MAX_CHARS) throw resultTooLarge(`it has ${count(text.length)} characters`, keep);
+  return text.length > keep ? sliceText(text, 0, keep) : text;
+}
+
+function resultTooLarge(size: string, keep: number): TooLargeError {
+  return new TooLargeError(
+    TOO_LARGE_CODES.result,
+    `the job's result is too large: ${size}; a result is cut to its first ${count(keep)} characters, but one over ${count(SLICE_MAX_CHARS)} characters is refused`,
+  );
 }

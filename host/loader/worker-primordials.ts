@@ -51,3 +51,6 @@ export class SafeMap<K, V> extends Map<K, V> {}
 for (const name of ['get', 'set', 'has', 'delete', 'clear', 'forEach', 'size'] as const) {
   defineProperty(SafeMap.prototype, name, getOwnPropertyDescriptor(Map.prototype, name)!);
 }
+
+/** UTF-8 length of a text, as the host will count it in the run's log. */
+export const utf8Length: (text: string) => number = Buffer.byteLength;
