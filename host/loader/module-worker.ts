@@ -13,6 +13,7 @@ import { bootModule, loadModuleConfig, moduleDefinitionOf, type BootedModule } f
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
 import { asRunnable, catchStrayRejections, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
+import { trackLeftovers } from './run-leftovers.js';
 import { postOn, settle } from './worker-primordials.js';
 import { WorkerUsage } from './worker-usage.js';
 
@@ -74,6 +75,7 @@ if (parentPort) {
   const lifecycle = lifecycleLogger(port);
   routeConsole(() => runs.getStore() ?? lifecycle);
   catchStrayRejections(() => runs.getStore() ?? lifecycle);
+  trackLeftovers(() => runs.getStore() ?? null);
   const booted = boot(workerData as ModuleWorkerData, lifecycle);
   serve(port, booted);
   booted.then(

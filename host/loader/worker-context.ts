@@ -8,6 +8,7 @@ import { format } from 'node:util';
 import type { JobCache, JobContext, JobLogger, JobSpec, LogLevel } from '@jobcenter/job-api';
 import { serializeError } from '../errors/index.js';
 import type { CacheOp, HostMessage, ThreadRun, ThreadTask, ThreadTaskResult, WorkerMessage } from './protocol.js';
+import { endRunLeftovers } from './run-leftovers.js';
 import { now, postOn, SafeMap, sliceText, stringify } from './worker-primordials.js';
 
 /** A job (execute) or a resolver (resolve: returns the sub-jobs it wants). */
@@ -243,6 +244,7 @@ export async function runJob(task: ThreadRun, channel: RunChannel, load: () => R
   } catch (err) {
     return { ok: false, error: serializeError(err) };
   } finally {
+    endRunLeftovers(channel);
     channel.post({ type: 'end' });
     channel.close();
   }
