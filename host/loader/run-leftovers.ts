@@ -172,6 +172,8 @@ export function endRunLeftovers(run: RunChannel): void {
   let cleared = 0;
   if (record.timers) {
     call(mapOps.forEach, record.timers, (immediate: boolean, timer: Timer) => {
+      // Cleared already by its numeric id (`clearTimeout(+timer)`), which does not find the timer's list.
+      if ((timer as { _destroyed?: boolean })._destroyed === true) return;
       apply(immediate ? clearImmediateOriginal : clearTimeoutOriginal, undefined, [timer]);
       cleared++;
     });
