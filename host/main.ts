@@ -16,6 +16,7 @@ import { BundleRuns } from './dispatch/bundle-runs.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import type { Reconciler } from './dispatch/types.js';
 import { serverPathHider } from './errors/server-paths.js';
+import { killOrphanedGroups } from './loader/child-groups.js';
 import { createModuleExecutor } from './loader/module-executor.js';
 import { createIsolateExecutor } from './loader/isolate-executor.js';
 import { createBundleScanner } from './loader/bundle-scanner.js';
@@ -129,6 +130,9 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     teardown.push(async () => {
       await Promise.allSettled(Object.values(executors).map((e) => e.close()));
     });
+    // What thread and module jobs spawned under a host that was killed (SIGKILL) is still running: end it (docs/isolation.md).
+    const orphaned = killOrphanedGroups();
+    if (orphaned) logger.warn('killed the child processes that thread and module jobs of dead host processes left running', { hosts: orphaned });
     const targets = new CachedTargets(store);
     // Late-bound: the resolver service needs the engine, which needs the dispatcher, which needs the reconciler.
     let resolvers: ResolverService | null = null;

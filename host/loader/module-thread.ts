@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { HostError, serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
+import { killGroupsOnExit } from './child-groups.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
 import { clipText } from './wire-limits.js';
@@ -75,6 +76,7 @@ export class ModuleThread {
       stderr: true,
     });
     this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
+    killGroupsOnExit(this.#worker);
     this.#listen();
     const timer = setTimeout(() => {
       if (this.#state === 'booting') this.#end(new HostError('UNPROCESSABLE', `module context did not start within ${opts.bootTimeoutMs} ms`));

@@ -15,6 +15,7 @@ import type { ThreadTask, ThreadTaskResult } from './protocol.js';
 import { asRunnable, catchStrayRejections, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
 import { RunLogGate } from './run-log-gate.js';
 import { boundedJson, boundError, count, SPECS_MAX_CHARS, TOO_LARGE_CODES } from './wire-limits.js';
+import { trackLeftovers } from './run-leftovers.js';
 import { postOn, settle } from './worker-primordials.js';
 import { WorkerUsage } from './worker-usage.js';
 
@@ -98,6 +99,7 @@ if (parentPort) {
   const lifecycle = lifecycleLogger(port);
   routeConsole(() => runs.getStore() ?? lifecycle);
   catchStrayRejections(() => runs.getStore() ?? lifecycle);
+  trackLeftovers(() => runs.getStore() ?? null);
   const booted = boot(workerData as ModuleWorkerData, lifecycle);
   serve(port, booted);
   booted.then(

@@ -6,6 +6,7 @@
 import type { Worker } from 'node:worker_threads';
 import { serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
+import { killGroupsOnExit } from './child-groups.js';
 import type { RunHooks } from './executor.js';
 import { startWorkerFile } from './module-thread.js';
 import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, ThreadRun, ThreadTaskResult } from './protocol.js';
@@ -69,6 +70,7 @@ export class WorkerHandle {
       stderr: true,
     });
     this.exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
+    killGroupsOnExit(this.#worker);
     this.#outbox = new Outbox((json) => this.#worker.postMessage({ type: 'batch', json } satisfies PoolHostMessage), MAX_BATCH);
     this.#listen();
   }

@@ -14,6 +14,7 @@ import { serializeError } from '../errors/index.js';
 import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage, ThreadRun, ThreadTaskResult } from './protocol.js';
 import { Outbox } from './thread-outbox.js';
 import { resultItemJson } from './thread-wire.js';
+import { trackLeftovers } from './run-leftovers.js';
 import { CacheRequests, openPooledRun, type PooledRun } from './thread-worker-run.js';
 import { asRunnable, catchStrayRejections, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
 import { append, now, parse, postOn, SafeMap, setTimeoutSafe, settle } from './worker-primordials.js';
@@ -102,6 +103,7 @@ function serve(port: NonNullable<typeof parentPort>): void {
 
   routeConsole(() => runs.getStore() ?? null);
   catchStrayRejections(() => runs.getStore() ?? null);
+  trackLeftovers(() => runs.getStore() ?? null);
   // A bundle that fails to import fails each run with the import's error (loadJob awaits the same promise).
   void loadModule((workerData as PoolWorkerData).mainUrl)
     .catch(() => {})

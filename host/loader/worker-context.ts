@@ -9,8 +9,9 @@ import type { JobCache, JobContext, JobLogger, JobSpec, LogLevel } from '@jobcen
 import { serializeError, type SerializedError } from '../errors/index.js';
 import type { CacheOp, HostMessage, ThreadRun, ThreadTask, ThreadTaskResult, WorkerMessage } from './protocol.js';
 import { RunLogGate } from './run-log-gate.js';
+import { endRunLeftovers } from './run-leftovers.js';
 import { boundedJson, CACHE_KEY_MAX_CHARS, clipText, ERROR_TEXT_MAX_CHARS, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge, count, RESULT_MAX_CHARS, SLICE_MAX_CHARS, TOO_LARGE_CODES, TooLargeError } from './wire-limits.js';
-import { now, postOn, SafeMap, setImmediateSafe, sliceText } from './worker-primordials.js';
+import { now, postOn, SafeMap, setImmediateSafe, sliceText, stringify } from './worker-primordials.js';
 
 /** A job (execute) or a resolver (resolve: returns the sub-jobs it wants). */
 export type Runnable = { execute(ctx: JobContext): unknown } | { resolve(ctx: JobContext): unknown };
@@ -295,6 +296,7 @@ export async function runJob(task: ThreadRun, channel: RunChannel, load: () => R
   } catch (err) {
     return { ok: false, error: jobError(err) };
   } finally {
+    endRunLeftovers(channel);
     channel.post({ type: 'end' });
     channel.close();
   }
