@@ -19,6 +19,8 @@ Options (environment variable in brackets):
   --lease-ms N        how long this host's hold on its database and data folder lasts without a renewal
                       (JOBCENTER_LEASE_MS, default 30000; renewed every third of it)
   --log-level L       debug, info, warn or error (JOBCENTER_LOG_LEVEL, default info)
+  --exec-containment C  how exec runs are contained: auto (default), cgroup, pid-namespace or process-group
+                      (JOBCENTER_EXEC_CONTAINMENT; docs/isolation.md says what each covers)
   --no-samples        do not create the sample projects on an empty database
   -h, --help          show this help
 
@@ -43,6 +45,7 @@ export async function main(argv: string[]): Promise<void> {
       'host-id': { type: 'string' },
       'log-level': { type: 'string' },
       'lease-ms': { type: 'string' },
+      'exec-containment': { type: 'string' },
       'no-samples': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -63,6 +66,7 @@ export async function main(argv: string[]): Promise<void> {
   if (values.db !== undefined) options.dbUrl = values.db;
   if (values['host-id'] !== undefined) options.hostId = values['host-id'];
   if (values['lease-ms'] !== undefined) options.leaseMs = Number(values['lease-ms']);
+  if (values['exec-containment'] !== undefined) options.execContainment = values['exec-containment'] as HostOptions['execContainment'];
   if (values['log-level'] !== undefined) options.logLevel = values['log-level'] as HostOptions['logLevel'];
   await run(options);
 }

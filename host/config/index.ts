@@ -66,6 +66,11 @@ export interface HostOptions {
   samplesDir?: string;
   /** The environment job code sees (workers and child processes); default: the host's, minus JOBCENTER_*. */
   jobEnv?: Record<string, string | undefined>;
+  /**
+   * How exec runs are contained (docs/isolation.md): `auto` (default: the best this machine allows), `cgroup`,
+   * `pid-namespace` or `process-group`. Asking for one the machine cannot give fails the start.
+   */
+  execContainment?: ContainmentChoice;
 }
 
 export interface HostConfig {
@@ -99,7 +104,11 @@ export interface HostConfig {
   readonly samplesDir: string | null;
   /** The environment job code gets: never the host's JOBCENTER_* variables (the admin password among them). */
   readonly jobEnv: Readonly<Record<string, string>>;
+  readonly execContainment: ContainmentChoice;
 }
+
+export type ContainmentChoice = 'auto' | 'cgroup' | 'pid-namespace' | 'process-group';
+const CONTAINMENTS: readonly ContainmentChoice[] = ['auto', 'cgroup', 'pid-namespace', 'process-group'];
 
 const MB = 1024 * 1024;
 
@@ -117,6 +126,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOption
   if (env.JOBCENTER_LOG_LEVEL) opts.logLevel = parseLevel(env.JOBCENTER_LOG_LEVEL);
   if (env.JOBCENTER_BIND) opts.bind = env.JOBCENTER_BIND;
   if (env.JOBCENTER_LEASE_MS) opts.leaseMs = parseIntStrict(env.JOBCENTER_LEASE_MS, 'JOBCENTER_LEASE_MS');
+  if (env.JOBCENTER_EXEC_CONTAINMENT) opts.execContainment = env.JOBCENTER_EXEC_CONTAINMENT as ContainmentChoice;
   return opts;
 }
 
@@ -156,6 +166,7 @@ export function compileConfig(options: HostOptions): HostConfig {
     seedSamples: options.seedSamples ?? false,
     samplesDir: options.samplesDir ?? null,
     jobEnv: Object.freeze(withoutHostVariables(options.jobEnv ?? process.env)),
+    execContainment: containmentChoice(options.execContainment ?? 'auto'),
   };
   return Object.freeze(config);
 }
@@ -190,6 +201,12 @@ function parseIntStrict(value: string, name: string): number {
 function parseLevel(value: string): HostConfig['logLevel'] {
   if (value === 'debug' || value === 'info' || value === 'warn' || value === 'error') return value;
   throw new Error(`JOBCENTER_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(value)}`);
+}
+
+function containmentChoice(value: string): ContainmentChoice {
+  const choice = CONTAINMENTS.find((c) => c === value);
+  if (!choice) throw new Error(`execContainment (JOBCENTER_EXEC_CONTAINMENT) must be ${CONTAINMENTS.join(', ')}, got ${JSON.stringify(value)}`);
+  return choice;
 }
 
 function positive(n: number, name: string): number {
