@@ -192,10 +192,10 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
  */
 function memoryVerdict(outcome: RunOutcome, report: CellReport, memoryLimitMb: number | null, hooks: RunHooks): RunOutcome {
   if (report.oomKills === 0) return outcome;
-  const what = `the kernel killed ${report.oomKills} process${report.oomKills === 1 ? '' : 'es'} of this run at its memory limit of ${memoryLimitMb} MB`;
-  hooks.log('warn', what);
+  const killed = `the kernel killed ${report.oomKills} process${report.oomKills === 1 ? '' : 'es'} of this run`;
+  hooks.log('warn', `${killed} at its memory limit of ${memoryLimitMb} MB`);
   if (outcome.ok || outcome.aborted) return outcome;
-  return failure({ name: 'MemoryLimitError', message: `job exceeded its memory limit of ${memoryLimitMb} MB: ${what} (${outcome.error.message})` });
+  return failure({ name: 'MemoryLimitError', message: `job exceeded its memory limit of ${memoryLimitMb} MB: ${killed} (${outcome.error.message})` });
 }
 
 /** The cell's own figures, where it has them, count every process of the run (the samples miss what left the group). */
