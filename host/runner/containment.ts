@@ -99,13 +99,14 @@ function processGroup(): Containment {
  */
 const INIT_SCRIPT = '"$@" & wait $!';
 
+/** `unshare`: the command line that starts a namespace (unshareArgs). */
 function pidNamespace(unshare: readonly string[]): Containment {
   return {
     kind: 'pid-namespace',
-    covers: 'each run in its own PID namespace: when the command exits, or is killed, every process it started dies with it (setsid ones too)',
-    misses: 'no memory limit (memoryLimitMb is not applied); memory is sampled from /proc and misses processes that left the process group; if the host process itself is SIGKILLed, its running commands live on',
+    covers: `each run in its own PID namespace: when the command exits, or is killed, every process it started dies with it (setsid ones too)${unshare[0] === 'setpriv' ? ', and so does a run whose host process dies' : ''}`,
+    misses: `no memory limit (memoryLimitMb is not applied); memory is sampled from /proc and misses processes that left the process group${unshare[0] === 'setpriv' ? '' : '; if the host process itself is SIGKILLed, its running commands live on (no setpriv --pdeathsig here)'}`,
     enter: () => ({
-      wrap: (command, args) => ['unshare', [...unshare, '/bin/sh', '-c', INIT_SCRIPT, 'jobcenter-init', command, ...args]],
+      wrap: (command, args) => [unshare[0]!, [...unshare.slice(1), '/bin/sh', '-c', INIT_SCRIPT, 'jobcenter-init', command, ...args]],
       limitsMemory: false,
       measuresCpu: false,
       measuresMemory: false,
@@ -117,11 +118,18 @@ function pidNamespace(unshare: readonly string[]): Containment {
   };
 }
 
-/** The unshare arguments that work here (root: a PID namespace; another user: a user namespace too), or null. */
+/**
+ * The command line that starts a namespace here (root: a PID namespace; another user: a user namespace too), or
+ * null. Through `setpriv --pdeathsig KILL` where it exists: unshare then dies with the host even when the host is
+ * SIGKILLed (the signal comes when the thread that spawned it ends: Node spawns from the main thread), and the
+ * namespace with it.
+ */
 function unshareArgs(): readonly string[] | null {
   for (const args of [['--pid', '--fork', '--kill-child'], ['--user', '--map-root-user', '--pid', '--fork', '--kill-child']]) {
-    const probe = spawnSync('unshare', [...args, '/bin/true'], { stdio: 'ignore', timeout: 5_000 });
-    if (probe.status === 0) return args;
+    for (const prefix of [['setpriv', '--pdeathsig', 'KILL', 'unshare'], ['unshare']]) {
+      const probe = spawnSync(prefix[0]!, [...prefix.slice(1), ...args, '/bin/true'], { stdio: 'ignore', timeout: 5_000 });
+      if (probe.status === 0) return [...prefix, ...args];
+    }
   }
   return null;
 }

@@ -23,7 +23,8 @@ import { zip } from '../helpers/zip.js';
  * Starts a setsid grandchild that prints its own pid (as /proc sees it from the host: `$!` would be a namespace's
  * pid under the PID-namespace containment) and then becomes `sleep 300`; `$1` says what the command does next.
  */
-const LEAVE = `setsid sh -c 'read pid rest < /proc/self/stat; echo "grandchild $pid"; exec sleep 300' &
+const LEAVE = `read me rest < /proc/self/stat; echo "main $me"
+setsid sh -c 'read pid rest < /proc/self/stat; echo "grandchild $pid"; exec sleep 300' &
 sleep 0.5
 case "$1" in
   exit) echo "leaving" ;;
@@ -41,11 +42,22 @@ async function bundle(): Promise<Buffer> {
 
 /** The grandchild's pid, once the run's log shows it. */
 async function grandchildOf(api: Api, runId: string): Promise<number> {
-  return eventually(`run ${runId} to print its grandchild's pid`, async () => {
+  return (await pidsOf(api, runId))[1];
+}
+
+/** The command's and the grandchild's pids, once the run's log shows them. */
+async function pidsOf(api: Api, runId: string): Promise<[number, number]> {
+  return eventually(`run ${runId} to print its pids`, async () => {
     const res = await api.get(`/api/v1/runs/${runId}/log`);
-    const found = /grandchild (\d+)/.exec(res.text);
-    return found ? Number(found[1]) : undefined;
+    const main = /main (\d+)/.exec(res.text);
+    const grandchild = /grandchild (\d+)/.exec(res.text);
+    return main && grandchild ? [Number(main[1]), Number(grandchild[1])] : undefined;
   });
+}
+
+/** A failed test leaves nothing behind. */
+function killAll(pids: readonly number[]): void {
+  for (const pid of pids) if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 async function gone(pid: number): Promise<void> {
@@ -171,6 +183,31 @@ describe('exec containment forced to a PID namespace', () => {
   });
 });
 
+describe('exec runs of a SIGKILLed host under a PID namespace', () => {
+  test('die with the host (setpriv --pdeathsig)', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jc-contain-'));
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const crashed = spawnHost({ dataDir, port, args: ['--exec-containment', 'pid-namespace'] });
+    let pids: number[] = [];
+    try {
+      await waitForHealthy(url);
+      const api = await Api.login(url, 'admin', ADMIN_PASSWORD);
+      const p = await project(api, 'crash-ns');
+      const runId = await trigger(p, 'waits', { entry: ['/bin/sh', 'leave.sh', 'wait'] });
+      pids = await pidsOf(api, runId);
+      crashed.kill('SIGKILL');
+      await exited(crashed);
+      await gone(pids[1]!);
+      await gone(pids[0]!);
+    } finally {
+      crashed.kill('SIGKILL');
+      killAll(pids);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('exec cgroups of a crashed host', () => {
   // Root with a cgroup v2 mount is what the cgroup containment needs (docs/isolation.md): here it must be used.
   const skip = process.getuid?.() !== 0 || cgroup2Mount() === null ? 'exec runs cannot be put in cgroups on this machine' : false;
@@ -179,28 +216,28 @@ describe('exec cgroups of a crashed host', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const crashed = spawnHost({ dataDir, port });
-    let grandchild = 0;
+    let pids: number[] = [];
     let next: TestHost | null = null;
     try {
       await waitForHealthy(url);
       const api = await Api.login(url, 'admin', ADMIN_PASSWORD);
       const p = await project(api, 'crash');
       const runId = await trigger(p, 'waits', { entry: ['/bin/sh', 'leave.sh', 'wait'] });
-      grandchild = await grandchildOf(api, runId);
+      pids = await pidsOf(api, runId);
       const left = await cgroupsOf(crashed.pid!);
       assert.ok(left.length > 0, 'the host made its exec cgroups');
       crashed.kill('SIGKILL');
       await exited(crashed);
-      assert.ok(isAlive(grandchild), 'a SIGKILLed host leaves its run behind');
+      assert.ok(pids.every(isAlive), 'a SIGKILLed host leaves its run behind');
       next = await startHost();
-      await gone(grandchild);
+      for (const pid of pids) await gone(pid);
       await eventually('the crashed host\'s cgroups to be removed', async () => {
         const still = await Promise.all(left.map((dir) => readdir(dir).then(() => dir, () => null)));
         return still.every((dir) => dir === null) ? true : undefined;
       }, 3_000);
     } finally {
       crashed.kill('SIGKILL');
-      if (grandchild > 0 && isAlive(grandchild)) process.kill(grandchild, 'SIGKILL');
+      killAll(pids);
       await next?.stop();
       await rm(dataDir, { recursive: true, force: true });
     }
