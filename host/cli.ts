@@ -21,6 +21,8 @@ Options (environment variable in brackets):
                       (JOBCENTER_LEASE_MS, default 30000; renewed every third of it)
   --log-level L       debug, info, warn or error (JOBCENTER_LOG_LEVEL, default info)
   --metrics-public    serve /metrics without a token (JOBCENTER_METRICS_PUBLIC=1; default: a token is needed)
+  --exec-containment C  how exec runs are contained: auto (default), cgroup, pid-namespace or process-group
+                      (JOBCENTER_EXEC_CONTAINMENT; docs/isolation.md says what each covers)
   --no-samples        do not create the sample projects on an empty database
   -h, --help          show this help
 
@@ -45,6 +47,7 @@ export async function main(argv: string[]): Promise<void> {
       'host-id': { type: 'string' },
       'log-level': { type: 'string' },
       'lease-ms': { type: 'string' },
+      'exec-containment': { type: 'string' },
       'no-samples': { type: 'boolean' },
       'metrics-public': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -69,6 +72,7 @@ export async function main(argv: string[]): Promise<void> {
   if (values['host-id'] !== undefined) options.hostId = values['host-id'];
   if (values['lease-ms'] !== undefined) options.leaseMs = Number(values['lease-ms']);
   if (values['metrics-public']) options.metricsPublic = true;
+  if (values['exec-containment'] !== undefined) options.execContainment = values['exec-containment'] as HostOptions['execContainment'];
   if (values['log-level'] !== undefined) options.logLevel = values['log-level'] as HostOptions['logLevel'];
   await run(options);
 }

@@ -70,6 +70,11 @@ export interface HostOptions {
   metricsPublic?: boolean;
   /** Failed logins allowed per username and per client address within a window (default 10, 100, 5 minutes). */
   loginLimits?: Partial<LoginLimits>;
+  /**
+   * How exec runs are contained (docs/isolation.md): `auto` (default: the best this machine allows), `cgroup`,
+   * `pid-namespace` or `process-group`. Asking for one the machine cannot give fails the start.
+   */
+  execContainment?: ContainmentChoice;
 }
 
 /**
@@ -115,7 +120,11 @@ export interface HostConfig {
   readonly jobEnv: Readonly<Record<string, string>>;
   readonly metricsPublic: boolean;
   readonly loginLimits: LoginLimits;
+  readonly execContainment: ContainmentChoice;
 }
+
+export type ContainmentChoice = 'auto' | 'cgroup' | 'pid-namespace' | 'process-group';
+const CONTAINMENTS: readonly ContainmentChoice[] = ['auto', 'cgroup', 'pid-namespace', 'process-group'];
 
 const MB = 1024 * 1024;
 
@@ -134,6 +143,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOption
   if (env.JOBCENTER_BIND) opts.bind = env.JOBCENTER_BIND;
   if (env.JOBCENTER_LEASE_MS) opts.leaseMs = parseIntStrict(env.JOBCENTER_LEASE_MS, 'JOBCENTER_LEASE_MS');
   if (env.JOBCENTER_METRICS_PUBLIC) opts.metricsPublic = parseBoolean(env.JOBCENTER_METRICS_PUBLIC, 'JOBCENTER_METRICS_PUBLIC');
+  if (env.JOBCENTER_EXEC_CONTAINMENT) opts.execContainment = env.JOBCENTER_EXEC_CONTAINMENT as ContainmentChoice;
   return opts;
 }
 
@@ -179,6 +189,7 @@ export function compileConfig(options: HostOptions): HostConfig {
       failuresPerAddress: positive(options.loginLimits?.failuresPerAddress ?? 100, 'loginLimits.failuresPerAddress'),
       windowMs: positive(options.loginLimits?.windowMs ?? 5 * 60_000, 'loginLimits.windowMs'),
     }),
+    execContainment: containmentChoice(options.execContainment ?? 'auto'),
   };
   return Object.freeze(config);
 }
@@ -219,6 +230,12 @@ function parseBoolean(value: string, name: string): boolean {
 function parseLevel(value: string): HostConfig['logLevel'] {
   if (value === 'debug' || value === 'info' || value === 'warn' || value === 'error') return value;
   throw new Error(`JOBCENTER_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(value)}`);
+}
+
+function containmentChoice(value: string): ContainmentChoice {
+  const choice = CONTAINMENTS.find((c) => c === value);
+  if (!choice) throw new Error(`execContainment (JOBCENTER_EXEC_CONTAINMENT) must be ${CONTAINMENTS.join(', ')}, got ${JSON.stringify(value)}`);
+  return choice;
 }
 
 function positive(n: number, name: string): number {

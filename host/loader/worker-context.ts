@@ -11,7 +11,7 @@ import type { CacheOp, HostMessage, ThreadRun, ThreadTask, ThreadTaskResult, Wor
 import { RunLogGate } from './run-log-gate.js';
 import { endRunLeftovers } from './run-leftovers.js';
 import { boundedJson, CACHE_KEY_MAX_CHARS, clipText, ERROR_TEXT_MAX_CHARS, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge, count, RESULT_MAX_CHARS, SLICE_MAX_CHARS, TOO_LARGE_CODES, TooLargeError } from './wire-limits.js';
-import { now, postOn, SafeMap, setImmediateSafe, sliceText, stringify } from './worker-primordials.js';
+import { now, postOn, SafeMap, setImmediateSafe, sliceText } from './worker-primordials.js';
 
 /** A job (execute) or a resolver (resolve: returns the sub-jobs it wants). */
 export type Runnable = { execute(ctx: JobContext): unknown } | { resolve(ctx: JobContext): unknown };

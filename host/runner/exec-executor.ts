@@ -4,14 +4,20 @@
  * line is the result. Kill = SIGTERM to the group, SIGKILL after killGraceMs; whatever the command left running in
  * its group when it exits is killed too, so a run never leaves processes behind. The run's JOBCENTER_CONFIG_FILE and,
  * without a bundle, its working folder come from the executor's run folder (run-folder.ts) and go with the run.
- * What the group used is sampled from /proc while it runs (group-usage.ts).
+ * What the group used is sampled from /proc while it runs (group-usage.ts), or read from the run's cgroup.
+ *
+ * Each run is held by the executor's containment (containment.ts, chosen once at start): in a cgroup where the
+ * machine allows it, so that no descendant outlives the run (setsid ones included) and the job's memoryLimitMb is
+ * the kernel's limit; else in a PID namespace, else by its process group alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { HostConfig } from '../config/index.js';
 import { reasonText, serializeError, type SerializedError } from '../errors/index.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
+import { createContainment, type CellReport, type Containment, type RunCell } from './containment.js';
 import { execEnv, execRunFile } from './exec-env.js';
 import { GroupUsage } from './group-usage.js';
 import { createLineSplitter } from './line-splitter.js';
@@ -25,6 +31,8 @@ const STDERR_QUOTE_CHARS = 1_000;
 export interface ExecExecutor extends Executor {
   /** Process groups currently running (metrics, and tests that prove nothing leaked). */
   runningCount(): number;
+  /** The containment in use (docs/isolation.md, "How exec runs are contained"). */
+  readonly containment: Containment['kind'];
 }
 
 interface Spawned {
@@ -32,6 +40,7 @@ interface Spawned {
   readonly args: readonly string[];
   readonly cwd: string;
   readonly env: Record<string, string>;
+  readonly memoryLimitMb: number | null;
 }
 
 type Ending = { readonly code: number | null; readonly signal: NodeJS.Signals | null } | { readonly error: Error };
@@ -40,7 +49,8 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
   const { config } = deps;
   const logger = deps.logger.child({ component: 'exec-executor' });
   const folder = createRunFolder(logger);
-  const groups = new Set<ChildProcess>();
+  const containment = createContainment(config.execContainment, logger);
+  const groups = new Map<ChildProcess, RunCell>();
   const runs = new Set<Promise<RunOutcome>>();
   let closed = false;
 
@@ -68,7 +78,8 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     try {
       const [command, args] = request.shell ? ['/bin/sh', ['-c', argv.join(' ')]] : [argv[0], argv.slice(1)];
       const cwd = files.workDir ?? request.bundle!.dir;
-      return await spawnAndWait({ command, args, cwd, env: execEnv(config.jobEnv, request, files.configFile) }, hooks);
+      const env = execEnv(config.jobEnv, request, files.configFile);
+      return await spawnAndWait({ command, args, cwd, env, memoryLimitMb: request.memoryLimitMb }, hooks);
     } finally {
       await files.remove().catch((err: unknown) => {
         logger.warn('could not remove the files of an exec run', { runId: request.runId, file: files.configFile, err: String(err) });
@@ -77,25 +88,41 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
   }
 
   async function spawnAndWait(spec: Spawned, hooks: RunHooks): Promise<RunOutcome> {
+    let cell: RunCell;
+    try {
+      cell = containment.enter(spec.memoryLimitMb);
+    } catch (err) {
+      return failure({ name: 'Error', message: `could not contain the run (${containment.kind}): ${(err as Error).message}` });
+    }
+    if (spec.memoryLimitMb !== null && !cell.limitsMemory) {
+      hooks.log('warn', `memoryLimitMb ${spec.memoryLimitMb} is not applied: exec containment "${containment.kind}" has no memory limit on this host`);
+    }
     let child: ChildProcess;
     try {
-      child = spawn(spec.command, [...spec.args], { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      // The wrapper would report a missing command as a shell error: the same check spawn() makes, first.
+      checkCommand(spec);
+      const [command, args] = cell.wrap(spec.command, spec.args);
+      child = spawn(command, [...args], { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {
+      await cell.end();
       return failure(spawnFailure(err, spec.command));
     }
-    groups.add(child);
+    groups.set(child, cell);
     child.once('spawn', () => hooks.started?.(Date.now()));
     // spawn() returns once the command is exec'd (or failed to be: then there is no pid and nothing to measure).
-    const usage = child.pid === undefined ? null : new GroupUsage(child.pid);
+    const usage = child.pid === undefined || (cell.measuresCpu && cell.measuresMemory) ? null : new GroupUsage(child.pid);
     const output = captureOutput(child, hooks);
-    const stopKill = killOnAbort(child, hooks.signal, usage);
+    const stopKill = killOnAbort(child, cell, hooks.signal, usage);
     try {
       const ending = await waitForEnd(child);
-      const used = usage?.stop() ?? {};
+      const sampled = usage?.stop() ?? {};
       if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+      // At the run's end its processes go with it: whatever the command left running, in its group or not.
+      const report = await cell.end();
       await output.drained();
       if ('error' in ending) return failure(spawnFailure(ending.error, spec.command));
-      return { ...outcomeOf(ending, output.lastStdout(), output.lastStderr(), hooks.signal), ...used };
+      const outcome = outcomeOf(ending, cell, output.lastStdout(), output.lastStderr(), hooks.signal);
+      return { ...memoryVerdict(outcome, report, spec.memoryLimitMb, hooks), ...sampled, ...measuredBy(report) };
     } finally {
       stopKill();
       groups.delete(child);
@@ -103,7 +130,7 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
   }
 
   /** `usage` is read just before each signal: the group's last figures while it still lives. */
-  function killOnAbort(child: ChildProcess, signal: AbortSignal, usage: GroupUsage | null): () => void {
+  function killOnAbort(child: ChildProcess, cell: RunCell, signal: AbortSignal, usage: GroupUsage | null): () => void {
     let graceTimer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
       if (child.pid === undefined) return;
@@ -113,6 +140,7 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
         if (child.pid === undefined) return;
         usage?.sample();
         killGroup(child.pid, 'SIGKILL');
+        cell.killAll();
       }, config.killGraceMs);
     };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -122,13 +150,19 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     };
   }
 
-  function outcomeOf(ending: Exclude<Ending, { error: Error }>, stdout: string | null, stderr: string | null, signal: AbortSignal): RunOutcome {
-    const how = ending.signal ? `killed by ${ending.signal}` : `exited with code ${ending.code}`;
+  function outcomeOf(ending: Exclude<Ending, { error: Error }>, cell: RunCell, stdout: string | null, stderr: string | null, signal: AbortSignal): RunOutcome {
+    const relayed = ending.signal ? null : cell.signalOfExitCode(ending.code);
+    const how = ending.signal
+      ? `killed by ${ending.signal}`
+      : relayed
+        ? `killed by ${relayed} (exit status ${ending.code} of the PID namespace's init)`
+        : `exited with code ${ending.code}`;
     if (closed) return aborted(`the exec executor was closed while the run was in flight (${how})`);
     if (signal.aborted) return aborted(`${how} after abort: ${reasonText(signal.reason)}`);
     if (ending.code === 0) return { ok: true, result: stdout === null ? null : stdout.slice(0, config.resultMaxChars) };
     const quote = stderr ? `: ${stderr.slice(0, STDERR_QUOTE_CHARS)}` : '';
-    return failure({ name: 'ExecError', message: `${how}${quote}`, ...(ending.signal ? { code: ending.signal } : {}) });
+    const code = ending.signal ?? relayed;
+    return failure({ name: 'ExecError', message: `${how}${quote}`, ...(code ? { code } : {}) });
   }
 
   return {
@@ -138,12 +172,60 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     },
     async close() {
       closed = true;
-      for (const child of groups) if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+      for (const [child, cell] of groups) {
+        if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+        cell.killAll();
+      }
       await Promise.allSettled([...runs]);
+      await containment.close();
       await folder.close();
     },
     runningCount: () => groups.size,
+    containment: containment.kind,
   };
+}
+
+/**
+ * A run whose processes the kernel killed at the memory limit: a failure that names the limit (the run's own verdict,
+ * a non-zero exit or a signal, is quoted). A run that still succeeded, or was aborted anyway, keeps its outcome, and
+ * its log says what was killed.
+ */
+function memoryVerdict(outcome: RunOutcome, report: CellReport, memoryLimitMb: number | null, hooks: RunHooks): RunOutcome {
+  if (report.oomKills === 0) return outcome;
+  const killed = `the kernel killed ${report.oomKills} process${report.oomKills === 1 ? '' : 'es'} of this run`;
+  hooks.log('warn', `${killed} at its memory limit of ${memoryLimitMb} MB`);
+  if (outcome.ok || outcome.aborted) return outcome;
+  return failure({ name: 'MemoryLimitError', message: `job exceeded its memory limit of ${memoryLimitMb} MB: ${killed} (${outcome.error.message})` });
+}
+
+/** The cell's own figures, where it has them, count every process of the run (the samples miss what left the group). */
+function measuredBy(report: CellReport): { cpuMs?: number; peakMemoryMb?: number } {
+  const figures: { cpuMs?: number; peakMemoryMb?: number } = {};
+  if (report.cpuMs !== undefined) figures.cpuMs = report.cpuMs;
+  if (report.peakMemoryMb !== undefined) figures.peakMemoryMb = report.peakMemoryMb;
+  return figures;
+}
+
+/** What spawn() would find: a command with a slash from the working folder, else the first match on PATH. */
+function checkCommand(spec: Spawned): void {
+  const candidates = spec.command.includes('/')
+    ? [path.resolve(spec.cwd, spec.command)]
+    : (spec.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').map((dir) => path.resolve(spec.cwd, dir || '.', spec.command));
+  let denied: string | null = null;
+  for (const file of candidates) {
+    try {
+      if (!statSync(file).isFile()) continue;
+    } catch {
+      continue;
+    }
+    try {
+      accessSync(file, constants.X_OK);
+      return;
+    } catch {
+      denied ??= file;
+    }
+  }
+  throw Object.assign(new Error(denied ? `${spec.command}: permission denied` : `${spec.command}: not found`), { code: denied ? 'EACCES' : 'ENOENT' });
 }
 
 /** The first 'error' (spawn failed) or 'exit'; spawn failures may also emit 'close', which is not waited for. */

@@ -210,3 +210,42 @@ describe('exec executor shutdown', () => {
     assert.equal(executor.runningCount(), 0);
   });
 });
+
+describe('exec containment choice', () => {
+  test('an unknown containment is refused, naming the choices', () => {
+    assert.throws(() => testConfig({ execContainment: 'jail' as never }), /execContainment \(JOBCENTER_EXEC_CONTAINMENT\) must be auto, cgroup, pid-namespace, process-group, got "jail"/);
+  });
+
+  test('under a PID namespace, a setsid grandchild dies with its command, and a signal that ended the command is named', async () => {
+    const executor = createExecExecutor({ config: testConfig({ execContainment: 'pid-namespace' }), logger: silentLogger });
+    try {
+      assert.equal(executor.containment, 'pid-namespace');
+      const hooks = recordingHooks();
+      const leave = "setsid sh -c 'read pid rest < /proc/self/stat; echo $pid; exec sleep 30' & sleep 0.3";
+      const outcome = await executor.execute(execRequest(['/bin/sh', '-c', leave]), hooks);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      const grandchild = Number(hooks.lines[0]?.message);
+      assert.ok(grandchild > 0, 'the grandchild printed its pid');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(isAlive(grandchild), false);
+      const killed = await executor.execute(execRequest(['/bin/sh', '-c', 'kill -USR1 $$']), recordingHooks());
+      assertFailed(killed);
+      assert.equal(killed.error.code, 'SIGUSR1');
+      assert.match(killed.error.message, /^killed by SIGUSR1 \(exit status 138 of the PID namespace's init\)/);
+    } finally {
+      await executor.close();
+    }
+  });
+
+  test('a memory limit the containment cannot apply is said in the run log', async () => {
+    const executor = createExecExecutor({ config: testConfig({ execContainment: 'process-group' }), logger: silentLogger });
+    try {
+      const hooks = recordingHooks();
+      const outcome = await executor.execute(execRequest(['/bin/sh', '-c', 'echo ran'], { memoryLimitMb: 64 }), hooks);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.ok(hooks.lines.some((l) => l.level === 'warn' && /memoryLimitMb 64 is not applied: exec containment "process-group"/.test(l.message)), JSON.stringify(hooks.lines));
+    } finally {
+      await executor.close();
+    }
+  });
+});
