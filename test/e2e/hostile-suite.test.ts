@@ -27,6 +27,8 @@ const MEMORY_LIMIT_MB = 128;
 const RUN_LOG_MAX_BYTES = 1024 * 1024;
 /** A log read back may exceed the cap by its markers. */
 const LOG_SLACK_BYTES = 16 * 1024;
+/** A line of the run log that says lines were left out. */
+const DROP_MARKER = /drop|cut/i;
 /** /healthz must answer within this while a job floods (the issue measured 4.2 s). */
 const HEALTHZ_MAX_MS = 1_000;
 const HEALTHZ_P50_MS = 200;
@@ -137,7 +139,7 @@ describe('hostile-job suite (issue 22)', { concurrency: true }, () => {
           const f = new Findings();
           f.check(run.status === 'FAILED', `the run is FAILED, not ${said(run)}`);
           const message = run.error?.message ?? '';
-          f.check(/cache/i.test(message) && /MB|bytes|large|size|limit/i.test(message), `the error names the cache value and its size: "${message.slice(0, 300)}"`);
+          f.check(/cache/i.test(message) && /MB|bytes|characters|large|size|limit|at most/i.test(message), `the error names the cache value and its size: "${message.slice(0, 300)}"`);
           await h.assertAlive();
           f.settle();
         });
@@ -163,12 +165,20 @@ describe('hostile-job suite (issue 22)', { concurrency: true }, () => {
           const stdout = h.stdoutBytes - stdoutBefore;
           t.diagnostic(`flood run ${said(run)} in ${run.durationMs} ms; /healthz p50 ${probe.p50Ms} ms, max ${probe.maxMs} ms over ${probe.probes} probes (${probe.failures} failed); host stdout +${stdout} bytes`);
           const f = new Findings();
-          const log = await h.api.get(`/api/v1/runs/${run.runId}/log`);
+          // The run's last lines may travel apart from its result: the marker gets a moment to arrive.
+          const readLog = () => h.api.get(`/api/v1/runs/${run.runId}/log`);
+          let log = await readLog();
+          const markedAtEnd = DROP_MARKER.test(log.text);
+          for (let wait = 0; !DROP_MARKER.test(log.text) && wait < 3_000; wait += 250) {
+            await sleep(250);
+            log = await readLog();
+          }
+          if (!markedAtEnd && DROP_MARKER.test(log.text)) t.diagnostic('the drop marker was not in the log yet when the run had ended; it came after');
           const bytes = Buffer.byteLength(log.text);
           f.check(log.status === 200, `the run log is readable (${log.status})`);
           f.check(bytes <= RUN_LOG_MAX_BYTES + LOG_SLACK_BYTES, `the run log is capped at ${RUN_LOG_MAX_BYTES} bytes (it has ${bytes})`);
           f.check(/flood \S+ 0 x/.test(log.text), 'the run log keeps the flood\'s first line');
-          f.check(/drop|cut/i.test(log.text), 'the run log says what was dropped');
+          f.check(DROP_MARKER.test(log.text), 'the run log says what was dropped');
           f.check(probe.failures === 0 && probe.maxMs <= HEALTHZ_MAX_MS, `/healthz answered within ${HEALTHZ_MAX_MS} ms throughout (max ${probe.maxMs} ms, ${probe.failures} failed)`);
           f.check(probe.p50Ms <= HEALTHZ_P50_MS, `/healthz answered within ${HEALTHZ_P50_MS} ms at the median (p50 ${probe.p50Ms} ms)`);
           if (fx.floodsStdout) f.check(stdout < 1024 * 1024, `process.stdout.write did not reach the host's stdout uncapped (${stdout} bytes did)`);
@@ -180,13 +190,17 @@ describe('hostile-job suite (issue 22)', { concurrency: true }, () => {
       test('an endless loop, a memory exhaustion and a throw each end with their own status; the every-second job loses at most one fire and none FAILED; started neighbours end INTERRUPTED naming the culprit', async (t) => {
         await begin(t);
         const from = Date.now();
+        /** Seconds into the window the fires are counted in, to set the lost fires beside the phases. */
+        const mark = (): string => `+${((Date.now() - Math.ceil(from / 1000) * 1000) / 1000).toFixed(1)}s`;
         const neighbours: string[] = [];
         for (let i = 0; i < 4; i++) neighbours.push(await h.trigger(job('sleeper'), { ms: 6_000 }));
         const loopId = await h.trigger(job('loop'));
         const loop = await h.finished(loopId);
+        const loopEnded = mark();
         for (let i = 0; i < 4; i++) neighbours.push(await h.trigger(job('sleeper'), { ms: 4_000 }));
         const heapId = await h.trigger(job('heap'));
         const heap = await h.finished(heapId, 60_000);
+        const heapEnded = mark();
         const thrower = await h.runOnce(job('thrower'));
         const ended = await Promise.all(neighbours.map((runId) => h.finished(runId)));
         const to = Date.now();
@@ -210,8 +224,8 @@ describe('hostile-job suite (issue 22)', { concurrency: true }, () => {
         }
         await sleep(Math.max(0, to + SETTLE_MS - Date.now()));
         const fires = await h.fires(job('beat'), from, to);
-        t.diagnostic(`same-project every-second job over ${Math.round((to - from) / 1000)} s: ${JSON.stringify(fires.statuses)}, ${fires.lost} of ${fires.expected} fires lost, lag p99 ${fires.lagP99Ms} ms; neighbours ${ended.map((r) => r.status).join(' ')}`);
-        f.check(fires.lost <= 1, `the same project's every-second job lost at most one fire (lost ${fires.lost} of ${fires.expected}: ${JSON.stringify(fires.statuses)})`);
+        t.diagnostic(`same-project every-second job over ${Math.round((to - from) / 1000)} s: ${JSON.stringify(fires.statuses)}, ${fires.lost} of ${fires.expected} fires lost, lag p99 ${fires.lagP99Ms} ms; loop seen ended ${loopEnded}, memory exhaustion ${heapEnded}; neighbours ${ended.map((r) => r.status).join(' ')}`);
+        f.check(fires.lost <= 1, `the same project's every-second job lost at most one fire (lost ${fires.lost} of ${fires.expected}: ${fires.lostAt.join(', ')})`);
         f.check(fires.failed.length === 0, `none of its runs FAILED (${fires.failed.map(said).join('; ')})`);
         await h.assertAlive();
         f.settle();
@@ -322,7 +336,7 @@ describe('hostile-job suite (issue 22)', { concurrency: true }, () => {
           const fires = await h.fires(jobId, h.firingSince, to);
           t.diagnostic(`${which}'s every-second job over ${Math.round((to - h.firingSince) / 1000)} s: ${JSON.stringify(fires.statuses)}, ${fires.lost} of ${fires.expected} fires lost, lag p99 ${fires.lagP99Ms} ms`);
           f.check(fires.expected > 0, `${which}'s every-second job had a window to fire in`);
-          f.check(fires.lost <= 1, `${which}'s every-second job lost at most one fire (lost ${fires.lost} of ${fires.expected}: ${JSON.stringify(fires.statuses)})`);
+          f.check(fires.lost <= 1, `${which}'s every-second job lost at most one fire (lost ${fires.lost} of ${fires.expected}: ${fires.lostAt.join(', ')})`);
           f.check(fires.failed.length === 0, `none of ${which}'s every-second runs FAILED (${fires.failed.map(said).join('; ')})`);
         }
         await h.assertAlive();

@@ -39,6 +39,8 @@ export interface FireCount {
   /** Fires of the window without a SUCCEEDED run (no row, SKIPPED, FAILED, INTERRUPTED, still waiting). */
   readonly lost: number;
   readonly statuses: Readonly<Record<string, number>>;
+  /** Each lost fire as "+<seconds into the window> <status or 'no run'>", in order. */
+  readonly lostAt: readonly string[];
   readonly failed: readonly ContractRun[];
   /** p99 of startedAt - scheduledAt over the SUCCEEDED runs. */
   readonly lagP99Ms: number | null;
@@ -168,12 +170,19 @@ export class HostileHost<S> {
     const statuses: Record<string, number> = {};
     for (const run of runs) statuses[run.status] = (statuses[run.status] ?? 0) + 1;
     const ok = runs.filter((r) => r.status === 'SUCCEEDED');
+    const bySecond = new Map(runs.map((r) => [Date.parse(r.scheduledAt), r.status]));
+    const lostAt: string[] = [];
+    for (let at = first; at < to; at += 1000) {
+      const status = bySecond.get(at);
+      if (status !== 'SUCCEEDED') lostAt.push(`+${(at - first) / 1000}s ${status ?? 'no run'}`);
+    }
     const lags = ok.map((r) => Date.parse(r.startedAt!) - Date.parse(r.scheduledAt)).sort((a, b) => a - b);
     return {
       expected,
       succeeded: ok.length,
       lost: Math.max(0, expected - ok.length),
       statuses,
+      lostAt,
       failed: runs.filter((r) => r.status === 'FAILED'),
       lagP99Ms: lags.length === 0 ? null : lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))]!,
     };
