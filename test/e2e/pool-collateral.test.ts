@@ -8,36 +8,48 @@ import { after, before, describe, test } from 'node:test';
 import { startHost, type TestHost } from '../helpers/host.js';
 import { checkRunContract, type ContractRun } from '../helpers/run-contract.js';
 import { finishedRun, listRuns } from '../helpers/runs.js';
-import { threadBundle } from '../helpers/zip.js';
+import { threadBundle, zip } from '../helpers/zip.js';
 
-const JOBS = `
+const SLEEP = `
 const sleep = (ms, signal) => new Promise((resolve, reject) => {
   const t = setTimeout(resolve, ms);
   signal.addEventListener('abort', () => { clearTimeout(t); reject(new Error('aborted')); });
 });
-export const ok = { execute(ctx) { return 'ok ' + ctx.runId; } };
-export const sleeper = { async execute(ctx) { await sleep(ctx.params.ms, ctx.signal); return 'slept'; } };
-export const spin = { execute() { for (;;) {} } };
-export const hog = { execute() { const a = []; for (;;) a.push(new Array(100000).fill(Math.random())); } };
-export const thrower = { execute() { throw new Error('boom from the job'); } };
-export const bufferBomb = {
-  async execute(ctx) {
-    const held = [];
-    for (let i = 0; i < ctx.params.mb; i++) held.push(Buffer.alloc(1024 * 1024, 1));
-    await sleep(ctx.params.holdMs, ctx.signal);
-    return 'held ' + held.length + ' MB';
-  },
-};
 `;
+
+/** The jobs, as an object literal (a thread bundle exports them, a module bundle makes them beans). */
+const JOBS = `{
+  ok: { execute(ctx) { return 'ok ' + ctx.runId; } },
+  sleeper: { async execute(ctx) { await sleep(ctx.params.ms, ctx.signal); return 'slept'; } },
+  spin: { execute() { for (;;) {} } },
+  hog: { execute() { const a = []; for (;;) a.push(new Array(100000).fill(Math.random())); } },
+  thrower: { execute() { throw new Error('boom from the job'); } },
+  bufferBomb: {
+    async execute(ctx) {
+      const held = [];
+      for (let i = 0; i < ctx.params.mb; i++) held.push(Buffer.alloc(1024 * 1024, 1));
+      await sleep(ctx.params.holdMs, ctx.signal);
+      return 'held ' + held.length + ' MB';
+    },
+  },
+}`;
+
+type Kind = 'thread' | 'module';
+
+function bundleOf(kind: Kind): Promise<Buffer> {
+  if (kind === 'thread') return threadBundle(`${SLEEP}\nconst jobs = ${JOBS};\nexport const { ok, sleeper, spin, hog, thrower, bufferBomb } = jobs;\n`);
+  const main = `${SLEEP}\nconst jobs = ${JOBS};\nexport default { beans: Object.fromEntries(Object.entries(jobs).map(([name, job]) => [name, () => job])) };\n`;
+  return zip({ 'jobcenter.json': JSON.stringify({ name: 'collateral', version: '1.0.0', main: 'index.mjs', kind: 'module' }), 'index.mjs': main });
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('one project: a looping, a memory-exhausting and a throwing job beside an every-second SKIP job (thread)', () => {
+for (const kind of ['thread', 'module'] as const) describe(`one project: a looping, a memory-exhausting and a throwing job beside an every-second SKIP job (${kind})`, () => {
   let th: TestHost;
   let projectId: number;
 
   async function job(name: string, entry: string, extra: Record<string, unknown> = {}): Promise<number> {
-    const res = await th.api.post('/api/v1/jobs', { projectId, name, kind: 'thread', entry, schedule: { type: 'MANUAL' }, ...extra });
+    const res = await th.api.post('/api/v1/jobs', { projectId, name, kind, entry, schedule: { type: 'MANUAL' }, ...extra });
     assert.equal(res.status, 201, res.text);
     return res.body.id;
   }
@@ -51,9 +63,11 @@ describe('one project: a looping, a memory-exhausting and a throwing job beside 
   before(async () => {
     // One worker per pool: every run of the project shares it unless the pool moves it away. A short kill grace keeps
     // the suite short; the scenario is otherwise the issue's (a 3 s timeout for the loop).
-    th = await startHost({ options: { threadsPerProject: 1, killGraceMs: 1_000, defaultMemoryLimitMb: 64 } });
+    // A module context takes its memory limit from its first run: every job of it runs under the default.
+    th = await startHost({ options: { threadsPerProject: 1, killGraceMs: 1_000, defaultMemoryLimitMb: kind === 'module' ? 128 : 64 } });
     projectId = (await th.api.post('/api/v1/projects', { name: 'collateral' })).body.id;
-    assert.equal((await th.api.upload(projectId, await threadBundle(JOBS))).status, 201);
+    const uploaded = await th.api.upload(projectId, await bundleOf(kind));
+    assert.equal(uploaded.status, 201, uploaded.text);
   });
 
   after(async () => {
@@ -76,7 +90,7 @@ describe('one project: a looping, a memory-exhausting and a throwing job beside 
     assert.equal(spun.status, 'TIMED_OUT');
     const interrupted = await finishedRun(th.api, sleeperRun, { timeoutMs: 20_000 });
     assert.equal(interrupted.status, 'INTERRUPTED', JSON.stringify(interrupted));
-    assert.match(interrupted.error!.message, new RegExp(`worker terminated because run ${spinRun} did not stop`));
+    assert.match(interrupted.error!.message, new RegExp(`(worker|module context) terminated because run ${spinRun} did not stop`));
     const recovery = await eventuallyRun(sleeper, (run) => run.trigger === 'RECOVERY');
     assert.equal(recovery.trigger, 'RECOVERY');
 
@@ -102,19 +116,19 @@ describe('one project: a looping, a memory-exhausting and a throwing job beside 
   });
 
   test('a Buffer bomb (300 MB under memoryLimitMb 128) fails with the memory-limit error, and the host lives on', async (t) => {
-    const bomb = await job('buffer-bomb', 'bufferBomb', { memoryLimitMb: 128, timeoutMs: 60_000 });
+    const bomb = await job('buffer-bomb', 'bufferBomb', { ...(kind === 'thread' ? { memoryLimitMb: 128 } : {}), timeoutMs: 60_000 });
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 10);
     try {
       const run = await finishedRun(th.api, await trigger(bomb, { mb: 300, holdMs: 30_000 }), { timeoutMs: 30_000 });
       assert.equal(run.status, 'FAILED');
       assert.equal(run.error!.code, 'ERR_WORKER_OUT_OF_MEMORY');
-      assert.match(run.error!.message, /memory limit of 128 MB: the worker held \d+ MB of heap and Buffers/);
+      assert.match(run.error!.message, /memory limit of 128 MB: the (worker|context) held \d+ MB of heap and Buffers/);
       assert.ok(Date.parse(run.endedAt!) - Date.parse(run.startedAt!) < 20_000, 'it ended long before its hold was over');
     } finally {
       clearInterval(sampler);
     }
-    t.diagnostic(`host RSS peak during the Buffer bomb: ${Math.round(peakRss / 1024 / 1024)} MB`);
+    t.diagnostic(`${kind}: host RSS peak during the Buffer bomb: ${Math.round(peakRss / 1024 / 1024)} MB`);
     assert.equal((await th.api.get('/healthz')).status, 200);
     const ok = await job('after-bomb', 'ok');
     assert.equal((await finishedRun(th.api, await trigger(ok))).status, 'SUCCEEDED');
