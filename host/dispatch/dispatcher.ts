@@ -427,6 +427,7 @@ export class Dispatcher {
       const end = await run.start((active) => this.active.set(row.runId, active));
       this.track(end.written);
       this.retryIfDue(request, end);
+      this.rerunIfInterrupted(request, end);
     } catch (err) {
       this.deps.logger.error('run bookkeeping failed', { runId: row.runId, error: serializeError(err).message });
     } finally {
@@ -448,6 +449,16 @@ export class Dispatcher {
     const row = this.newRow(retry, 'QUEUED');
     row.notBefore = new Date(Date.now() + retryDelay(policy, attempt));
     this.track(this.insert(row).then((ok) => ok && this.accepting && this.wait(retry, row)));
+  }
+
+  /**
+   * A run interrupted while the host runs (its worker was ended because of another run) gets the RECOVERY run a
+   * restart would give it: the same fire as recovery's (services/recovery.ts), under the job's onInterrupt. A
+   * RECOVERY run interrupted in turn is not run again, so two jobs that keep ending a shared worker cannot loop.
+   */
+  private rerunIfInterrupted(request: FireRequest, end: RunEnd): void {
+    if (end.status !== 'INTERRUPTED' || !this.accepting || request.trigger === 'RECOVERY' || !rerunsOnInterrupt(request.job)) return;
+    this.track(this.fire({ job: request.job, trigger: 'RECOVERY', scheduledAt: new Date() }));
   }
 
   /** A retry whose row a stopped host left QUEUED with its notBefore: it runs then (at once when that has passed). */
@@ -573,7 +584,12 @@ export function finalStatus(outcome: RunOutcome, abortReason: AbortReason | null
     if (abortReason === 'shutdown') return 'INTERRUPTED';
     return 'KILLED';
   }
-  return 'FAILED';
+  return outcome.interrupted ? 'INTERRUPTED' : 'FAILED';
+}
+
+/** An interrupted run of this job gets a RECOVERY run (onInterrupt 'rerun'), after a restart or a neighbour's end. */
+export function rerunsOnInterrupt(job: Pick<JobRecord, 'onInterrupt' | 'disabled'>): boolean {
+  return job.onInterrupt === 'rerun' && !job.disabled;
 }
 
 /** Delay before retry number `attempt` (1 for the first retry): fixed, or doubling from delayMs up to maxDelayMs. */

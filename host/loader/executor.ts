@@ -95,6 +95,11 @@ export type RunOutcome = (
       readonly error: SerializedError;
       /** True when the run ended because hooks.signal was aborted (dispatch knows why). */
       readonly aborted: boolean;
+      /**
+       * True when the run was lost through no fault of its own: its worker was ended because of another run (the
+       * error names that run). Dispatch records it INTERRUPTED, and the job's onInterrupt applies.
+       */
+      readonly interrupted?: boolean;
     }
 ) &
   RunUsage;

@@ -3,7 +3,8 @@
  * version) gets ONE worker that builds every bean once and serves every run of that version concurrently, so beans
  * are singletons shared by all runs. Runs use the thread executor's per-run channel (logs, console, cache, abort).
  * Kill = abort message to the run (ctx.signal); a run still going after killGraceMs can only be stopped by
- * terminating its context's worker, which fails the other runs on it and boots a fresh context for the next run.
+ * terminating its context's worker: the runs on it that had not started run on a fresh context, the others that had
+ * are interrupted (MODULE_RESTARTED, naming the run). A blocked context gets no new runs (module-registry.ts).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,9 +15,10 @@ import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
 import type { ThreadTask } from './protocol.js';
 import { ContextRegistry, type ContextEntry } from './module-registry.js';
 import { CurrentVersions } from './thread-pools.js';
-import type { ModuleThread } from './module-thread.js';
+import { MODULE_LOST_CODES, type ModuleThread } from './module-thread.js';
 import { openHostRun } from './run-port.js';
-import { abortedOutcome, buildTask, failure, resultOutcome, withTimeout } from './thread-executor.js';
+import { abortedOutcome, buildTask, failure, interruptedOutcome, resultOutcome, withTimeout } from './thread-executor.js';
+import { MAX_MOVES } from './vitals.js';
 
 /** How long a finished run's last log lines may take (they travel on another port than the result). */
 const LOG_FLUSH_MS = 1_000;
@@ -48,23 +50,29 @@ export function createModuleExecutor(deps: { config: HostConfig; logger: Logger 
     const key = { projectId: request.job.projectId, bundleId: bundle.id };
     const mainUrl = pathToFileURL(path.resolve(bundle.dir, bundle.main)).href;
     const boot = { data: { mainUrl, bundleDir: bundle.dir }, memoryLimitMb: request.memoryLimitMb ?? config.defaultMemoryLimitMb };
-    const entry = contexts.acquire(key, boot, versions.isCurrent(key.projectId, key.bundleId));
-    try {
-      if (!(await readyUnlessAborted(entry.thread, hooks.signal))) {
-        return abortedOutcome(`run aborted while its module context was starting: ${reasonText(hooks.signal.reason)}`);
+    const current = versions.isCurrent(key.projectId, key.bundleId);
+    const task = buildTask(request, request.entry, mainUrl, config);
+    // A run handed back unstarted (its context was blocked, or ended because of another run) goes to another context.
+    for (let moves = 0; ; moves++) {
+      const entry = contexts.acquire(key, boot, current);
+      try {
+        if (!(await readyUnlessAborted(entry.thread, hooks.signal))) {
+          return abortedOutcome(`run aborted while its module context was starting: ${reasonText(hooks.signal.reason)}`);
+        }
+        return await runOnContext(entry, task, hooks);
+      } catch (err) {
+        if (isNotStarted(err) && moves < MAX_MOVES && !closed && !hooks.signal.aborted) continue;
+        return failure(serializeError(err), hooks.signal.aborted);
+      } finally {
+        contexts.release(entry);
       }
-      return await runOnContext(entry, buildTask(request, request.entry, mainUrl, config), hooks);
-    } catch (err) {
-      return failure(serializeError(err), hooks.signal.aborted);
-    } finally {
-      contexts.release(entry);
     }
   }
 
   async function runOnContext(entry: ContextEntry, task: Omit<ThreadTask, 'port'>, hooks: RunHooks): Promise<RunOutcome> {
     const run = openHostRun(hooks, config.killGraceMs, () => {
       const reason = new Error(`module context restarted because run ${task.runId} had to be killed`);
-      void entry.thread.terminate(Object.assign(reason, { code: 'MODULE_RESTARTED' }));
+      void entry.thread.terminate(Object.assign(reason, { code: MODULE_LOST_CODES.restarted, deed: 'did not stop after its abort (a timeout or a kill)' }), task.runId);
     });
     try {
       const result = await entry.thread.run({ ...task, port: run.workerPort });
@@ -75,7 +83,11 @@ export function createModuleExecutor(deps: { config: HostConfig; logger: Logger 
         return abortedOutcome(`run did not stop after abort (${reasonText(hooks.signal.reason)}); its module context was terminated and restarts for the next run`);
       }
       if (closed) return abortedOutcome('the module executor was closed while the run was in flight');
-      return failure(serializeError(err), hooks.signal.aborted);
+      if (isNotStarted(err)) throw err;
+      const error = serializeError(err);
+      const shown = { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) };
+      if (error.code === MODULE_LOST_CODES.restarted && !hooks.signal.aborted) return interruptedOutcome(shown);
+      return failure(shown, hooks.signal.aborted);
     } finally {
       run.close();
     }
@@ -107,4 +119,8 @@ async function readyUnlessAborted(thread: ModuleThread, signal: AbortSignal): Pr
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+function isNotStarted(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === MODULE_LOST_CODES.notStarted;
 }

@@ -13,12 +13,14 @@ export interface ModuleWorkerData {
   readonly mainUrl: string;
   /** The extracted bundle folder (its config/application.properties is the module's config). */
   readonly bundleDir: string;
+  /** The worker's vitals (vitals.ts), taken out by its bootstrap before the bundle loads. */
+  readonly vitals?: SharedArrayBuffer;
 }
 
 /** Host → module worker. */
 export type ModuleHostMessage =
-  /** Run the bean named task.entry; task.port was transferred with the message. */
-  | { readonly type: 'run'; readonly task: ThreadTask }
+  /** Run the bean named task.entry; task.port was transferred with the message. `slot`/`seq`: its claim (vitals.ts). */
+  | { readonly type: 'run'; readonly task: ThreadTask; readonly slot: number; readonly seq: number }
   /** Call onStop and the disposers, then answer 'stopped' (the host terminates the worker after that). */
   | { readonly type: 'stop' };
 

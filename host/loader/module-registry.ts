@@ -2,6 +2,8 @@
  * The module contexts of the module executor: one per (project, bundle version), each in its own worker. A context
  * of a version that is no longer current is "retiring": it serves the runs already on it, then its onStop runs and
  * its worker ends. A context that ended (crashed, killed, failed to boot) is replaced by a fresh one on next use.
+ * A blocked context (module-thread.ts) is retired too, and a fresh one takes the new runs, unless a context of the
+ * same version retired as blocked is still alive: then at most MAX_CONTEXTS live, and new runs wait on the blocked one.
  */
 import type { Logger } from '../log/logger.js';
 import type { ModuleWorkerData } from './module-protocol.js';
@@ -27,8 +29,13 @@ export interface RegistrySettings {
   readonly logger: Logger;
 }
 
+/** Live contexts of one version at most: the current one and one retired because it was blocked. */
+const MAX_CONTEXTS = 2;
+
 export class ContextRegistry {
   readonly #entries = new Map<string, ContextEntry>();
+  /** Contexts retired because they were blocked, until they stop or end. */
+  readonly #blocked = new Set<ContextEntry>();
   /** Stops under way (retired contexts), so close() can wait for them. */
   readonly #stopping = new Set<Promise<void>>();
   readonly #settings: RegistrySettings;
@@ -41,6 +48,11 @@ export class ContextRegistry {
   acquire(key: ContextKey, boot: { data: ModuleWorkerData; memoryLimitMb: number }, current: boolean): ContextEntry {
     const id = keyOf(key);
     let entry = this.#entries.get(id);
+    if (entry && entry.thread.blocked && this.#blockedOf(key) + 1 < MAX_CONTEXTS) {
+      entry.retiring = true;
+      this.#blocked.add(entry);
+      entry = undefined;
+    }
     if (!entry || entry.thread.state === 'ended') {
       const logger = this.#settings.logger.child({ projectId: key.projectId, bundleId: key.bundleId });
       const thread = new ModuleThread({ ...boot, env: this.#settings.env, bootTimeoutMs: this.#settings.bootTimeoutMs, logger });
@@ -54,7 +66,10 @@ export class ContextRegistry {
 
   release(entry: ContextEntry): void {
     entry.inFlight--;
-    if (entry.thread.state === 'ended') this.#forget(entry);
+    if (entry.thread.state === 'ended') {
+      this.#forget(entry);
+      this.#blocked.delete(entry);
+    }
     else if (entry.retiring && entry.inFlight === 0) this.#stop(entry, this.#settings.stopGraceMs);
   }
 
@@ -71,17 +86,24 @@ export class ContextRegistry {
 
   /** Stops every context (onStop within graceMs each, in parallel), and waits for stops already under way. */
   async stopAll(graceMs: number): Promise<void> {
-    const stops = [...this.#entries.values()].map((entry) => this.#stop(entry, graceMs));
+    const stops = [...this.#entries.values(), ...this.#blocked].map((entry) => this.#stop(entry, graceMs));
     await Promise.all([...stops, ...this.#stopping]);
   }
 
   /** Live module workers (tests and metrics). */
   threadCount(): number {
-    return [...this.#entries.values()].filter((entry) => entry.thread.state !== 'ended').length;
+    return [...this.#entries.values(), ...this.#blocked].filter((entry) => entry.thread.state !== 'ended').length;
+  }
+
+  #blockedOf(key: ContextKey): number {
+    let n = 0;
+    for (const entry of this.#blocked) if (entry.projectId === key.projectId && entry.bundleId === key.bundleId && entry.thread.state !== 'ended') n++;
+    return n;
   }
 
   #stop(entry: ContextEntry, graceMs: number): Promise<void> {
     this.#forget(entry);
+    this.#blocked.delete(entry);
     const stopping = entry.thread.stop(graceMs).catch((err: unknown) => {
       this.#settings.logger.warn('module context did not stop cleanly', { projectId: entry.projectId, err: String(err) });
     });

@@ -1,7 +1,11 @@
 /**
  * The host's handle on one module context: its worker, its boot, the runs in flight on it and how it ends.
- * States: booting → ready → stopping → ended (or → ended directly when it dies or is terminated). Whatever ends
- * the worker, every run still waiting on it is rejected with the reason.
+ * States: booting → ready → stopping → ended (or → ended directly when it dies or is terminated). Its vitals
+ * (vitals.ts) are read every WATCH_MS while runs are in flight: a blocked context hands back the runs it had not
+ * started (they reject with RUN_NOT_STARTED, and the executor runs them on another context), and heap plus Buffers
+ * over the memory limit ends it. When a run ends the worker (a kill, its memory, process.exit, a crash), the runs
+ * that had not started reject with RUN_NOT_STARTED, the culprit with the reason, the other started runs with
+ * MODULE_RESTARTED naming it; any other end rejects every run with the reason.
  */
 import { existsSync } from 'node:fs';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
@@ -10,11 +14,23 @@ import type { Logger } from '../log/logger.js';
 import { killGroupsOnExit } from './child-groups.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
+import { culpritOf, NO_SLOT, WATCH_MS, BLOCKED_MS, WorkerVitals } from './vitals.js';
 import { clipText } from './wire-limits.js';
 import { readModuleWorkerMessage, UNREADABLE_CODES, unreadableRunError } from './wire-read.js';
 
 /** A chunk of a module worker's own stdout/stderr as the host logs it. */
 const STDIO_CHUNK_MAX_CHARS = 4_096;
+
+/** Codes of the runs a module context loses when it ends. */
+export const MODULE_LOST_CODES = {
+  /** Handed back unstarted: the run goes to another context. */
+  notStarted: 'RUN_NOT_STARTED',
+  /** Started, and lost because another run ended the context: interrupted. */
+  restarted: 'MODULE_RESTARTED',
+} as const;
+
+/** Claim slots of a context's vitals; runs beyond them cannot be handed back (they count as started). */
+const CLAIM_SLOTS = 4096;
 
 /**
  * Starts a worker from a file next to `base`: compiled, `<name>.js`; from source (tests under tsx), `<name>.ts`
@@ -34,6 +50,7 @@ type State = 'booting' | 'ready' | 'stopping' | 'ended';
 interface Pending {
   resolve(result: ThreadTaskResult): void;
   reject(err: Error): void;
+  readonly slot: number;
 }
 
 export interface ModuleThreadOptions {
@@ -59,6 +76,9 @@ export class ModuleThread {
   #stopped: () => void = () => {};
   #stopping: Promise<void> | null = null;
   readonly #exited: Promise<void>;
+  readonly #vitals = new WorkerVitals(CLAIM_SLOTS);
+  #watch: NodeJS.Timeout | null = null;
+  #blocked = false;
 
   constructor(opts: ModuleThreadOptions) {
     this.memoryLimitMb = opts.memoryLimitMb;
@@ -69,7 +89,7 @@ export class ModuleThread {
     // Runs' code awaits this, but a context nobody waits for must not become an unhandled rejection.
     this.ready.catch(() => {});
     this.#worker = startWorkerFile(import.meta.url, 'module-worker', {
-      workerData: opts.data,
+      workerData: { ...opts.data, vitals: this.#vitals.buffer } satisfies ModuleWorkerData,
       resourceLimits: { maxOldGenerationSizeMb: opts.memoryLimitMb },
       env: { ...opts.env },
       stdout: true,
@@ -92,14 +112,58 @@ export class ModuleThread {
     return this.#pending.size;
   }
 
+  /** Its event loop was stuck for BLOCKED_MS with runs in flight: new runs should go to another context. */
+  get blocked(): boolean {
+    return this.#blocked && this.#state !== 'ended';
+  }
+
   /** Runs a task on the context; rejects when the worker ends before the run does. */
   run(task: ThreadTask): Promise<ThreadTaskResult> {
     if (this.#state !== 'ready') return Promise.reject(this.#endReason ?? new Error(`module context is ${this.#state}`));
     return new Promise<ThreadTaskResult>((resolve, reject) => {
-      this.#pending.set(task.runId, { resolve, reject });
-      const message: ModuleHostMessage = { type: 'run', task };
+      if (this.#pending.size === 0) this.#vitals.rest(Date.now());
+      const slot = this.#vitals.assign();
+      this.#pending.set(task.runId, { resolve, reject, slot });
+      const message: ModuleHostMessage = { type: 'run', task, slot, seq: this.#vitals.seqOf(slot) };
       this.#worker.postMessage(message, [task.port]);
+      if (!this.#watch) {
+        this.#watch = setInterval(() => this.#inspect(), WATCH_MS);
+        this.#watch.unref();
+      }
     });
+  }
+
+  /** Ends a context over its memory limit; marks it blocked (handing back unstarted runs), or free again. */
+  #inspect(): void {
+    if (this.#state === 'ended' || this.#overLimit()) return;
+    const now = Date.now();
+    if (this.#pending.size === 0) {
+      this.#vitals.rest(now);
+      this.#blocked = false;
+      clearInterval(this.#watch!);
+      this.#watch = null;
+      return;
+    }
+    const blocked = this.#vitals.stalledFor(now) > BLOCKED_MS;
+    if (blocked === this.#blocked) return;
+    this.#blocked = blocked;
+    if (!blocked) return;
+    let moved = 0;
+    for (const [runId, pending] of [...this.#pending]) {
+      if (!this.#vitals.revoke(pending.slot)) continue;
+      this.#pending.delete(runId);
+      pending.reject(notStarted('its module context was blocked'));
+      moved++;
+    }
+    this.#logger.warn('module context blocked: new runs go to another context', { stalledMs: BLOCKED_MS, runsMoved: moved });
+  }
+
+  #overLimit(): boolean {
+    const usedMb = this.#vitals.memoryMb;
+    if (usedMb <= this.memoryLimitMb) return false;
+    const deed = `exceeded its memory limit of ${this.memoryLimitMb} MB: the context held ${Math.round(usedMb)} MB of heap and Buffers`;
+    this.#end(Object.assign(new Error(`job ${deed}`), { code: 'ERR_WORKER_OUT_OF_MEMORY', deed }), null);
+    return true;
   }
 
   /** onStop and disposers, within graceMs; then the worker is terminated either way. */
@@ -122,9 +186,12 @@ export class ModuleThread {
     await this.terminate(new Error('module context stopped'));
   }
 
-  /** Ends the worker now; runs in flight reject with `reason`. */
-  async terminate(reason: Error): Promise<void> {
-    this.#end(reason);
+  /**
+   * Ends the worker now; runs in flight reject with `reason`, or, when `culprit` names the run that made it
+   * necessary, as #end says.
+   */
+  async terminate(reason: Error, culprit?: string): Promise<void> {
+    this.#end(reason, culprit);
     await this.#exited;
   }
 
@@ -140,8 +207,11 @@ export class ModuleThread {
         this.#end(Object.assign(new Error(reason), { code: UNREADABLE_CODES.worker }));
       }
     });
-    worker.on('error', (err: Error & { code?: string }) => this.#end(this.#crashError(err)));
-    worker.on('exit', (code) => this.#end(new Error(`module context worker exited with code ${code}`)));
+    worker.on('error', (err: Error & { code?: string }) => this.#end(this.#crashError(err), this.#state === 'ready' ? null : undefined));
+    worker.on('exit', (code) => {
+      const deed = `called process.exit(${code})`;
+      this.#end(Object.assign(new Error(`module context worker exited with code ${code}`), { deed }), this.#state === 'ready' ? null : undefined);
+    });
     // The worker routes process.stdout/stderr to the run's log (worker-context.ts routeConsole); what still arrives
     // here went round that (the stream's prototype): kept short, so it cannot flood the host's log.
     worker.stdout.setEncoding('utf8').on('data', (text: string) => this.#logger.info('module wrote to stdout', { text: clipText(text, STDIO_CHUNK_MAX_CHARS) }));
@@ -159,10 +229,15 @@ export class ModuleThread {
       case 'boot-failed':
         this.#end(new HostError('UNPROCESSABLE', `module context failed to start: ${message.error.message}`));
         break;
-      case 'result':
-        this.#pending.get(message.runId)?.resolve(message.result);
+      case 'result': {
+        const pending = this.#pending.get(message.runId);
+        if (!pending) break;
         this.#pending.delete(message.runId);
+        this.#vitals.release(pending.slot);
+        pending.resolve(message.result);
+        this.#overLimit();
         break;
+      }
       case 'log':
         this.#logger[message.level === 'trace' ? 'debug' : message.level](message.message);
         break;
@@ -178,22 +253,52 @@ export class ModuleThread {
     this.#pending.delete(runId);
   }
 
-  #crashError(err: Error & { code?: string }): Error {
-    if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-      return Object.assign(new Error(`module context exceeded its memory limit of ${this.memoryLimitMb} MB (${err.message})`), { code: err.code });
+  #blame(reason: Error & { deed?: string }, culprit: string | null, pending: [string, Pending][]): void {
+    const started = pending.filter(([, run]) => run.slot === NO_SLOT || !this.#vitals.revoke(run.slot));
+    for (const [runId, run] of pending) if (!started.some(([id]) => id === runId)) run.reject(notStarted('its module context was ended'));
+    const blamed = culprit ?? culpritOf(this.#vitals, started);
+    const deed = reason.deed ?? `had to be stopped (${reason.message})`;
+    for (const [runId, run] of started) {
+      if (runId === blamed) run.reject(reason);
+      else if (blamed !== null) run.reject(lostTo(`module context terminated because run ${blamed} ${deed}`));
+      else run.reject(lostTo(`module context terminated because a run on it ${deed}; which of the ${started.length} runs in flight on it did could not be told`));
     }
-    const error = serializeError(err);
-    return Object.assign(new Error(`module context worker failed: ${error.name}: ${error.message}`), { code: error.code });
   }
 
-  #end(reason: Error): void {
+  #crashError(err: Error & { code?: string }): Error {
+    if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      const deed = `exceeded its memory limit of ${this.memoryLimitMb} MB (${err.message})`;
+      return Object.assign(new Error(`module context ${deed}`), { code: err.code, deed });
+    }
+    const error = serializeError(err);
+    const deed = `threw outside its run and ended the module context: ${error.name}: ${error.message}`;
+    return Object.assign(new Error(`module context worker failed: ${error.name}: ${error.message}`), { code: error.code, deed });
+  }
+
+  /**
+   * `culprit` undefined: every run rejects with `reason`. Otherwise a run ended the worker (null: which one is found
+   * from the vitals, vitals.ts culpritOf): the runs that had not started are handed back (RUN_NOT_STARTED), the
+   * culprit rejects with `reason`, the other started runs with MODULE_RESTARTED naming it.
+   */
+  #end(reason: Error & { deed?: string }, culprit?: string | null): void {
     if (this.#state === 'ended') return;
     this.#state = 'ended';
     this.#endReason = reason;
     this.#markReady(reason);
     this.#stopped();
-    for (const pending of this.#pending.values()) pending.reject(reason);
+    if (this.#watch) clearInterval(this.#watch);
+    const pending = [...this.#pending];
     this.#pending.clear();
+    if (culprit === undefined) for (const [, run] of pending) run.reject(reason);
+    else this.#blame(reason, culprit, pending);
     void this.#worker.terminate().catch((err: unknown) => this.#logger.warn('module worker did not terminate', { err: String(err) }));
   }
+}
+
+function notStarted(why: string): Error {
+  return Object.assign(new Error(`the run had not started when ${why}`), { code: MODULE_LOST_CODES.notStarted });
+}
+
+function lostTo(message: string): Error {
+  return Object.assign(new Error(message), { code: MODULE_LOST_CODES.restarted });
 }

@@ -17,6 +17,7 @@ import { RunLogGate } from './run-log-gate.js';
 import { boundedJson, boundError, count, SPECS_MAX_CHARS, TOO_LARGE_CODES } from './wire-limits.js';
 import { trackLeftovers } from './run-leftovers.js';
 import { postOn, settle } from './worker-primordials.js';
+import { Heartbeat, takeVitals } from './worker-vitals.js';
 import { WorkerUsage } from './worker-usage.js';
 
 const runs = new AsyncLocalStorage<RunChannel>();
@@ -42,9 +43,10 @@ async function boot(data: ModuleWorkerData, log: JobLogger): Promise<BootedModul
   return bootModule(def, { config: await loadModuleConfig(data.bundleDir), log });
 }
 
-function jobBean(module: BootedModule, name: string): Promise<Runnable> {
+/** The bean at once (so its synchronous start runs inside the run message, where the vitals can name it). */
+function jobBean(module: BootedModule, name: string): Runnable | Promise<Runnable> {
   const runnable = module.beans.has(name) ? asRunnable(module.beans.get(name)) : null;
-  if (runnable) return Promise.resolve(runnable);
+  if (runnable) return runnable;
   const problem = module.beans.has(name) ? 'is not a job (it has no execute() or resolve())' : 'is not defined';
   return Promise.reject(Object.assign(new Error(`bean "${name}" of the module ${problem}`), { code: 'UNPROCESSABLE' }));
 }
@@ -53,23 +55,37 @@ function jobBean(module: BootedModule, name: string): Promise<Runnable> {
  * Listens before the bundle is imported, so the listener is in place whatever the bundle does to MessagePort; runs
  * and the stop only come once the module has booted.
  */
-function serve(port: NonNullable<typeof parentPort>, booted: Promise<BootedModule>): void {
+function serve(port: NonNullable<typeof parentPort>, booted: Promise<BootedModule>, vitals: SharedArrayBuffer | null): void {
   let module: BootedModule | null = null;
   void booted.then((built) => (module = built), () => undefined);
   // One message per run each way already: a reading at each run's start and end costs little beside them.
   const usage = new WorkerUsage();
+  let live = 0;
+  const heartbeat = new Heartbeat(vitals, () => live > 0);
   port.on('message', (message: ModuleHostMessage) => {
+    heartbeat.bump();
     if (!module) return;
     if (message.type === 'run') {
       const task: ThreadTask = message.task;
+      // A run the host took back (this context was blocked) is dropped: it runs on another context.
+      if (!heartbeat.claim(message.slot, message.seq)) {
+        task.port.close();
+        return;
+      }
+      live++;
       const channel = openRunChannel(task);
       const meter = usage.open(usage.read());
-      const finish = (result: ThreadTaskResult): void =>
-        post(port, { type: 'result', runId: task.runId, result: { ...boundResult(result), ...usage.close(meter, usage.read()) } });
+      const finish = (result: ThreadTaskResult): void => {
+        live--;
+        const at = usage.read();
+        heartbeat.memory(at.heapBytes);
+        post(port, { type: 'result', runId: task.runId, result: { ...boundResult(result), ...usage.close(meter, at) } });
+      };
       const built = module;
-      settle(runs.run(channel, () => runJob(task, channel, () => jobBean(built, task.entry))), finish, (err: unknown) =>
-        finish({ ok: false, error: serializeError(err) }),
-      );
+      heartbeat.enter(message.slot);
+      const running = runs.run(channel, () => runJob(task, channel, () => jobBean(built, task.entry)));
+      heartbeat.leave();
+      settle(running, finish, (err: unknown) => finish({ ok: false, error: serializeError(err) }));
     } else {
       void module.stop().then(() => post(port, { type: 'stopped' }));
     }
@@ -96,12 +112,13 @@ function boundResult(result: ThreadTaskResult): ThreadTaskResult {
 
 if (parentPort) {
   const port = parentPort;
+  const vitals = takeVitals();
   const lifecycle = lifecycleLogger(port);
   routeConsole(() => runs.getStore() ?? lifecycle);
   catchStrayRejections(() => runs.getStore() ?? lifecycle);
   trackLeftovers(() => runs.getStore() ?? null);
   const booted = boot(workerData as ModuleWorkerData, lifecycle);
-  serve(port, booted);
+  serve(port, booted, vitals);
   booted.then(
     (module) => {
       const jobs = [...module.beans].filter(([, value]) => asRunnable(value) !== null).map(([name]) => name);

@@ -45,6 +45,8 @@ export type ThreadRun = Omit<ThreadTask, 'port'> & { readonly notBefore?: number
 /** workerData of a thread pool worker: the bundle main it imports at start (every run of the pool uses it). */
 export interface PoolWorkerData {
   readonly mainUrl: string;
+  /** The worker's vitals (vitals.ts), taken out by its bootstrap before job code loads. */
+  readonly vitals?: SharedArrayBuffer;
 }
 
 /**
@@ -78,7 +80,8 @@ export type HostMessage =
 
 /** One item of a host → pool worker batch. */
 export type PoolHostItem =
-  | { readonly type: 'start'; readonly run: ThreadRun }
+  /** `slot` and `seq`: the run's claim in the worker's vitals (vitals.ts); the worker starts it only if it wins it. */
+  | { readonly type: 'start'; readonly slot: number; readonly seq: number; readonly run: ThreadRun }
   | { readonly type: 'abort'; readonly runId: string; readonly reason: string }
   /** The answer to the worker's cache request `id` (ids are unique per worker). */
   | { readonly type: 'cache-reply'; readonly id: number; readonly ok: true; readonly value?: unknown }

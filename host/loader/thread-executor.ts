@@ -3,7 +3,8 @@
  * (one pool per project, bundle version and memory limit; see thread-pool.ts). A worker runs many runs at once and
  * everything crossing to it travels in one batch per macrotask, so a burst of runs costs a few messages, not a
  * message channel each. Kill = abort message to the job (ctx.signal); a run still going after killGraceMs is
- * stopped by terminating its worker, which loses the other runs on it (WORKER_RESTARTED) and is replaced.
+ * stopped by terminating its worker: the runs on it that had not started go to another worker, the others that had
+ * are interrupted (WORKER_RESTARTED, naming the run), and the worker is replaced.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -166,19 +167,28 @@ export function resultOutcome(result: ThreadTaskResult, signal: AbortSignal): Ru
 /** The pool lost the run (see thread-errors.ts): the codes that mean "aborted" become aborted outcomes. */
 function lostOutcome(err: unknown, signal: AbortSignal): RunOutcome {
   const error = serializeError(err);
+  // The host's stack of where it noticed is no part of the run's error.
+  const shown = { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) };
   switch (error.code) {
     case LOST_RUN_CODES.killed:
       return abortedOutcome(`run did not stop after abort (${reasonText(signal.reason)}); its worker was terminated`);
     case LOST_RUN_CODES.abortedQueued:
     case LOST_RUN_CODES.closed:
       return abortedOutcome(error.message);
+    case LOST_RUN_CODES.restarted:
+      return signal.aborted ? failure(shown, true) : interruptedOutcome(shown);
     default:
-      return failure({ name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) }, signal.aborted);
+      return failure(shown, signal.aborted);
   }
 }
 
 export function failure(error: SerializedError, aborted = false): RunOutcome {
   return { ok: false, error, aborted };
+}
+
+/** Lost because of another run (the error names it): dispatch records it INTERRUPTED. */
+export function interruptedOutcome(error: SerializedError): RunOutcome {
+  return { ok: false, error, aborted: false, interrupted: true };
 }
 
 export function abortedOutcome(message: string): RunOutcome {

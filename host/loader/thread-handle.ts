@@ -1,7 +1,9 @@
 /**
  * The host's handle on one worker of a thread pool: the runs in flight on it and the batches to and from it.
- * States: starting → ready → ended. A worker serves many runs at once; whatever ends it (a kill, running out of
- * memory, process.exit, an uncaught error, close), every run still in flight on it is rejected with the reason.
+ * States: starting → ready → ended. A worker serves many runs at once. Its vitals (vitals.ts) tell which of them had
+ * started: when it is blocked, the runs that had not are handed back to the pool (onUnstarted); whatever ends it (a
+ * kill, its memory limit, process.exit, an uncaught error), those that had not are handed back too, the run that
+ * caused it fails with the reason, and the others that had started are lost with an error naming that run.
  */
 import type { Worker } from 'node:worker_threads';
 import { serializeError } from '../errors/index.js';
@@ -13,6 +15,7 @@ import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, Thr
 import { callCache } from './run-port.js';
 import { LOST_RUN_CODES, lostRunError, type WorkerEnd } from './thread-errors.js';
 import { Outbox } from './thread-outbox.js';
+import { BLOCKED_MS, culpritOf, WorkerVitals } from './vitals.js';
 import { readPoolWorkerItem, readPoolWorkerMessage, unreadableRunError } from './wire-read.js';
 
 /**
@@ -21,9 +24,12 @@ import { readPoolWorkerItem, readPoolWorkerMessage, unreadableRunError } from '.
  */
 const MAX_BATCH = 64;
 
-/** A run's start item as the worker gets it, serialised; throws for what JSON cannot carry (a BigInt). */
+/**
+ * A run's start item as the worker gets it, serialised, without its claim (added when it is sent to a worker);
+ * throws for what JSON cannot carry (a BigInt).
+ */
 export function startItemJson(run: ThreadRun): string {
-  return JSON.stringify({ type: 'start', run } satisfies PoolHostItem);
+  return JSON.stringify({ type: 'start', run } satisfies Omit<Extract<PoolHostItem, { type: 'start' }>, 'slot' | 'seq'>);
 }
 
 /** Where a run's end is reported (the pool's ticket of the run). */
@@ -32,36 +38,45 @@ export interface RunSettle {
   reject(err: Error): void;
 }
 
-interface InFlight {
+interface InFlight<S extends RunSettle> {
   readonly hooks: RunHooks;
-  readonly settle: RunSettle;
+  readonly settle: S;
+  /** Its claim in the worker's vitals. */
+  readonly slot: number;
 }
 
-export interface WorkerHandleOptions {
+export interface WorkerHandleOptions<S extends RunSettle> {
   readonly data: PoolWorkerData;
   readonly env: Readonly<Record<string, string>>;
   readonly memoryLimitMb: number;
+  /** Runs in flight at most (the pool's runsPerWorker): one claim slot each in the vitals. */
+  readonly slots: number;
   readonly logger: Logger;
-  /** The worker became ready, runs on it ended, or it ended itself: the pool re-plans. */
-  readonly onChange: (handle: WorkerHandle) => void;
+  /** The worker became ready, runs on it ended, it became blocked or free again, or it ended: the pool re-plans. */
+  readonly onChange: (handle: WorkerHandle<S>) => void;
+  /** Runs it was given that never started and never will here (it is blocked, or ended): the pool places them again. */
+  readonly onUnstarted: (handle: WorkerHandle<S>, runs: S[]) => void;
 }
 
-export class WorkerHandle {
+export class WorkerHandle<S extends RunSettle = RunSettle> {
   #state: 'starting' | 'ready' | 'ended' = 'starting';
   #end: WorkerEnd | null = null;
   #everReady = false;
-  readonly #runs = new Map<string, InFlight>();
+  #blocked = false;
+  readonly #runs = new Map<string, InFlight<S>>();
+  readonly #vitals: WorkerVitals;
   readonly #worker: Worker;
   /** Items as JSON texts: a planned run's start item is serialised when it is prepared, not at its fire time. */
   readonly #outbox: Outbox;
-  readonly #options: WorkerHandleOptions;
+  readonly #options: WorkerHandleOptions<S>;
   /** Resolves once the thread is gone. */
   readonly exited: Promise<void>;
 
-  constructor(options: WorkerHandleOptions) {
+  constructor(options: WorkerHandleOptions<S>) {
     this.#options = options;
+    this.#vitals = new WorkerVitals(options.slots);
     this.#worker = startWorkerFile(import.meta.url, 'thread-worker', {
-      workerData: options.data,
+      workerData: { ...options.data, vitals: this.#vitals.buffer } satisfies PoolWorkerData,
       resourceLimits: { maxOldGenerationSizeMb: options.memoryLimitMb },
       env: { ...options.env },
       // Job output goes to its run's log (worker-context.ts routeStdio); what goes round that is read and dropped
@@ -98,8 +113,28 @@ export class WorkerHandle {
     return this.#runs.size;
   }
 
+  /** Its event loop was stuck for BLOCKED_MS at the last inspect(): it gets no runs until that changes. */
+  get blocked(): boolean {
+    return this.#blocked;
+  }
+
+  /**
+   * Reads the worker's vitals (the pool calls it every WATCH_MS while runs are in flight): ends a worker over its
+   * memory limit; marks it blocked, handing back the runs that had not started, or free again.
+   */
+  inspect(now: number): void {
+    if (this.#state !== 'ready' || this.#overLimit()) return;
+    if (this.#runs.size === 0) {
+      this.#vitals.rest(now);
+      if (this.#blocked) this.#setBlocked(false);
+      return;
+    }
+    const blocked = this.#vitals.stalledFor(now) > BLOCKED_MS;
+    if (blocked !== this.#blocked) this.#setBlocked(blocked);
+  }
+
   /** `startJson`: the start item already serialised (startItemJson); made here when absent. */
-  start(run: ThreadRun, hooks: RunHooks, settle: RunSettle, startJson?: string): void {
+  start(run: ThreadRun, hooks: RunHooks, settle: S, startJson?: string): void {
     let json: string;
     try {
       json = startJson ?? startItemJson(run);
@@ -108,8 +143,12 @@ export class WorkerHandle {
       settle.reject(Object.assign(new Error(message), { code: LOST_RUN_CODES.unsendable }));
       return;
     }
-    this.#runs.set(run.runId, { hooks, settle });
-    this.#outbox.push(json);
+    // A worker that held no runs may have stopped its heartbeat: its silence counts from now.
+    if (this.#runs.size === 0) this.#vitals.rest(Date.now());
+    const slot = this.#vitals.assign();
+    this.#runs.set(run.runId, { hooks, settle, slot });
+    // The claim goes first: the rest of the item is the text made ahead, unchanged (`{` is its first character).
+    this.#outbox.push(`{"slot":${slot},"seq":${this.#vitals.seqOf(slot)},${json.slice(1)}`);
   }
 
   /** Sends the batch collected so far. */
@@ -154,10 +193,10 @@ export class WorkerHandle {
     });
     worker.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        this.#finish({ kind: 'out-of-memory', memoryLimitMb: this.#options.memoryLimitMb, detail: err.message });
-      } else this.#finish({ kind: 'crashed', error: serializeError(err) });
+        this.#finish({ kind: 'out-of-memory', memoryLimitMb: this.#options.memoryLimitMb, detail: err.message, culprit: null });
+      } else this.#finish({ kind: 'crashed', error: serializeError(err), culprit: null });
     });
-    worker.on('exit', (exitCode) => this.#finish({ kind: 'exited', exitCode }));
+    worker.on('exit', (exitCode) => this.#finish({ kind: 'exited', exitCode, culprit: null }));
   }
 
   #onBatch(items: readonly unknown[]): void {
@@ -177,7 +216,42 @@ export class WorkerHandle {
         this.#options.logger.warn('a thread run hook failed', { runId: item.runId, err: String(err) });
       }
     }
+    // The memory figure comes with every batch too: a run that ends holding Buffers is seen at once.
+    if (this.#overLimit()) return;
     if (ended) this.#options.onChange(this);
+  }
+
+  /** Ends the worker when its heap and external memory passed its limit; true when it did. */
+  #overLimit(): boolean {
+    const usedMb = this.#vitals.memoryMb;
+    if (usedMb <= this.#options.memoryLimitMb) return false;
+    this.#finish({ kind: 'memory-limit', memoryLimitMb: this.#options.memoryLimitMb, usedMb: Math.round(usedMb), culprit: null });
+    return true;
+  }
+
+  #setBlocked(blocked: boolean): void {
+    this.#blocked = blocked;
+    if (blocked) {
+      const unstarted = this.#takeBackUnstarted();
+      this.#options.logger.warn('thread worker blocked: it gets no new runs until it answers again', {
+        stalledMs: BLOCKED_MS,
+        runsInFlight: this.#runs.size,
+        runsMoved: unstarted.length,
+      });
+      if (unstarted.length > 0) this.#options.onUnstarted(this, unstarted);
+    }
+    this.#options.onChange(this);
+  }
+
+  /** Takes back every run the worker has not started (it never will now): they leave this worker. */
+  #takeBackUnstarted(): S[] {
+    const unstarted: S[] = [];
+    for (const [runId, run] of this.#runs) {
+      if (!this.#vitals.revoke(run.slot)) continue;
+      this.#runs.delete(runId);
+      unstarted.push(run.settle);
+    }
+    return unstarted;
   }
 
   /** A run whose items cannot be read ends FAILED now, saying why; its job is told to stop (its later items are dropped). */
@@ -186,6 +260,7 @@ export class WorkerHandle {
     if (!run) return false;
     this.abort(runId, 'its outcome could not be read');
     this.#runs.delete(runId);
+    this.#vitals.release(run.slot);
     run.settle.resolve({ ok: false, error: unreadableRunError(why, code) });
     return true;
   }
@@ -196,6 +271,7 @@ export class WorkerHandle {
     if (item.type === 'result') {
       if (!run) return false;
       this.#runs.delete(item.runId);
+      this.#vitals.release(run.slot);
       if (item.startedAt !== undefined) run.hooks.started?.(item.startedAt);
       run.settle.resolve(item.result);
       return true;
@@ -224,19 +300,26 @@ export class WorkerHandle {
     this.#outbox.push(json);
   }
 
+  /**
+   * Runs the worker had not started are taken back before it is terminated (so it cannot start them on its way out)
+   * and handed to the pool, unless the pool is closing; the others are lost, the culprit's with its own error.
+   */
   #finish(end: WorkerEnd): void {
     if (this.#state === 'ended') return;
     this.#state = 'ended';
-    this.#end = end;
     this.#outbox.discard();
-    const runs = [...this.#runs];
+    const unstarted = end.kind === 'closed' ? [] : this.#takeBackUnstarted();
+    const started = [...this.#runs];
     this.#runs.clear();
-    for (const [runId, run] of runs) run.settle.reject(lostRunError(end, runId, runs.length));
+    const culprit = end.kind === 'killed' ? end.runId : culpritOf(this.#vitals, started);
+    this.#end = 'culprit' in end ? { ...end, culprit } : end;
+    for (const [runId, run] of started) run.settle.reject(lostRunError(this.#end, runId, started.length));
+    if (unstarted.length > 0) this.#options.onUnstarted(this, unstarted);
     if (end.kind !== 'exited') {
       void this.#worker.terminate().catch((err: unknown) => this.#options.logger.warn('thread worker did not terminate', { err: String(err) }));
     }
     if (end.kind !== 'closed' && end.kind !== 'killed') {
-      this.#options.logger.warn('thread worker ended', { end: end.kind, lostRuns: runs.length });
+      this.#options.logger.warn('thread worker ended', { end: end.kind, culprit, lostRuns: started.length, runsMoved: unstarted.length });
     }
     this.#options.onChange(this);
   }

@@ -11,22 +11,29 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../errors/index.js';
-import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage, ThreadRun, ThreadTaskResult } from './protocol.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage, ThreadTaskResult } from './protocol.js';
 import { Outbox } from './thread-outbox.js';
 import { resultItemJson } from './thread-wire.js';
 import { trackLeftovers } from './run-leftovers.js';
 import { CacheRequests, openPooledRun, type PooledRun } from './thread-worker-run.js';
 import { asRunnable, catchStrayRejections, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
 import { append, now, parse, postOn, SafeMap, setTimeoutSafe, settle } from './worker-primordials.js';
+import { Heartbeat, takeVitals } from './worker-vitals.js';
 import { WorkerUsage, type RunMeter, type UsageReading } from './worker-usage.js';
 
 const modules = new SafeMap<string, Promise<Record<string, unknown>>>();
+/** The namespaces already imported: the worker imports its bundle's main before it says ready. */
+const imported = new SafeMap<string, Record<string, unknown>>();
 const jobs = new SafeMap<string, Runnable>();
 
-function serve(port: NonNullable<typeof parentPort>): void {
+function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer | null): void {
   const runs = new AsyncLocalStorage<RunChannel>();
   const live = new SafeMap<string, PooledRun>();
   const usage = new WorkerUsage();
+  // Runs handed over ahead of their time, by runId, and one timer per start time.
+  const held = new SafeMap<string, Held>();
+  const heldAt = new SafeMap<number, Held[]>();
+  const heartbeat = new Heartbeat(vitals, () => live.size > 0 || held.size > 0);
   /**
    * Results of runs that ended since the last batch left, with their meters. Their figures are read once, as the
    * batch leaves: after everything the runs did in this macrotask (a synchronous job starts and ends inside one), and
@@ -39,6 +46,7 @@ function serve(port: NonNullable<typeof parentPort>): void {
     const finished = ended;
     ended = [];
     const at = usage.read();
+    heartbeat.memory(at.heapBytes);
     for (let i = 0; i < finished.length; i++) {
       const { runId, result, startedAt, meter } = finished[i]!;
       push(resultJson(runId, meter ? { ...result, ...usage.close(meter, at) } : result, startedAt));
@@ -53,42 +61,46 @@ function serve(port: NonNullable<typeof parentPort>): void {
     append(ended, { runId, result, startedAt, meter });
     outbox.touch();
   };
-  /** `at`: the reading taken for the runs starting now (one per batch or timer, not one per run). */
-  const start = (run: ThreadRun, at: UsageReading): void => {
+  /**
+   * `at`: the reading taken for the runs starting now (one per batch or timer, not one per run). A run the host took
+   * back (vitals.ts: it moved the run to another worker while this one was blocked) is dropped here.
+   */
+  const start = ({ run, slot, seq }: Held, at: UsageReading): void => {
+    if (!heartbeat.claim(slot, seq)) return;
     const pooled = openPooledRun(run, push, cache);
     live.set(run.runId, pooled);
     const meter = usage.open(at);
-    // A job already loaded is called synchronously, inside this loop over the batch: no await before its first line.
-    const known = jobs.get(`${run.mainUrl}#${run.entry}`);
-    const load = known ? () => known : () => loadJob(run.mainUrl, run.entry);
+    // A job of an imported main is called synchronously, inside this loop over the batch: no await before its first line.
+    const load = (): Runnable | Promise<Runnable> => jobNow(run.mainUrl, run.entry);
+    // A worker that blocks or dies inside the job's synchronous start names it (vitals.ts: current).
+    heartbeat.enter(slot);
+    const running = runs.run(pooled.channel, () => runJob(run, pooled.channel, load));
+    heartbeat.leave();
     settle(
-      runs.run(pooled.channel, () => runJob(run, pooled.channel, load)),
+      running,
       (result) => finish(run.runId, result, pooled.startedAt, meter),
       (err: unknown) => finish(run.runId, { ok: false, error: serializeError(err) }, pooled.startedAt, meter),
     );
   };
   let batchReading: UsageReading | null = null;
   const batchStart = (): UsageReading => (batchReading ??= usage.read());
-  // Runs handed over ahead of their time, by runId, and one timer per start time.
-  const held = new SafeMap<string, ThreadRun>();
-  const heldAt = new SafeMap<number, ThreadRun[]>();
-  const hold = (run: ThreadRun, at: number): void => {
-    held.set(run.runId, run);
+  const hold = (item: Held, at: number): void => {
+    held.set(item.run.runId, item);
     const group = heldAt.get(at);
-    if (group) return append(group, run);
-    heldAt.set(at, [run]);
+    if (group) return append(group, item);
+    heldAt.set(at, [item]);
     setTimeoutSafe(() => {
       const due = heldAt.get(at) ?? [];
       heldAt.delete(at);
       let reading: UsageReading | undefined;
-      for (let i = 0; i < due.length; i++) if (held.delete(due[i]!.runId)) start(due[i]!, (reading ??= usage.read()));
+      for (let i = 0; i < due.length; i++) if (held.delete(due[i]!.run.runId)) start(due[i]!, (reading ??= usage.read()));
     }, at - now());
   };
   const onItem = (item: PoolHostItem): void => {
     if (item.type === 'start') {
       const at = item.run.notBefore;
-      if (at !== undefined && at > now()) hold(item.run, at);
-      else start(item.run, batchStart());
+      if (at !== undefined && at > now()) hold(item, at);
+      else start(item, batchStart());
     } else if (item.type === 'abort') {
       if (held.delete(item.runId)) {
         finish(item.runId, { ok: false, error: { name: 'AbortError', message: `run aborted before it started: ${item.reason}` } }, undefined, null);
@@ -96,6 +108,7 @@ function serve(port: NonNullable<typeof parentPort>): void {
     } else cache.answer(item);
   };
   port.on('message', (message: PoolHostMessage) => {
+    heartbeat.bump();
     batchReading = null;
     const items = parse(message.json) as PoolHostItem[];
     for (let i = 0; i < items.length; i++) onItem(items[i]!);
@@ -115,8 +128,20 @@ function loadModule(mainUrl: string): Promise<Record<string, unknown>> {
   if (!loading) {
     loading = import(mainUrl) as Promise<Record<string, unknown>>;
     modules.set(mainUrl, loading);
+    settle(loading, (ns) => imported.set(mainUrl, ns), () => undefined);
   }
   return loading;
+}
+
+/** The job, at once when its main is imported (a throw is the run's error), else once it is. */
+function jobNow(mainUrl: string, entry: string): Runnable | Promise<Runnable> {
+  const known = jobs.get(`${mainUrl}#${entry}`);
+  if (known) return known;
+  const ns = imported.get(mainUrl);
+  if (!ns) return loadJob(mainUrl, entry);
+  const job = instantiate(pickExport(ns, entry), entry);
+  jobs.set(`${mainUrl}#${entry}`, job);
+  return job;
 }
 
 async function loadJob(mainUrl: string, entry: string): Promise<Runnable> {
@@ -154,6 +179,9 @@ function instantiate(exported: unknown, entry: string): Runnable {
   });
 }
 
+/** A start item: the run and its claim (vitals.ts). */
+type Held = Extract<PoolHostItem, { type: 'start' }>;
+
 interface Ended {
   runId: string;
   result: ThreadTaskResult;
@@ -175,4 +203,4 @@ function resultJson(runId: string, result: ThreadTaskResult, startedAt: number |
   }
 }
 
-if (parentPort) serve(parentPort);
+if (parentPort) serve(parentPort, takeVitals());

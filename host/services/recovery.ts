@@ -4,6 +4,7 @@
  * handled by each job's misfire policy, onInterrupt 'rerun' starts a RECOVERY run, and retries that were waiting for
  * their backoff (QUEUED with notBefore) wait again and run at their time.
  */
+import { rerunsOnInterrupt } from '../dispatch/dispatcher.js';
 import { FIRE_ALL_LIMIT } from '../dispatch/missed-fires.js';
 import type { LogIndex } from '../dispatch/types.js';
 import { serializeError } from '../errors/index.js';
@@ -52,7 +53,7 @@ export async function recover(deps: RecoveryDeps, now = new Date()): Promise<Rec
   const interruptedJobs = byId(await deps.store.jobs.getMany([...new Set(interrupted.map((run) => run.jobId))]));
   for (const run of interrupted) {
     const job = interruptedJobs.get(run.jobId);
-    if (job?.onInterrupt === 'rerun' && !job.disabled) {
+    if (job && rerunsOnInterrupt(job)) {
       catchUps.push(deps.engine.trigger(job, 'RECOVERY', 'system', { scheduledAt: now }));
       report.recoveryRuns++;
     }

@@ -117,7 +117,7 @@ describe('module executor', () => {
     }
   });
 
-  test('a hung run that ignores its abort restarts the context; the other runs on it fail saying why', async () => {
+  test('a hung run that ignores its abort restarts the context; the other runs that had started on it are interrupted naming it', async () => {
     const hooks = recordingHooks();
     const hungRequest = moduleRequest('hang', {}, 'graph', 2);
     const hung = executor.execute(hungRequest, hooks);
@@ -129,7 +129,9 @@ describe('module executor', () => {
     assert.equal(killed.aborted, true);
     assert.match(killed.error.message, /did not stop after abort \(killed by test\); its module context was terminated/);
     const other = failed(await bystander);
-    assert.match(other.error.message, new RegExp(`module context restarted because run ${hungRequest.runId} had to be killed`));
+    assert.equal(other.interrupted, true);
+    assert.equal(other.error.code, 'MODULE_RESTARTED');
+    assert.match(other.error.message, new RegExp(`module context terminated because run ${hungRequest.runId} did not stop after its abort`));
     const afterKill = resultOf(await executor.execute(moduleRequest('countRows', {}, 'graph', 2), recordingHooks()));
     assert.notEqual(afterKill.contextId, before.contextId, 'a fresh context serves the next run');
   });
