@@ -15,6 +15,8 @@
  *
  * Bridges: log Callback, timer Callback, cache Reference, fetch Reference or undefined, register Reference.
  */
+import { CACHE_KEY_MAX_CHARS, CACHE_VALUE_MAX_CHARS, count, TOO_LARGE_CODES } from './wire-limits.js';
+
 export const BRIDGE_GLOBALS = ['__jcLog', '__jcTimer', '__jcCache', '__jcFetch', '__jcRegister'] as const;
 
 export const PRELUDE_SOURCE = String.raw`(function () {
@@ -96,11 +98,31 @@ function fire(id) {
   try { timer.fn.apply(undefined, timer.args); } catch (e) { hostLog('error', 'uncaught error in a timer callback: ' + show(e)); }
 }
 
+function tooLarge(code, message) {
+  const err = new Error(message);
+  err.name = 'TooLargeError';
+  err.code = code;
+  return err;
+}
+// A value is measured here, in the job's own heap, before it is copied to the host: a string by its length alone.
+function cacheJsonSize(value) {
+  if (typeof value === 'string' && value.length > ${CACHE_VALUE_MAX_CHARS}) return value.length;
+  const text = stringify(value);
+  return text === undefined ? 0 : text.length;
+}
 const cache = Object.freeze({
   get(key) { return cacheRef.apply(undefined, ['get', String(key)], asyncOpts); },
   async set(key, value, opts) {
     const ttl = opts && opts.ttlMs !== undefined ? Number(opts.ttlMs) : undefined;
-    await cacheRef.apply(undefined, ['set', String(key), value, ttl], asyncOpts);
+    const name = String(key);
+    if (name.length > ${CACHE_KEY_MAX_CHARS}) {
+      throw tooLarge('${TOO_LARGE_CODES.cacheKey}', 'a cache key may be at most ${CACHE_KEY_MAX_CHARS} characters; this one has ' + name.length);
+    }
+    const size = cacheJsonSize(value);
+    if (size > ${CACHE_VALUE_MAX_CHARS}) {
+      throw tooLarge('${TOO_LARGE_CODES.cacheValue}', 'a cache value may take at most ${count(CACHE_VALUE_MAX_CHARS)} characters of JSON; this one takes ' + size);
+    }
+    await cacheRef.apply(undefined, ['set', name, value, ttl], asyncOpts);
   },
   async delete(key) { await cacheRef.apply(undefined, ['delete', String(key)], asyncOpts); },
 });

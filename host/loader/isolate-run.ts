@@ -17,6 +17,7 @@ import { FreshContext, type ContextBinding } from './isolate-context.js';
 import { createHostFetch } from './isolate-fetch.js';
 import type { IsolatePool, IsolateSlot } from './isolate-pool.js';
 import type { PreludeHandles, RunData, RunReply } from './isolate-protocol.js';
+import { boundedJson, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge } from './wire-limits.js';
 
 const WATCHDOG_MS = 100;
 /** Pending timers a run may hold; more is a bug or an attack on the host's timer list. */
@@ -225,7 +226,12 @@ class IsolateRun {
     if (this.ended) throw new Error('the run has ended: cache is not available');
     const name = String(key);
     if (op === 'get') return this.hooks.cache.get(name);
-    if (op === 'set') return this.hooks.cache.set(name, value, typeof ttlMs === 'number' ? ttlMs : undefined);
+    if (op === 'set') {
+      // The prelude measured the value before copying it here; measured again, as everything a job hands over is.
+      const bounded = boundedJson(value, CACHE_VALUE_MAX_CHARS);
+      if ('tooLarge' in bounded) throw cacheValueTooLarge(bounded.tooLarge);
+      return this.hooks.cache.set(name, value, typeof ttlMs === 'number' ? ttlMs : undefined);
+    }
     if (op === 'delete') return this.hooks.cache.delete(name);
     throw new Error(`unknown cache operation ${String(op)}`);
   };
