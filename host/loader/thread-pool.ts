@@ -202,11 +202,15 @@ export class ThreadPool {
     const wasListed = this.#workers.includes(worker);
     this.#forget(worker);
     const end = worker.endReason;
-    // A worker that died before it could take runs would die again: fail the waiting runs instead of looping.
+    // A worker that died before it could take runs would die again: fail the waiting runs instead of looping. No run
+    // had started: what ended it is the bundle's main as it loaded, so each run fails with that deed as its own.
     if (wasListed && end && !worker.everReady && this.#workers.length === 0) {
       const queued = this.#queue;
       this.#queue = [];
-      for (const ticket of queued) ticket.reject(lostRunError(end, ticket.run.runId, 1));
+      for (const ticket of queued) {
+        const runId = ticket.run.runId;
+        ticket.reject(lostRunError('culprit' in end ? { ...end, culprit: runId } : end, runId, 1));
+      }
     }
   }
 
