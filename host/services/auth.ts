@@ -69,7 +69,7 @@ const AUTHENTICATED_FOR_MS = 2_000;
 const MAX_AUTHENTICATED = 1_000;
 
 export class AuthService {
-  private readonly authenticated = new Map<string, { actor: Actor; until: number }>();
+  private readonly authenticated = new Map<string, { actor: Actor; until: number; expiresAt: number | null }>();
   private readonly limiter: LoginLimiter;
   /**
    * What a login for a name no user has is checked against: one scrypt like any other, so the answer takes as long
@@ -118,13 +118,22 @@ export class AuthService {
     const now = Date.now();
     const known = this.authenticated.get(hash);
     if (known && known.until > now) return known.actor;
-    const record = await this.store.tokens.findByHash(hash);
-    if (!record || (record.expiresAt && record.expiresAt.getTime() < now)) return null;
-    const user = await this.store.users.get(record.userId);
+    let record: Awaited<ReturnType<typeof this.store.tokens.findByHash>>;
+    let user: Awaited<ReturnType<typeof this.store.users.get>>;
+    try {
+      record = await this.store.tokens.findByHash(hash);
+      if (!record || (record.expiresAt && record.expiresAt.getTime() < now)) return null;
+      user = await this.store.users.get(record.userId);
+    } catch (err) {
+      // The database cannot answer (an outage): a token it accepted lately still reads what the host can serve without
+      // it (/metrics, 503s that say why), rather than every client being told it is unknown.
+      if (known && (!known.expiresAt || known.expiresAt > now)) return known.actor;
+      throw err;
+    }
     if (!user || user.disabled) return null;
     const actor = toActor(user);
     if (this.authenticated.size >= MAX_AUTHENTICATED) this.authenticated.clear();
-    this.authenticated.set(hash, { actor, until: Math.min(now + AUTHENTICATED_FOR_MS, record.expiresAt?.getTime() ?? Infinity) });
+    this.authenticated.set(hash, { actor, until: Math.min(now + AUTHENTICATED_FOR_MS, record.expiresAt?.getTime() ?? Infinity), expiresAt: record.expiresAt?.getTime() ?? null });
     return actor;
   }
 

@@ -151,7 +151,7 @@ for (const outage of [sqliteOutage(), mariadbOutage()]) {
         return res.status === 503 && body.database.status === 'down' ? { retryAfter: res.headers.get('retry-after'), body } : undefined;
       }, OUTAGE_MS);
       assert.ok(health.retryAfter, 'an unready /healthz says when to ask again');
-      const during = parseMetrics(await (await fetch(`${th.url}/metrics`)).text());
+      const during = parseMetrics((await th.api.get('/metrics')).text);
       assert.equal(during['jobcenter_database_up'], 0);
       await sleep(OUTAGE_MS - 1_000);
       await outage.restore();
@@ -173,7 +173,7 @@ for (const outage of [sqliteOutage(), mariadbOutage()]) {
 
       // Every fire is accounted for: per job, the fire times from its first to its last recorded fire either have a
       // row or are counted as missed; dropped fires = caught up + missed.
-      const metrics = parseMetrics(await (await fetch(`${th.url}/metrics`)).text());
+      const metrics = parseMetrics((await th.api.get('/metrics')).text);
       const dropped = metrics['jobcenter_fires_dropped_total{reason="db_unavailable"}']! + metrics['jobcenter_fires_dropped_total{reason="row_backlog"}']!;
       assert.ok(metrics['jobcenter_fires_dropped_total{reason="db_unavailable"}']! > 0, 'fires during the outage were counted');
       assert.equal(metrics['jobcenter_fires_awaiting_catch_up'], 0);
