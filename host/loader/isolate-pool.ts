@@ -145,6 +145,7 @@ export class IsolatePool {
     return count;
   }
 
+  /** Tests only: a synchronous reading waits, on the host's main thread, for a busy isolate's current task to end. */
   heapUsed(): number[] {
     const used: number[] = [];
     for (const entry of this.entries.values()) {
