@@ -1,11 +1,12 @@
 /**
  * An isolate job in an endless synchronous loop costs only its own run: isolate jobs of other projects keep firing on
- * time beside it, and the host's event loop is never held while it loops (the loop ends at its CPU limit).
+ * time beside it, and the host's event loop is never held while it loops (the loop ends at its CPU limit). A loop a
+ * job leaves behind after its reply does not spin on in its idle isolate.
  */
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
-import { eventually, startHost, type TestHost } from '../helpers/host.js';
+import { eventually, sleep, startHost, type TestHost } from '../helpers/host.js';
 import type { ContractRun } from '../helpers/run-contract.js';
 import { finishedRun, listRuns } from '../helpers/runs.js';
 import { zip } from '../helpers/zip.js';
@@ -13,12 +14,14 @@ import { zip } from '../helpers/zip.js';
 const MAIN = `"use strict";
 exports.beat = { execute() { return 'beat'; } };
 exports.loop = { execute() { for (;;) {} } };
+exports.leaves = { execute(ctx) { ctx.cache.get('k').then(() => { for (;;) {} }); return 'replied'; } };
 `;
 const LOOP_TIMEOUT_MS = 3_000;
 const BEAT_EVERY_MS = 1_000;
 /** Generous on a loaded machine; holding the host while the loop runs costs ~2.9 s. */
 const MAX_LAG_MS = 1_000;
 const MAX_LOOP_DELAY_MS = 1_000;
+const LEFTOVER_WINDOW_MS = 3_000;
 
 describe('an isolate job in an endless loop', () => {
   let th: TestHost;
@@ -80,6 +83,28 @@ describe('an isolate job in an endless loop', () => {
     assert.ok(during.length >= ((to - from) / BEAT_EVERY_MS) * 0.5, `the beat kept firing beside the loop (${during.length} runs in ${to - from} ms)`);
     assert.ok(maxLag < MAX_LAG_MS, `every beat started within ${MAX_LAG_MS} ms of its schedule (max lag ${maxLag} ms)`);
     assert.ok(maxDelay < MAX_LOOP_DELAY_MS, `the host's event loop was never held ${MAX_LOOP_DELAY_MS} ms (max delay ${maxDelay} ms)`);
+  });
+
+  test('left behind after a reply is stopped in its idle isolate, and not charged to the next run', async (t) => {
+    const projectId = await project('leaving');
+    const leaves = await job({ projectId, name: 'leaves', entry: 'leaves', schedule: { type: 'MANUAL' }, timeoutMs: LOOP_TIMEOUT_MS });
+    const runOnce = async (): Promise<ContractRun> => {
+      const triggered = await th.api.post(`/api/v1/jobs/${leaves}/trigger`);
+      assert.equal(triggered.status, 202, triggered.text);
+      return finishedRun(th.api, triggered.body.runId, { timeoutMs: 30_000 });
+    };
+    const first = await runOnce();
+    assert.equal(first.status, 'SUCCEEDED', `the run replied: ${first.error?.message}`);
+    // The idle isolate may burn ~1 s on the leftover before it is disposed; from 2.5 s on, nothing should spin.
+    await sleep(2_500);
+    const before = process.cpuUsage();
+    await sleep(LEFTOVER_WINDOW_MS);
+    const used = process.cpuUsage(before);
+    const cpuMs = Math.round((used.user + used.system) / 1000);
+    const second = await runOnce();
+    t.diagnostic(`after a reply that left a loop: host process CPU ${cpuMs} ms over ${LEFTOVER_WINDOW_MS} ms; the next run ${second.status} in ${second.durationMs} ms (${second.error?.message})`);
+    assert.ok(cpuMs < LEFTOVER_WINDOW_MS / 3, `no core spins on the leftover loop (${cpuMs} ms of CPU in ${LEFTOVER_WINDOW_MS} ms)`);
+    assert.equal(second.status, 'SUCCEEDED', `the next run is not charged for the leftover: ${second.error?.message}`);
   });
 });
 
