@@ -12,11 +12,20 @@
  * each wait for the spare of the isolate the last run just left; so a run that finds no idle isolate with its spare
  * ready has the pool make one more isolate of its key in the background (up to maxIdlePerKey), and runs take an
  * idle isolate whose spare is ready first: two isolates then take turns, each making its spare while the other runs.
+ *
+ * An idle isolate may still run what its last run left behind: a continuation of a host promise (a cache or fetch
+ * call) that settles after the run replied runs job code with no run and no time limit around it. The pool watches
+ * the CPU clock of its idle isolates and disposes one that burns more than IDLE_CPU_LIMIT_MS outside a run (a spare's
+ * load, bounded by its own timeout, is not counted).
  */
 import ivm from 'isolated-vm';
 import type { Logger } from '../log/logger.js';
 import { FreshContext } from './isolate-context.js';
 import { compileRunScript, readRunScript } from './isolate-main.js';
+
+/** CPU an idle isolate may spend on leftovers of its last run before it is disposed. */
+const IDLE_CPU_LIMIT_MS = 1_000;
+const IDLE_CHECK_MS = 100;
 
 export interface IsolateKey {
   readonly projectId: number;
@@ -36,6 +45,8 @@ export interface IsolateSlot {
   spare: Promise<FreshContext> | null;
   /** The spare has loaded and nobody took it yet. */
   spareReady: boolean;
+  /** The CPU clock from which the slot's idle time is counted; null while a spare loads (or before it is idle). */
+  idleCpu: bigint | null;
 }
 
 interface KeyEntry {
@@ -62,6 +73,7 @@ export class IsolatePool {
   private readonly entries = new Map<string, KeyEntry>();
   /** Each slot's own entry: a retired entry may have been replaced by a fresh one under the same key. */
   private readonly owners = new WeakMap<IsolateSlot, KeyEntry>();
+  private idleWatch: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: IsolatePoolOptions) {}
 
@@ -87,8 +99,7 @@ export class IsolatePool {
     entry?.busy.delete(slot);
     const keep = entry && !entry.retired && !slot.isolate.isDisposed && slot.runs < this.opts.maxRunsPerIsolate;
     if (keep && entry.idle.length < this.opts.maxIdlePerKey) {
-      entry.idle.push(slot);
-      this.prepareSpare(slot);
+      this.makeIdle(entry, slot);
     } else this.dispose(slot, 'released');
     const name = keyString(slot.key);
     if (entry && entry.retired && entry.busy.size === 0 && this.entries.get(name) === entry) this.entries.delete(name);
@@ -128,6 +139,8 @@ export class IsolatePool {
 
   /** Disposes every isolate, busy ones included: their runs reject at once. */
   disposeAll(why: string): void {
+    clearInterval(this.idleWatch);
+    this.idleWatch = undefined;
     for (const entry of this.entries.values()) {
       for (const slot of [...entry.idle.splice(0), ...entry.busy]) this.dispose(slot, why);
       entry.busy.clear();
@@ -145,6 +158,7 @@ export class IsolatePool {
     return count;
   }
 
+  /** Tests only: a synchronous reading waits, on the host's main thread, for a busy isolate's current task to end. */
   heapUsed(): number[] {
     const used: number[] = [];
     for (const entry of this.entries.values()) {
@@ -178,14 +192,37 @@ export class IsolatePool {
         (slot) => {
           this.owners.set(slot, entry);
           if (entry.retired || this.entries.get(keyString(entry.key)) !== entry) this.dispose(slot, 'retired');
-          else {
-            entry.idle.push(slot);
-            this.prepareSpare(slot);
-          }
+          else this.makeIdle(entry, slot);
         },
         (err: unknown) => this.opts.logger.debug('an extra isolate could not be made', { error: String(err) }),
       )
       .finally(() => (entry.growing = false));
+  }
+
+  private makeIdle(entry: KeyEntry, slot: IsolateSlot): void {
+    slot.idleCpu = slot.isolate.cpuTime;
+    entry.idle.push(slot);
+    this.prepareSpare(slot);
+    this.idleWatch ??= setInterval(() => this.checkIdle(), IDLE_CHECK_MS).unref();
+  }
+
+  /** Disposes idle isolates that keep running leftovers of their last run; stops watching when nothing is idle. */
+  private checkIdle(): void {
+    let idle = 0;
+    for (const entry of this.entries.values()) {
+      for (const slot of [...entry.idle]) {
+        if (slot.isolate.isDisposed) continue;
+        idle++;
+        if (slot.idleCpu === null || idleCpuMs(slot, slot.idleCpu) <= IDLE_CPU_LIMIT_MS) continue;
+        this.opts.logger.warn('an idle isolate kept running what its last run left behind; disposed', { ...slot.key, limitMs: IDLE_CPU_LIMIT_MS });
+        entry.idle.splice(entry.idle.indexOf(slot), 1);
+        this.dispose(slot, 'leftover');
+      }
+    }
+    if (idle === 0) {
+      clearInterval(this.idleWatch);
+      this.idleWatch = undefined;
+    }
   }
 
   private entryFor(key: IsolateKey, mainFile: string): KeyEntry {
@@ -212,7 +249,7 @@ export class IsolatePool {
     });
     try {
       const script = await compileRunScript(isolate, wrapped, mainFile);
-      return { key, isolate, script, runs: 0, disposedBy: null, spare: null, spareReady: false };
+      return { key, isolate, script, runs: 0, disposedBy: null, spare: null, spareReady: false, idleCpu: null };
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
       throw err;
@@ -223,12 +260,16 @@ export class IsolatePool {
     if (slot.spare || slot.isolate.isDisposed) return;
     const timeout = this.opts.spareLoadTimeoutMs;
     const spare = FreshContext.create(slot.isolate, false).then(async (fresh) => {
+      // The load is bounded by its own timeout and counts against the run that takes the spare, not as leftovers.
+      slot.idleCpu = null;
       try {
         await fresh.load(slot.script, timeout);
         return fresh;
       } catch (err) {
         fresh.release();
         throw err;
+      } finally {
+        if (!slot.isolate.isDisposed) slot.idleCpu = slot.isolate.cpuTime;
       }
     });
     // A failed spare is not an error of anyone's yet: the run that takes it loads again and reports what happens.
@@ -239,6 +280,15 @@ export class IsolatePool {
       () => undefined,
     );
     slot.spare = spare;
+  }
+}
+
+/** CPU the isolate spent since `from`, in ms; 0 when V8 disposed it meanwhile (cpuTime then throws). */
+function idleCpuMs(slot: IsolateSlot, from: bigint): number {
+  try {
+    return Number(slot.isolate.cpuTime - from) / 1e6;
+  } catch {
+    return 0;
   }
 }
 

@@ -8,7 +8,13 @@
  *
  * The isolate serves this run alone, so its figures are the run's: the CPU its isolate.cpuTime clock advanced by, and
  * the largest heap (V8's used heap plus memory allocated outside it that counts against the limit, ArrayBuffers)
- * read at the start, on each watchdog tick and at the end (~3 µs a reading, measured).
+ * read at the start, on each watchdog tick and at the end.
+ *
+ * Nothing here calls a synchronous isolated-vm method that needs the isolate's lock while the isolate may be running:
+ * such a call waits on the host's main thread until the isolate's current task ends. A heap reading with
+ * getHeapStatisticsSync on the watchdog's first tick held the whole host (every job, every request) for as long as
+ * an endless loop ran, ~2.9 s under a 3 s limit (measured; docs/isolation.md). Heap readings are asynchronous
+ * (~40 µs a round trip on an idle isolate, measured; one in flight at a time); cpuTime and isDisposed need no lock.
  */
 import type { LogLevel } from '@jobcenter/job-api';
 import { reasonText } from '../errors/index.js';
@@ -25,6 +31,8 @@ const MAX_TIMERS = 10_000;
 const MAX_DELAY_MS = 2 ** 31 - 1;
 const LEVELS = new Set<LogLevel>(['trace', 'debug', 'info', 'warn', 'error']);
 const MIB = 1024 * 1024;
+/** How long the end of a run waits for its last heap reading: an isolate still busy (a leftover task) is not waited for. */
+const END_HEAP_WAIT_MS = 50;
 
 export interface IsolateRunOptions {
   readonly pool: IsolatePool;
@@ -52,7 +60,7 @@ export async function runInSlot(slot: IsolateSlot, request: RunRequest, entry: s
   const run = new IsolateRun(slot, request, hooks, opts);
   try {
     const end = await run.execute(entry);
-    return { end, usage: run.usage() };
+    return { end, usage: await run.usage() };
   } finally {
     run.cleanup();
   }
@@ -68,6 +76,8 @@ class IsolateRun {
   private endCpu: bigint | null = null;
   /** The largest heap read during the run, in bytes. */
   private peakBytes = 0;
+  /** The heap reading in flight: a busy isolate answers only when its current task ends, so one is enough. */
+  private heapReading: Promise<void> | null = null;
   private ended = false;
   private forced!: (why: Forced) => void;
   private readonly forcedPromise = new Promise<Forced>((resolve) => (this.forced = resolve));
@@ -81,7 +91,7 @@ class IsolateRun {
     private readonly opts: IsolateRunOptions,
   ) {
     this.startCpu = slot.isolate.cpuTime;
-    this.measureHeap();
+    void this.measureHeap();
   }
 
   async execute(entry: string): Promise<RunEnd | null> {
@@ -105,17 +115,17 @@ class IsolateRun {
   }
 
   /** What the run used; CPU is unknown when V8 disposed the isolate (at its memory limit) before it could be read. */
-  usage(): RunUsage {
+  async usage(): Promise<RunUsage> {
     this.settle();
+    await this.lastHeapReading();
     const peakMemoryMb = Math.round((this.peakBytes / MIB) * 1000) / 1000;
     if (this.endCpu === null) return { peakMemoryMb };
     return { cpuMs: Number(this.endCpu - this.startCpu) / 1e6, peakMemoryMb };
   }
 
-  /** The run's last readings, taken once while the isolate still lives (at the end, or before we dispose it). */
+  /** The run's CPU clock, read once while the isolate still lives (at the end, or before we dispose it). */
   private settle(): void {
     if (this.endCpu !== null || this.slot.isolate.isDisposed) return;
-    this.measureHeap();
     try {
       this.endCpu = this.slot.isolate.cpuTime;
     } catch {
@@ -123,13 +133,31 @@ class IsolateRun {
     }
   }
 
-  private measureHeap(): void {
+  /** A heap reading, or the one already in flight. Never rejects. */
+  private measureHeap(): Promise<void> {
+    this.heapReading ??= this.readHeap().finally(() => (this.heapReading = null));
+    return this.heapReading;
+  }
+
+  private async readHeap(): Promise<void> {
     try {
-      const heap = this.slot.isolate.getHeapStatisticsSync();
+      const heap = await this.slot.isolate.getHeapStatistics();
       const bytes = heap.used_heap_size + heap.externally_allocated_size;
       if (bytes > this.peakBytes) this.peakBytes = bytes;
     } catch {
       // As in settle(): the isolate went under us; the readings so far stand.
+    }
+  }
+
+  /** The end of the run's heap: read unless the isolate is gone or still busy after END_HEAP_WAIT_MS. */
+  private async lastHeapReading(): Promise<void> {
+    if (this.slot.isolate.isDisposed) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, END_HEAP_WAIT_MS)));
+    try {
+      await Promise.race([this.measureHeap(), late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -287,6 +315,6 @@ class IsolateRun {
       this.forced({ kind: 'cpu' });
       return;
     }
-    this.measureHeap();
+    void this.measureHeap();
   }
 }
