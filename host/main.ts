@@ -16,7 +16,7 @@ import { BundleRuns } from './dispatch/bundle-runs.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import type { Reconciler } from './dispatch/types.js';
 import { serverPathHider } from './errors/server-paths.js';
-import { killOrphanedGroups } from './loader/child-groups.js';
+import { killOrphanedGroups } from './runner/child-groups.js';
 import { createModuleExecutor } from './loader/module-executor.js';
 import { createIsolateExecutor } from './loader/isolate-executor.js';
 import { createBundleScanner } from './loader/bundle-scanner.js';

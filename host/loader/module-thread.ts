@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { HostError, serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import { killGroupsOnExit } from './child-groups.js';
+import { killGroupsOnExit } from '../runner/child-groups.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
 import { culpritOf, NO_SLOT, WATCH_MS, BLOCKED_MS, WorkerVitals } from './vitals.js';

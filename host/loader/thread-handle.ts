@@ -8,7 +8,7 @@
 import type { Worker } from 'node:worker_threads';
 import { serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import { killGroupsOnExit } from './child-groups.js';
+import { killGroupsOnExit } from '../runner/child-groups.js';
 import type { RunHooks } from './executor.js';
 import { startWorkerFile } from './module-thread.js';
 import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, ThreadRun, ThreadTaskResult } from './protocol.js';

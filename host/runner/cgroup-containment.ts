@@ -17,9 +17,10 @@
  * killing what is still in them.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger.js';
+import { cgroupMounts, killAllIn, ownCgroups, pidsIn, readText, startTimeOf, tryRmdir } from './cgroups.js';
 import type { CellReport, Containment, RunCell } from './containment.js';
 
 const PREFIX = 'jobcenter-exec-';
@@ -163,49 +164,23 @@ function readReport(v2: string, mem: string | null): CellReport {
   return report;
 }
 
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /** v2: one write kills the whole cell; a v1 memory cell (leftovers only) has each of its processes killed. */
 function killCell(dir: string): void {
-  try {
-    if (existsSync(path.join(dir, 'cgroup.kill'))) {
-      writeFileSync(path.join(dir, 'cgroup.kill'), '1');
-      return;
+  if (killAllIn(dir)) return;
+  for (const pid of pidsIn(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
     }
-    for (const pid of pidsIn(dir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone already.
-      }
-    }
-  } catch {
-    // The cell is gone.
   }
 }
 
-function pidsIn(dir: string): number[] {
-  try {
-    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
+/** v2 says so in cgroup.events; a v1 cell is empty when it lists no process (a folder that is gone lists none). */
 function isEmpty(dir: string): boolean {
-  try {
-    const events = path.join(dir, 'cgroup.events');
-    if (existsSync(events)) return /populated 0/.test(readFileSync(events, 'utf8'));
-    return pidsIn(dir).length === 0;
-  } catch {
-    return true;
-  }
+  const events = path.join(dir, 'cgroup.events');
+  if (existsSync(events)) return /populated 0/.test(readText(events)) || !existsSync(events);
+  return pidsIn(dir).length === 0;
 }
 
 async function waitEmpty(dir: string): Promise<boolean> {
@@ -215,15 +190,6 @@ async function waitEmpty(dir: string): Promise<boolean> {
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, EMPTY_POLL_MS));
     killCell(dir);
-  }
-}
-
-function tryRmdir(dir: string): boolean {
-  try {
-    rmdirSync(dir);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 
@@ -265,54 +231,3 @@ function removeLeftovers(parents: readonly string[], logger: Logger): Promise<vo
   logger.warn('removing the exec cgroups of a host that is gone, and killing what still runs in them', { dirs: dead });
   return Promise.all(dead.map((dir) => removeHostRoot(dir, logger))).then(() => undefined);
 }
-
-/** Field 22 of /proc/<pid>/stat (clock ticks after boot): with the pid, it names one process for good. */
-function startTimeOf(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
-
-/** Mount points of the cgroup v2 file system and of the v1 memory hierarchy, from /proc/self/mountinfo. */
-function cgroupMounts(): { v2: string | null; memory: string | null } {
-  let v2: string | null = null;
-  let memory: string | null = null;
-  let text = '';
-  try {
-    text = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return { v2, memory };
-  }
-  for (const line of text.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const mountPoint = left.split(' ')[4];
-    const [fsType, , options = ''] = right.split(' ');
-    if (fsType === 'cgroup2') v2 ??= mountPoint;
-    else if (fsType === 'cgroup' && options.split(',').includes('memory')) memory ??= mountPoint;
-  }
-  return { v2, memory };
-}
-
-/** This process's cgroup paths: the v2 one (`0::/…`) and the v1 memory one, from /proc/self/cgroup. */
-function ownCgroups(): { v2: string | null; memory: string | null } {
-  let v2: string | null = null;
-  let memory: string | null = null;
-  let text = '';
-  try {
-    text = readFileSync('/proc/self/cgroup', 'utf8');
-  } catch {
-    return { v2, memory };
-  }
-  for (const line of text.split('\n')) {
-    const [hierarchy, controllers, ...rest] = line.split(':');
-    const where = rest.join(':');
-    if (hierarchy === '0' && controllers === '') v2 = where;
-    else if (controllers?.split(',').includes('memory')) memory = where;
-  }
-  return { v2, memory };
-}
-

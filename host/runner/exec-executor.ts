@@ -11,12 +11,12 @@
  * the kernel's limit; else in a PID namespace, else by its process group alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import type { HostConfig } from '../config/index.js';
 import { reasonText, serializeError, type SerializedError } from '../errors/index.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
+import { lookUpCommand } from './command-lookup.js';
 import { createContainment, type CellReport, type Containment, type RunCell } from './containment.js';
 import { execEnv, execRunFile } from './exec-env.js';
 import { GroupUsage } from './group-usage.js';
@@ -208,24 +208,9 @@ function measuredBy(report: CellReport): { cpuMs?: number; peakMemoryMb?: number
 
 /** What spawn() would find: a command with a slash from the working folder, else the first match on PATH. */
 function checkCommand(spec: Spawned): void {
-  const candidates = spec.command.includes('/')
-    ? [path.resolve(spec.cwd, spec.command)]
-    : (spec.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').map((dir) => path.resolve(spec.cwd, dir || '.', spec.command));
-  let denied: string | null = null;
-  for (const file of candidates) {
-    try {
-      if (!statSync(file).isFile()) continue;
-    } catch {
-      continue;
-    }
-    try {
-      accessSync(file, constants.X_OK);
-      return;
-    } catch {
-      denied ??= file;
-    }
-  }
-  throw Object.assign(new Error(denied ? `${spec.command}: permission denied` : `${spec.command}: not found`), { code: denied ? 'EACCES' : 'ENOENT' });
+  const found = lookUpCommand(spec.command, spec.cwd, spec.env.PATH ?? '/usr/local/bin:/usr/bin:/bin');
+  if (found && 'file' in found) return;
+  throw Object.assign(new Error(found ? `${spec.command}: permission denied` : `${spec.command}: not found`), { code: found ? 'EACCES' : 'ENOENT' });
 }
 
 /** The first 'error' (spawn failed) or 'exit'; spawn failures may also emit 'close', which is not waited for. */

@@ -2,49 +2,32 @@
  * Where the child processes of thread and module workers are kept together: a cgroup v2 folder per worker and, inside
  * it, one per run (`<cgroup2 mount>/jobcenter-workers/<pid>-<start time>/w<threadId>/<runId>`). A process put in a
  * cgroup stays there with every descendant, setsid ones too, and `cgroup.kill` ends them all at once. The worker
- * makes the folders of its runs and kills a run's at its end (run-children.ts); the host kills a worker's folder once
+ * makes the folders of its runs and kills a run's at its end (worker-children.ts); the host kills a worker's folder once
  * that worker has exited, and at start the folders of host processes that are gone (a host killed with SIGKILL).
  *
  * Only `<pid>-<start time>` ties a folder to a process, so hosts embedded in one process share a folder; each kills
  * only its own workers' folders (thread ids are unique in a process). Where no writable cgroup v2 with cgroup.kill
  * is found (another OS, no root, kernel < 5.14), every function here does nothing and says so by returning null.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { cgroupMounts, killAllIn, startTimeOf } from './cgroups.js';
 
 const FOLDER = 'jobcenter-workers';
-/** Taken at load: in a worker, the global is replaced by the run-tracking one (run-leftovers.ts). */
+/** Taken at load: in a worker, the global is replaced by the run-tracking one (loader/run-leftovers.ts). */
 const later = setTimeout;
-
-/** The cgroup v2 mount point, or null. */
-function cgroup2Mount(): string | null {
-  if (process.platform !== 'linux') return null;
-  try {
-    for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-      const [, mountPoint, type] = line.split(' ');
-      if (type === 'cgroup2' && mountPoint) return mountPoint;
-    }
-  } catch {
-    // No /proc: no cgroups either.
-  }
-  return null;
-}
 
 /** `<pid>-<start time in clock ticks>`: a pid alone may be reused by another process after a host died. */
 function processTag(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    return startTime ? `${pid}-${startTime}` : null;
-  } catch {
-    return null;
-  }
+  const startTime = startTimeOf(pid);
+  return startTime ? `${pid}-${startTime}` : null;
 }
 
 /** This process's folder, made when missing; null when cgroups cannot contain children here. */
 export function processGroupRoot(): string | null {
-  const mount = cgroup2Mount();
+  if (process.platform !== 'linux') return null;
+  const mount = cgroupMounts().v2;
   const tag = processTag(process.pid);
   if (!mount || !tag) return null;
   const root = path.join(mount, FOLDER, tag);
@@ -72,25 +55,12 @@ export function makeGroup(dir: string): boolean {
   }
 }
 
-/** The pids in folder `dir` itself (not its sub-folders); [] when it is gone. */
-export function groupPids(dir: string): number[] {
-  try {
-    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /**
  * SIGKILL to every process in `dir` and its sub-folders (synchronous: it also serves from an 'exit' listener),
  * then removes the folders once they are empty, retrying for a short while; false when `dir` does not exist.
  */
 export function killGroup(dir: string): boolean {
-  try {
-    writeFileSync(path.join(dir, 'cgroup.kill'), '1');
-  } catch {
-    return false;
-  }
+  if (!killAllIn(dir)) return false;
   removeGroup(dir, 20);
   return true;
 }

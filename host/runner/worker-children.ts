@@ -1,5 +1,6 @@
 /**
- * Inside a worker: the child processes that runs spawn (spawn, exec, execFile, fork and their callback forms all go
+ * Inside a thread or module worker (loaded there by loader/run-leftovers.ts; this room holds every use of
+ * child_process): the child processes that runs spawn (spawn, exec, execFile, fork and their callback forms all go
  * through ChildProcess.prototype.spawn, which is replaced before the bundle is imported) do not outlive their run,
  * their worker or the host process.
  *
@@ -14,11 +15,12 @@
  * What a run spawns with the sync forms (spawnSync, execSync) ended before the call returned and is not tracked.
  */
 import { ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { groupPids, killGroup, makeGroup, processGroupRoot, removeGroup, workerGroup } from './child-groups.js';
-import { append, setTimeoutSafe } from './worker-primordials.js';
+import { append, setTimeoutSafe } from '../loader/worker-primordials.js';
+import { pidsIn } from './cgroups.js';
+import { killGroup, makeGroup, processGroupRoot, removeGroup, workerGroup } from './child-groups.js';
+import { isExecutable, lookUpCommand } from './command-lookup.js';
 
 /** Between a run's end and SIGKILL to what it left running (the host's killGraceMs does not reach workers). */
 export const CHILD_GRACE_MS = 1_000;
@@ -66,7 +68,7 @@ export class RunChildren {
     const running = new Set<number>();
     for (const child of this.#children) if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) running.add(child.pid);
     const group = this.#group;
-    if (group) for (const pid of groupPids(group)) running.add(pid);
+    if (group) for (const pid of pidsIn(group)) running.add(pid);
     if (running.size === 0) {
       if (group) removeGroup(group);
       return;
@@ -103,7 +105,7 @@ function signal(pid: number, name: NodeJS.Signals): void {
 export function containChildren(owner: () => RunChildren | null): (runId: string) => RunChildren {
   const root = processGroupRoot();
   const workerDir = root ? workerGroup(root, threadId) : null;
-  const deathSignal = process.platform === 'linux' && executable(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--'] : [];
+  const deathSignal = process.platform === 'linux' && isExecutable(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--'] : [];
   spawnable.spawn = function spawnContained(this: ChildProcess, options: SpawnOptions) {
     if (typeof options !== 'object' || options === null || typeof options.file !== 'string' || !Array.isArray(options.args)) {
       return apply(originalSpawn, this, [options]);
@@ -127,20 +129,10 @@ export function containChildren(owner: () => RunChildren | null): (runId: string
   return (runId) => new RunChildren(workerDir && path.join(workerDir, runId));
 }
 
-/** Whether `file` resolves to an executable, the way the spawn would look it up (the child's PATH, else a default). */
+/** Whether `file` resolves to an executable the way the spawn would look it up (the child's PATH, else a default). */
 function findCommand(file: string, options: SpawnOptions): boolean {
-  if (file.includes('/')) return executable(path.resolve(options.cwd ?? process.cwd(), file));
   let search = '/usr/bin:/bin';
   for (const pair of options.envPairs ?? []) if (pair.startsWith('PATH=')) search = pair.slice(5);
-  for (const dir of search.split(':')) if (executable(path.resolve(options.cwd ?? process.cwd(), dir || '.', file))) return true;
-  return false;
-}
-
-function executable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  const found = lookUpCommand(file, options.cwd ?? process.cwd(), search);
+  return found !== null && 'file' in found;
 }
