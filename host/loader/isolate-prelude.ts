@@ -15,7 +15,7 @@
  *
  * Bridges: log Callback, timer Callback, cache Reference, fetch Reference or undefined, register Reference.
  */
-import { CACHE_KEY_MAX_CHARS, CACHE_VALUE_MAX_CHARS, count, TOO_LARGE_CODES } from './wire-limits.js';
+import { CACHE_KEY_LIMIT_TEXT, CACHE_KEY_MAX_CHARS, CACHE_VALUE_LIMIT_TEXT, CACHE_VALUE_MAX_CHARS, TOO_LARGE_CODES } from './wire-limits.js';
 
 export const BRIDGE_GLOBALS = ['__jcLog', '__jcTimer', '__jcCache', '__jcFetch', '__jcRegister'] as const;
 
@@ -116,11 +116,11 @@ const cache = Object.freeze({
     const ttl = opts && opts.ttlMs !== undefined ? Number(opts.ttlMs) : undefined;
     const name = String(key);
     if (name.length > ${CACHE_KEY_MAX_CHARS}) {
-      throw tooLarge('${TOO_LARGE_CODES.cacheKey}', 'a cache key may be at most ${CACHE_KEY_MAX_CHARS} characters; this one has ' + name.length);
+      throw tooLarge('${TOO_LARGE_CODES.cacheKey}', ${JSON.stringify(CACHE_KEY_LIMIT_TEXT)} + name.length);
     }
     const size = cacheJsonSize(value);
     if (size > ${CACHE_VALUE_MAX_CHARS}) {
-      throw tooLarge('${TOO_LARGE_CODES.cacheValue}', 'a cache value may take at most ${count(CACHE_VALUE_MAX_CHARS)} characters of JSON; this one takes ' + size);
+      throw tooLarge('${TOO_LARGE_CODES.cacheValue}', ${JSON.stringify(CACHE_VALUE_LIMIT_TEXT)} + size);
     }
     await cacheRef.apply(undefined, ['set', name, value, ttl], asyncOpts);
   },

@@ -130,9 +130,14 @@ export function boundError(error: SerializedError): SerializedError {
   };
 }
 
+/** The start of the cache refusals, followed by the size; the isolate prelude writes them with the same words. */
+export const CACHE_VALUE_LIMIT_TEXT = `a cache value may take at most ${count(CACHE_VALUE_MAX_CHARS)} characters of JSON; this one takes `;
+export const CACHE_KEY_LIMIT_TEXT = `a cache key may have at most ${CACHE_KEY_MAX_CHARS} characters; this one has `;
+
 export function cacheValueTooLarge(size: number): TooLargeError {
-  return new TooLargeError(
-    TOO_LARGE_CODES.cacheValue,
-    `a cache value may take at most ${count(CACHE_VALUE_MAX_CHARS)} characters of JSON; this one takes ${count(size)} or more`,
-  );
+  return new TooLargeError(TOO_LARGE_CODES.cacheValue, `${CACHE_VALUE_LIMIT_TEXT}${count(size)} or more`);
+}
+
+export function cacheKeyTooLarge(length: number): TooLargeError {
+  return new TooLargeError(TOO_LARGE_CODES.cacheKey, `${CACHE_KEY_LIMIT_TEXT}${count(length)}`);
 }

@@ -10,7 +10,7 @@ import { serializeError, type SerializedError } from '../errors/index.js';
 import type { CacheOp, HostMessage, ThreadRun, ThreadTask, ThreadTaskResult, WorkerMessage } from './protocol.js';
 import { RunLogGate } from './run-log-gate.js';
 import { endRunLeftovers } from './run-leftovers.js';
-import { boundedJson, CACHE_KEY_MAX_CHARS, clipText, ERROR_TEXT_MAX_CHARS, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge, count, RESULT_MAX_CHARS, SLICE_MAX_CHARS, TOO_LARGE_CODES, TooLargeError } from './wire-limits.js';
+import { boundedJson, CACHE_KEY_MAX_CHARS, clipText, ERROR_TEXT_MAX_CHARS, CACHE_VALUE_MAX_CHARS, cacheKeyTooLarge, cacheValueTooLarge, count, RESULT_MAX_CHARS, SLICE_MAX_CHARS, TOO_LARGE_CODES, TooLargeError } from './wire-limits.js';
 import { now, postOn, SafeMap, setImmediateSafe, sliceText } from './worker-primordials.js';
 
 /** A job (execute) or a resolver (resolve: returns the sub-jobs it wants). */
@@ -182,7 +182,7 @@ class RunContext implements JobContext {
 function cacheKey(key: unknown): string {
   if (typeof key !== 'string') throw new TypeError(`a cache key must be a string, got ${typeof key}`);
   if (key.length > CACHE_KEY_MAX_CHARS) {
-    throw new TooLargeError(TOO_LARGE_CODES.cacheKey, `a cache key may have at most ${CACHE_KEY_MAX_CHARS} characters; this one has ${count(key.length)}`);
+    throw cacheKeyTooLarge(key.length);
   }
   return key;
 }
