@@ -92,6 +92,7 @@ export function openPooledRun(run: ThreadRun, push: (itemJson: string) => void, 
   const channel: RunChannel = {
     context: buildContext(run, signal, log, request),
     log,
+    flushLog: () => gate?.flush(),
     post,
     close() {
       gate?.flush();

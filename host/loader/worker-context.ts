@@ -19,6 +19,8 @@ export type Runnable = { execute(ctx: JobContext): unknown } | { resolve(ctx: Jo
 export interface RunChannel {
   readonly context: JobContext;
   log(level: LogLevel, message: string): void;
+  /** Sends the log lines the gate still holds, after its marker of what was dropped (the run is ending). */
+  flushLog(): void;
   post(message: WorkerMessage): void;
   /** Rejects pending cache requests, detaches listeners and closes the port. */
   close(): void;
@@ -81,6 +83,7 @@ export function openRunChannel(task: ThreadTask): RunChannel {
   return {
     context,
     log,
+    flushLog: () => gate?.flush(),
     post,
     close() {
       gate?.flush();
@@ -297,6 +300,8 @@ export async function runJob(task: ThreadRun, channel: RunChannel, load: () => R
     return { ok: false, error: jobError(err) };
   } finally {
     endRunLeftovers(channel);
+    // The log's tail and its drop marker go before 'end': the host stops reading the run's port there.
+    channel.flushLog();
     channel.post({ type: 'end' });
     channel.close();
   }
