@@ -1,11 +1,13 @@
 /**
- * The `jobcenter-sdk` command line: from an empty folder to a bundle on a running host.
+ * The `jobcenter-sdk` command line: from an empty folder to a bundle on a running host, and its jobs and runs there.
  * `main(argv)` returns the exit code; bin/jobcenter-sdk.js sets it.
  */
 import { BUILD_HELP, buildCommand } from './build.js';
 import { CliError } from './args.js';
 import { INIT_HELP, initCommand } from './init.js';
 import { PACK_HELP, packCommand } from './pack.js';
+import { JOBS_HELP, jobsCommand, TRIGGER_HELP, triggerCommand } from './operate-jobs.js';
+import { KILL_HELP, killCommand, LOGS_HELP, logsCommand, RUNS_HELP, runsCommand } from './operate-runs.js';
 import { LOGIN_HELP, loginCommand, UPLOAD_HELP, uploadCommand } from './remote.js';
 import { RUN_HELP, runCommand } from './run.js';
 
@@ -18,6 +20,11 @@ Commands:
   pack              build the bundle zip (jobcenter.json checked)
   login             log in to a host and keep a token
   upload [zip]      upload the bundle to a project on the host
+  jobs              list the jobs on the host (--project, --q NAME)
+  trigger <job>     run a job now (--params JSON, --wait)
+  runs              list runs, newest first (--job, --status, --limit)
+  logs <runId>      print a run's log (--follow: until the run ends)
+  kill <runId>      kill a queued or running run
 
 \`jobcenter-sdk <command> --help\` tells more.`;
 
@@ -30,6 +37,11 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   pack: { run: packCommand, help: PACK_HELP },
   login: { run: loginCommand, help: LOGIN_HELP },
   upload: { run: uploadCommand, help: UPLOAD_HELP },
+  jobs: { run: jobsCommand, help: JOBS_HELP },
+  trigger: { run: triggerCommand, help: TRIGGER_HELP },
+  runs: { run: runsCommand, help: RUNS_HELP },
+  logs: { run: logsCommand, help: LOGS_HELP },
+  kill: { run: killCommand, help: KILL_HELP },
 };
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {

@@ -95,7 +95,8 @@ async function target(zipArg: string | undefined, projectArg: string | undefined
   return { zipPath, projectName };
 }
 
-async function clientFor(hostArg: string | undefined, tokenArg: string | undefined): Promise<HostClient> {
+/** The host and token from --host / --token (or env JOBCENTER_TOKEN), else from `login`: upload and the operator commands. */
+export async function clientFor(hostArg: string | undefined, tokenArg: string | undefined): Promise<HostClient> {
   const saved = await readCredentials();
   const host = hostArg ? normalizeHost(hostArg) : saved?.host;
   if (!host) throw new CliError('no host: pass --host URL or log in first (jobcenter-sdk login --host URL)');
