@@ -15,10 +15,10 @@ ${CONNECTION_HELP}`;
 
 export const TRIGGER_HELP = `Usage: jobcenter-sdk trigger JOB [--params JSON] [--project ID|NAME] [--wait] [--json] [--host URL] [--token T]
 
-Starts a run of JOB now (a MANUAL run) and prints its run id. JOB is a job id or a job name; a name that jobs of
-several projects share is refused with the candidates: give the id, or --project. --params replaces the job's
-params for this run only, e.g. --params '{"name":"Ada"}'. With --wait, waits for the run to end and prints how it
-ended; the exit code is then 1 unless the run SUCCEEDED.
+Starts a run of JOB now (a MANUAL run) and prints its run id. JOB is a job id (all digits) or a job name; a name
+that jobs of several projects share is refused with the candidates: give the id, or --project. --params replaces
+the job's params for this run only, e.g. --params '{"name":"Ada"}'. With --wait, waits for the run to end and
+prints how it ended; the exit code is then 1 unless the run SUCCEEDED.
 ${CONNECTION_HELP}`;
 
 const JOBS_OPTIONS: Options = { ...CONNECTION_OPTIONS, project: { type: 'string' }, q: { type: 'string' } };
