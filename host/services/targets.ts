@@ -49,8 +49,9 @@ export class CachedTargets implements TargetResolver {
     if (!project.bundle && job.kind !== 'exec') {
       throw new Error(`project ${project.name} has no bundle: upload one before running ${job.kind} jobs`);
     }
-    const config = await this.config(project.bundle, job);
-    return { projectName: project.name, bundle: project.bundle, config };
+    const source = await this.configSource(job);
+    const config = await this.config(project.bundle, job, source);
+    return { projectName: project.name, bundle: project.bundle, config, profile: source.profile };
   }
 
   /** Forget what is cached for a project (new bundle, deleted bundle, rename). */
@@ -77,8 +78,8 @@ export class CachedTargets implements TargetResolver {
     return { name: project.name, id: project.id, trusted: project.trusted, bundle };
   }
 
-  private async config(bundle: BundleRecord | null, job: JobRecord): Promise<Record<string, string>> {
-    const { configFile, profile, config } = await this.configSource(job);
+  private async config(bundle: BundleRecord | null, job: JobRecord, source: ConfigSource): Promise<Record<string, string>> {
+    const { configFile, profile, config } = source;
     if (!configFile) return { ...config };
     if (!bundle) throw new Error(`configFile ${configFile} needs a bundle, and project ${job.projectId} has none`);
     const key = `${job.projectId}:${bundle.id}:${configFile}:${profile ?? ''}`;
