@@ -6,6 +6,7 @@
 import { loadConfig } from '@jobcenter/sdk';
 import type { RunTarget, TargetResolver } from '../dispatch/types.js';
 import type { BundleRecord, JobRecord, Store } from '../store/types.js';
+import { configFilesIn, missingConfig } from './bundle-config.js';
 import { mayRun, untrusted } from './trust.js';
 
 interface ProjectEntry {
@@ -85,7 +86,7 @@ export class CachedTargets implements TargetResolver {
     const key = `${job.projectId}:${bundle.id}:${configFile}:${profile ?? ''}`;
     let base = this.configs.get(key);
     if (!base) {
-      base = loadConfig({ dir: bundle.dir, file: configFile, profile });
+      base = loadConfig({ dir: bundle.dir, file: configFile, profile }).catch((err: unknown) => configFailure(err, bundle, { configFile, profile }));
       this.configs.set(key, base);
       base.catch(() => this.configs.delete(key));
     }
@@ -112,6 +113,19 @@ export class CachedTargets implements TargetResolver {
 }
 
 type ConfigSource = Pick<JobRecord, 'configFile' | 'profile' | 'config'>;
+
+/**
+ * A config that no longer loads (the job was checked when saved; the bundle changed since) fails the run in the words
+ * of the check at creation, and without a stack: the SDK's frames and paths are the host's business, not the job's.
+ */
+async function configFailure(err: unknown, bundle: BundleRecord, job: Pick<JobRecord, 'configFile' | 'profile'>): Promise<never> {
+  const code = (err as { code?: unknown } | null)?.code;
+  const files = typeof code === 'string' && code.startsWith('CONFIG_') ? await configFilesIn(bundle.dir).catch(() => null) : null;
+  const missing = files ? missingConfig(bundle, files, job) : null;
+  const message = missing?.message ?? (err instanceof Error ? err.message : String(err));
+  const name = err instanceof Error ? err.name : 'Error';
+  throw Object.assign(new Error(message), { name, stack: `${name}: ${message}`, ...(typeof code === 'string' ? { code } : {}) });
+}
 
 /** Jobs whose last target is kept; past this the map starts over (a host runs far fewer jobs in a burst). */
 const MAX_LAST_TARGETS = 10_000;
