@@ -1,13 +1,15 @@
 /**
- * The command line: `jobcenter start`. With main.ts, the only place that touches process signals and exit codes.
+ * The command line: `jobcenter start`, and `jobcenter users` (cli-users.ts). With main.ts, the only place that touches process signals and exit codes.
  */
 import { parseArgs } from 'node:util';
 import { clearFromEnvironment } from './config/environment.js';
 import { optionsFromEnv, type HostOptions } from './config/index.js';
 import { hasCode } from './errors/index.js';
+import { usersCommand } from './cli-users.js';
 import { createHost } from './main.js';
 
 const HELP = `Usage: jobcenter start [options]
+       jobcenter users reset-password NAME [options]   (a lost password: see jobcenter users --help)
 
 Starts a JobCenter host: REST API under /api/v1, health at /healthz, metrics at /metrics.
 
@@ -26,7 +28,9 @@ Options (environment variable in brackets):
   --no-samples        do not create the sample projects on an empty database
   -h, --help          show this help
 
-The admin password comes from JOBCENTER_ADMIN_PASSWORD; without it, a first start prints a generated one.
+The admin password comes from JOBCENTER_ADMIN_PASSWORD; without it, a first start prints a generated one. It only
+applies to an empty database (a later start logs that it was ignored): reset a lost password with
+jobcenter users reset-password NAME.
 SIGTERM or SIGINT stops the host gracefully (runs get a grace time); a second signal forces the exit.
 
 One host runs per database and per data folder (until cluster mode exists): a second one refuses to start, exits
@@ -36,6 +40,10 @@ could not renew it in time, or another host took it over) stops and exits with s
 `;
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'users') {
+    process.exitCode = await usersCommand(argv.slice(1));
+    return;
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

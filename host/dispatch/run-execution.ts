@@ -290,6 +290,7 @@ function runRequest(config: HostConfig, request: FireRequest, row: RunRecord, ta
     entry: job.entry,
     params: request.params !== undefined ? request.params : job.params,
     config: target.config,
+    profile: target.profile,
     scheduledAt: request.scheduledAt,
     attempt: row.attempt,
     fencingToken: `${config.hostId}:${job.id}`,

@@ -23,6 +23,8 @@ export interface RunTarget {
   projectName: string;
   bundle: BundleRecord | null;
   config: Record<string, string>;
+  /** The profile `config` was built with: the job's, or for a sub-job without a config file its resolver's. */
+  profile: string | null;
 }
 
 export interface TargetResolver {

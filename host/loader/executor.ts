@@ -14,6 +14,8 @@ export interface RunRequest {
   readonly entry: string | readonly string[];
   readonly params: unknown;
   readonly config: Readonly<Record<string, string>>;
+  /** The profile the job's config was built with (module: its context's config is overlaid with it too). */
+  readonly profile?: string | null;
   readonly scheduledAt: Date;
   readonly attempt: number;
   readonly fencingToken: string;

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { JobLogger } from '@jobcenter/job-api';
+import { loadModuleConfig } from '@jobcenter/sdk';
 import { serializeError } from '../errors/index.js';
-import { bootModule, loadModuleConfig, moduleDefinitionOf } from './module-context.js';
+import { bootModule, moduleDefinitionOf } from './module-context.js';
 import type { BundleExport } from '../store/types.js';
 import { scanModuleBeans, scanThreadExports } from './export-scan.js';
 import type { IntrospectReply, IntrospectRequest } from './introspect-protocol.js';
@@ -30,7 +31,7 @@ async function introspect(request: IntrospectRequest): Promise<IntrospectReply> 
 
 async function scanModule(namespace: Record<string, unknown>, mainUrl: string): Promise<BundleExport[]> {
   const def = moduleDefinitionOf(namespace);
-  const config = await loadModuleConfig(bundleDirOf(fileURLToPath(mainUrl)));
+  const config = await loadModuleConfig(bundleDirOf(fileURLToPath(mainUrl)), null);
   const module = await bootModule(def, { config, log: quiet });
   const exports = scanModuleBeans(module.beans);
   await module.stop();

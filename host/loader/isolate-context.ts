@@ -9,6 +9,7 @@
  * whether its context was a spare or made for it.
  */
 import ivm from 'isolated-vm';
+import { runRunScript, type RunScript } from './isolate-main.js';
 import { BRIDGE_GLOBALS } from './isolate-prelude.js';
 import type { CacheBridge, FetchBridge, PreludeHandles } from './isolate-protocol.js';
 
@@ -68,8 +69,8 @@ export class FreshContext {
   }
 
   /** Runs the prelude and the main; `timeout` bounds the synchronous load (isolated-vm's own limit). */
-  async load(script: ivm.Script, timeout: number): Promise<void> {
-    await script.run(this.context, { timeout });
+  async load(script: RunScript, timeout: number): Promise<void> {
+    await runRunScript(script, this.context, timeout);
     this.loadCpuNs = this.isolate.cpuTime - this.startCpu;
     if (!this.handlesValue) throw new Error('the isolate prelude did not register its handles');
   }

@@ -21,7 +21,7 @@
 import ivm from 'isolated-vm';
 import type { Logger } from '../log/logger.js';
 import { FreshContext } from './isolate-context.js';
-import { compileRunScript, readRunScript } from './isolate-main.js';
+import { compileRunScript, readRunScript, type RunScript } from './isolate-main.js';
 
 /** CPU an idle isolate may spend on leftovers of its last run before it is disposed. */
 const IDLE_CPU_LIMIT_MS = 1_000;
@@ -36,7 +36,7 @@ export interface IsolateKey {
 export interface IsolateSlot {
   readonly key: IsolateKey;
   readonly isolate: ivm.Isolate;
-  readonly script: ivm.Script;
+  readonly script: RunScript;
   /** Runs served so far (a slot is recycled after many, to bound slow leaks inside V8). */
   runs: number;
   /** Why we disposed it, or null while it lives (V8 may still dispose it at its memory limit). */

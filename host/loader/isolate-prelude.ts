@@ -19,6 +19,14 @@ import { CACHE_KEY_LIMIT_TEXT, CACHE_KEY_MAX_CHARS, CACHE_VALUE_LIMIT_TEXT, CACH
 
 export const BRIDGE_GLOBALS = ['__jcLog', '__jcTimer', '__jcCache', '__jcFetch', '__jcRegister'] as const;
 
+/** The prelude's name in stacks; its frames are cut from a run's error, which then names only the bundle's. */
+export const PRELUDE_FILENAME = 'jobcenter:isolate-prelude';
+
+const SANDBOX_HINT =
+  'isolate jobs run in a sandbox without Node APIs (process, require, Buffer, fs…); use ctx.params, ctx.config, ctx.log and ctx.cache (and fetch when granted), or make it a thread job';
+/** `<Node global> is not defined`, as V8 words a ReferenceError. */
+const NODE_GLOBAL_MISSING = /^(process|require|Buffer|global|__dirname|__filename|setImmediate|clearImmediate) is not defined$/;
+
 export const PRELUDE_SOURCE = String.raw`(function () {
 const g = globalThis;
 const hostLog = g.__jcLog, hostTimer = g.__jcTimer, cacheRef = g.__jcCache, fetchRef = g.__jcFetch, registerRef = g.__jcRegister;
@@ -187,14 +195,24 @@ function instantiate(value, entry) {
   err.code = 'UNPROCESSABLE';
   throw err;
 }
+function sandboxed(message) {
+  return ${NODE_GLOBAL_MISSING}.test(message) ? message + ': ' + ${JSON.stringify(SANDBOX_HINT)} : message;
+}
 function serialize(err) {
   if (err instanceof Error || (err !== null && typeof err === 'object' && typeof err.message === 'string')) {
-    const out = { name: String(err.name || 'Error'), message: String(err.message) };
-    if (typeof err.stack === 'string') out.stack = err.stack;
+    const message = String(err.message);
+    const out = { name: String(err.name || 'Error'), message: err instanceof ReferenceError ? sandboxed(message) : message };
+    if (typeof err.stack === 'string') out.stack = ownFrames(err.stack, message, out.message);
     if (err.code !== undefined) out.code = String(err.code);
     return out;
   }
   return { name: 'Error', message: show(err) };
+}
+// The stack without the prelude's frames (the host's code, not the job's), its first line with the hint.
+function ownFrames(stack, message, shown) {
+  const lines = stack.split('\n').filter((line) => line.indexOf(${JSON.stringify(PRELUDE_FILENAME)}) === -1);
+  if (shown !== message && lines[0].endsWith(message)) lines[0] = lines[0].slice(0, lines[0].length - message.length) + shown;
+  return lines.join('\n');
 }
 function toResult(value) {
   if (value === undefined || value === null) return null;
@@ -236,5 +254,10 @@ if (fetchRef) globalThis.fetch = function fetch(url, init) { return fetchShim(ur
 registerRef.applySync(undefined, [run, fire, abort], { arguments: { reference: true } });
 })();
 `;
-/** Lines the prelude adds in front of the main, so stack traces keep the bundle's own line numbers. */
-export const PRELUDE_LINES = PRELUDE_SOURCE.split('\n').length - 1;
+/**
+ * What a job that reaches for a Node global is told: `process is not defined` alone reads like a bug of the host.
+ * The prelude adds it to a run's error (its copy of the test is in PRELUDE_SOURCE), the bundle scan to a load error.
+ */
+export function withSandboxHint(message: string): string {
+  return NODE_GLOBAL_MISSING.test(message) ? `${message}: ${SANDBOX_HINT}` : message;
+}

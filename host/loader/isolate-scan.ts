@@ -6,8 +6,8 @@
  */
 import ivm from 'isolated-vm';
 import { unprocessable } from '../errors/index.js';
-import { compileRunScript, isMemoryLimitError, MAIN_KEY, readRunScript } from './isolate-main.js';
-import { BRIDGE_GLOBALS } from './isolate-prelude.js';
+import { compileRunScript, isMemoryLimitError, MAIN_KEY, readRunScript, runRunScript, type RunScript } from './isolate-main.js';
+import { BRIDGE_GLOBALS, withSandboxHint } from './isolate-prelude.js';
 import type { BundleExport } from '../store/types.js';
 
 export interface IsolateScanOptions {
@@ -66,7 +66,7 @@ export async function scanIsolateMain(mainFile: string, opts: IsolateScanOptions
 }
 
 async function scanIn(isolate: ivm.Isolate, source: string, mainFile: string, opts: IsolateScanOptions): Promise<BundleExport[]> {
-  let script: ivm.Script;
+  let script: RunScript;
   try {
     script = await compileRunScript(isolate, source, mainFile);
   } catch (err) {
@@ -83,7 +83,7 @@ async function scanIn(isolate: ivm.Isolate, source: string, mainFile: string, op
     new ivm.Reference(() => undefined),
   ];
   BRIDGE_GLOBALS.forEach((name, i) => context.global.setSync(name, inert[i]));
-  await script.run(context, { timeout: opts.timeoutMs });
+  await runRunScript(script, context, opts.timeoutMs);
   const found: unknown = await context.evalClosure(CLASSIFY_SOURCE, [], { timeout: opts.timeoutMs, result: { copy: true } });
   return (found as BundleExport[]).map((e) => ({ name: String(e.name), type: e.type === 'resolver' ? 'resolver' : 'job' }));
 }
@@ -100,5 +100,5 @@ function scanFailure(err: unknown, opts: IsolateScanOptions): string {
 }
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return err instanceof Error ? `${err.name}: ${withSandboxHint(err.message)}` : String(err);
 }

@@ -3,13 +3,7 @@
  * is built eagerly, once; a factory asks for the beans it needs through ctx.get, and a wait-for graph catches
  * cycles even when factories ask for several beans at once. Every failure names the bean.
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { BeanDefinition, BeanFactory, JobLogger, ModuleContext, ModuleDefinition } from '@jobcenter/job-api';
-import { loadConfig } from '@jobcenter/sdk';
-
-export const MODULE_CONFIG_FILE = 'application.properties';
 
 /** A failure to build the context; `bean` names the bean concerned (absent for the hooks). */
 export class ModuleBootError extends Error {
@@ -39,22 +33,6 @@ export function moduleDefinitionOf(namespace: Record<string, unknown>): ModuleDe
     throw new ModuleBootError('the main module of a module bundle must default-export a module definition (defineModule({ beans: {…} }))');
   }
   return def as ModuleDefinition;
-}
-
-/**
- * The module's config: config/application.properties of the bundle, overlaid with application-<profile>.properties
- * when jobcenter.json names a "profile"; {} when the bundle has no such file.
- */
-export async function loadModuleConfig(bundleDir: string): Promise<Record<string, string>> {
-  if (!existsSync(path.join(bundleDir, 'config', MODULE_CONFIG_FILE))) return {};
-  let profile: string | null = null;
-  try {
-    const manifest = JSON.parse(await readFile(path.join(bundleDir, 'jobcenter.json'), 'utf8')) as { profile?: unknown };
-    if (typeof manifest.profile === 'string' && manifest.profile !== '') profile = manifest.profile;
-  } catch {
-    // The host validated jobcenter.json at upload; without it there is simply no profile.
-  }
-  return loadConfig({ dir: bundleDir, file: MODULE_CONFIG_FILE, profile });
 }
 
 /** Builds every bean (in declaration order, each once), then calls onStart. Rejects with a ModuleBootError. */

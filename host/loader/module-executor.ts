@@ -1,7 +1,8 @@
 /**
  * The `module` executor: runs a bean of a bundle's module context (spring-boot-like). Each (project, bundle
- * version) gets ONE worker that builds every bean once and serves every run of that version concurrently, so beans
- * are singletons shared by all runs. Runs use the thread executor's per-run channel (logs, console, cache, abort).
+ * version, job profile) gets ONE worker that builds every bean once and serves every run of that version and
+ * profile concurrently, so beans are singletons shared by those runs; the profile is part of the key because the
+ * module's config (application-<profile>.properties) is per context, as `jobcenter-sdk run --profile` builds it. Runs use the thread executor's per-run channel (logs, console, cache, abort).
  * Kill = abort message to the run (ctx.signal); a run still going after killGraceMs can only be stopped by
  * terminating its context's worker: the runs on it that had not started run on a fresh context, the others that had
  * are interrupted (MODULE_RESTARTED, naming the run). A blocked context gets no new runs (module-registry.ts).
@@ -47,9 +48,10 @@ export function createModuleExecutor(deps: { config: HostConfig; logger: Logger 
     const bundle = request.bundle;
     if (!bundle || !bundle.main) return failure({ name: 'Error', message: 'a module job needs a bundle with a main module' });
     if (typeof request.entry !== 'string') return failure({ name: 'Error', message: 'a module job entry must be a bean name' });
-    const key = { projectId: request.job.projectId, bundleId: bundle.id };
+    const profile = request.profile ?? null;
+    const key = { projectId: request.job.projectId, bundleId: bundle.id, profile };
     const mainUrl = pathToFileURL(path.resolve(bundle.dir, bundle.main)).href;
-    const boot = { data: { mainUrl, bundleDir: bundle.dir }, memoryLimitMb: request.memoryLimitMb ?? config.defaultMemoryLimitMb };
+    const boot = { data: { mainUrl, bundleDir: bundle.dir, profile }, memoryLimitMb: request.memoryLimitMb ?? config.defaultMemoryLimitMb };
     const current = versions.isCurrent(key.projectId, key.bundleId);
     const task = buildTask(request, request.entry, mainUrl, config);
     // A run handed back unstarted (its context was blocked, or ended because of another run) goes to another context.

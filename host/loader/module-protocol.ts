@@ -7,12 +7,14 @@ import type { LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../errors/index.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
 
-/** workerData of a module worker: which bundle version to boot. */
+/** workerData of a module worker: which bundle version to boot, for which profile. */
 export interface ModuleWorkerData {
   /** file: URL of the bundle's main module. */
   readonly mainUrl: string;
   /** The extracted bundle folder (its config/application.properties is the module's config). */
   readonly bundleDir: string;
+  /** The job profile this context serves: application-<profile>.properties overlays the module's config. */
+  readonly profile: string | null;
   /** The worker's vitals (vitals.ts), taken out by its bootstrap before the bundle loads. */
   readonly vitals?: SharedArrayBuffer;
 }

@@ -1,5 +1,5 @@
 /**
- * The module contexts of the module executor: one per (project, bundle version), each in its own worker. A context
+ * The module contexts of the module executor: one per (project, bundle version, profile), each in its own worker. A context
  * of a version that is no longer current is "retiring": it serves the runs already on it, then its onStop runs and
  * its worker ends. A context that ended (crashed, killed, failed to boot) is replaced by a fresh one on next use.
  * A blocked context (module-thread.ts) is retired too, and a fresh one takes the new runs, unless a context of the
@@ -12,6 +12,8 @@ import { ModuleThread } from './module-thread.js';
 export interface ContextKey {
   readonly projectId: number;
   readonly bundleId: number;
+  /** The job profile whose config the context was booted with (null: the manifest's, or none). */
+  readonly profile: string | null;
 }
 
 export interface ContextEntry extends ContextKey {
@@ -29,7 +31,7 @@ export interface RegistrySettings {
   readonly logger: Logger;
 }
 
-/** Live contexts of one version at most: the current one and one retired because it was blocked. */
+/** Live contexts of one version (and profile) at most: the current one and one retired because it was blocked. */
 const MAX_CONTEXTS = 2;
 
 export class ContextRegistry {
@@ -54,7 +56,7 @@ export class ContextRegistry {
       entry = undefined;
     }
     if (!entry || entry.thread.state === 'ended') {
-      const logger = this.#settings.logger.child({ projectId: key.projectId, bundleId: key.bundleId });
+      const logger = this.#settings.logger.child({ projectId: key.projectId, bundleId: key.bundleId, ...(key.profile === null ? {} : { profile: key.profile }) });
       const thread = new ModuleThread({ ...boot, env: this.#settings.env, bootTimeoutMs: this.#settings.bootTimeoutMs, logger });
       entry = { ...key, thread, inFlight: 0, retiring: false };
       this.#entries.set(id, entry);
@@ -97,7 +99,7 @@ export class ContextRegistry {
 
   #blockedOf(key: ContextKey): number {
     let n = 0;
-    for (const entry of this.#blocked) if (entry.projectId === key.projectId && entry.bundleId === key.bundleId && entry.thread.state !== 'ended') n++;
+    for (const entry of this.#blocked) if (keyOf(entry) === keyOf(key) && entry.thread.state !== 'ended') n++;
     return n;
   }
 
@@ -119,5 +121,5 @@ export class ContextRegistry {
 }
 
 function keyOf(key: ContextKey): string {
-  return `${key.projectId}:${key.bundleId}`;
+  return `${key.projectId}:${key.bundleId}:${key.profile ?? ''}`;
 }

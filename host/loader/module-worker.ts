@@ -9,7 +9,8 @@ import { format } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { JobLogger, LogLevel } from '@jobcenter/job-api';
 import { serializeError } from '../errors/index.js';
-import { bootModule, loadModuleConfig, moduleDefinitionOf, type BootedModule } from './module-context.js';
+import { loadModuleConfig } from '@jobcenter/sdk';
+import { bootModule, moduleDefinitionOf, type BootedModule } from './module-context.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';
 import { asRunnable, catchStrayRejections, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from './worker-context.js';
@@ -40,7 +41,7 @@ function lifecycleLogger(port: NonNullable<typeof parentPort>): JobLogger & { lo
 async function boot(data: ModuleWorkerData, log: JobLogger): Promise<BootedModule> {
   const namespace = (await import(data.mainUrl)) as Record<string, unknown>;
   const def = moduleDefinitionOf(namespace);
-  return bootModule(def, { config: await loadModuleConfig(data.bundleDir), log });
+  return bootModule(def, { config: await loadModuleConfig(data.bundleDir, data.profile), log });
 }
 
 /** The bean at once (so its synchronous start runs inside the run message, where the vitals can name it). */

@@ -3,7 +3,7 @@
  * tokens are random secrets of which only the SHA-256 is stored.
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { badRequest, conflict, notFound, unauthorized } from '../errors/index.js';
+import { badRequest, conflict, HostError, notFound, unauthorized } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { Role, Store, TokenRecord, UserRecord } from '../store/types.js';
 import { LoginLimiter, type LoginLimits } from './login-limit.js';
@@ -81,9 +81,19 @@ export class AuthService {
     this.limiter = new LoginLimiter(limits);
   }
 
-  /** On an empty database: creates user admin; returns the generated password when none was given. */
+  /**
+   * On an empty database: creates user admin; returns the generated password when none was given. A password given
+   * for a database that has users is ignored, and the log says so (it would otherwise look like it had been applied).
+   */
   async ensureAdmin(password: string | null): Promise<string | null> {
-    if ((await this.store.users.count()) > 0) return null;
+    if ((await this.store.users.count()) > 0) {
+      if (password !== null) {
+        this.logger.warn(
+          'JOBCENTER_ADMIN_PASSWORD was ignored: it sets the password of the first admin on an empty database, and this database has users. To set a lost password: jobcenter users reset-password NAME (see jobcenter users --help)',
+        );
+      }
+      return null;
+    }
     const chosen = password ?? randomBytes(12).toString('base64url');
     await this.store.users.create({ username: 'admin', passwordHash: await hashPassword(chosen), role: 'admin', disabled: false });
     this.logger.info('created user admin');
@@ -198,14 +208,33 @@ export class AuthService {
     if (!before) throw notFound(`user ${id}`);
     await this.assertAdminRemains(before, changes);
     const user = await this.store.users.update(id, changes);
-    if (changes.passwordHash !== undefined) {
-      const kept = keepToken === undefined ? undefined : hashOfBearer(keepToken);
-      const revoked = await this.store.tokens.deleteForUser(id, kept);
-      this.logger.info('password changed: tokens made before it were revoked', { user: before.username, revoked });
-    }
+    if (changes.passwordHash !== undefined) await this.revokeTokens(before, keepToken === undefined ? undefined : hashOfBearer(keepToken));
     this.forgetAuthenticated();
     if (!user) throw notFound(`user ${id}`);
     return user;
+  }
+
+  /**
+   * The operator's way back to a lost password (`jobcenter users reset-password`, on the database itself): sets it and
+   * revokes every session and API token of the user, as a password change does. Returns how many were revoked.
+   */
+  async resetPassword(username: string, password: string): Promise<number> {
+    validatePassword(password);
+    const user = await this.store.users.findByUsername(username);
+    if (!user) {
+      const names = (await this.store.users.list()).map((u) => u.username);
+      throw new HostError('NOT_FOUND', `no user is named ${username}; the users are: ${names.join(', ') || 'none'}`);
+    }
+    await this.store.users.update(user.id, { passwordHash: await hashPassword(password) });
+    const revoked = await this.revokeTokens(user);
+    this.forgetAuthenticated();
+    return revoked;
+  }
+
+  private async revokeTokens(user: UserRecord, keptHash?: string): Promise<number> {
+    const revoked = await this.store.tokens.deleteForUser(user.id, keptHash);
+    this.logger.info('password changed: tokens made before it were revoked', { user: user.username, revoked });
+    return revoked;
   }
 
   /** The last enabled admin cannot be demoted or disabled, by anyone: nobody could manage users any more. */

@@ -7,6 +7,7 @@ import { badRequest, conflict, unprocessable } from '../errors/index.js';
 import type { BundleRecord, JobRecord, ProjectRecord, Store } from '../store/types.js';
 import type { Access } from './access.js';
 import type { Actor } from './auth.js';
+import { BundleConfigFiles } from './bundle-config.js';
 import type { Engine } from './engine.js';
 import { assertObject, knownFields, parseId } from './input.js';
 import { parseJobInput, parseJobPatch, parseParams, type JobInput } from './job-input.js';
@@ -29,6 +30,7 @@ export class JobService {
    * (read fresh on every call) says which bundle is current, so a hit is never stale; a REST trigger skips one read.
    */
   private readonly currentBundles = new Map<number, BundleRecord>();
+  private readonly configFiles = new BundleConfigFiles();
 
   constructor(private readonly deps: JobServiceDeps) {}
 
@@ -137,10 +139,10 @@ export class JobService {
    * A job must be able to run on the project's current bundle; a clear 422 beats a stream of failed runs. Code other
    * than isolate needs a trusted project (403).
    */
-  private async checkRunnable(project: ProjectRecord, job: Pick<JobInput, 'kind' | 'entry' | 'configFile'>): Promise<void> {
+  private async checkRunnable(project: ProjectRecord, job: Pick<JobInput, 'kind' | 'entry' | 'configFile' | 'profile'>): Promise<void> {
     if (!RUNNABLE.has(job.kind)) throw unprocessable(`jobs of kind "${job.kind}" are not supported by this host yet (kind)`);
     assertMayRun(project, job.kind, 'a job');
-    if (job.kind === 'exec') return;
+    if (job.kind === 'exec') return this.configFiles.assertLoadable(await this.currentBundle(project), job, project.name);
     const bundle = await this.currentBundle(project);
     if (!bundle) throw unprocessable(`project ${project.name} has no bundle yet: upload one first (POST /api/v1/projects/${project.id}/bundles)`);
     if (bundle.manifest.kind !== job.kind) {
@@ -150,6 +152,7 @@ export class JobService {
     if (!names.includes(String(job.entry))) {
       throw unprocessable(`the project's bundle (version ${bundle.version}) exports no job named "${String(job.entry)}"; it has: ${names.join(', ') || 'none'} (entry)`);
     }
+    await this.configFiles.assertLoadable(bundle, job, project.name);
   }
 
   private async currentBundle(project: ProjectRecord): Promise<BundleRecord | null> {

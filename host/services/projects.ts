@@ -120,6 +120,7 @@ export class ProjectService {
     // Refused before introspection, which loads the bundle's main module in a worker of this host.
     const accept = (manifest: BundleManifest): void => assertMayRun(project, manifest.kind, 'a bundle');
     const result = await this.deps.intake.intake(zipPath, { projectId, accept });
+    const before = await this.deps.store.bundles.listForProject(projectId);
     let bundle: BundleRecord;
     try {
       bundle = await this.deps.store.bundles.create({ projectId, createdBy: actor?.id ?? null, ...result });
@@ -130,7 +131,7 @@ export class ProjectService {
     }
     this.deps.targets.invalidate(projectId);
     void this.retire(projectId, bundle.id);
-    return { bundle, warnings: await this.missingEntries(projectId, bundle) };
+    return { bundle, warnings: [...sameAs(before, bundle, project.currentBundleId), ...(await this.missingEntries(projectId, bundle))] };
   }
 
   /**
@@ -195,6 +196,18 @@ export class ProjectService {
       .filter((j) => (j.kind === 'thread' || j.kind === 'isolate') && typeof j.entry === 'string' && !names.has(j.entry))
       .map((j) => `job ${j.name} uses export "${String(j.entry)}", which bundle version ${bundle.version} does not have`);
   }
+}
+
+/**
+ * An upload identical (same sha256) to a version the project has is still stored as a new version: uploading is how a
+ * version becomes current, so it may be a deliberate rollback. But a stale zip uploaded again by mistake looks the
+ * same, so the answer says which version it repeats.
+ */
+function sameAs(versions: readonly BundleRecord[], bundle: BundleRecord, currentBundleId: number | null): string[] {
+  const same = versions.filter((v) => v.sha256 === bundle.sha256).sort((a, b) => b.version - a.version)[0];
+  if (!same) return [];
+  const current = same.id === currentBundleId ? ', the current version until now' : '';
+  return [`this upload is identical (same sha256) to bundle version ${same.version} (id ${same.id})${current}: it was stored as version ${bundle.version} all the same, with the same code and config`];
 }
 
 function parseProjectName(name: unknown): string {

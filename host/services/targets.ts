@@ -6,6 +6,7 @@
 import { loadConfig } from '@jobcenter/sdk';
 import type { RunTarget, TargetResolver } from '../dispatch/types.js';
 import type { BundleRecord, JobRecord, Store } from '../store/types.js';
+import { configFilesIn, missingConfig } from './bundle-config.js';
 import { mayRun, untrusted } from './trust.js';
 
 interface ProjectEntry {
@@ -49,8 +50,9 @@ export class CachedTargets implements TargetResolver {
     if (!project.bundle && job.kind !== 'exec') {
       throw new Error(`project ${project.name} has no bundle: upload one before running ${job.kind} jobs`);
     }
-    const config = await this.config(project.bundle, job);
-    return { projectName: project.name, bundle: project.bundle, config };
+    const source = await this.configSource(job);
+    const config = await this.config(project.bundle, job, source);
+    return { projectName: project.name, bundle: project.bundle, config, profile: source.profile };
   }
 
   /** Forget what is cached for a project (new bundle, deleted bundle, rename). */
@@ -77,14 +79,14 @@ export class CachedTargets implements TargetResolver {
     return { name: project.name, id: project.id, trusted: project.trusted, bundle };
   }
 
-  private async config(bundle: BundleRecord | null, job: JobRecord): Promise<Record<string, string>> {
-    const { configFile, profile, config } = await this.configSource(job);
+  private async config(bundle: BundleRecord | null, job: JobRecord, source: ConfigSource): Promise<Record<string, string>> {
+    const { configFile, profile, config } = source;
     if (!configFile) return { ...config };
     if (!bundle) throw new Error(`configFile ${configFile} needs a bundle, and project ${job.projectId} has none`);
     const key = `${job.projectId}:${bundle.id}:${configFile}:${profile ?? ''}`;
     let base = this.configs.get(key);
     if (!base) {
-      base = loadConfig({ dir: bundle.dir, file: configFile, profile });
+      base = loadConfig({ dir: bundle.dir, file: configFile, profile }).catch((err: unknown) => configFailure(err, bundle, { configFile, profile }));
       this.configs.set(key, base);
       base.catch(() => this.configs.delete(key));
     }
@@ -111,6 +113,19 @@ export class CachedTargets implements TargetResolver {
 }
 
 type ConfigSource = Pick<JobRecord, 'configFile' | 'profile' | 'config'>;
+
+/**
+ * A config that no longer loads (the job was checked when saved; the bundle changed since) fails the run in the words
+ * of the check at creation, and without a stack: the SDK's frames and paths are the host's business, not the job's.
+ */
+async function configFailure(err: unknown, bundle: BundleRecord, job: Pick<JobRecord, 'configFile' | 'profile'>): Promise<never> {
+  const code = (err as { code?: unknown } | null)?.code;
+  const files = typeof code === 'string' && code.startsWith('CONFIG_') ? await configFilesIn(bundle.dir).catch(() => null) : null;
+  const missing = files ? missingConfig(bundle, files, job) : null;
+  const message = missing?.message ?? (err instanceof Error ? err.message : String(err));
+  const name = err instanceof Error ? err.name : 'Error';
+  throw Object.assign(new Error(message), { name, stack: `${name}: ${message}`, ...(typeof code === 'string' ? { code } : {}) });
+}
 
 /** Jobs whose last target is kept; past this the map starts over (a host runs far fewer jobs in a burst). */
 const MAX_LAST_TARGETS = 10_000;

@@ -140,7 +140,10 @@ export interface BundleManifest {
  * ```
  */
 export interface ModuleContext {
-  /** config/application.properties of the bundle (+ application-<profile>.properties when the manifest has "profile"), else {}. */
+  /**
+   * config/application.properties of the bundle, overlaid with application-<profile>.properties when that file exists
+   * (the profile: the job's `profile`, else the manifest's "profile"); {} without the base file.
+   */
   readonly config: Readonly<Record<string, string>>;
   /** Another bean of the module (built on first use, once); rejects naming the bean when it is missing or in a cycle. */
   get<T = unknown>(bean: string): Promise<T>;

@@ -83,6 +83,41 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<Record<string
   return mergeConfig(base, profile, opts.overrides);
 }
 
+/** The config file of a `module` bundle's context: `config/application.properties`. */
+export const MODULE_CONFIG_FILE = 'application.properties';
+
+/**
+ * A module context's config, the same for `jobcenter-sdk run` and on the host: `config/application.properties`,
+ * overlaid with `config/application-<profile>.properties` when that file exists (a profile may be meant for the
+ * job's own config file only); `{}` without the base file. The profile is the job's (`run --profile`, the job's
+ * `profile` field), else the one `jobcenter.json` names. Each profile gets its own context on the host.
+ *
+ * @example
+ * ```ts
+ * import { loadModuleConfig, startModuleLocal } from '@jobcenter/sdk';
+ * import app from './dist/src/index.js';
+ * const mod = await startModuleLocal(app, { config: await loadModuleConfig('.', 'dev') });
+ * ```
+ */
+export async function loadModuleConfig(dir: string, profile?: string | null): Promise<Record<string, string>> {
+  const configDir = join(dir, 'config');
+  const base = await readIfPresent(join(configDir, MODULE_CONFIG_FILE));
+  if (base === null) return {};
+  const chosen = profile || (await manifestProfile(dir));
+  const overlay = chosen ? await readIfPresent(join(configDir, profileFileName(MODULE_CONFIG_FILE, chosen))) : null;
+  return mergeConfig(base, overlay);
+}
+
+/** The "profile" jobcenter.json names, or null (no manifest, no profile, or one that is not a string). */
+async function manifestProfile(dir: string): Promise<string | null> {
+  try {
+    const manifest = JSON.parse(await readFile(join(dir, 'jobcenter.json'), 'utf8')) as { profile?: unknown };
+    return typeof manifest.profile === 'string' && manifest.profile !== '' ? manifest.profile : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The file a profile overlays: `<stem>-<profile>.properties`, e.g. `app.properties` + `dev` → `app-dev.properties`.
  *
@@ -113,6 +148,15 @@ function assertSafeName(name: string, what: string): void {
       'CONFIG_BAD_NAME',
       `${what} "${String(name)}" must be a plain file name inside the bundle's config/ folder (no "..", no "/" or "\\", not absolute)`,
     );
+  }
+}
+
+async function readIfPresent(path: string): Promise<Record<string, string> | null> {
+  try {
+    return await readProperties(path, () => new ConfigError('CONFIG_FILE_NOT_FOUND', `config file not found: ${path}`, path));
+  } catch (err) {
+    if (err instanceof ConfigError) return null;
+    throw err;
   }
 }
 

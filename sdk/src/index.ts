@@ -27,7 +27,7 @@ export type {
   Schedule,
 } from '@jobcenter/job-api';
 export { parseProperties, PropertiesSyntaxError } from './properties.js';
-export { ConfigError, loadConfig, mergeConfig, profileFileName } from './config.js';
+export { ConfigError, loadConfig, loadModuleConfig, mergeConfig, MODULE_CONFIG_FILE, profileFileName } from './config.js';
 export type { ConfigErrorCode, LoadConfigOptions } from './config.js';
 export { defineJob, defineResolver } from './define.js';
 export { defineModule, MODULE_MARK } from './module.js';

@@ -168,7 +168,10 @@ for (const database of testDatabases()) {
         assert.ok(!shown.includes(th.dataDir), `run ${name} shows the data folder: ${shown}`);
         return shown;
       };
-      assert.match(await runOf('no-config-file', { entry: 'ok', configFile: 'missing.properties' }), /config\/missing\.properties/);
+      const noConfigFile = await th.api.post('/api/v1/jobs', { projectId, name: 'no-config-file', kind: 'thread', entry: 'ok', configFile: 'missing.properties', schedule: { type: 'MANUAL' } });
+      assert.equal(noConfigFile.status, 422, noConfigFile.text);
+      assert.ok(!noConfigFile.text.includes(th.dataDir), `the refusal shows the data folder: ${noConfigFile.text}`);
+      assert.match(noConfigFile.body.error.message, /configFile missing\.properties is not in the project's bundle/);
       assert.match(await runOf('missing-import', { entry: 'importsMissing' }), /lib\/missing\.js/);
     });
   });

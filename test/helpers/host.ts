@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostConfig, HostOptions } from '../../host/config/index.js';
 import { createHost, type Host } from '../../host/main.js';
+import type { MadeDatabase, TestDatabase } from './db.js';
 import { threadBundle } from './zip.js';
 
 export const REPO = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
@@ -53,6 +54,24 @@ export async function startHost(opts: { db?: HostConfig['db']; dataDir?: string;
       if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * For a describe() per database: a host on a database of its own, started before the suite's tests and stopped
+ * (its database dropped) after them; call the returned function inside a test for the running host.
+ */
+export function hostPerSuite(database: TestDatabase, hooks: { before(fn: () => Promise<void>): void; after(fn: () => Promise<void>): void }): () => TestHost {
+  let made: MadeDatabase | undefined;
+  let th: TestHost | undefined;
+  hooks.before(async () => {
+    made = await database.make();
+    th = await startHost({ db: made.db });
+  });
+  hooks.after(async () => {
+    await th?.stop();
+    await made?.drop();
+  });
+  return () => th!;
 }
 
 /** A host as its own process (`node bin/jobcenter.js start`), so a test can kill -9 it; `args` are more flags. */

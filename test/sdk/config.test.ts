@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, mergeConfig, profileFileName } from '@jobcenter/sdk';
+import { ConfigError, loadConfig, loadModuleConfig, mergeConfig, profileFileName } from '@jobcenter/sdk';
 
 describe('loadConfig', () => {
   let dir = '';
@@ -87,5 +87,38 @@ describe('mergeConfig and profileFileName', () => {
   test('profileFileName puts the profile after the stem of the file name', () => {
     assert.equal(profileFileName('hello.properties', 'dev'), 'hello-dev.properties');
     assert.equal(profileFileName('app.conf.properties', 'prod'), 'app.conf-prod.properties');
+  });
+});
+
+describe('loadModuleConfig', () => {
+  let dir = '';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'jobcenter-sdk-module-config-'));
+    await mkdir(join(dir, 'config'));
+    await writeFile(join(dir, 'config', 'application.properties'), 'db = prod-db\npool = 4\n');
+    await writeFile(join(dir, 'config', 'application-dev.properties'), 'db = dev-db\n');
+    await writeFile(join(dir, 'config', 'application-qa.properties'), 'db = qa-db\n');
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  test('the profile overlays application.properties; a profile without a file leaves it as it is', async () => {
+    assert.deepEqual(await loadModuleConfig(dir, 'dev'), { db: 'dev-db', pool: '4' });
+    assert.deepEqual(await loadModuleConfig(dir, 'prod'), { db: 'prod-db', pool: '4' });
+    assert.deepEqual(await loadModuleConfig(dir, null), { db: 'prod-db', pool: '4' });
+  });
+
+  test('without a profile of its own, the manifest\'s "profile" applies', async () => {
+    await writeFile(join(dir, 'jobcenter.json'), JSON.stringify({ name: 'm', version: '1.0.0', kind: 'module', main: 'index.js', profile: 'qa' }));
+    try {
+      assert.deepEqual(await loadModuleConfig(dir), { db: 'qa-db', pool: '4' });
+      assert.deepEqual(await loadModuleConfig(dir, 'dev'), { db: 'dev-db', pool: '4' });
+    } finally {
+      await rm(join(dir, 'jobcenter.json'));
+    }
+  });
+
+  test('a module without config/application.properties gets {}', async () => {
+    assert.deepEqual(await loadModuleConfig(join(dir, 'config'), 'dev'), {});
   });
 });

@@ -109,6 +109,7 @@ describe('the sample bundles', () => {
 
   test('the module-demo and resolver-demo bundles carry their compiled main and config, and no node_modules', async () => {
     assert.deepEqual([...(await zipEntries(join(out, 'module-demo.zip'))).keys()].sort(), [
+      'config/application-dev.properties',
       'config/application.properties',
       'dist/src/index.js',
       'jobcenter.json',

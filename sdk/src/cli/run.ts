@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModuleDefinition, PJob, PJobResolver } from '@jobcenter/job-api';
-import { loadConfig } from '../config.js';
+import { loadConfig, loadModuleConfig } from '../config.js';
 import { runLocal, type LogLine, type RunLocalOptions } from '../local.js';
 import { startModuleLocal } from '../module-local.js';
 import { CliError, flag, json, parse, positiveInt, str, type Options, type Parsed } from './args.js';
@@ -99,7 +99,7 @@ async function runJob(project: Project, name: string, p: Parsed, opts: RunLocalO
   if (project.manifest.kind === 'module') {
     const mod = await import(pathToFileURL(main).href) as { default?: ModuleDefinition };
     if (!mod.default) throw new CliError(`${project.manifest.main} has no default export (export default defineModule({...}))`);
-    const moduleConfig = await moduleConfigOf(project, str(p, 'profile'));
+    const moduleConfig = await loadModuleConfig(project.dir, str(p, 'profile'));
     const ctx = await startModuleLocal(mod.default, { config: moduleConfig, onLog: (line) => out.write(formatLine(line, 'module')) });
     try {
       return await ctx.run(name, opts);
@@ -126,13 +126,6 @@ function asJob(exports: Record<string, unknown>, name: string, main: string): PJ
     return typeof v?.execute === 'function' || typeof v?.resolve === 'function';
   });
   throw new CliError(`${main} has no job export "${name}"${jobs.length ? ` (jobs: ${jobs.join(', ')})` : ''}`);
-}
-
-/** What the host gives a module context: config/application.properties (+ -<profile>) when present, else {}. */
-async function moduleConfigOf(project: Project, profile: string | undefined): Promise<Record<string, string>> {
-  if (!existsSync(join(project.dir, 'config', 'application.properties'))) return {};
-  const withProfile = profile && existsSync(join(project.dir, 'config', `application-${profile}.properties`)) ? profile : null;
-  return loadConfig({ dir: project.dir, file: 'application.properties', profile: withProfile });
 }
 
 function overrides(p: Parsed): Record<string, string> {
