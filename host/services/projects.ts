@@ -6,11 +6,11 @@ import { badRequest, conflict, notFound } from '../errors/index.js';
 import type { BundleRuns } from '../dispatch/bundle-runs.js';
 import type { Executors } from '../dispatch/types.js';
 import type { Logger } from '../log/logger.js';
-import { PROJECT_EVENT_JOB_ID, type BundleManifest, type BundleRecord, type ProjectRecord, type Store } from '../store/types.js';
+import { PROJECT_EVENT_JOB_ID, type BundleManifest, type BundleRecord, type Page, type ProjectRecord, type Store } from '../store/types.js';
 import { assertAdmin, assertWriter, type Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
-import { assertObject, knownFields, parseId } from './input.js';
+import { assertObject, idPage, knownFields, parseId, type ListPage } from './input.js';
 import type { CachedTargets } from './targets.js';
 import { assertMayRun, parseTrusted } from './trust.js';
 
@@ -48,8 +48,11 @@ const PATCH_FIELDS = ['name', 'description', 'ownerId', 'trusted'];
 export class ProjectService {
   constructor(private readonly deps: ProjectServiceDeps) {}
 
-  async list(actor: Actor): Promise<ProjectRecord[]> {
-    return this.deps.store.projects.list(actor.role === 'developer' ? actor.id : undefined);
+  /** A page of the projects the actor sees (a developer: their own), in id order. */
+  async list(actor: Actor, page: ListPage): Promise<Page<ProjectRecord>> {
+    const ownerId = actor.role === 'developer' ? actor.id : undefined;
+    const rows = await this.deps.store.projects.page({ ownerId, nameContains: page.nameContains, afterId: page.afterId, limit: page.limit + 1 });
+    return idPage(rows, page.limit);
   }
 
   async create(actor: Actor, body: unknown): Promise<ProjectRecord> {

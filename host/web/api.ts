@@ -7,16 +7,17 @@ import type { HostConfig } from '../config/index.js';
 import { notFound } from '../errors/index.js';
 import { assertAdmin, type Access } from '../services/access.js';
 import { publicUser, type AuthService } from '../services/auth.js';
-import { oneOf, optionalId, optionalObject, parseFlag, parseId, singleValues, wholeNumber } from '../services/input.js';
+import { oneOf, optionalId, optionalObject, parseFlag, parseId, parseListPage, singleValues, wholeNumber } from '../services/input.js';
 import type { JobService } from '../services/jobs.js';
 import type { ProjectService } from '../services/projects.js';
 import type { RunService } from '../services/runs.js';
-import type { JobState, Store } from '../store/types.js';
+import type { JobKind, JobState, Store } from '../store/types.js';
 import { bodyOf, currentToken, requireActor, SESSION_COOKIE } from './middleware.js';
 import { withUploadedFile } from './upload.js';
-import { presentBundle, presentJob, presentRun } from './present.js';
+import { presentBundle, presentJob, presentRun, presentRunSummary } from './present.js';
 
 const JOB_STATES: readonly JobState[] = ['STOPPED', 'ACTIVE', 'PENDING'];
+const JOB_KINDS: readonly JobKind[] = ['thread', 'module', 'isolate', 'exec'];
 
 export interface ApiDeps {
   config: HostConfig;
@@ -55,7 +56,8 @@ export function apiRouter(deps: ApiDeps): Router {
   });
 
   r.get('/projects', async (ctx) => {
-    ctx.body = await deps.projects.list(requireActor(ctx));
+    const page = parseListPage(query(ctx));
+    ctx.body = await deps.projects.list(requireActor(ctx), page);
   });
   r.post('/projects', async (ctx) => {
     ctx.status = 201;
@@ -93,9 +95,14 @@ export function apiRouter(deps: ApiDeps): Router {
     const q = query(ctx);
     const projectId = optionalId(q.projectId, 'projectId');
     const state = q.state === undefined ? undefined : oneOf(q.state, JOB_STATES, 'state');
-    const jobs = await deps.jobs.list(requireActor(ctx), { projectId, state });
-    const counts = await deps.jobs.subJobCounts(jobs);
-    ctx.body = jobs.map((j) => presentJob(j, deps.nextFireOf(j.id), { subJobCount: counts.get(j.id) ?? 0 }));
+    const kind = q.kind === undefined ? undefined : oneOf(q.kind, JOB_KINDS, 'kind');
+    const wanted = parseListPage(q);
+    const page = await deps.jobs.list(requireActor(ctx), { projectId, state, kind, ...wanted });
+    const [counts, summaries] = await Promise.all([deps.jobs.subJobCounts(page.items), deps.jobs.runSummaries(page.items)]);
+    const items = page.items.map((j) =>
+      presentJob(j, deps.nextFireOf(j.id), { subJobCount: counts.get(j.id) ?? 0, ...presentRunSummary(summaries.get(j.id)) }),
+    );
+    ctx.body = { items, nextCursor: page.nextCursor };
   });
   r.post('/jobs', async (ctx) => {
     const job = await deps.jobs.create(requireActor(ctx), bodyOf(ctx));
@@ -104,7 +111,8 @@ export function apiRouter(deps: ApiDeps): Router {
   });
   r.get('/jobs/:id', async (ctx) => {
     const job = await deps.jobs.get(requireActor(ctx), id(ctx));
-    ctx.body = presentJob(job, deps.nextFireOf(job.id));
+    const summaries = await deps.jobs.runSummaries([job]);
+    ctx.body = presentJob(job, deps.nextFireOf(job.id), presentRunSummary(summaries.get(job.id)));
   });
   r.patch('/jobs/:id', async (ctx) => {
     const job = await deps.jobs.update(requireActor(ctx), id(ctx), bodyOf(ctx));

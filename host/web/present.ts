@@ -1,9 +1,14 @@
 /** What jobs and runs look like to clients. */
-import type { BundleRecord, JobRecord, RunRecord } from '../store/types.js';
+import type { BundleRecord, JobRecord, JobRunSummary, RunRecord } from '../store/types.js';
 
 /** `extra` adds list-only fields (the main job list's subJobCount). */
 export function presentJob(job: JobRecord, nextFireAt: Date | null, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...job, nextFireAt: nextFireAt ? nextFireAt.toISOString() : null, ...extra };
+}
+
+/** A job's runCounts and lastRun fields (GET /jobs, GET /jobs/:id); a job without runs has {} and null. */
+export function presentRunSummary(summary: JobRunSummary | undefined): Record<string, unknown> {
+  return { runCounts: summary?.runCounts ?? {}, lastRun: summary?.lastRun ?? null };
 }
 
 export function presentRun(run: RunRecord): Record<string, unknown> {
