@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import type { HostConfig } from '../config/index.js';
 import { notFound } from '../errors/index.js';
 import { assertAdmin, type Access } from '../services/access.js';
+import { jobFires, parseFireCount, previewSchedule } from '../services/fire-preview.js';
 import { publicUser, type AuthService } from '../services/auth.js';
 import { oneOf, optionalId, optionalObject, parseFlag, parseId, parseListPage, singleValues, wholeNumber } from '../services/input.js';
 import type { JobService } from '../services/jobs.js';
@@ -133,6 +134,15 @@ export function apiRouter(deps: ApiDeps): Router {
   r.post('/jobs/:id/trigger', async (ctx) => {
     ctx.status = 202;
     ctx.body = await deps.jobs.trigger(requireActor(ctx), id(ctx), bodyOf(ctx));
+  });
+  r.get('/jobs/:id/fires', async (ctx) => {
+    const count = parseFireCount(query(ctx).count);
+    const job = await deps.jobs.get(requireActor(ctx), id(ctx));
+    ctx.body = jobFires(job, deps.nextFireOf(job.id), count);
+  });
+  r.post('/schedules/preview', (ctx) => {
+    requireActor(ctx);
+    ctx.body = previewSchedule(bodyOf(ctx));
   });
   r.get('/jobs/:id/subjobs', async (ctx) => {
     const jobs = await deps.jobs.subjobs(requireActor(ctx), id(ctx));
