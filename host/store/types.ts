@@ -33,7 +33,9 @@ export type JobEventAction =
   | 'killed'
   | 'deleted'
   /** An admin changed whether the project is trusted (details: before, after); jobId is PROJECT_EVENT_JOB_ID. */
-  | 'trust';
+  | 'trust'
+  /** A stored bundle version was made current (details: bundle before, after); jobId is PROJECT_EVENT_JOB_ID. */
+  | 'activated';
 
 /** The jobId of an event about a project itself rather than one of its jobs (job ids start at 1). */
 export const PROJECT_EVENT_JOB_ID = 0;

@@ -75,7 +75,8 @@ export function apiRouter(deps: ApiDeps): Router {
     ctx.status = 204;
   });
   r.get('/projects/:id/bundles', async (ctx) => {
-    ctx.body = (await deps.projects.listBundles(requireActor(ctx), id(ctx))).map(presentBundle);
+    const { bundles, currentBundleId } = await deps.projects.listBundles(requireActor(ctx), id(ctx));
+    ctx.body = bundles.map((bundle) => presentBundle(bundle, currentBundleId));
   });
   r.post('/projects/:id/bundles', async (ctx) => {
     const actor = requireActor(ctx);
@@ -84,7 +85,13 @@ export function apiRouter(deps: ApiDeps): Router {
     const tmp = `${deps.config.dataDir}/tmp`;
     const result = await withUploadedFile(ctx, tmp, deps.config.maxBundleBytes, (file) => deps.projects.uploadBundle(actor, projectId, file));
     ctx.status = 201;
-    ctx.body = { ...presentBundle(result.bundle), warnings: result.warnings };
+    ctx.body = { ...presentBundle(result.bundle, result.bundle.id), warnings: result.warnings };
+  });
+  r.post('/projects/:id/bundles/:bundleId/activate', async (ctx) => {
+    const projectId = id(ctx);
+    const bundleId = id(ctx, 'bundleId');
+    const result = await deps.projects.activateBundle(requireActor(ctx), projectId, bundleId);
+    ctx.body = { ...presentBundle(result.bundle, result.bundle.id), warnings: result.warnings };
   });
   r.delete('/projects/:id/bundles/:bundleId', async (ctx) => {
     const force = parseFlag(query(ctx).force, 'force');

@@ -17,8 +17,11 @@ export function presentRun(run: RunRecord): Record<string, unknown> {
   return { ...rest, durationMs, logBytes: logFile ? logLength : 0 };
 }
 
-/** A bundle version without the folder it is extracted to: where the host keeps files is not for clients. */
-export function presentBundle(bundle: BundleRecord): Record<string, unknown> {
+/**
+ * A bundle version without the folder it is extracted to: where the host keeps files is not for clients. `current`:
+ * whether it is the version the project's new runs use.
+ */
+export function presentBundle(bundle: BundleRecord, currentBundleId: number | null): Record<string, unknown> {
   const { dir: _dir, ...shown } = bundle;
-  return shown;
+  return { ...shown, current: bundle.id === currentBundleId };
 }
