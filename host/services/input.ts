@@ -155,7 +155,10 @@ export function parseListPage(query: Record<string, string | undefined>): ListPa
     page.afterId = Number(match[1]);
   }
   if (query.q !== undefined && query.q !== '') {
-    if (query.q.length > MAX_QUERY) throw badRequest(`q must be at most ${MAX_QUERY} characters`, 'q');
+    // No name holds a control character, and SQLite's driver cannot take NUL inside a literal.
+    if (query.q.length > MAX_QUERY || [...query.q].some((c) => c < ' ' || c === '\u007f')) {
+      throw badRequest(`q must be at most ${MAX_QUERY} characters, without control characters`, 'q');
+    }
     page.nameContains = query.q;
   }
   return page;
