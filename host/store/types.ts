@@ -327,7 +327,7 @@ export interface RunRepo {
   lastScheduledFireTimes(jobIds: number[]): Promise<Map<number, Date>>;
   countByStatus(jobId?: number): Promise<Record<RunStatus, number>>;
   /**
-   * Run counts and the latest run of each of these jobs, in two grouped queries over the runs' job index. Rows written
+   * Run counts and the latest run of each of these jobs, in two queries over the runs' job indexes. Rows written
    * ahead for a fire whose time has not come (scheduledAt after `now`) are left out. Jobs without runs are absent.
    */
   summarize(jobIds: number[], now: Date): Promise<Map<number, JobRunSummary>>;
