@@ -28,11 +28,11 @@ export function parseFireCount(value: unknown): number {
 /**
  * A job on the schedule (ACTIVE, PENDING): its next `count` fires, from the fire the scheduler holds for it (`next`).
  * A stopped job: the fires it would have if it were started now (an INTERVAL starts its phase at startAt, or now, as
- * a start does). MANUAL and disabled jobs have none.
+ * a start does). A disabled job has none, and a MANUAL one none but what the scheduler's code gives it.
  */
 export function jobFires(job: JobRecord, next: Date | null, count: number, now = new Date()): FirePreview {
   const timezone = zoneOf(job.schedule);
-  if (job.schedule.type === 'MANUAL' || job.disabled) return { timezone, fires: [] };
+  if (job.disabled) return { timezone, fires: [] };
   if (next) return shown(timezone, [next, ...previewFireTimes(job.schedule, job.anchorAt, next, count - 1)]);
   const anchorAt = job.state === 'STOPPED' ? (job.schedule.startAt ? new Date(job.schedule.startAt) : now) : job.anchorAt;
   return shown(timezone, previewFireTimes(job.schedule, anchorAt, now, count));
