@@ -1,7 +1,7 @@
 /** What jobs and runs look like to clients. */
 import type { BundleRecord, JobRecord, JobRunSummary, RunRecord } from '../store/types.js';
 
-/** `extra` adds list-only fields (the main job list's subJobCount). */
+/** `extra` adds fields only some answers carry (the main list's subJobCount; the list's and GET's run summary). */
 export function presentJob(job: JobRecord, nextFireAt: Date | null, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...job, nextFireAt: nextFireAt ? nextFireAt.toISOString() : null, ...extra };
 }
