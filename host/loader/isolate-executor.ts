@@ -10,6 +10,7 @@
 import type { HostConfig } from '../config/index.js';
 import { reasonText, serializeError, type SerializedError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
+import { CurrentVersions } from './current-versions.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
 import { isCpuTimeoutError, isMemoryLimitError } from './isolate-main.js';
 import { IsolatePool, type IsolateKey, type IsolateSlot } from './isolate-pool.js';
@@ -46,17 +47,10 @@ export function createIsolateExecutor(deps: { config: HostConfig; logger: Logger
   const logger = deps.logger.child({ component: 'isolate-executor' });
   const maxRunsPerIsolate = deps.options?.maxRunsPerIsolate ?? MAX_RUNS_PER_ISOLATE;
   const pool = new IsolatePool({ logger, maxIdlePerKey: deps.options?.maxIdlePerKey ?? MAX_IDLE_PER_KEY, maxRunsPerIsolate, spareLoadTimeoutMs: DEFAULT_CPU_LIMIT_MS });
-  const latestBundle = new Map<number, number>();
+  // A newer bundle id for a project retires the isolates of older ones, until the host names the current version.
+  const versions = new CurrentVersions((projectId, bundleId) => pool.retire(projectId, bundleId));
   const inFlight = new Set<Promise<RunOutcome>>();
   let closed = false;
-
-  /** A newer bundle id for a project retires the isolates of older ones. */
-  function noteBundle(projectId: number, bundleId: number): void {
-    const latest = latestBundle.get(projectId);
-    if (latest !== undefined && bundleId <= latest) return;
-    latestBundle.set(projectId, bundleId);
-    if (latest !== undefined) pool.retire(projectId, bundleId);
-  }
 
   async function run(request: RunRequest, hooks: RunHooks): Promise<RunOutcome> {
     if (closed) return abortedOutcome('the isolate executor is closed');
@@ -65,7 +59,7 @@ export function createIsolateExecutor(deps: { config: HostConfig; logger: Logger
     if (!bundle || !bundle.main) return failure({ name: 'Error', message: 'an isolate job needs a bundle with a main script' });
     if (typeof request.entry !== 'string') return failure({ name: 'Error', message: 'an isolate job entry must be an export name' });
     const key: IsolateKey = { projectId: request.job.projectId, bundleId: bundle.id, memoryLimitMb: request.memoryLimitMb ?? DEFAULT_ISOLATE_MEMORY_MB };
-    noteBundle(key.projectId, key.bundleId);
+    versions.isCurrent(key.projectId, key.bundleId);
     let slot: IsolateSlot;
     try {
       slot = await pool.acquire(key, `${bundle.dir}/${bundle.main}`);
@@ -101,8 +95,7 @@ export function createIsolateExecutor(deps: { config: HostConfig; logger: Logger
       return running;
     },
     async retire(projectId, keepBundleId) {
-      if (keepBundleId === null) latestBundle.delete(projectId);
-      else latestBundle.set(projectId, Math.max(keepBundleId, latestBundle.get(projectId) ?? keepBundleId));
+      versions.retired(projectId, keepBundleId);
       pool.retire(projectId, keepBundleId);
     },
     async close() {

@@ -15,7 +15,7 @@ import type { Logger } from '../log/logger.js';
 import type { Executor, RunHooks, RunOutcome, RunRequest } from './executor.js';
 import type { ThreadTask } from './protocol.js';
 import { ContextRegistry, type ContextEntry } from './module-registry.js';
-import { CurrentVersions } from './thread-pools.js';
+import { CurrentVersions } from './current-versions.js';
 import { MODULE_LOST_CODES, type ModuleThread } from './module-thread.js';
 import { openHostRun } from './run-port.js';
 import { abortedOutcome, buildTask, failure, interruptedOutcome, resultOutcome, withTimeout } from './thread-executor.js';

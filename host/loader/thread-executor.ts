@@ -16,7 +16,8 @@ import type { ThreadRun, ThreadTaskResult } from './protocol.js';
 import { LOST_RUN_CODES } from './thread-errors.js';
 import { startItemJson } from './thread-handle.js';
 import type { PoolRun } from './thread-pool.js';
-import { CurrentVersions, PoolRegistry } from './thread-pools.js';
+import { CurrentVersions } from './current-versions.js';
+import { PoolRegistry } from './thread-pools.js';
 
 
 /** Idle workers exit after this long; the pool starts them again on demand. */

@@ -106,32 +106,3 @@ export class PoolRegistry {
 function keyOf(key: PoolKey): string {
   return `${key.projectId}:${key.bundleId}:${key.memoryLimitMb}`;
 }
-
-/**
- * Which bundle version of each project an executor treats as current: the newest it has seen. Seeing a newer one
- * calls onNewer (the executor retires what it holds of older versions).
- */
-export class CurrentVersions {
-  readonly #latest = new Map<number, number>();
-  readonly #onNewer: (projectId: number, bundleId: number) => void;
-
-  constructor(onNewer: (projectId: number, bundleId: number) => void) {
-    this.#onNewer = onNewer;
-  }
-
-  isCurrent(projectId: number, bundleId: number): boolean {
-    const latest = this.#latest.get(projectId);
-    if (latest !== undefined && bundleId < latest) return false;
-    if (latest !== bundleId) {
-      this.#latest.set(projectId, bundleId);
-      if (latest !== undefined) this.#onNewer(projectId, bundleId);
-    }
-    return true;
-  }
-
-  /** The host retired every version but keepBundleId (null: the project's code is gone). */
-  retired(projectId: number, keepBundleId: number | null): void {
-    if (keepBundleId === null) this.#latest.delete(projectId);
-    else this.#latest.set(projectId, Math.max(keepBundleId, this.#latest.get(projectId) ?? keepBundleId));
-  }
-}

@@ -4,6 +4,7 @@
  * field everywhere instead of reaching the database (`Unknown column 'NaN'` on MariaDB was one such 500).
  */
 import { badRequest } from '../errors/index.js';
+import type { Page } from '../store/types.js';
 
 /** Ids are row ids; 15 digits stay exact in a JS number (2^53 has 16). */
 const MAX_ID = 999_999_999_999_999;
@@ -127,4 +128,48 @@ export function mapKey(key: string, field: string, max: number): string {
     throw badRequest(`${field} keys must be 1 to ${max} characters, without NUL (got ${JSON.stringify(key.slice(0, 50))}, ${key.length} characters)`, field);
   }
   return key;
+}
+
+/** What a list paged by id (jobs, projects) was asked for: `?q=&limit=&cursor=`. */
+export interface ListPage {
+  limit: number;
+  /** From the cursor: the last id of the page before. */
+  afterId?: number;
+  /** `q`: a part of the name, any case. */
+  nameContains?: string;
+}
+
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1_000;
+/** Names are at most 200 characters: a longer q could match nothing. */
+const MAX_QUERY = 200;
+const ID_CURSOR = /^id:(\d{1,15})$/;
+
+/** Reads `q`, `limit` (1 to 1,000, default 100) and `cursor` (one a page of this list handed out; empty: none). */
+export function parseListPage(query: Record<string, string | undefined>): ListPage {
+  const limit = query.limit === undefined ? DEFAULT_PAGE : wholeNumber(query.limit, 'limit', 1, MAX_PAGE);
+  const page: ListPage = { limit };
+  if (query.cursor) {
+    const match = ID_CURSOR.exec(Buffer.from(query.cursor, 'base64url').toString('utf8'));
+    if (!match || Buffer.from(match[0]).toString('base64url') !== query.cursor) throw badRequest('cursor is not one this server handed out', 'cursor');
+    page.afterId = Number(match[1]);
+  }
+  if (query.q !== undefined && query.q !== '') {
+    // No name holds a control character, and SQLite's driver cannot take NUL inside a literal.
+    if (query.q.length > MAX_QUERY || [...query.q].some((c) => c < ' ' || c === '\u007f')) {
+      throw badRequest(`q must be at most ${MAX_QUERY} characters, without control characters`, 'q');
+    }
+    page.nameContains = query.q;
+  }
+  return page;
+}
+
+/**
+ * The page from rows read with limit + 1 (the extra row only says that more follow): ordered by id ascending, so a
+ * row made while a client pages lands on a later page and none shifts under it.
+ */
+export function idPage<T extends { id: number }>(rows: T[], limit: number): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? Buffer.from(`id:${last.id}`).toString('base64url') : null };
 }

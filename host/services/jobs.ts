@@ -4,12 +4,12 @@
  */
 import type { HostConfig } from '../config/index.js';
 import { badRequest, conflict, unprocessable } from '../errors/index.js';
-import type { BundleRecord, JobRecord, ProjectRecord, Store } from '../store/types.js';
+import type { BundleRecord, JobKind, JobRecord, JobRunSummary, JobState, Page, ProjectRecord, Store } from '../store/types.js';
 import type { Access } from './access.js';
 import type { Actor } from './auth.js';
 import { BundleConfigFiles } from './bundle-config.js';
 import type { Engine } from './engine.js';
-import { assertObject, knownFields, parseId } from './input.js';
+import { assertObject, idPage, knownFields, parseId, type ListPage } from './input.js';
 import { parseJobInput, parseJobPatch, parseParams, type JobInput } from './job-input.js';
 import { assertMayRun } from './trust.js';
 
@@ -34,10 +34,25 @@ export class JobService {
 
   constructor(private readonly deps: JobServiceDeps) {}
 
-  async list(actor: Actor, filter: { projectId?: number; state?: string }): Promise<JobRecord[]> {
+  /** A page of the main jobs (sub-jobs are listed by their resolver), in id order. */
+  async list(actor: Actor, filter: { projectId?: number; state?: JobState; kind?: JobKind } & ListPage): Promise<Page<JobRecord>> {
     const projectIds = await this.deps.access.readScope(actor, { projectId: filter.projectId });
-    const states = filter.state ? [filter.state as JobRecord['state']] : undefined;
-    return this.deps.store.jobs.list({ projectIds, states, resolverId: null });
+    const { limit, afterId, nameContains } = filter;
+    const rows = await this.deps.store.jobs.list({
+      projectIds,
+      states: filter.state ? [filter.state] : undefined,
+      kinds: filter.kind ? [filter.kind] : undefined,
+      resolverId: null,
+      nameContains,
+      afterId,
+      limit: limit + 1,
+    });
+    return idPage(rows, limit);
+  }
+
+  /** Run counts by status and the latest run of each of these jobs (absent: no runs yet). */
+  runSummaries(jobs: readonly JobRecord[]): Promise<Map<number, JobRunSummary>> {
+    return this.deps.store.runs.summarize(jobs.map((j) => j.id), new Date());
   }
 
   async create(actor: Actor | null, body: unknown): Promise<JobRecord> {

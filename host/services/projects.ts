@@ -6,11 +6,11 @@ import { badRequest, conflict, notFound } from '../errors/index.js';
 import type { BundleRuns } from '../dispatch/bundle-runs.js';
 import type { Executors } from '../dispatch/types.js';
 import type { Logger } from '../log/logger.js';
-import { PROJECT_EVENT_JOB_ID, type BundleManifest, type BundleRecord, type ProjectRecord, type Store } from '../store/types.js';
+import { PROJECT_EVENT_JOB_ID, type BundleManifest, type BundleRecord, type Page, type ProjectRecord, type Store } from '../store/types.js';
 import { assertAdmin, assertWriter, type Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
-import { assertObject, knownFields, parseId } from './input.js';
+import { assertObject, idPage, knownFields, parseId, type ListPage } from './input.js';
 import type { CachedTargets } from './targets.js';
 import { assertMayRun, parseTrusted } from './trust.js';
 
@@ -48,8 +48,11 @@ const PATCH_FIELDS = ['name', 'description', 'ownerId', 'trusted'];
 export class ProjectService {
   constructor(private readonly deps: ProjectServiceDeps) {}
 
-  async list(actor: Actor): Promise<ProjectRecord[]> {
-    return this.deps.store.projects.list(actor.role === 'developer' ? actor.id : undefined);
+  /** A page of the projects the actor sees (a developer: their own), in id order. */
+  async list(actor: Actor, page: ListPage): Promise<Page<ProjectRecord>> {
+    const ownerId = actor.role === 'developer' ? actor.id : undefined;
+    const rows = await this.deps.store.projects.page({ ownerId, nameContains: page.nameContains, afterId: page.afterId, limit: page.limit + 1 });
+    return idPage(rows, page.limit);
   }
 
   async create(actor: Actor, body: unknown): Promise<ProjectRecord> {
@@ -108,9 +111,37 @@ export class ProjectService {
     for (const bundle of bundles) await this.deps.intake.remove(bundle.dir);
   }
 
-  async listBundles(actor: Actor, projectId: number): Promise<BundleRecord[]> {
-    await this.deps.access.readableProject(actor, projectId);
-    return this.deps.store.bundles.listForProject(projectId);
+  /** The project's versions, newest first, and which of them runs (the newest upload, unless another was activated). */
+  async listBundles(actor: Actor, projectId: number): Promise<{ bundles: BundleRecord[]; currentBundleId: number | null }> {
+    const project = await this.deps.access.readableProject(actor, projectId);
+    return { bundles: await this.deps.store.bundles.listForProject(projectId), currentBundleId: project.currentBundleId };
+  }
+
+  /**
+   * Makes a stored version the one new runs use (an older one, to go back, without deleting the newer): as an upload
+   * does, runs in flight finish on the version they started with. Activating the current version changes nothing.
+   */
+  async activateBundle(actor: Actor, projectId: number, bundleId: number): Promise<{ bundle: BundleRecord; warnings: string[] }> {
+    const project = await this.deps.access.writableProject(actor, projectId);
+    const bundle = await this.deps.store.bundles.get(bundleId);
+    if (!bundle || bundle.projectId !== projectId) throw notFound(`bundle ${bundleId} of project ${projectId}`);
+    // Trust may have been taken away since the version was uploaded.
+    assertMayRun(project, bundle.manifest.kind, 'a bundle');
+    const previousId = project.currentBundleId;
+    if (previousId !== bundle.id) {
+      await this.deps.store.projects.update(projectId, { currentBundleId: bundle.id });
+      this.deps.targets.invalidate(projectId);
+      await this.retire(projectId, bundle.id);
+      const previous = previousId === null ? null : await this.deps.store.bundles.get(previousId);
+      await this.deps.store.events.add({
+        jobId: PROJECT_EVENT_JOB_ID,
+        projectId,
+        action: 'activated',
+        actor: actor.username,
+        details: { bundle: { before: previous ? { id: previous.id, version: previous.version } : null, after: { id: bundle.id, version: bundle.version } } },
+      });
+    }
+    return { bundle, warnings: await this.missingEntries(projectId, bundle) };
   }
 
   /** Checks, extracts and introspects the zip; only a fully valid bundle becomes the current version. */
@@ -182,10 +213,16 @@ export class ProjectService {
     );
   }
 
+  /**
+   * Every executor at once: each takes `keep` as the current version in the synchronous part of its retire, so all
+   * know it before a run that resolved the new version (after targets.invalidate) can reach them.
+   */
   private async retire(projectId: number, keep: number | null): Promise<void> {
-    for (const executor of Object.values(this.deps.executors)) {
-      await executor?.retire(projectId, keep).catch((err: unknown) => this.deps.logger.warn('retire failed', { projectId, error: String(err) }));
-    }
+    await Promise.all(
+      Object.values(this.deps.executors).map((executor) =>
+        executor?.retire(projectId, keep).catch((err: unknown) => this.deps.logger.warn('retire failed', { projectId, error: String(err) })),
+      ),
+    );
   }
 
   /** Jobs of the project whose export the new version no longer has: they would fail, so say it. */

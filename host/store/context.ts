@@ -1,5 +1,5 @@
-import type { Sequelize } from 'sequelize';
-import { UniqueConstraintError } from 'sequelize';
+import type { Sequelize, Utils } from 'sequelize';
+import { literal, UniqueConstraintError } from 'sequelize';
 import type { HostConfig } from '../config/index.js';
 import { conflict } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -58,4 +58,14 @@ export async function uniquely<T>(what: string, write: () => Promise<T>): Promis
 /** Drops undefined values so a patch only touches what it names. */
 export function definedOnly<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/**
+ * `name` contains `text`, in any case, with LIKE's wildcards in it taken as plain characters (escaped with '!', which
+ * both dialects accept; a backslash would mean different things under MySQL's sql_modes). Names are ASCII, so
+ * LOWER() on both sides is enough where MySQL's collation is binary.
+ */
+export function nameContains(sequelize: Sequelize, text: string): Utils.Literal {
+  const pattern = `%${text.toLowerCase().replace(/[!%_]/g, '!$&')}%`;
+  return literal(`LOWER(\`name\`) LIKE ${sequelize.escape(pattern)} ESCAPE '!'`);
 }

@@ -6,7 +6,7 @@ import { col, fn, Op } from 'sequelize';
 import type { WhereOptions } from 'sequelize';
 import { badRequest } from '../errors/index.js';
 import type { StoreContext } from './context.js';
-import { definedOnly, uniquely } from './context.js';
+import { definedOnly, nameContains, uniquely } from './context.js';
 import { selectList } from './driver.js';
 import { GroupCommit } from './group-commit.js';
 import { dateOrNull, plain, toEvent, toJob, toJobSchedule } from './records.js';
@@ -49,11 +49,19 @@ export function createJobRepo({ models: { Job, Cache }, write, sequelize, traits
       return row ? toJob(plain(row)) : null;
     },
     async list(filter) {
-      const where: WhereOptions = {};
-      if (filter.projectIds) Object.assign(where, { projectId: { [Op.in]: filter.projectIds } });
-      if (filter.resolverId !== undefined) Object.assign(where, { resolverId: filter.resolverId });
-      if (filter.states) Object.assign(where, { state: { [Op.in]: filter.states } });
-      const rows = (await Job.findAll({ where, order: [['id', 'ASC']], raw: true })) as unknown as Record<string, unknown>[];
+      const where: WhereOptions[] = [];
+      if (filter.projectIds) where.push({ projectId: { [Op.in]: filter.projectIds } });
+      if (filter.resolverId !== undefined) where.push({ resolverId: filter.resolverId });
+      if (filter.states) where.push({ state: { [Op.in]: filter.states } });
+      if (filter.kinds) where.push({ kind: { [Op.in]: filter.kinds } });
+      if (filter.afterId !== undefined) where.push({ id: { [Op.gt]: filter.afterId } });
+      if (filter.nameContains) where.push(nameContains(sequelize, filter.nameContains));
+      const rows = (await Job.findAll({
+        where: { [Op.and]: where },
+        order: [['id', 'ASC']],
+        ...(filter.limit !== undefined ? { limit: filter.limit } : {}),
+        raw: true,
+      })) as unknown as Record<string, unknown>[];
       return rows.map((row) => toJob(fromRaw(row)));
     },
     async listSchedules({ states, afterId, limit }) {

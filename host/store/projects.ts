@@ -1,8 +1,10 @@
 /**
  * Projects and their bundles. Deleting a project takes everything of it along, in one transaction.
  */
+import { Op } from 'sequelize';
+import type { WhereOptions } from 'sequelize';
 import type { StoreContext } from './context.js';
-import { definedOnly, uniquely } from './context.js';
+import { definedOnly, nameContains, uniquely } from './context.js';
 import { selectList } from './driver.js';
 import { num, plain, toBundle, toProject } from './records.js';
 import type { BundleRepo, ProjectRepo } from './types.js';
@@ -31,6 +33,14 @@ export function createProjectRepo(ctx: StoreContext): ProjectRepo {
     async list(ownerId) {
       const where = ownerId === undefined ? {} : { ownerId };
       return (await Project.findAll({ where, order: [['id', 'ASC']] })).map((row) => toProject(plain(row)));
+    },
+    async page(filter) {
+      const where: WhereOptions[] = [];
+      if (filter.ownerId !== undefined) where.push({ ownerId: filter.ownerId });
+      if (filter.afterId !== undefined) where.push({ id: { [Op.gt]: filter.afterId } });
+      if (filter.nameContains) where.push(nameContains(ctx.sequelize, filter.nameContains));
+      const rows = await Project.findAll({ where: { [Op.and]: where }, order: [['id', 'ASC']], ...(filter.limit !== undefined ? { limit: filter.limit } : {}) });
+      return rows.map((row) => toProject(plain(row)));
     },
     async update(id, patch) {
       const values = definedOnly(patch);

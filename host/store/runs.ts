@@ -1,12 +1,12 @@
 /**
  * The read side of runs: pages newest first, recovery look-ups, fire-time bookkeeping, counts.
  */
-import { Op, fn, col } from 'sequelize';
+import { Op, fn, col, literal } from 'sequelize';
 import type { WhereOptions } from 'sequelize';
 import { badRequest } from '../errors/index.js';
 import type { StoreContext } from './context.js';
-import { num, plain, toDate, toRun } from './records.js';
-import type { RunQuery, RunRecord, RunRepo, RunStatus } from './types.js';
+import { dateOrNull, num, plain, toDate, toRun } from './records.js';
+import type { JobRunSummary, RunQuery, RunRecord, RunRepo, RunStatus } from './types.js';
 
 const MAX_PAGE = 1_000;
 const ALL_STATUSES: RunStatus[] = [
@@ -111,6 +111,52 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
       const counts = Object.fromEntries(ALL_STATUSES.map((status) => [status, 0])) as Record<RunStatus, number>;
       for (const row of rows) counts[row.status] = num(row.n);
       return counts;
+    },
+    async summarize(jobIds, now) {
+      const summaries = new Map<number, JobRunSummary>();
+      if (jobIds.length === 0) return summaries;
+      // One row per (job, status): its count and latest fire time, from the (job_id, status, scheduled_at) index alone
+      // (COUNT(*): counting run_id would read each row). The latest runs are then sought on (job_id, scheduled_at).
+      const groups = (await Run.findAll({
+        attributes: ['jobId', 'status', [fn('COUNT', literal('*')), 'n'], [fn('MAX', col('scheduled_at')), 'lastAt']],
+        where: { jobId: { [Op.in]: jobIds }, scheduledAt: { [Op.lte]: now } },
+        group: ['job_id', 'status'],
+        raw: true,
+      })) as unknown as { jobId: unknown; status: RunStatus; n: unknown; lastAt: unknown }[];
+      const latest = new Map<number, Date>();
+      for (const row of groups) {
+        const jobId = num(row.jobId);
+        const summary = summaries.get(jobId) ?? { runCounts: {}, lastRun: null };
+        summary.runCounts[row.status] = num(row.n);
+        summaries.set(jobId, summary);
+        const at = toDate(row.lastAt);
+        if (at.getTime() > (latest.get(jobId)?.getTime() ?? -Infinity)) latest.set(jobId, at);
+      }
+      if (latest.size === 0) return summaries;
+      const rows = (await Run.findAll({
+        attributes: ['runId', 'jobId', 'status', 'scheduledAt', 'startedAt', 'endedAt', 'attempt'],
+        where: { [Op.or]: [...latest].map(([jobId, scheduledAt]) => ({ jobId, scheduledAt })) },
+        raw: true,
+      })) as unknown as Record<string, unknown>[];
+      // A fire's retries share its scheduledAt: the latest is the highest attempt, then the newest (v7) run id.
+      const chosen = new Map<number, Record<string, unknown>>();
+      for (const row of rows) {
+        const jobId = num(row.jobId);
+        const other = chosen.get(jobId);
+        if (!other || num(row.attempt) > num(other.attempt) || (num(row.attempt) === num(other.attempt) && String(row.runId) > String(other.runId))) {
+          chosen.set(jobId, row);
+        }
+      }
+      for (const [jobId, row] of chosen) {
+        summaries.get(jobId)!.lastRun = {
+          runId: String(row.runId),
+          status: row.status as RunStatus,
+          scheduledAt: toDate(row.scheduledAt),
+          startedAt: dateOrNull(row.startedAt),
+          endedAt: dateOrNull(row.endedAt),
+        };
+      }
+      return summaries;
     },
   };
 }

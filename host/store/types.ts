@@ -33,7 +33,9 @@ export type JobEventAction =
   | 'killed'
   | 'deleted'
   /** An admin changed whether the project is trusted (details: before, after); jobId is PROJECT_EVENT_JOB_ID. */
-  | 'trust';
+  | 'trust'
+  /** A stored bundle version was made current (details: bundle before, after); jobId is PROJECT_EVENT_JOB_ID. */
+  | 'activated';
 
 /** The jobId of an event about a project itself rather than one of its jobs (job ids start at 1). */
 export const PROJECT_EVENT_JOB_ID = 0;
@@ -230,6 +232,19 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** A page of a list ordered by id ascending: rows with an id above afterId, at most limit of them. */
+export interface IdPage {
+  afterId?: number;
+  limit?: number;
+}
+
+/** A job's runs at a glance (the job list): how many in each status, and the latest one. */
+export interface JobRunSummary {
+  /** Only statuses with at least one run. */
+  runCounts: Partial<Record<RunStatus, number>>;
+  lastRun: Pick<RunRecord, 'runId' | 'status' | 'scheduledAt' | 'startedAt' | 'endedAt'> | null;
+}
+
 export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'lastLoginAt'>;
 export type NewProject = Omit<ProjectRecord, 'id' | 'createdAt' | 'updatedAt' | 'currentBundleId' | 'trusted'> & { trusted?: boolean };
 export type NewBundle = Omit<BundleRecord, 'id' | 'createdAt' | 'version'>;
@@ -266,6 +281,8 @@ export interface ProjectRepo {
   findByName(name: string): Promise<ProjectRecord | null>;
   /** ownerId undefined: all projects. */
   list(ownerId?: number): Promise<ProjectRecord[]>;
+  /** A page of projects by id, optionally only an owner's and those whose name contains a text (any case). */
+  page(filter: IdPage & { ownerId?: number; nameContains?: string }): Promise<ProjectRecord[]>;
   update(id: number, patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'currentBundleId' | 'ownerId' | 'trusted'>>): Promise<ProjectRecord | null>;
   /** Deletes the project with its bundles, jobs, runs, events and cache rows. */
   delete(id: number): Promise<void>;
@@ -283,7 +300,10 @@ export interface JobRepo {
   create(job: NewJob): Promise<JobRecord>;
   get(id: number): Promise<JobRecord | null>;
   findByName(projectId: number, name: string): Promise<JobRecord | null>;
-  list(filter: { projectIds?: number[]; resolverId?: number | null; states?: JobState[] }): Promise<JobRecord[]>;
+  /** In id order; `nameContains` matches any case, and `%` or `_` in it are plain characters. */
+  list(
+    filter: { projectIds?: number[]; resolverId?: number | null; states?: JobState[]; kinds?: JobKind[]; nameContains?: string } & IdPage,
+  ): Promise<JobRecord[]>;
   /**
    * What putting a job on the schedule needs, for up to `limit` jobs in these states with an id above `afterId`, in
    * id order: a start-up loads them a page at a time.
@@ -306,6 +326,11 @@ export interface RunRepo {
   /** For each job, the latest scheduledAt of its SCHEDULE/RECOVERY runs: where missed fire times start. */
   lastScheduledFireTimes(jobIds: number[]): Promise<Map<number, Date>>;
   countByStatus(jobId?: number): Promise<Record<RunStatus, number>>;
+  /**
+   * Run counts and the latest run of each of these jobs, in two queries over the runs' job indexes. Rows written
+   * ahead for a fire whose time has not come (scheduledAt after `now`) are left out. Jobs without runs are absent.
+   */
+  summarize(jobIds: number[], now: Date): Promise<Map<number, JobRunSummary>>;
   /**
    * Deletes rows written ahead for fires that never started (status QUEUED, no startedAt, trigger SCHEDULE): the
    * given ones (their job stopped, the host is stopping), or all planned for after a time (recovery). Returns how many.

@@ -7,16 +7,18 @@ import type { HostConfig } from '../config/index.js';
 import { notFound } from '../errors/index.js';
 import { assertAdmin, type Access } from '../services/access.js';
 import { publicUser, type AuthService } from '../services/auth.js';
-import { oneOf, optionalId, optionalObject, parseFlag, parseId, singleValues, wholeNumber } from '../services/input.js';
+import { jobFires, parseFireCount, previewSchedule } from '../services/fire-preview.js';
+import { oneOf, optionalId, optionalObject, parseFlag, parseId, parseListPage, singleValues, wholeNumber } from '../services/input.js';
 import type { JobService } from '../services/jobs.js';
 import type { ProjectService } from '../services/projects.js';
 import type { RunService } from '../services/runs.js';
-import type { JobState, Store } from '../store/types.js';
+import type { JobKind, JobState, Store } from '../store/types.js';
 import { bodyOf, currentToken, requireActor, SESSION_COOKIE } from './middleware.js';
 import { withUploadedFile } from './upload.js';
-import { presentBundle, presentJob, presentRun } from './present.js';
+import { presentBundle, presentJob, presentRun, presentRunSummary } from './present.js';
 
 const JOB_STATES: readonly JobState[] = ['STOPPED', 'ACTIVE', 'PENDING'];
+const JOB_KINDS: readonly JobKind[] = ['thread', 'module', 'isolate', 'exec'];
 
 export interface ApiDeps {
   config: HostConfig;
@@ -55,7 +57,8 @@ export function apiRouter(deps: ApiDeps): Router {
   });
 
   r.get('/projects', async (ctx) => {
-    ctx.body = await deps.projects.list(requireActor(ctx));
+    const page = parseListPage(query(ctx));
+    ctx.body = await deps.projects.list(requireActor(ctx), page);
   });
   r.post('/projects', async (ctx) => {
     ctx.status = 201;
@@ -72,7 +75,8 @@ export function apiRouter(deps: ApiDeps): Router {
     ctx.status = 204;
   });
   r.get('/projects/:id/bundles', async (ctx) => {
-    ctx.body = (await deps.projects.listBundles(requireActor(ctx), id(ctx))).map(presentBundle);
+    const { bundles, currentBundleId } = await deps.projects.listBundles(requireActor(ctx), id(ctx));
+    ctx.body = bundles.map((bundle) => presentBundle(bundle, currentBundleId));
   });
   r.post('/projects/:id/bundles', async (ctx) => {
     const actor = requireActor(ctx);
@@ -81,7 +85,13 @@ export function apiRouter(deps: ApiDeps): Router {
     const tmp = `${deps.config.dataDir}/tmp`;
     const result = await withUploadedFile(ctx, tmp, deps.config.maxBundleBytes, (file) => deps.projects.uploadBundle(actor, projectId, file));
     ctx.status = 201;
-    ctx.body = { ...presentBundle(result.bundle), warnings: result.warnings };
+    ctx.body = { ...presentBundle(result.bundle, result.bundle.id), warnings: result.warnings };
+  });
+  r.post('/projects/:id/bundles/:bundleId/activate', async (ctx) => {
+    const projectId = id(ctx);
+    const bundleId = id(ctx, 'bundleId');
+    const result = await deps.projects.activateBundle(requireActor(ctx), projectId, bundleId);
+    ctx.body = { ...presentBundle(result.bundle, result.bundle.id), warnings: result.warnings };
   });
   r.delete('/projects/:id/bundles/:bundleId', async (ctx) => {
     const force = parseFlag(query(ctx).force, 'force');
@@ -93,9 +103,14 @@ export function apiRouter(deps: ApiDeps): Router {
     const q = query(ctx);
     const projectId = optionalId(q.projectId, 'projectId');
     const state = q.state === undefined ? undefined : oneOf(q.state, JOB_STATES, 'state');
-    const jobs = await deps.jobs.list(requireActor(ctx), { projectId, state });
-    const counts = await deps.jobs.subJobCounts(jobs);
-    ctx.body = jobs.map((j) => presentJob(j, deps.nextFireOf(j.id), { subJobCount: counts.get(j.id) ?? 0 }));
+    const kind = q.kind === undefined ? undefined : oneOf(q.kind, JOB_KINDS, 'kind');
+    const wanted = parseListPage(q);
+    const page = await deps.jobs.list(requireActor(ctx), { projectId, state, kind, ...wanted });
+    const [counts, summaries] = await Promise.all([deps.jobs.subJobCounts(page.items), deps.jobs.runSummaries(page.items)]);
+    const items = page.items.map((j) =>
+      presentJob(j, deps.nextFireOf(j.id), { subJobCount: counts.get(j.id) ?? 0, ...presentRunSummary(summaries.get(j.id)) }),
+    );
+    ctx.body = { items, nextCursor: page.nextCursor };
   });
   r.post('/jobs', async (ctx) => {
     const job = await deps.jobs.create(requireActor(ctx), bodyOf(ctx));
@@ -104,7 +119,8 @@ export function apiRouter(deps: ApiDeps): Router {
   });
   r.get('/jobs/:id', async (ctx) => {
     const job = await deps.jobs.get(requireActor(ctx), id(ctx));
-    ctx.body = presentJob(job, deps.nextFireOf(job.id));
+    const summaries = await deps.jobs.runSummaries([job]);
+    ctx.body = presentJob(job, deps.nextFireOf(job.id), presentRunSummary(summaries.get(job.id)));
   });
   r.patch('/jobs/:id', async (ctx) => {
     const job = await deps.jobs.update(requireActor(ctx), id(ctx), bodyOf(ctx));
@@ -125,6 +141,15 @@ export function apiRouter(deps: ApiDeps): Router {
   r.post('/jobs/:id/trigger', async (ctx) => {
     ctx.status = 202;
     ctx.body = await deps.jobs.trigger(requireActor(ctx), id(ctx), bodyOf(ctx));
+  });
+  r.get('/jobs/:id/fires', async (ctx) => {
+    const count = parseFireCount(query(ctx).count);
+    const job = await deps.jobs.get(requireActor(ctx), id(ctx));
+    ctx.body = jobFires(job, deps.nextFireOf(job.id), count);
+  });
+  r.post('/schedules/preview', (ctx) => {
+    requireActor(ctx);
+    ctx.body = previewSchedule(bodyOf(ctx));
   });
   r.get('/jobs/:id/subjobs', async (ctx) => {
     const jobs = await deps.jobs.subjobs(requireActor(ctx), id(ctx));

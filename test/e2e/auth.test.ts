@@ -48,7 +48,7 @@ describe('auth and ownership', () => {
     assert.equal((await bob.get(`/api/v1/projects/${aliceProject}`)).status, 404);
     assert.equal((await bob.post('/api/v1/jobs', { projectId: aliceProject, name: 'x', kind: 'thread', entry: 'ok', schedule: { type: 'MANUAL' } })).status, 404);
     assert.equal((await bob.upload(aliceProject, Buffer.from('x'))).status, 404);
-    assert.deepEqual((await bob.get('/api/v1/projects')).body, []);
+    assert.deepEqual((await bob.get('/api/v1/projects')).body, { items: [], nextCursor: null });
     const job = await alice.post('/api/v1/jobs', { projectId: aliceProject, name: 'j', kind: 'thread', entry: 'ok', schedule: { type: 'MANUAL' } });
     assert.equal(job.status, 201, job.text);
     assert.equal((await bob.get(`/api/v1/jobs/${job.body.id}`)).status, 404);
@@ -73,7 +73,7 @@ describe('auth and ownership', () => {
     const made = await alice.post('/api/v1/tokens', { name: 'ci' });
     assert.equal(made.status, 201, made.text);
     const byToken = new Api(th.url, made.body.token);
-    assert.equal((await byToken.get('/api/v1/projects')).body.length, 1);
+    assert.equal((await byToken.get('/api/v1/projects')).body.items.length, 1);
     assert.equal((await alice.get('/api/v1/tokens')).body.length, 1);
     assert.equal((await bob.delete(`/api/v1/tokens/${made.body.id}`)).status, 404);
     assert.equal((await alice.delete(`/api/v1/tokens/${made.body.id}`)).status, 204);

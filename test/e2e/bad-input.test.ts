@@ -30,6 +30,7 @@ interface Route {
 
 interface Fixture {
   projectId: number;
+  bundleId: number;
   patchProjectId: number;
   jobId: number;
   patchJobId: number;
@@ -99,7 +100,7 @@ function routes(f: Fixture): Route[] {
   return [
     { method: 'POST', path: '/api/v1/auth/login', body: { username: 'admin', password: 'wrong-password' }, fields: ['username', 'password'] },
     { method: 'GET', path: '/api/v1/auth/me' },
-    { method: 'GET', path: '/api/v1/projects' },
+    { method: 'GET', path: '/api/v1/projects', query: { q: 'bad', limit: '10', cursor: '' } },
     { method: 'POST', path: '/api/v1/projects', body: { name: 'made-by-bad-input', description: 'd' }, fields: ['name', 'description'] },
     { method: 'GET', path: '/api/v1/projects/:id', params: { id: String(f.projectId) } },
     { method: 'PATCH', path: '/api/v1/projects/:id', params: { id: String(f.patchProjectId) }, body: {}, fields: ['name', 'description', 'ownerId'] },
@@ -107,7 +108,8 @@ function routes(f: Fixture): Route[] {
     { method: 'GET', path: '/api/v1/projects/:id/bundles', params: { id: String(f.projectId) } },
     { method: 'POST', path: '/api/v1/projects/:id/bundles', params: { id: String(f.patchProjectId) }, multipart: true },
     { method: 'DELETE', path: '/api/v1/projects/:id/bundles/:bundleId', params: { id: String(f.projectId), bundleId: '999999' }, query: { force: '1' } },
-    { method: 'GET', path: '/api/v1/jobs', query: { projectId: String(f.projectId), state: 'STOPPED' } },
+    { method: 'POST', path: '/api/v1/projects/:id/bundles/:bundleId/activate', params: { id: String(f.projectId), bundleId: String(f.bundleId) } },
+    { method: 'GET', path: '/api/v1/jobs', query: { projectId: String(f.projectId), state: 'STOPPED', kind: 'thread', q: 'target', limit: '10', cursor: '' } },
     { method: 'POST', path: '/api/v1/jobs', body: job, fields: jobFields },
     { method: 'POST', path: '/api/v1/jobs', body: interval, fields: ['schedule.everyMs', 'schedule.startAt', 'schedule.endAt'] },
     { method: 'POST', path: '/api/v1/jobs', body: cron, fields: ['schedule.cron', 'schedule.timezone'] },
@@ -119,6 +121,13 @@ function routes(f: Fixture): Route[] {
     { method: 'POST', path: '/api/v1/jobs/:id/stop', params: { id: '999999' } },
     { method: 'POST', path: '/api/v1/jobs/:id/trigger', params: id, body: { params: { n: 1 } }, fields: ['params'] },
     { method: 'GET', path: '/api/v1/jobs/:id/subjobs', params: id },
+    { method: 'GET', path: '/api/v1/jobs/:id/fires', params: id, query: { count: '5' } },
+    {
+      method: 'POST',
+      path: '/api/v1/schedules/preview',
+      body: { schedule: { type: 'CRON', cron: '0 0 * * * *', timezone: 'UTC' }, startAt: '2030-01-01T00:00:00Z', endAt: '2031-01-01T00:00:00Z', count: 3 },
+      fields: ['schedule', 'startAt', 'endAt', 'count', 'schedule.type', 'schedule.cron', 'schedule.timezone'],
+    },
     {
       method: 'GET',
       path: '/api/v1/runs',
@@ -223,7 +232,7 @@ for (const database of testDatabases()) {
         return res;
       };
       const projectId = (await created(th.api.post('/api/v1/projects', { name: 'bad-input' }))).body.id;
-      await created(th.api.upload(projectId, await threadBundle(HOSTILE_AND_GOOD)));
+      const bundleId = (await created(th.api.upload(projectId, await threadBundle(HOSTILE_AND_GOOD)))).body.id;
       const patchProjectId = (await created(th.api.post('/api/v1/projects', { name: 'patched' }))).body.id;
       const mk = async (name: string): Promise<number> =>
         (await created(th.api.post('/api/v1/jobs', { projectId, name, kind: 'thread', entry: 'ok', schedule: { type: 'MANUAL' } }))).body.id;
@@ -235,7 +244,7 @@ for (const database of testDatabases()) {
         return run.status === 'SUCCEEDED' ? checkRunContract(run) : undefined;
       });
       const userId = (await created(th.api.post('/api/v1/users', { username: 'someone', password: 'a-good-password', role: 'viewer' }))).body.id;
-      fixture = { projectId, patchProjectId, jobId, patchJobId, runId, userId };
+      fixture = { projectId, bundleId, patchProjectId, jobId, patchJobId, runId, userId };
     });
 
     after(async () => {

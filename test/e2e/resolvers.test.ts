@@ -110,9 +110,9 @@ for (const database of testDatabases()) {
         assert.equal(job.configFile, null, 'sub-jobs take the config file from their resolver');
       }
       assert.equal(a.identifierCode, '1');
-      const list = await th.api.get<Job[]>(`/api/v1/jobs?projectId=${projectId}`);
-      assert.deepEqual(list.body.map((j) => j.name), ['maker']);
-      assert.equal(list.body[0]!.subJobCount, 2);
+      const list = await th.api.get<{ items: Job[] }>(`/api/v1/jobs?projectId=${projectId}`);
+      assert.deepEqual(list.body.items.map((j) => j.name), ['maker']);
+      assert.equal(list.body.items[0]!.subJobCount, 2);
     });
 
     test("sub-jobs run with their params and the resolver's config file and profile", async () => {
@@ -165,8 +165,8 @@ for (const database of testDatabases()) {
       assert.equal(start.status, 422, start.text);
       assert.match(start.text, /disabled/);
       assert.equal((await th.api.post(`/api/v1/jobs/${a.id}/trigger`)).status, 422);
-      const list = await th.api.get<Job[]>(`/api/v1/jobs?projectId=${projectId}`);
-      assert.equal(list.body[0]!.subJobCount, 2, 'disabled sub-jobs still count');
+      const list = await th.api.get<{ items: Job[] }>(`/api/v1/jobs?projectId=${projectId}`);
+      assert.equal(list.body.items[0]!.subJobCount, 2, 'disabled sub-jobs still count');
     });
 
     test('listing it again enables and restarts it', async () => {

@@ -36,7 +36,7 @@ describe('the sample projects on a first start', () => {
 
   before(async () => {
     th = await startHost({ options: { seedSamples: true } });
-    for (const job of (await th.api.get('/api/v1/jobs')).body) jobs.set(job.name, job);
+    for (const job of (await th.api.get('/api/v1/jobs')).body.items) jobs.set(job.name, job);
   });
 
   after(async () => {
@@ -44,7 +44,7 @@ describe('the sample projects on a first start', () => {
   });
 
   test('every sample project is there with its jobs, the scheduled ones ACTIVE', async () => {
-    const listed = (await th.api.get('/api/v1/projects')).body as { name: string; trusted: boolean }[];
+    const listed = (await th.api.get('/api/v1/projects')).body.items as { name: string; trusted: boolean }[];
     const projects = listed.map((p) => p.name).sort();
     assert.deepEqual(projects, ['deps-demo', 'hello', 'isolate-demo', 'module-demo', 'python', 'resolver-demo', 'shell']);
     // The samples are the admin's own code: seeded trusted, so their thread, module and exec jobs run.
@@ -203,7 +203,7 @@ describe('stopping a host', () => {
     const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
     const th = await startHost({ options: { seedSamples: true } });
     try {
-      const all = (await th.api.get('/api/v1/jobs')).body as { id: number; name: string }[];
+      const all = (await th.api.get('/api/v1/jobs')).body.items as { id: number; name: string }[];
       for (const job of all) if (job.name !== 'slow-manual') await th.api.post(`/api/v1/jobs/${job.id}/trigger`);
       const slow = all.find((j) => j.name === 'slow-manual');
       assert.ok(slow, 'the slow-manual sample job is missing (run npm run build)');

@@ -105,10 +105,10 @@ for (const target of targets()) {
     }
 
     test('the samples are seeded with their jobs, and the events of starting them are recorded', async () => {
-      const projects = new Map<string, number>((await th.api.get('/api/v1/projects')).body.map((p: { name: string; id: number }) => [p.name, p.id]));
+      const projects = new Map<string, number>((await th.api.get('/api/v1/projects')).body.items.map((p: { name: string; id: number }) => [p.name, p.id]));
       for (const [sample, jobNames] of await samples()) {
         assert.ok(projects.has(sample), `sample project ${sample}`);
-        const jobs = (await th.api.get(`/api/v1/jobs?projectId=${projects.get(sample)}`)).body as { id: number; name: string; state: string }[];
+        const jobs = (await th.api.get(`/api/v1/jobs?projectId=${projects.get(sample)}`)).body.items as { id: number; name: string; state: string }[];
         assert.deepEqual(jobs.map((j) => j.name).sort(), jobNames, `the jobs of ${sample}`);
         for (const job of jobs.filter((j) => j.state === 'ACTIVE')) {
           const events = (await th.api.get(`/api/v1/events?jobId=${job.id}`)).body as { action: string; details: unknown }[];

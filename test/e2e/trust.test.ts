@@ -77,7 +77,7 @@ for (const database of testDatabases()) {
     });
 
     test('a new project is untrusted, and it refuses thread, module and exec bundles with 403 before loading them', async () => {
-      const project = (await dev.get('/api/v1/projects')).body.find((p: { id: number }) => p.id === projectId);
+      const project = (await dev.get('/api/v1/projects')).body.items.find((p: { id: number }) => p.id === projectId);
       assert.equal(project.trusted, false);
       // Top-level code of the main module: introspection would run it as the host's user.
       const thread = await threadBundle(`import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport const ok = { execute() { return 'ok'; } };\n`);
@@ -122,7 +122,7 @@ for (const database of testDatabases()) {
       const trusted = await th.api.patch(`/api/v1/projects/${projectId}`, { trusted: true });
       assert.equal(trusted.status, 200, trusted.text);
       assert.equal(trusted.body.trusted, true);
-      assert.equal((await dev.get('/api/v1/projects')).body.find((p: { id: number }) => p.id === projectId).trusted, true);
+      assert.equal((await dev.get('/api/v1/projects')).body.items.find((p: { id: number }) => p.id === projectId).trusted, true);
       const events = (await th.api.get(`/api/v1/events?projectId=${projectId}`)).body as { action: string; actor: string; details: unknown; jobId: number }[];
       const trust = events.filter((e) => e.action === 'trust');
       assert.deepEqual(trust.map((e) => ({ actor: e.actor, details: e.details, jobId: e.jobId })), [{ actor: 'admin', details: { trusted: { before: false, after: true } }, jobId: 0 }]);
@@ -170,7 +170,7 @@ for (const database of testDatabases()) {
       await rawSql(made.db, 'ALTER TABLE projects DROP COLUMN trusted');
       await rawSql(made.db, "DELETE FROM SequelizeMeta WHERE name = '0006-project-trust'");
       th = await startHost({ db: made.db });
-      const listed = new Map(((await th.api.get('/api/v1/projects')).body as { name: string; trusted: boolean }[]).map((p) => [p.name, p.trusted]));
+      const listed = new Map(((await th.api.get('/api/v1/projects')).body.items as { name: string; trusted: boolean }[]).map((p) => [p.name, p.trusted]));
       assert.deepEqual(
         Object.fromEntries(Object.entries(names).map(([key, name]) => [key, listed.get(name)])),
         { thread: true, exec: true, isolate: false, empty: false },

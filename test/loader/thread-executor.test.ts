@@ -188,6 +188,25 @@ describe('thread executor across bundle versions', () => {
     assert.deepEqual(measured(await executor.execute(threadRequest('version', { bundle: v2.bundle }), recordingHooks())), { ok: true, result: 'v2' });
   });
 
+  test('an older version the host makes current again keeps its pool between runs, whatever newer version ran before', async (t) => {
+    const executor = createThreadExecutor({ config: testConfig({ threadsPerProject: 1 }), logger: silentLogger });
+    t.after(() => executor.close());
+    const v2 = { id: 2, dir: fixtureDir('jobs-v2'), main: 'index.js' };
+    assert.deepEqual(measured(await executor.execute(threadRequest('version', { bundle: v2 }), recordingHooks())), { ok: true, result: 'v2' });
+    await executor.retire(1, 1);
+    const threads: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const outcome = await executor.execute(threadRequest('threadId'), recordingHooks());
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      threads.push(outcome.ok && outcome.result);
+    }
+    assert.equal(new Set(threads).size, 1, `one worker served every run: ${threads.join(', ')}`);
+    // A run of the newer version still in flight somewhere does not make it current again.
+    assert.deepEqual(measured(await executor.execute(threadRequest('version', { bundle: v2 }), recordingHooks())), { ok: true, result: 'v2' });
+    const after = await executor.execute(threadRequest('threadId'), recordingHooks());
+    assert.equal(after.ok && after.result, threads[0]);
+  });
+
   test('timers a job leaves behind are cleared at its end, and its log says so', async (t) => {
     const executor = createThreadExecutor({ config: testConfig({ threadsPerProject: 1 }), logger: silentLogger });
     t.after(() => executor.close());

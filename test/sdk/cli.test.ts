@@ -114,7 +114,7 @@ describe('getting started with the jobcenter-sdk CLI, replayed against a real ho
 
   test('a job created over the API on a cron every second runs the uploaded code', async () => {
     const projects = await host.api.get('/api/v1/projects');
-    const projectId = projects.body.find((p: { name: string }) => p.name === 'greeter').id;
+    const projectId = projects.body.items.find((p: { name: string }) => p.name === 'greeter').id;
     const created = await host.api.post('/api/v1/jobs', {
       projectId,
       name: 'greeter-every-second',

@@ -187,6 +187,32 @@ for (const database of testDatabases()) {
       assert.equal((await store.runs.lastScheduledFireTimes([])).size, 0);
     });
 
+    test('the run summary of each job counts its runs by status and picks its latest run: a retry over its try, nothing not yet due', async () => {
+      const a = await seedJob(store, 'summary-a');
+      const b = await seedJob(store, 'summary-b');
+      const none = await seedJob(store, 'summary-none');
+      const now = new Date(T0 + 60_000);
+      const tried = newRun(a, new Date(T0 + 2_000), { status: 'FAILED', startedAt: new Date(T0 + 2_010), endedAt: new Date(T0 + 2_020) });
+      const retried = newRun(a, new Date(T0 + 2_000), { trigger: 'RETRY', attempt: 2, status: 'SUCCEEDED', startedAt: new Date(T0 + 3_010), endedAt: new Date(T0 + 3_020) });
+      await Promise.all([
+        store.runWriter.insert(newRun(a, new Date(T0 + 1_000), { status: 'SUCCEEDED' })),
+        store.runWriter.insert(retried),
+        store.runWriter.insert(tried),
+        // Written ahead for a fire whose time has not come: neither counted nor the latest.
+        store.runWriter.insert(newRun(a, new Date(now.getTime() + 500))),
+        store.runWriter.insert(newRun(b, new Date(T0 + 5_000), { trigger: 'MANUAL', status: 'RUNNING', startedAt: new Date(T0 + 5_001) })),
+      ]);
+      const summaries = await store.runs.summarize([a.id, b.id, none.id], now);
+      assert.deepEqual(summaries.get(a.id), {
+        runCounts: { SUCCEEDED: 2, FAILED: 1 },
+        lastRun: { runId: retried.runId, status: 'SUCCEEDED', scheduledAt: retried.scheduledAt, startedAt: retried.startedAt, endedAt: retried.endedAt },
+      });
+      assert.deepEqual(summaries.get(b.id)?.runCounts, { RUNNING: 1 });
+      assert.equal(summaries.get(b.id)?.lastRun?.endedAt, null);
+      assert.equal(summaries.has(none.id), false);
+      assert.equal((await store.runs.summarize([], now)).size, 0);
+    });
+
     test('runs are found by status for recovery', async () => {
       const job: JobRecord = await seedJob(store, 'recovery');
       const running = newRun(job, new Date(T0), { status: 'RUNNING', trigger: 'MANUAL' });

@@ -153,7 +153,7 @@ export async function up({ context }: MigrationParams<MigrationContext>): Promis
   }
 }
 
-async function hasIndex(qi: QueryInterface, table: string, name: string): Promise<boolean> {
+export async function hasIndex(qi: QueryInterface, table: string, name: string): Promise<boolean> {
   const indexes = (await qi.showIndex(table)) as { name?: string; Key_name?: string }[];
   return indexes.some((index) => (index.name ?? index.Key_name) === name);
 }

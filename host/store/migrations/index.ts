@@ -9,6 +9,7 @@ import * as retries from './0003-job-retries.js';
 import * as runNotBefore from './0004-run-not-before.js';
 import * as hosts from './0005-hosts.js';
 import * as projectTrust from './0006-project-trust.js';
+import * as runsJobStatus from './0007-runs-job-status.js';
 import type { MigrationContext } from './context.js';
 
 export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
@@ -18,4 +19,5 @@ export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
   { name: '0004-run-not-before', ...runNotBefore },
   { name: '0005-hosts', ...hosts },
   { name: '0006-project-trust', ...projectTrust },
+  { name: '0007-runs-job-status', ...runsJobStatus },
 ];

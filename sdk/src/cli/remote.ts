@@ -105,9 +105,21 @@ export async function clientFor(hostArg: string | undefined, tokenArg: string | 
   return new HostClient(host, token);
 }
 
+/** The list matches names by part (`q`) and comes in pages: read them until the exact name turns up. */
+async function projectNamed(client: HostClient, name: string): Promise<ProjectRow | undefined> {
+  let cursor: string | null = null;
+  do {
+    const path = `/api/v1/projects?q=${encodeURIComponent(name)}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const page: { items: ProjectRow[]; nextCursor: string | null } = await client.json('GET', path);
+    const found = page.items.find((p) => p.name === name);
+    if (found) return found;
+    cursor = page.nextCursor;
+  } while (cursor);
+  return undefined;
+}
+
 async function findProject(client: HostClient, name: string, create: boolean, trusted: boolean, out: NodeJS.WritableStream): Promise<ProjectRow> {
-  const projects = await client.json<ProjectRow[]>('GET', '/api/v1/projects');
-  const found = projects.find((p) => p.name === name);
+  const found = await projectNamed(client, name);
   if (found) return found;
   if (!create) throw new CliError(`no project named "${name}" on ${client.host} (add --create to create it)`);
   const body = { name, description: 'created by jobcenter-sdk upload', ...(trusted ? { trusted } : {}) };
