@@ -9,8 +9,10 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { transform } from 'esbuild';
 import { ADMIN_PASSWORD, startHost, type TestHost } from '../helpers/host.js';
 import { finishedRun } from '../helpers/runs.js';
+import { zip } from '../helpers/zip.js';
 import { cli, npm, SDK_DIR } from './cli-helpers.js';
 
 const TYPE_ERROR = `
@@ -167,5 +169,24 @@ describe('a thread project on its way to a host', () => {
     const line = await lineOf(dir, 'boom from the source');
     assert.match(stack, new RegExp(`^\\s+at .*\\bsrc/index\\.ts:${line}:\\d+\\)?$`, 'm'), stack);
     assert.doesNotMatch(stack, /dist\/src\/index\.js/);
+  });
+
+  test('on the host, a module job bean\'s error stack names its TypeScript source too', async () => {
+    const source = ['// a module bean that throws', 'export default {', '  beans: {', '    boom: () => ({', '      execute(): string {', "        throw new Error('module boom');", '      },', '    }),', '  },', '};', ''].join('\n');
+    const { code } = await transform(source, { loader: 'ts', format: 'esm', sourcemap: 'inline', sourcefile: 'src/index.ts' });
+    const bundle = await zip({ 'jobcenter.json': JSON.stringify({ name: 'modular', version: '1.0.0', main: 'index.mjs', kind: 'module' }), 'index.mjs': code });
+    const project = await host.api.post('/api/v1/projects', { name: 'modular', trusted: true });
+    assert.equal(project.status, 201, project.text);
+    const upload = await host.api.upload(project.body.id, bundle);
+    assert.equal(upload.status, 201, upload.text);
+    const created = await host.api.post('/api/v1/jobs', { projectId: project.body.id, name: 'module-boom', kind: 'module', entry: 'boom', schedule: { type: 'MANUAL' } });
+    assert.equal(created.status, 201, created.text);
+    const trig = await host.api.post(`/api/v1/jobs/${created.body.id}/trigger`);
+    assert.equal(trig.status, 202, trig.text);
+    const run = await finishedRun(host.api, trig.body.runId, { timeoutMs: 30_000 });
+    assert.equal(run.status, 'FAILED');
+    const stack = (run.error as { stack?: string } | null)?.stack ?? '';
+    assert.match(stack, /^\s+at .*\bsrc\/index\.ts:6:\d+\)?$/m, stack);
+    assert.doesNotMatch(stack, /index\.mjs/);
   });
 });
