@@ -109,6 +109,17 @@ describe('a thread project on its way to a host', () => {
   });
   after(() => host?.stop());
 
+  /** Creates a MANUAL job, runs it once, and returns the stack of its error: the run must fail. */
+  async function failedStack(body: Record<string, unknown>): Promise<string> {
+    const created = await host.api.post('/api/v1/jobs', { ...body, schedule: { type: 'MANUAL' } });
+    assert.equal(created.status, 201, created.text);
+    const trig = await host.api.post(`/api/v1/jobs/${created.body.id}/trigger`);
+    assert.equal(trig.status, 202, trig.text);
+    const run = await finishedRun(host.api, trig.body.runId, { timeoutMs: 30_000 });
+    assert.equal(run.status, 'FAILED');
+    return (run.error as { stack?: string } | null)?.stack ?? '';
+  }
+
   test('run builds first when src/ changed after the build, and the stack of a failing job names src/index.ts', async () => {
     await appendFile(join(dir, 'src', 'index.ts'), BOOM);
     const res = await cli(['run', 'boom'], dir, env);
@@ -159,13 +170,7 @@ describe('a thread project on its way to a host', () => {
   test('on the host, a thread job\'s error stack names src/index.ts', async () => {
     const projects = (await host.api.get('/api/v1/projects')).body as { id: number; name: string }[];
     const projectId = projects.find((p) => p.name === 'greeter')!.id;
-    const created = await host.api.post('/api/v1/jobs', { projectId, name: 'boom', kind: 'thread', entry: 'boom', schedule: { type: 'MANUAL' } });
-    assert.equal(created.status, 201, created.text);
-    const trig = await host.api.post(`/api/v1/jobs/${created.body.id}/trigger`);
-    assert.equal(trig.status, 202, trig.text);
-    const run = await finishedRun(host.api, trig.body.runId, { timeoutMs: 30_000 });
-    assert.equal(run.status, 'FAILED');
-    const stack = (run.error as { stack?: string } | null)?.stack ?? '';
+    const stack = await failedStack({ projectId, name: 'boom', kind: 'thread', entry: 'boom' });
     const line = await lineOf(dir, 'boom from the source');
     assert.match(stack, new RegExp(`^\\s+at .*\\bsrc/index\\.ts:${line}:\\d+\\)?$`, 'm'), stack);
     assert.doesNotMatch(stack, /dist\/src\/index\.js/);
@@ -179,13 +184,7 @@ describe('a thread project on its way to a host', () => {
     assert.equal(project.status, 201, project.text);
     const upload = await host.api.upload(project.body.id, bundle);
     assert.equal(upload.status, 201, upload.text);
-    const created = await host.api.post('/api/v1/jobs', { projectId: project.body.id, name: 'module-boom', kind: 'module', entry: 'boom', schedule: { type: 'MANUAL' } });
-    assert.equal(created.status, 201, created.text);
-    const trig = await host.api.post(`/api/v1/jobs/${created.body.id}/trigger`);
-    assert.equal(trig.status, 202, trig.text);
-    const run = await finishedRun(host.api, trig.body.runId, { timeoutMs: 30_000 });
-    assert.equal(run.status, 'FAILED');
-    const stack = (run.error as { stack?: string } | null)?.stack ?? '';
+    const stack = await failedStack({ projectId: project.body.id, name: 'module-boom', kind: 'module', entry: 'boom' });
     assert.match(stack, /^\s+at .*\bsrc\/index\.ts:6:\d+\)?$/m, stack);
     assert.doesNotMatch(stack, /index\.mjs/);
   });
