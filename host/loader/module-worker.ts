@@ -118,6 +118,8 @@ if (parentPort) {
   routeConsole(() => runs.getStore() ?? lifecycle);
   catchStrayRejections(() => runs.getStore() ?? lifecycle);
   trackLeftovers(() => runs.getStore() ?? null);
+  // Before the bundle loads: its inline source maps (jobcenter-sdk build writes them) make a job's stack name src/…ts.
+  process.setSourceMapsEnabled(true);
   const booted = boot(workerData as ModuleWorkerData, lifecycle);
   serve(port, booted, vitals);
   booted.then(

@@ -117,6 +117,8 @@ function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer |
   routeConsole(() => runs.getStore() ?? null);
   catchStrayRejections(() => runs.getStore() ?? null);
   trackLeftovers(() => runs.getStore() ?? null);
+  // Before the bundle loads: its inline source maps (jobcenter-sdk build writes them) make a job's stack name src/…ts.
+  process.setSourceMapsEnabled(true);
   // A bundle that fails to import fails each run with the import's error (loadJob awaits the same promise).
   void loadModule((workerData as PoolWorkerData).mainUrl)
     .catch(() => {})

@@ -55,7 +55,8 @@ export function exec(cmd: string, args: string[], opts: { cwd: string; env?: Nod
 
 /** `jobcenter-sdk <args>` in `cwd`, with `env` added to the test's environment. */
 export function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Done> {
-  return exec(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env } });
+  // build and pack run tsc: slow on a busy machine.
+  return exec(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, timeoutMs: 90_000 });
 }
 
 /** npm without registry traffic: --offline makes any download an error instead of a silent fetch. */

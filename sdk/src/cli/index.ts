@@ -15,7 +15,7 @@ const USAGE = `Usage: jobcenter-sdk <command> [options]
 
 Commands:
   init <dir>        create a job project (--kind thread|module|isolate|exec)
-  build             compile the project's TypeScript (src/, test/) into dist/
+  build             type-check and compile the project's TypeScript (src/, test/) into dist/
   run <export>      run one job locally with the context the host gives it
   pack              build the bundle zip (jobcenter.json checked)
   login             log in to a host and keep a token

@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { basename, join, relative, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, flag, parse, str, type Options } from './args.js';
 import { isKind, KINDS, type Kind } from './project.js';
@@ -21,10 +22,12 @@ each with config/ properties, a test (node's test runner, the SDK's runLocal) an
 
   --kind K          the job kind (default: thread)
   --name N          the bundle and package name (default: the folder's name)
-  --sdk SPEC        the @jobcenter/sdk dependency (default: ^<this sdk's version>)
+  --sdk SPEC        the @jobcenter/sdk dependency (default: ^<this sdk's version>; run from a JobCenter
+                    checkout: file:<its sdk/>, with typescript and @types/node linked from the checkout too,
+                    so that npm install needs no registry)
   --sdk-path DIR    depend on a local sdk folder instead (file:DIR); env JOBCENTER_SDK_PATH does the same
   --no-typecheck    leave out typescript and @types/node (and the "typecheck" script): an install then
-                    needs nothing but the sdk
+                    needs nothing but the sdk, and build type-checks with the SDK's TypeScript if it has one
   --force           write into a folder that is not empty
 
 Then: cd <dir> && npm install && npm test && npm run pack`;
@@ -39,6 +42,7 @@ const OPTIONS: Options = {
 };
 const TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
 const SDK_PACKAGE = fileURLToPath(new URL('../../package.json', import.meta.url));
+const SDK_DIR = dirname(SDK_PACKAGE);
 const MAIN: Record<Kind, string | undefined> = { thread: 'dist/src/index.js', module: 'dist/src/index.js', isolate: 'src/index.ts', exec: undefined };
 
 export async function initCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
@@ -87,8 +91,27 @@ function sdkSpec(spec: string | undefined, path: string | undefined): string {
   const local = path ?? process.env.JOBCENTER_SDK_PATH;
   if (local) return `file:${resolve(local)}`;
   if (spec) return spec;
+  if (isCheckout()) return `file:${SDK_DIR}`;
   const own = JSON.parse(readFileSync(SDK_PACKAGE, 'utf8')) as { version: string };
   return `^${own.version}`;
+}
+
+/** This SDK runs from a JobCenter checkout (sdk/ of the repository), not from an installed package. */
+function isCheckout(): boolean {
+  return !SDK_DIR.split(sep).includes('node_modules');
+}
+
+/**
+ * A dev tool as the project's dependency: a project made from a checkout links the checkout's copy (found from
+ * its sdk/, where `npm install` put it), so its `npm install` needs no registry; otherwise the registry's `spec`.
+ */
+function toolSpec(name: string, spec: string, sdk: string): string {
+  if (!sdk.startsWith('file:')) return spec;
+  try {
+    return `file:${dirname(createRequire(join(sdk.slice('file:'.length), 'package.json')).resolve(`${name}/package.json`))}`;
+  } catch {
+    return spec;
+  }
 }
 
 function packageJson(kind: Kind, name: string, sdk: string, typecheck: boolean): Record<string, unknown> {
@@ -97,11 +120,11 @@ function packageJson(kind: Kind, name: string, sdk: string, typecheck: boolean):
     : {
         build: 'jobcenter-sdk build',
         ...(typecheck ? { typecheck: 'tsc --noEmit' } : {}),
-        test: 'jobcenter-sdk build && node --test dist/test/',
+        test: 'jobcenter-sdk build && node --enable-source-maps --test dist/test/',
         pack: 'jobcenter-sdk pack',
       };
   const devDependencies: Record<string, string> = { '@jobcenter/sdk': sdk };
-  if (typecheck) Object.assign(devDependencies, { '@types/node': '^20.19.0', typescript: '~5.9.3' });
+  if (typecheck) Object.assign(devDependencies, { '@types/node': toolSpec('@types/node', '^20.19.0', sdk), typescript: toolSpec('typescript', '~5.9.3', sdk) });
   return { name, version: '0.1.0', private: true, type: 'module', scripts, dependencies: {}, devDependencies };
 }
 

@@ -9,12 +9,15 @@ import { CliError, flag, parse, str, type Options } from './args.js';
 import { productionDependencies, SDK_PACKAGE } from './deps.js';
 import { bundleIsolate } from './isolate-local.js';
 import { defaultZipPath, readProject, type Project } from './project.js';
+import { typecheck, wantsTypecheck } from './typecheck.js';
 import { filesUnder, writeZip, type Entry } from './zip.js';
 
-export const PACK_HELP = `Usage: jobcenter-sdk pack [--dir D] [--out F] [--no-build]
+export const PACK_HELP = `Usage: jobcenter-sdk pack [--dir D] [--out F] [--no-build] [--no-typecheck]
 
 Builds the bundle zip of the project in D (default: .) into F (default: D/bundles/<name>-<version>.zip) and
 prints its path, size and sha256. jobcenter.json must hold name, version and kind (and main, except for exec).
+A thread, module or isolate project is type-checked first, as \`build\` does it (tsc --noEmit; tsc's errors stop
+the pack), unless --no-typecheck.
 
   thread, module  runs the project's "build" script (unless --no-build), checks that main exists, and zips
                   jobcenter.json, a package.json (name, version, type, dependencies), main's top folder
@@ -26,13 +29,14 @@ prints its path, size and sha256. jobcenter.json must hold name, version and kin
                   and dot files
 File modes are kept (an executable run.sh stays executable); the zip's bytes depend only on its content.`;
 
-const OPTIONS: Options = { dir: { type: 'string' }, out: { type: 'string' }, 'no-build': { type: 'boolean' } };
+const OPTIONS: Options = { dir: { type: 'string' }, out: { type: 'string' }, 'no-build': { type: 'boolean' }, 'no-typecheck': { type: 'boolean' } };
 const ISOLATE_MAIN = 'index.js';
 
-export async function packCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+export async function packCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const p = parse('pack', argv, OPTIONS);
   if (p.values.help) return void out.write(`${PACK_HELP}\n`), 0;
   const project = await readProject(str(p, 'dir'));
+  if (project.manifest.kind !== 'exec' && wantsTypecheck(p)) await typecheck(project.dir, err);
   const zipPath = resolve(str(p, 'out') ?? defaultZipPath(project));
   const entries = await entriesOf(project, { build: !flag(p, 'no-build'), zipPath });
   const info = await writeZip(entries, zipPath);
@@ -138,10 +142,14 @@ function dedupe(entries: Entry[]): Entry[] {
   return [...seen.values()];
 }
 
-/** `npm run build` in the project, its output passed through; a failing build is a CliError. */
-function runBuildScript(dir: string): Promise<void> {
+/**
+ * `npm run build` in the project, its output passed through; a failing build is a CliError. The project was
+ * type-checked before (or is not to be): env JOBCENTER_TYPECHECK=0 keeps `jobcenter-sdk build` from checking again.
+ */
+export function runBuildScript(dir: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('npm', ['run', 'build', '--silent'], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+    const env = { ...process.env, JOBCENTER_TYPECHECK: '0' };
+    const child = spawn('npm', ['run', 'build', '--silent'], { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', (err) => reject(new CliError(`cannot run npm run build: ${err.message}`)));
     child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new CliError(`npm run build failed in ${dir} (exit ${code})`))));
   });

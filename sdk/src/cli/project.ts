@@ -2,8 +2,8 @@
  * A job project on disk: its folder, `jobcenter.json` (checked the way the host checks it) and `package.json`.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, normalize, resolve } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, normalize, relative, resolve } from 'node:path';
 import type { BundleManifest } from '@jobcenter/job-api';
 import { CliError } from './args.js';
 
@@ -79,4 +79,19 @@ export async function readJson(path: string): Promise<unknown> {
 /** Where `pack` writes and `upload` looks by default: `<dir>/bundles/<name>-<version>.zip`. */
 export function defaultZipPath(project: Project): string {
   return join(project.dir, 'bundles', `${project.manifest.name}-${project.manifest.version}.zip`);
+}
+
+/** The most recently changed file under the project's folders `tops` (e.g. src/, config/), or null when none. */
+export async function newestUnder(dir: string, tops: string[]): Promise<{ rel: string; mtimeMs: number } | null> {
+  let newest: { rel: string; mtimeMs: number } | null = null;
+  for (const top of tops) {
+    if (!existsSync(join(dir, top))) continue;
+    for (const entry of await readdir(join(dir, top), { withFileTypes: true, recursive: true })) {
+      if (!entry.isFile()) continue;
+      const full = join(entry.parentPath, entry.name);
+      const { mtimeMs } = await stat(full);
+      if (!newest || mtimeMs > newest.mtimeMs) newest = { rel: relative(dir, full), mtimeMs };
+    }
+  }
+  return newest;
 }

@@ -2,13 +2,13 @@
  * `jobcenter-sdk login` and `jobcenter-sdk upload`: talk to a running host over its REST API.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { CliError, flag, parse, str, type Options } from './args.js';
 import { credentialsPath, normalizeHost, readCredentials, writeCredentials } from './credentials.js';
 import { HostClient } from './http.js';
-import { defaultZipPath, readProject } from './project.js';
+import { defaultZipPath, newestUnder, readProject, type Project } from './project.js';
 import { promptPassword } from './prompt.js';
 
 export const LOGIN_HELP = `Usage: jobcenter-sdk login --host URL [--username U] [--password P]
@@ -69,11 +69,12 @@ interface BundleRow {
   warnings?: string[];
 }
 
-export async function uploadCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+export async function uploadCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const p = parse('upload', argv, UPLOAD_OPTIONS);
   if (p.values.help) return void out.write(`${UPLOAD_HELP}\n`), 0;
   if (p.positionals.length > 1) throw new CliError('upload takes at most one zip file\n(see: jobcenter-sdk upload --help)');
-  const { zipPath, projectName } = await target(p.positionals[0], str(p, 'project'), str(p, 'dir'));
+  const { zipPath, projectName, project: local } = await target(p.positionals[0], str(p, 'project'), str(p, 'dir'));
+  if (local && zipPath.startsWith(`${local.dir}${sep}`)) await warnIfStale(zipPath, local.dir, err);
   const client = await clientFor(str(p, 'host'), str(p, 'token'));
   if (flag(p, 'trusted') && !flag(p, 'create')) throw new CliError('--trusted applies to a project that --create creates');
   const project = await findProject(client, projectName, flag(p, 'create'), flag(p, 'trusted'), out);
@@ -84,15 +85,27 @@ export async function uploadCommand(argv: string[], out: NodeJS.WritableStream):
   return 0;
 }
 
-async function target(zipArg: string | undefined, projectArg: string | undefined, dir: string | undefined): Promise<{ zipPath: string; projectName: string }> {
+async function target(zipArg: string | undefined, projectArg: string | undefined, dir: string | undefined): Promise<{ zipPath: string; projectName: string; project: Project | null }> {
   const hasProject = existsSync(join(resolve(dir ?? '.'), 'jobcenter.json'));
   const project = hasProject ? await readProject(dir) : null;
   const zipPath = zipArg ? resolve(zipArg) : project ? defaultZipPath(project) : null;
   if (!zipPath) throw new CliError('upload needs a zip file (or run it in a project folder after jobcenter-sdk pack)');
   if (!existsSync(zipPath)) throw new CliError(`no bundle at ${zipPath}${zipArg ? '' : ' (run jobcenter-sdk pack first)'}`);
+  if ((await stat(zipPath)).isDirectory()) {
+    const isProject = existsSync(join(zipPath, 'jobcenter.json'));
+    const shown = zipArg ?? zipPath;
+    throw new CliError(`${shown} is a folder, not a bundle zip: ${isProject ? `to upload that project's bundle, pack it and pass --dir ${shown}` : 'pass the zip that jobcenter-sdk pack wrote (bundles/<name>-<version>.zip)'}`);
+  }
   const projectName = projectArg ?? project?.manifest.name;
   if (!projectName) throw new CliError('upload needs --project NAME');
-  return { zipPath, projectName };
+  return { zipPath, projectName, project };
+}
+
+/** A zip older than a file under src/ or config/ was packed before the last change: it would upload old code. */
+async function warnIfStale(zipPath: string, dir: string, err: NodeJS.WritableStream): Promise<void> {
+  const changed = await newestUnder(dir, ['src', 'config']);
+  if (!changed || changed.mtimeMs <= (await stat(zipPath)).mtimeMs) return;
+  err.write(`warning: ${relative(process.cwd(), zipPath) || zipPath} is older than ${changed.rel}: it does not hold your latest changes (run jobcenter-sdk pack first)\n`);
 }
 
 /** The host and token from --host / --token (or env JOBCENTER_TOKEN), else from `login`: upload and the operator commands. */

@@ -4,6 +4,7 @@
  * ctx.signal aborted on Ctrl-C or --timeout.
  */
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModuleDefinition, PJob, PJobResolver } from '@jobcenter/job-api';
@@ -14,7 +15,8 @@ import { CliError, flag, json, parse, positiveInt, str, type Options, type Parse
 import { cacheFile, clearCache, loadCache, saveCache } from './file-cache.js';
 import { bundleIsolate, evaluateIsolate } from './isolate-local.js';
 import { runExecLocal } from './exec-local.js';
-import { readProject, type Project } from './project.js';
+import { runBuildScript } from './pack.js';
+import { newestUnder, readProject, type Project } from './project.js';
 
 export const RUN_HELP = `Usage: jobcenter-sdk run <export> [options]
        jobcenter-sdk run <argv...> [options]          (kind exec: the command line, e.g. ./run.sh)
@@ -31,7 +33,8 @@ Exit code 0 when it succeeds, 1 when it fails.
   --fresh-cache        start from an empty cache (the cache is kept in .jobcenter/cache/ between runs)
   --dir D              the project folder (default: .)
 
-thread and module projects run the built main (run the "build" script first); isolate projects are bundled
+thread and module projects run the built main, built first (the "build" script, without the type check) when
+it is missing or older than a file under src/; isolate projects are bundled
 as \`pack\` bundles them and evaluated without Node APIs. Ctrl-C aborts ctx.signal; a second Ctrl-C exits.`;
 
 const OPTIONS: Options = {
@@ -95,7 +98,10 @@ async function runJsJob(project: Project, p: Parsed, config: Record<string, stri
 
 async function runJob(project: Project, name: string, p: Parsed, opts: RunLocalOptions, out: NodeJS.WritableStream) {
   const main = join(project.dir, project.manifest.main ?? '');
+  if (project.manifest.kind !== 'isolate') await buildIfStale(project, main, out);
   if (!existsSync(main)) throw new CliError(`main ${main} does not exist${project.manifest.kind === 'isolate' ? '' : ' (build the project first: npm run build)'}`);
+  // The build's inline source maps: a stack names src/index.ts, as on the host.
+  process.setSourceMapsEnabled(true);
   if (project.manifest.kind === 'module') {
     const mod = await import(pathToFileURL(main).href) as { default?: ModuleDefinition };
     if (!mod.default) throw new CliError(`${project.manifest.main} has no default export (export default defineModule({...}))`);
@@ -111,6 +117,20 @@ async function runJob(project: Project, name: string, p: Parsed, opts: RunLocalO
     ? evaluateIsolate(await bundleIsolate(main), `${project.manifest.name}.js`)
     : await import(pathToFileURL(main).href) as Record<string, unknown>;
   return runLocal(asJob(exports, name, project.manifest.main ?? ''), opts);
+}
+
+/**
+ * Runs the project's build script when main is missing or older than a file under src/, so a run never uses code
+ * the sources no longer say; without a build script, says to build.
+ */
+async function buildIfStale(project: Project, main: string, out: NodeJS.WritableStream): Promise<void> {
+  const built = existsSync(main) ? (await stat(main)).mtimeMs : null;
+  const changed = await newestUnder(project.dir, ['src']);
+  if (built !== null && (!changed || changed.mtimeMs <= built)) return;
+  const why = built === null ? `${project.manifest.main} does not exist` : `${changed!.rel} changed after the last build`;
+  if (!project.pkg?.scripts?.build) throw new CliError(`${why}: build the project first (no "build" script in package.json)`);
+  out.write(`${why}: running npm run build\n`);
+  await runBuildScript(project.dir);
 }
 
 /** The export as a job; a resolver runs as a job whose result is the specs it returns, as JSON. */
