@@ -168,7 +168,7 @@ describe('a thread project on its way to a host', () => {
   });
 
   test('on the host, a thread job\'s error stack names src/index.ts', async () => {
-    const projects = (await host.api.get('/api/v1/projects')).body as { id: number; name: string }[];
+    const projects = (await host.api.get('/api/v1/projects?q=greeter')).body.items as { id: number; name: string }[];
     const projectId = projects.find((p) => p.name === 'greeter')!.id;
     const stack = await failedStack({ projectId, name: 'boom', kind: 'thread', entry: 'boom' });
     const line = await lineOf(dir, 'boom from the source');

@@ -59,8 +59,9 @@ describe('docs/getting-started.md, copied literally, works against a host with t
     assert.ok(blocks.length >= 5, 'the doc has the five steps this test checks');
     const samples = (await host.api.get('/api/v1/jobs?limit=1000')).body.items as { id: number; state: string }[];
     assert.ok(samples.length > 0, 'the host has the sample jobs');
-    // Each block's output is told apart by a marker line; a failing command stops the script (set -e).
-    const script = ['set -euo pipefail', ...blocks.flatMap((b, i) => [`echo '@@@ block ${i + 1}'`, b.replaceAll(DOC_HOST, host.url)])].join('\n');
+    // Each block's output is told apart by a marker line, on a line of its own even after output without a final
+    // newline (curl's JSON); a failing command stops the script (set -e).
+    const script = ['set -euo pipefail', ...blocks.flatMap((b, i) => [`printf '\\n@@@ block ${i + 1}\\n'`, b.replaceAll(DOC_HOST, host.url)])].join('\n');
     const res = await exec('bash', ['-c', script], { cwd: work, env, timeoutMs: 300_000 });
     assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
     out.push(...res.stdout.split(/^@@@ block \d+\n/m).slice(1));
