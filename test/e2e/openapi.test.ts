@@ -4,11 +4,13 @@
  * door checks requests with (a refusal names its field, before any handler looks anything up).
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { testDatabases } from '../helpers/db.js';
-import { Api, startHost, type Reply, type TestHost } from '../helpers/host.js';
+import { Api, REPO, startHost, type Reply, type TestHost } from '../helpers/host.js';
 import { finishedRun } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
 
@@ -75,6 +77,14 @@ for (const database of testDatabases()) {
       const documented = Object.entries(doc.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`));
       assert.deepEqual(served.filter((route) => !documented.includes(route)), [], 'served but not documented');
       assert.deepEqual(documented.filter((route) => !served.includes(route) && !NOT_YET_SERVED.has(route)), [], 'documented but not served');
+    });
+
+    test('docs/api.md, the reference for people, names every route of the document', async () => {
+      const text = await readFile(path.join(REPO, 'docs', 'api.md'), 'utf8');
+      const missing = Object.entries(doc.paths)
+        .flatMap(([route, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${route.replace(/\{(\w+)\}/g, ':$1')}`))
+        .filter((route) => !new RegExp(`${route.replace(/[.?*+^$()[\]\\|{}]/g, '\\$&')}(?=[?\\s\`|]|$)`, 'm').test(text));
+      assert.deepEqual(missing, []);
     });
 
     test('every schema of the document compiles as JSON Schema 2020-12 in strict mode', () => {

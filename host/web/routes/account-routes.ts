@@ -9,7 +9,7 @@ export const ACCOUNT_ROUTES: RouteSpec[] = [
     path: '/api/v1/auth/login',
     tag: 'auth',
     summary: 'Sign in: a session token for the other calls',
-    description: 'The token is also set as the httpOnly session cookie jc_session. Sessions last 12 hours.',
+    description: 'The token is also set as the httpOnly session cookie jc_session. Sessions last 7 days.',
     auth: 'public',
     body: { schema: ref('Login'), required: true },
     answers: { 200: json('signed in', ref('Session')) },

@@ -7,7 +7,13 @@ export const listOf = (description: string, name: string): Answer => ({ descript
 export const NO_CONTENT: Answer = { description: 'done; no content' };
 
 export const BY_ID = { id: ID };
-export const LIMIT = (max: number, byDefault: number): Schema => ({ type: 'integer', minimum: 1, maximum: max, default: byDefault, description: 'how many items a page holds at most' });
+export const LIMIT = (max: number, byDefault?: number): Schema => ({
+  type: 'integer',
+  minimum: 1,
+  maximum: max,
+  ...(byDefault === undefined ? {} : { default: byDefault }),
+  description: 'how many items a page holds at most',
+});
 export const CURSOR: Schema = { type: 'string', maxLength: 1000, description: 'the nextCursor of the previous page' };
 export const SEARCH: Schema = { type: 'string', maxLength: 200, description: 'only those whose name contains this text' };
 export const FLAG: Schema = { type: 'string', enum: ['1', 'true', '0', 'false'], description: 'yes (1, true) or no (0, false, or left out)' };

@@ -20,7 +20,7 @@ export const JOB_ROUTES: RouteSpec[] = [
       state: { enum: JOB_STATES, description: 'only jobs in this state' },
       kind: { enum: JOB_KINDS, description: 'only jobs of this kind' },
       q: SEARCH,
-      limit: LIMIT(1000, 100),
+      limit: LIMIT(1000),
       cursor: CURSOR,
     },
     answers: { 200: json('one page of jobs', ref('JobPage')) },

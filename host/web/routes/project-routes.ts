@@ -12,7 +12,7 @@ export const PROJECT_ROUTES: RouteSpec[] = [
     tag: 'projects',
     summary: 'List projects (a developer sees their own)',
     auth: 'user',
-    query: { q: SEARCH, limit: LIMIT(1000, 100), cursor: CURSOR },
+    query: { q: SEARCH, limit: LIMIT(1000), cursor: CURSOR },
     answers: { 200: json('one page of projects', ref('ProjectPage')) },
   },
   {
@@ -81,7 +81,7 @@ export const PROJECT_ROUTES: RouteSpec[] = [
     refusals: {
       403: `${VIEWER}; an untrusted project may upload isolate bundles only`,
       404: NOT_VISIBLE,
-      413: 'the zip is over the host\'s --max-bundle-mb',
+      413: 'the zip is over the host\'s bundle size limit',
       422: 'the bundle cannot work: the message says why (manifest, unsafe paths, a main module that fails to load, no jobs)',
     },
   },
