@@ -7,7 +7,7 @@ import { badRequest } from '../errors/index.js';
 import type { Page } from '../store/types.js';
 
 /** Ids are row ids; 15 digits stay exact in a JS number (2^53 has 16). */
-const MAX_ID = 999_999_999_999_999;
+export const MAX_ID = 999_999_999_999_999;
 const DIGITS = /^\d{1,15}$/;
 
 /**

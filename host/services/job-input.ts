@@ -41,11 +41,11 @@ const FIELDS = new Set([
  * Linux refuses one argv string longer than MAX_ARG_STRLEN (128 KiB with its NUL) with E2BIG at spawn, and all of
  * argv and the environment together past ARG_MAX (2 MiB here); a run would only fail there, so creation refuses it.
  */
-const MAX_ARG_BYTES = 128 * 1024 - 1;
+export const MAX_ARG_BYTES = 128 * 1024 - 1;
 const MAX_ARGV_BYTES = 256 * 1024;
-const MAX_ARGV_LENGTH = 1_000;
-const MAX_CONFIG_KEY = 200;
-const MAX_FETCH_HOSTS = 100;
+export const MAX_ARGV_LENGTH = 1_000;
+export const MAX_CONFIG_KEY = 200;
+export const MAX_FETCH_HOSTS = 100;
 
 /** A full job body (create). */
 export function parseJobInput(body: unknown, config: HostConfig): JobInput {

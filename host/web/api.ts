@@ -16,6 +16,9 @@ import type { JobKind, JobState, Store } from '../store/types.js';
 import { bodyOf, currentToken, requireActor, SESSION_COOKIE } from './middleware.js';
 import { withUploadedFile } from './upload.js';
 import { presentBundle, presentJob, presentRun, presentRunSummary } from './present.js';
+import type { Door } from './routes/door.js';
+import { openApiDocument, ROUTES } from './routes/openapi.js';
+import { documented } from './routes/spec.js';
 
 const JOB_STATES: readonly JobState[] = ['STOPPED', 'ACTIVE', 'PENDING'];
 const JOB_KINDS: readonly JobKind[] = ['thread', 'module', 'isolate', 'exec'];
@@ -33,12 +36,18 @@ export interface ApiDeps {
   hostInfo(): Record<string, unknown>;
 }
 
-export function apiRouter(deps: ApiDeps): Router {
-  const r = new Router({ prefix: '/api/v1' });
+/** Each route is mounted behind the door of its description in routes/ (who may call it, its input's schemas). */
+export function apiRouter(deps: ApiDeps, door: Door): Router {
+  const r = documented(new Router({ prefix: '/api/v1' }), '/api/v1', ROUTES, door);
+  const reference = openApiDocument();
   const id = (ctx: Context, name = 'id'): number => parseId(ctx.params[name] ?? '', name);
   // Read before any lookup, so a bad parameter is named even where the ids it goes with do not exist.
   const query = (ctx: Context): Record<string, string | undefined> => singleValues(ctx.query);
   const body = (ctx: Context): Record<string, unknown> => optionalObject(bodyOf(ctx));
+
+  r.get('/openapi.json', (ctx) => {
+    ctx.body = reference;
+  });
 
   r.post('/auth/login', async (ctx) => {
     const { username, password } = body(ctx);
@@ -232,5 +241,5 @@ export function apiRouter(deps: ApiDeps): Router {
     if (!deleted) throw notFound(`token ${id(ctx)}`);
     ctx.status = 204;
   });
-  return r;
+  return r.router;
 }

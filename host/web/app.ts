@@ -1,6 +1,7 @@
 /**
  * The koa application: health, metrics, the REST API, and the console's landing page.
  */
+import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 import { unauthorized } from '../errors/index.js';
 import { HOST_VERSION } from '../config/index.js';
@@ -10,6 +11,9 @@ import type { AuthService } from '../services/auth.js';
 import { apiRouter, type ApiDeps } from './api.js';
 import { landingPage } from './landing.js';
 import { authenticate, errorMapper, jsonBody, tokenOf } from './middleware.js';
+import { Door } from './routes/door.js';
+import { COMPONENTS, ROUTES } from './routes/openapi.js';
+import { documented } from './routes/spec.js';
 
 export interface WebDeps extends ApiDeps {
   auth: AuthService;
@@ -34,33 +38,31 @@ export function createWebApp(deps: WebDeps): Koa {
   const health = deps.store.health;
   // A request that finds the database unreachable marks it down too (the probe then finds when it is back).
   app.use(errorMapper(deps.logger, (err) => health.failed(err), serverPathHider(deps.config)));
-  app.use(async (ctx, next) => {
-    if (ctx.path === '/healthz') {
-      // Ready: started and not stopping, and the database answers (a host without it records nothing it runs).
-      const ok = deps.ready() && health.up;
-      ctx.status = ok ? 200 : 503;
-      const database = health.up ? { status: 'up' } : { status: 'down', since: health.downSince?.toISOString(), error: health.lastError };
-      ctx.body = { status: ok ? 'ok' : 'unavailable', host: deps.config.hostId, database };
-      if (!ok) ctx.set('Retry-After', '5');
-      return;
-    }
-    if (ctx.path === '/' && ctx.method === 'GET') {
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = landingPage(deps.config.hostId, HOST_VERSION);
-      return;
-    }
-    if (ctx.path === '/metrics') {
-      // Any user's token (a viewer's will do) unless the host serves metrics publicly (--metrics-public).
-      if (!deps.config.metricsPublic) await requireToken(ctx, deps.auth);
-      ctx.type = 'text/plain; version=0.0.4';
-      ctx.body = await deps.metrics();
-      return;
-    }
-    await next();
+  const door = new Door(COMPONENTS);
+  // Before the body reader and authentication: health and metrics answer while the database does not.
+  const root = documented(new Router(), '', ROUTES, door);
+  root.get('/healthz', (ctx) => {
+    // Ready: started and not stopping, and the database answers (a host without it records nothing it runs).
+    const ok = deps.ready() && health.up;
+    ctx.status = ok ? 200 : 503;
+    const database = health.up ? { status: 'up' } : { status: 'down', since: health.downSince?.toISOString(), error: health.lastError };
+    ctx.body = { status: ok ? 'ok' : 'unavailable', host: deps.config.hostId, database };
+    if (!ok) ctx.set('Retry-After', '5');
   });
+  root.get('/', (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = landingPage(deps.config.hostId, HOST_VERSION);
+  });
+  root.get('/metrics', async (ctx) => {
+    // Any user's token (a viewer's will do) unless the host serves metrics publicly (--metrics-public).
+    if (!deps.config.metricsPublic) await requireToken(ctx, deps.auth);
+    ctx.type = 'text/plain; version=0.0.4';
+    ctx.body = await deps.metrics();
+  });
+  app.use(root.router.routes());
   app.use(jsonBody());
   app.use(authenticate(deps.auth));
-  const api = apiRouter(deps);
+  const api = apiRouter(deps, door);
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

@@ -7,7 +7,7 @@ code,pre{background:#f4f4f4;border-radius:4px;padding:.1rem .3rem}pre{padding:.8
 <body><h1>JobCenter</h1>
 <p>Host <code>${escapeHtml(hostId)}</code>, version ${escapeHtml(version)}, is running.</p>
 <ul><li><a href="/healthz">/healthz</a> — health</li><li><a href="/metrics">/metrics</a> — Prometheus metrics</li>
-<li><code>/api/v1</code> — the REST API (log in first)</li></ul>
+<li><code>/api/v1</code> — the REST API (log in first); its reference: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1)</li></ul>
 <pre>TOKEN=$(curl -s ${'$'}HOST/api/v1/auth/login -H 'content-type: application/json' \\
   -d '{"username":"admin","password":"…"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')
 curl -s ${'$'}HOST/api/v1/jobs -H "authorization: Bearer $TOKEN"

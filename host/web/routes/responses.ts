@@ -1,0 +1,176 @@
+/**
+ * JSON Schema of what the API answers (components.schemas of the OpenAPI document). Objects stay open
+ * (no additionalProperties: false): a field added later does not break a client that checks these.
+ */
+import { ID, JOB_KINDS, JOB_STATES, ref, ROLES, RUN_STATUSES, type Schema } from './schemas.js';
+
+const TIME: Schema = { type: 'string', format: 'date-time' };
+const TIME_OR_NULL: Schema = { type: ['string', 'null'], format: 'date-time' };
+const object = (properties: Record<string, Schema>, description?: string): Schema => ({
+  type: 'object',
+  ...(description ? { description } : {}),
+  properties,
+  required: Object.keys(properties),
+});
+/** `base` with more properties that are not always there. */
+const optional = (base: Schema, more: Record<string, Schema>): Schema => ({ ...base, properties: { ...(base.properties as object), ...more } });
+const page = (item: string, description: string): Schema =>
+  object({ items: { type: 'array', items: ref(item) }, nextCursor: { type: ['string', 'null'], description: 'pass as ?cursor= for the next page; null on the last page' } }, description);
+
+const RUN_STATUS: Schema = { enum: RUN_STATUSES };
+
+export const OUTPUT_SCHEMAS: Record<string, Schema> = {
+  Error: object(
+    {
+      error: {
+        type: 'object',
+        properties: {
+          code: { enum: ['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'TOO_LARGE', 'UNPROCESSABLE', 'TOO_MANY_REQUESTS', 'DUPLICATE_FIRE', 'UNAVAILABLE', 'LEASE_LOST', 'INTERNAL'] },
+          message: { type: 'string', description: 'what was wrong, for people' },
+          details: { type: 'object', description: 'BAD_REQUEST: { field } names the field (dotted, entry[1] for array items); TOO_MANY_REQUESTS: { retryAfterS }; others: more about the refusal' },
+        },
+        required: ['code', 'message'],
+      },
+    },
+    'Every refusal and failure answers this shape.',
+  ),
+  Health: object({
+    status: { enum: ['ok', 'unavailable'] },
+    host: { type: 'string' },
+    database: { type: 'object', properties: { status: { enum: ['up', 'down'] }, since: TIME, error: { type: 'string' } }, required: ['status'] },
+  }),
+  Session: object({ token: { type: 'string', description: 'send as Authorization: Bearer <token>; also set as the jc_session cookie' }, user: ref('Actor'), expiresAt: TIME }),
+  Actor: object({ id: ID, username: { type: 'string' }, role: { enum: ROLES } }),
+  User: object({ id: ID, username: { type: 'string' }, role: { enum: ROLES }, disabled: { type: 'boolean' }, createdAt: TIME, lastLoginAt: TIME_OR_NULL }),
+  Token: object({ id: ID, userId: ID, name: { type: 'string' }, kind: { const: 'api' }, expiresAt: TIME_OR_NULL, createdAt: TIME, lastUsedAt: TIME_OR_NULL }),
+  TokenCreated: {
+    allOf: [ref('Token'), object({ token: { type: 'string', description: 'the secret (jca_…), shown only in this answer' } })],
+  },
+  Project: object({
+    id: ID,
+    name: { type: 'string' },
+    description: { type: 'string' },
+    ownerId: ID,
+    currentBundleId: { type: ['integer', 'null'], description: 'the bundle version new runs load' },
+    trusted: { type: 'boolean', description: 'may run thread, module and exec code (else isolate only)' },
+    createdAt: TIME,
+    updatedAt: TIME,
+  }),
+  ProjectPage: page('Project', 'One page of projects, by id.'),
+  Bundle: optional(
+    object({
+      id: ID,
+      projectId: ID,
+      version: { type: 'integer', description: '1, 2, 3… per project: each upload is a new version' },
+      sha256: { type: 'string' },
+      size: { type: 'integer', description: 'bytes of the zip' },
+      manifest: {
+        type: 'object',
+        description: 'jobcenter.json of the bundle',
+        properties: { name: { type: 'string' }, version: { type: 'string' }, main: { type: 'string' }, kind: { enum: JOB_KINDS }, description: { type: 'string' } },
+        required: ['name', 'version', 'kind'],
+      },
+      exports: { type: 'array', items: object({ name: { type: 'string' }, type: { enum: ['job', 'resolver'] } }), description: 'what introspection found in the main module' },
+      createdBy: { type: ['integer', 'null'] },
+      createdAt: TIME,
+    }),
+    { current: { type: 'boolean', description: "whether this is the project's current version (the one new runs load)" } },
+  ),
+  BundleUploaded: {
+    allOf: [ref('Bundle'), object({ warnings: { type: 'array', items: { type: 'string' }, description: 'jobs of the project that the new version would break (an export it lacks)' } })],
+  },
+  Job: {
+    type: 'object',
+    description: 'A job as stored, with nextFireAt. The main list adds subJobCount, runCounts and lastRun.',
+    properties: {
+      id: ID,
+      projectId: ID,
+      name: { type: 'string' },
+      kind: { enum: JOB_KINDS },
+      entry: { type: ['string', 'array'], items: { type: 'string' } },
+      params: { description: 'any JSON value (null: none)' },
+      configFile: { type: ['string', 'null'] },
+      profile: { type: ['string', 'null'] },
+      config: { type: 'object', additionalProperties: { type: 'string' } },
+      schedule: ref('Schedule'),
+      concurrency: { enum: ['ALLOW', 'WAIT', 'SKIP'] },
+      maxQueue: { type: 'integer' },
+      timeoutMs: { type: ['integer', 'null'] },
+      memoryLimitMb: { type: ['integer', 'null'] },
+      misfire: { enum: ['fireOnce', 'skip', 'fireAll'] },
+      onInterrupt: { enum: ['none', 'rerun'] },
+      shell: { type: 'boolean' },
+      state: { enum: JOB_STATES },
+      anchorAt: { ...TIME_OR_NULL, description: 'INTERVAL: fires fall on anchorAt + k × everyMs' },
+      resolverId: { type: ['integer', 'null'], description: 'sub-jobs: the resolver job that made this one' },
+      identifierCode: { type: ['string', 'null'] },
+      grants: ref('Grants'),
+      retries: ref('Retries'),
+      disabled: { type: 'boolean', description: 'a sub-job its resolver no longer lists' },
+      ownerId: { type: ['integer', 'null'] },
+      createdAt: TIME,
+      updatedAt: TIME,
+      nextFireAt: { ...TIME_OR_NULL, description: 'the next scheduled fire, null when none (MANUAL, stopped, past endAt)' },
+      subJobCount: { type: 'integer', description: 'GET /jobs only: sub-jobs of a resolver' },
+      runCounts: { type: 'object', propertyNames: RUN_STATUS, additionalProperties: { type: 'integer' }, description: 'GET /jobs only: runs of the job by status' },
+      lastRun: {
+        type: ['object', 'null'],
+        description: 'GET /jobs only: the latest run, null when none',
+        properties: { runId: { type: 'string', format: 'uuid' }, status: RUN_STATUS, scheduledAt: TIME, startedAt: TIME_OR_NULL, endedAt: TIME_OR_NULL },
+      },
+    },
+    required: ['id', 'projectId', 'name', 'kind', 'entry', 'schedule', 'concurrency', 'state', 'nextFireAt'],
+  },
+  JobPage: page('Job', 'One page of jobs, by id.'),
+  StartedJob: { allOf: [ref('Job'), { type: 'object', properties: { runId: { type: 'string', format: 'uuid', description: 'a MANUAL job that starts runs at once' } } }] },
+  Fires: object({
+    timezone: { type: ['string', 'null'], description: 'the zone cron fields are read in' },
+    fires: { type: 'array', items: TIME, description: 'the next fire times, oldest first; fewer when the schedule ends' },
+  }),
+  Run: {
+    type: 'object',
+    properties: {
+      runId: { type: 'string', format: 'uuid', description: 'UUID version 7 (time-ordered)' },
+      jobId: ID,
+      projectId: ID,
+      bundleId: { type: ['integer', 'null'] },
+      host: { type: 'string' },
+      trigger: { enum: ['SCHEDULE', 'MANUAL', 'RETRY', 'RECOVERY'] },
+      status: RUN_STATUS,
+      scheduledAt: { ...TIME, description: 'the fire time the run belongs to (MANUAL: when it was asked for)' },
+      startedAt: TIME_OR_NULL,
+      endedAt: TIME_OR_NULL,
+      durationMs: { type: ['integer', 'null'] },
+      result: { type: ['string', 'null'], description: 'what the job returned (bounded)' },
+      error: {
+        type: ['object', 'null'],
+        properties: { name: { type: 'string' }, message: { type: 'string' }, stack: { type: 'string' }, code: { type: 'string' } },
+      },
+      attempt: { type: 'integer', description: '1 for the first try, 2+ for retries' },
+      cpuMs: { type: ['number', 'null'] },
+      peakMemoryMb: { type: ['number', 'null'] },
+      logBytes: { type: 'integer' },
+      notBefore: { ...TIME_OR_NULL, description: 'a retry waiting for its backoff starts no earlier than this' },
+      params: { description: "the run's own params (a trigger's); null: the job's" },
+    },
+    required: ['runId', 'jobId', 'projectId', 'trigger', 'status', 'scheduledAt', 'attempt'],
+  },
+  RunPage: page('Run', 'One page of runs, newest first.'),
+  Event: object({
+    id: ID,
+    jobId: { type: 'integer', description: '0 for an event about the project itself (trust)' },
+    projectId: ID,
+    action: { enum: ['created', 'updated', 'started', 'stopped', 'triggered', 'killed', 'deleted', 'trust'] },
+    actor: { type: 'string', description: 'a username, or system' },
+    details: { type: ['object', 'null'], description: 'updated: { field: { before, after } }; trust: { trusted: { before, after } }' },
+    at: TIME,
+  }),
+  Host: object({
+    id: { type: 'string' },
+    startedAt: TIME,
+    db: { enum: ['sqlite', 'mysql'] },
+    scheduledJobs: { type: 'integer' },
+    activeRuns: { type: 'integer' },
+    pid: { type: 'integer' },
+  }),
+};
