@@ -59,7 +59,7 @@ for (const database of testDatabases()) {
     });
 
     test('an interval job runs every fire time from startAt to endAt, the last one 5 ms before endAt too, and stops after it', async () => {
-      const startAt = secondAfter(1_500);
+      const startAt = secondAfter(2_500);
       const endAt = startAt + 3_005;
       const schedule = { type: 'INTERVAL', everyMs: 1_000, startAt: new Date(startAt).toISOString(), endAt: new Date(endAt).toISOString() };
       const id = await createJob({ name: 'window-interval', schedule });
@@ -99,14 +99,16 @@ for (const database of testDatabases()) {
     });
 
     test('a manual job started before its startAt is PENDING and runs once, at startAt', async () => {
-      const startAt = secondAfter(1_500);
+      const startAt = secondAfter(2_500);
       const id = await createJob({ name: 'window-manual', schedule: { type: 'MANUAL', startAt: new Date(startAt).toISOString() } });
       const started = await th.api.post(`/api/v1/jobs/${id}/start`);
       assert.equal(started.status, 200, started.text);
       assert.equal(started.body.runId, undefined, 'nothing runs at the start');
       assert.equal(started.body.state, 'PENDING');
       assert.equal(started.body.nextFireAt, new Date(startAt).toISOString());
-      assert.deepEqual(await listRuns(th.api, `jobId=${id}`), []);
+      // At most the row of its fire at startAt, written ahead (QUEUED) on a slow machine.
+      const early = await listRuns(th.api, `jobId=${id}`);
+      assert.ok(early.every((r) => r.status === 'QUEUED' && Date.parse(r.scheduledAt) === startAt), JSON.stringify(early));
 
       const runs = await runsWhenStopped(id);
       assert.equal(runs.length, 1, runs.map((r) => r.scheduledAt).join(', '));
