@@ -78,6 +78,10 @@ export class Dispatcher {
   private readonly planTimers = new Map<NodeJS.Timeout, Planned[]>();
   /** How many fires planTimers holds (unplan may take some out early; the count is only a bound for overload). */
   private plannedCount = 0;
+  /** Planned groups whose time has come, while they launch. */
+  private readonly launching = new Set<Planned[]>();
+  /** Callers of launched(jobId), by the group they wait for. */
+  private readonly groupWaiters = new Map<Planned[], (() => void)[]>();
   /** Fires dropped and runs started late under overload: counted for /metrics, summarised in the log. */
   readonly report: FireReport;
   /** Scheduled fires that got no row because of the database: the engine catches them up when it takes rows again. */
@@ -192,7 +196,7 @@ export class Dispatcher {
       const timer = setTimeout(() => {
         this.planTimers.delete(timer);
         this.plannedCount -= size;
-        this.track(this.launchGroup(group, current));
+        this.track(this.launchPlanned(group, current));
       }, Math.max(0, at - Date.now()));
       this.planTimers.set(timer, group);
       this.plannedCount += size;
@@ -225,12 +229,16 @@ export class Dispatcher {
     this.track(this.insert(row));
   }
 
-  /** A job left the schedule: its fires planned ahead will not happen, so their rows go now. */
-  unplan(jobId: number): void {
+  /**
+   * A job left the schedule: its fires planned ahead will not happen, so their rows go now. `drops` narrows it to some
+   * fire times (a changed schedule drops those outside its window).
+   */
+  unplan(jobId: number, drops: (fireAt: Date) => boolean = () => true): void {
     const dropped: Planned[] = [];
     for (const group of this.planTimers.values()) {
       for (let i = group.length - 1; i >= 0; i--) {
-        if (group[i]!.row.jobId === jobId) dropped.push(...group.splice(i, 1));
+        const { row } = group[i]!;
+        if (row.jobId === jobId && drops(row.scheduledAt)) dropped.push(...group.splice(i, 1));
       }
     }
     if (dropped.length === 0) return;
@@ -252,6 +260,29 @@ export class Dispatcher {
       else if (dropped[i]!.ok) unstarted.push(dropped[i]!.row.runId);
     }
     await this.discard(unstarted);
+  }
+
+  /**
+   * Resolves once every fire planned for the job so far has been launched or dropped; at once when it has none. A job
+   * whose schedule ended waits for this before it is stopped, so its last fires still find it on the schedule.
+   */
+  launched(jobId: number): Promise<void> {
+    const groups = [...this.planTimers.values(), ...this.launching].filter((group) => group.some((p) => p.row.jobId === jobId));
+    return Promise.all(
+      groups.map((group) => new Promise<void>((resolve) => this.groupWaiters.set(group, [...(this.groupWaiters.get(group) ?? []), resolve]))),
+    ).then(() => undefined);
+  }
+
+  private async launchPlanned(group: Planned[], current: (jobId: number) => JobRecord | undefined): Promise<void> {
+    this.launching.add(group);
+    try {
+      await this.launchGroup(group, current);
+    } finally {
+      this.launching.delete(group);
+      const waiters = this.groupWaiters.get(group);
+      this.groupWaiters.delete(group);
+      for (const resolve of waiters ?? []) resolve();
+    }
   }
 
   private async launchGroup(group: Planned[], current: (jobId: number) => JobRecord | undefined): Promise<void> {
@@ -392,6 +423,8 @@ export class Dispatcher {
     const planned = [...this.planTimers.values()].flat();
     for (const timer of this.planTimers.keys()) clearTimeout(timer);
     this.planTimers.clear();
+    // Their fires will not launch: what waited for them (a job at its endAt) stays as it is, for the next start.
+    this.groupWaiters.clear();
     this.plannedCount = 0;
     // Not awaited: a run its worker had started is aborted by the drop and may take up to killGraceMs to end, which
     // must not hold back the grace of the runs below. allTracked waits for it.

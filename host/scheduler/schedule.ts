@@ -10,7 +10,8 @@
  *   (fires on multiples of everyMs), so the phase never depends on when the question is asked and a restart keeps it.
  * - CRON is computed by croner (see cron.ts for the field rules and DST behaviour). Without a timezone the
  *   expression is read in the host process's time zone.
- * - MANUAL never fires.
+ * - MANUAL fires only when a user triggers it, with one exception: a MANUAL job started ahead of its startAt fires
+ *   once, at startAt (inside its window).
  */
 import type { Schedule } from '@jobcenter/job-api';
 import { CronCache } from './cron.js';
@@ -60,7 +61,7 @@ export function previewFireTimes(schedule: Schedule, anchorAt: Date | null, from
 
 /** The one place that decides fire times; everything above and the Scheduler call it. */
 export function nextFireMs(schedule: Schedule, anchorAt: Date | null, afterMs: number): number | null {
-  if (schedule.type === 'MANUAL') return null;
+  if (schedule.type === 'MANUAL') return schedule.startAt ? manualFireMs(schedule, schedule.startAt, afterMs) : null;
   const zone = schedule.type === 'CRON' ? schedule.timezone : undefined;
   const startMs = schedule.startAt ? instantMs(schedule.startAt, 'schedule.startAt', zone) : null;
   // Searching from just before startAt lets a fire exactly at startAt count.
@@ -72,6 +73,18 @@ export function nextFireMs(schedule: Schedule, anchorAt: Date | null, afterMs: n
   if (next === null) return null;
   if (schedule.endAt && next > instantMs(schedule.endAt, 'schedule.endAt', zone)) return null;
   return next;
+}
+
+/** Whether `atMs` lies inside the schedule's window [startAt, endAt]. */
+export function withinWindow(schedule: Schedule, atMs: number): boolean {
+  const zone = schedule.type === 'CRON' ? schedule.timezone : undefined;
+  if (schedule.startAt && atMs < instantMs(schedule.startAt, 'schedule.startAt', zone)) return false;
+  return !schedule.endAt || atMs <= instantMs(schedule.endAt, 'schedule.endAt', zone);
+}
+
+function manualFireMs(schedule: Schedule, startAt: string, afterMs: number): number | null {
+  const startMs = instantMs(startAt, 'schedule.startAt', undefined);
+  return startMs > afterMs && withinWindow(schedule, startMs) ? startMs : null;
 }
 
 function nextIntervalMs(everyMs: number, anchorMs: number, afterMs: number): number {

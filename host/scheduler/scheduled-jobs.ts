@@ -38,6 +38,8 @@ interface Entry {
   version: number;
   /** When a fire of the job was last handed over (ms; 0: never). */
   handedAt: number;
+  /** The latest fire time handed over (ms; 0: none since the job was put on the list). */
+  lastFireAt: number;
 }
 
 interface Held {
@@ -68,8 +70,8 @@ export class ScheduledJobs {
    */
   set(job: Pick<JobRecord, 'id' | 'projectId' | 'state'>, record: JobRecord | null): void {
     const now = this.now();
-    const handedAt = this.entries.get(job.id)?.handedAt ?? 0;
-    this.entries.set(job.id, { projectId: job.projectId, pending: job.state === 'PENDING', version: ++this.version, handedAt });
+    const { handedAt = 0, lastFireAt = 0 } = this.entries.get(job.id) ?? {};
+    this.entries.set(job.id, { projectId: job.projectId, pending: job.state === 'PENDING', version: ++this.version, handedAt, lastFireAt });
     this.changed.delete(job.id);
     if (!record) {
       this.cached.delete(job.id);
@@ -91,9 +93,15 @@ export class ScheduledJobs {
     return this.entries.has(jobId);
   }
 
-  get(jobId: number): { id: number; projectId: number; state: JobState } | undefined {
+  /** `version` changes whenever the job gets a new definition or leaves the list and comes back. */
+  get(jobId: number): { id: number; projectId: number; state: JobState; version: number } | undefined {
     const entry = this.entries.get(jobId);
-    return entry ? { id: jobId, projectId: entry.projectId, state: entry.pending ? 'PENDING' : 'ACTIVE' } : undefined;
+    return entry ? { id: jobId, projectId: entry.projectId, state: entry.pending ? 'PENDING' : 'ACTIVE', version: entry.version } : undefined;
+  }
+
+  /** The latest fire time handed over for the job, or null. */
+  lastFireOf(jobId: number): number | null {
+    return this.entries.get(jobId)?.lastFireAt || null;
   }
 
   /** A PENDING job's first fire makes it ACTIVE; true when it was PENDING. */
@@ -111,9 +119,11 @@ export class ScheduledJobs {
     const now = this.now();
     const held = new Map<number, Held>();
     const missing = new Map<number, number>();
-    for (const { jobId } of fires) {
+    for (const { jobId, fireAt } of fires) {
       const entry = this.entries.get(jobId);
-      if (!entry || held.has(jobId) || missing.has(jobId)) continue;
+      if (!entry) continue;
+      entry.lastFireAt = Math.max(entry.lastFireAt, fireAt.getTime());
+      if (held.has(jobId) || missing.has(jobId)) continue;
       entry.handedAt = now;
       const job = this.newest(jobId);
       if (job) held.set(jobId, { job, version: entry.version });

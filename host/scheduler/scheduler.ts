@@ -12,7 +12,8 @@
  * - A job more than `maxCatchUp` fires behind is a misfire: only its due fire is delivered, once, and its next fire
  *   time is computed after now (one warning per wake names how many jobs and a few of them). Nothing is ever
  *   delivered twice.
- * - A job whose schedule has no fire time left (past endAt) is dropped and `onEnd(jobId)` is called.
+ * - A job whose schedule has no fire time left (past endAt) is dropped and `onEnd(jobId)` is called. Its last fires
+ *   are handed over `leadMs` ahead, so onEnd comes before they are due: the receiver lets them run first.
  */
 import type { Schedule } from '@jobcenter/job-api';
 import { serializeError } from '../errors/index.js';
@@ -73,15 +74,16 @@ export class Scheduler {
 
   /**
    * Schedules the job at its first fire time strictly after `after` (default now), replacing any entry it had.
-   * When the schedule never fires again, the job is not scheduled; for INTERVAL and CRON that means its window has
-   * closed, so onEnd(jobId) is called synchronously (MANUAL schedules are simply not scheduled).
+   * When the schedule never fires again, the job is not scheduled; for INTERVAL and CRON, and for a MANUAL schedule
+   * with a startAt (its one fire), that means its window has closed, so onEnd(jobId) is called synchronously (MANUAL
+   * schedules without a startAt are simply not scheduled).
    * Throws when the schedule cannot be evaluated (it should have passed validateSchedule).
    */
   add(jobId: number, schedule: Schedule, anchorAt: Date | null, after?: Date): void {
     const next = nextFireMs(schedule, anchorAt, after ? after.getTime() : this.now());
     if (next === null) {
       this.remove(jobId);
-      if (schedule.type !== 'MANUAL') this.end(jobId);
+      if (schedule.type !== 'MANUAL' || schedule.startAt) this.end(jobId);
       return;
     }
     // 100,000 jobs read from the database hold 100,000 copies of a few hundred schedules: they share one of each.

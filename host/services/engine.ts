@@ -4,11 +4,16 @@
  * PENDING and ACTIVE.
  */
 import type { Dispatcher } from '../dispatch/dispatcher.js';
-import { serializeError, unprocessable } from '../errors/index.js';
+import { notFound, serializeError, unprocessable } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
+import { changeover } from '../scheduler/changeover.js';
+import { withinWindow } from '../scheduler/schedule.js';
 import { ScheduledJobs } from '../scheduler/scheduled-jobs.js';
 import { Scheduler, type SchedulerFire } from '../scheduler/scheduler.js';
 import type { JobEventAction, JobRecord, JobSchedule, JobState, RunRecord, RunTrigger, Store } from '../store/types.js';
+
+/** The columns of a job a user's change may write (with the state and anchor its schedule leads to). */
+export type JobChange = Partial<Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt' | 'projectId'>>;
 
 export interface EngineDeps {
   store: Store;
@@ -67,21 +72,24 @@ export class Engine {
     this.place(job, null, after);
   }
 
+  /** A schedule without a fire time left is ended by the scheduler (onEnd), which takes the job off the list. */
   private place(job: JobSchedule, record: JobRecord | null, after: Date): void {
-    if (job.schedule.type === 'MANUAL') return;
+    if (job.schedule.type === 'MANUAL' && !job.schedule.startAt) return;
     this.jobs.set(job, record);
     this.scheduler.add(job.id, job.schedule, job.anchorAt, after);
-    if (!this.scheduler.has(job.id)) this.jobs.delete(job.id);
   }
 
-  /** User start: ACTIVE, or PENDING until startAt. A MANUAL job runs once now and stays STOPPED. */
+  /**
+   * User start: ACTIVE, or PENDING until startAt. A MANUAL job runs once now and stays STOPPED; one whose startAt is
+   * ahead is PENDING and runs once at startAt.
+   */
   async startJob(job: JobRecord, actor: string): Promise<{ job: JobRecord; runId?: string }> {
-    if (job.schedule.type === 'MANUAL') {
+    const now = new Date();
+    const startAt = job.schedule.startAt ? new Date(job.schedule.startAt) : null;
+    if (job.schedule.type === 'MANUAL' && !(startAt && startAt.getTime() > now.getTime())) {
       const run = await this.trigger(job, 'MANUAL', actor);
       return { job, runId: run?.runId };
     }
-    const now = new Date();
-    const startAt = job.schedule.startAt ? new Date(job.schedule.startAt) : null;
     const endAt = job.schedule.endAt ? new Date(job.schedule.endAt) : null;
     if (endAt && endAt.getTime() <= now.getTime()) {
       throw unprocessable(`the job's schedule ended at ${endAt.toISOString()} (schedule.endAt)`);
@@ -110,12 +118,33 @@ export class Engine {
     return updated;
   }
 
-  /** A changed job definition: reschedule when it is on the schedule. */
-  refresh(job: JobRecord): void {
-    if (!this.jobs.has(job.id)) return;
+  /**
+   * Writes a changed job definition and records who changed what. A job on the schedule whose schedule changed moves
+   * to the new one (scheduler/changeover.ts): the fires already handed over for the old one run unless they fall
+   * outside the new window, and the new schedule takes over after them. Other changes apply from the next launch.
+   */
+  async updateJob(job: JobRecord, patch: JobChange, actor: string): Promise<JobRecord> {
+    const nowMs = Date.now();
+    const moved = patch.schedule && job.state !== 'STOPPED' ? changeover(patch.schedule, job.anchorAt, this.jobs.lastFireOf(job.id), nowMs) : null;
+    const updated = await this.deps.store.jobs.update(job.id, moved ? { ...patch, state: moved.state, anchorAt: moved.anchorAt } : patch);
+    if (!updated) throw notFound(`job ${job.id}`);
+    if (moved) this.move(updated, moved.afterMs, nowMs);
+    else if (this.jobs.has(job.id)) this.jobs.set(updated, updated);
+    // The anchor is the host's bookkeeping; the state is shown when the new schedule changed it.
+    const keys: (keyof JobRecord)[] = [...(Object.keys(patch) as (keyof JobRecord)[]), ...(updated.state !== job.state ? ['state' as const] : [])];
+    const before = Object.fromEntries(keys.map((key) => [key, job[key] ?? null]));
+    const after = Object.fromEntries(keys.map((key) => [key, updated[key] ?? null]));
+    await this.event(updated, 'updated', actor, { before, after });
+    return updated;
+  }
+
+  private move(job: JobRecord, afterMs: number, nowMs: number): void {
     this.scheduler.remove(job.id);
-    if (job.state === 'STOPPED' || job.schedule.type === 'MANUAL') this.jobs.delete(job.id);
-    else this.schedule(job);
+    const onSchedule = job.state !== 'STOPPED';
+    // Fire times already due stay: their launch may be a moment late. Those ahead go when the new window leaves them out.
+    this.deps.dispatcher.unplan(job.id, (fireAt) => fireAt.getTime() > nowMs && !(onSchedule && withinWindow(job.schedule, fireAt.getTime())));
+    if (onSchedule) this.place(job, job, new Date(afterMs));
+    else this.jobs.delete(job.id);
   }
 
   /** Off the schedule, with the fires already planned for it. */
@@ -176,13 +205,22 @@ export class Engine {
     }
   }
 
+  /**
+   * The schedule has no fire time left. Its last fires were handed over ahead of their time: the job stays on the list
+   * until dispatch has launched them, and is stopped then, unless it was started, changed or stopped meanwhile.
+   */
   private async onEnd(jobId: number): Promise<void> {
     const job = this.jobs.get(jobId);
-    this.jobs.delete(jobId);
     if (!job) return;
+    // The handover of the fires due at this wake (loading records) is still going: dispatch plans them after it.
+    await Promise.all(this.handovers);
+    await this.deps.dispatcher.launched(jobId);
+    if (this.jobs.get(jobId)?.version !== job.version) return;
+    this.jobs.delete(jobId);
     try {
-      await this.deps.store.jobs.update(jobId, { state: 'STOPPED' });
-      await this.event(job, 'stopped', 'system', { reason: 'the schedule reached endAt' });
+      const stopped = await this.deps.store.jobs.update(jobId, { state: 'STOPPED' });
+      const reason = stopped?.schedule.type === 'MANUAL' ? 'it ran once at its startAt' : 'the schedule reached endAt';
+      await this.event(job, 'stopped', 'system', { reason });
     } catch (err) {
       this.warn('could not stop a job at endAt', jobId, err);
     }

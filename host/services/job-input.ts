@@ -90,6 +90,21 @@ export function parseJobPatch(body: unknown, current: JobRecord, config: HostCon
   return patch;
 }
 
+/** The fields of a parsed patch whose values differ from the job's (JSON values compared whatever their key order). */
+export function changedFields(job: JobRecord, patch: Partial<JobInput>): Partial<JobInput> {
+  const changed: Partial<JobInput> = {};
+  for (const [key, value] of Object.entries(patch) as [keyof JobInput, unknown][]) {
+    if (canonical(value) !== canonical(job[key])) (changed as Record<string, unknown>)[key] = value;
+  }
+  return changed;
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value ?? null, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
 function parseName(name: unknown): string {
   if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,199}$/.test(name)) {
     throw badRequest('name must be 1 to 200 characters: letters, digits, spaces, dots, colons, dashes, underscores', 'name');

@@ -10,7 +10,7 @@ import type { Actor } from './auth.js';
 import { BundleConfigFiles } from './bundle-config.js';
 import type { Engine } from './engine.js';
 import { assertObject, idPage, knownFields, parseId, type ListPage } from './input.js';
-import { parseJobInput, parseJobPatch, parseParams, type JobInput } from './job-input.js';
+import { changedFields, parseJobInput, parseJobPatch, parseParams, type JobInput } from './job-input.js';
 import { assertMayRun } from './trust.js';
 
 export interface JobServiceDeps {
@@ -82,15 +82,14 @@ export class JobService {
 
   async update(actor: Actor, id: number, body: unknown): Promise<JobRecord> {
     const { job, project } = await this.deps.access.writableJob(actor, id);
-    const patch = parseJobPatch(body, job, this.deps.config);
+    // Only what differs is written and recorded: {} (or the values the job has) changes nothing.
+    const patch = changedFields(job, parseJobPatch(body, job, this.deps.config));
+    if (Object.keys(patch).length === 0) return job;
     await this.checkRunnable(project, { ...job, ...patch });
-    if (patch.name && patch.name !== job.name && (await this.deps.store.jobs.findByName(project.id, patch.name))) {
+    if (patch.name && (await this.deps.store.jobs.findByName(project.id, patch.name))) {
       throw conflict(`project ${project.name} already has a job named ${patch.name}`);
     }
-    const updated = (await this.deps.store.jobs.update(id, patch))!;
-    this.deps.engine.refresh(updated);
-    await this.deps.engine.event(updated, 'updated', actor.username, { fields: Object.keys(patch) });
-    return updated;
+    return this.deps.engine.updateJob(job, patch, actor.username);
   }
 
   async remove(actor: Actor, id: number): Promise<void> {

@@ -150,16 +150,22 @@ async function interruptLeftovers(deps: RecoveryDeps, now: Date): Promise<{ inte
 /** The fire times the job missed while the host was down, after its misfire policy. */
 export function missedFireTimes(job: Pick<JobRecord, 'schedule' | 'anchorAt' | 'misfire'>, lastFire: Date | null, now: Date): Date[] {
   if (job.misfire === 'skip') return [];
-  const since = latest(lastFire, job.anchorAt);
+  // A job anchored at its startAt may fire at the anchor itself (fire times are strictly after `since`).
+  const startMs = job.schedule.startAt ? Date.parse(job.schedule.startAt) : null;
+  const anchor = job.anchorAt && job.anchorAt.getTime() === startMs ? new Date(startMs - 1) : job.anchorAt;
+  const since = latest(lastFire, anchor);
   if (!since) return [];
   // fireOnce: one catch-up run stands for all the missed fires; it carries the first missed fire time.
   return fireTimesBetween(job.schedule, job.anchorAt, since, now, job.misfire === 'fireAll' ? FIRE_ALL_LIMIT : 1);
 }
 
-/** A MANUAL job, or one whose endAt passed while the host was down, goes to STOPPED. */
+/**
+ * A job whose endAt passed while the host was down goes to STOPPED, and so does a MANUAL job without a startAt (only
+ * one waiting for its startAt is on the schedule; its missed run at startAt is caught up like any missed fire).
+ */
 function isOver(job: JobSchedule, now: Date): boolean {
   const endAt = job.schedule.endAt ? new Date(job.schedule.endAt) : null;
-  return job.schedule.type === 'MANUAL' || (endAt !== null && endAt.getTime() <= now.getTime());
+  return (job.schedule.type === 'MANUAL' && !job.schedule.startAt) || (endAt !== null && endAt.getTime() <= now.getTime());
 }
 
 function byId(jobs: JobRecord[]): Map<number, JobRecord> {

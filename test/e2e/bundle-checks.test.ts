@@ -55,7 +55,7 @@ for (const database of testDatabases()) {
       const noProfile = await host().api.post('/api/v1/jobs', { ...job, configFile: 'app.properties', profile: 'prod' });
       assert.equal(noProfile.status, 422, noProfile.text);
       assert.match(noProfile.body.error.message, /^profile prod needs config\/app-prod\.properties, which the project's bundle \(version 1\) does not have: .*\(profile\)$/);
-      assert.deepEqual((await host().api.get(`/api/v1/jobs?projectId=${projectId}`)).body, [], 'a refused job is not created');
+      assert.deepEqual((await host().api.get(`/api/v1/jobs?projectId=${projectId}`)).body.items, [], 'a refused job is not created');
       const ok = await host().api.post('/api/v1/jobs', { ...job, configFile: 'app.properties', profile: 'dev' });
       assert.equal(ok.status, 201, ok.text);
     });

@@ -71,6 +71,13 @@ describe('nextFireTime for cron schedules', () => {
     assert.equal(nextFireTime(manual, null, d('2026-06-01T10:00:00Z')), null);
     assert.deepEqual(previewFireTimes(manual, null, d('2026-06-01T10:00:00Z'), 3), []);
   });
+
+  test('a manual schedule with a startAt fires once, at startAt, inside its window', () => {
+    const manual: Schedule = { type: 'MANUAL', startAt: '2026-06-01T10:00:05.000Z' };
+    assert.deepEqual(isos(previewFireTimes(manual, null, d('2026-06-01T10:00:00Z'), 3)), ['2026-06-01T10:00:05.000Z']);
+    assert.equal(nextFireTime(manual, null, d('2026-06-01T10:00:05Z')), null);
+    assert.equal(nextFireTime({ ...manual, endAt: '2026-06-01T10:00:04.000Z' }, null, d('2026-06-01T10:00:00Z')), null);
+  });
 });
 
 describe('nextFireTime for interval schedules', () => {

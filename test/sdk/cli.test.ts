@@ -64,7 +64,7 @@ describe('docs/getting-started.md, copied literally, works against a host with t
     const script = ['set -euo pipefail', ...blocks.flatMap((b, i) => [`printf '\\n@@@ block ${i + 1}\\n'`, b.replaceAll(DOC_HOST, host.url)])].join('\n');
     const res = await exec('bash', ['-c', script], { cwd: work, env, timeoutMs: 300_000 });
     assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
-    out.push(...res.stdout.split(/^@@@ block \d+\n/m).slice(1));
+    out.push(...res.stdout.split(/\n@@@ block \d+\n/).slice(1));
     assert.equal(out.length, blocks.length, res.stdout);
 
     // 1: init, install, test

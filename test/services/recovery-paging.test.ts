@@ -28,6 +28,7 @@ function fakeDispatcher() {
       if (fires.length > 0) plans.push({ fires, current });
     },
     unplan: () => {},
+    launched: async () => {},
   };
   return { dispatcher: dispatcher as unknown as Dispatcher, fired, plans };
 }
@@ -112,8 +113,7 @@ for (const database of testDatabases()) {
       assert.equal(plan.current(a.id), planned);
       assert.equal(plan.current(b.id), b);
 
-      const changed = (await store.jobs.update(b.id, { timeoutMs: 8_000 }))!;
-      engine.refresh(changed);
+      const changed = await engine.updateJob(b, { timeoutMs: 8_000 }, 'test');
       assert.equal(plan.current(b.id), changed);
       engine.forget(a.id);
       assert.equal(plan.current(a.id), undefined);
