@@ -8,8 +8,15 @@ import type { JobRecord, RunRecord } from '../../host/store/types.js';
 import { sleep, startHost, type TestHost } from '../helpers/host.js';
 import { threadBundle } from '../helpers/zip.js';
 
+/** `stamp` notes when it ran, and which runs ran, in its job's cache. */
 const CODE = `
-export const stamp = { async execute(ctx) { await ctx.cache.set('ran', Date.now()); return String(Date.now()); } };
+export const stamp = {
+  async execute(ctx) {
+    await ctx.cache.set('ran', Date.now());
+    await ctx.cache.set('ran-by', [...((await ctx.cache.get('ran-by')) ?? []), ctx.runId]);
+    return String(Date.now());
+  },
+};
 `;
 
 describe('manual fire', () => {
@@ -63,6 +70,7 @@ describe('manual fire', () => {
   test('a run whose row cannot be written never runs, and the job can run again at once', async () => {
     const { dispatcher, store } = th.host.parts;
     await store.cache.delete(job.id, 'ran');
+    await store.cache.delete(job.id, 'ran-by');
     const fired = await withInsert(
       async () => {
         await sleep(100);
@@ -72,11 +80,13 @@ describe('manual fire', () => {
     );
     assert.equal(fired, null);
     assert.equal(dispatcher.activeCount, 0);
-    await sleep(300);
-    assert.equal(await store.cache.get(job.id, 'ran'), undefined, 'the run whose row failed ran anyway');
+    // fire() answers null once the prepared run is called off, which waits for what its executor did.
+    assert.equal(await store.cache.get(job.id, 'ran'), undefined, 'the run whose row failed ran before fire() answered');
     const again = await dispatcher.fire({ job, trigger: 'MANUAL', scheduledAt: new Date() });
     assert.ok(again);
     await dispatcher.ended(again.runId);
     assert.equal(typeof (await store.cache.get(job.id, 'ran')), 'number');
+    // A failed run let go on its own would have started before this one was even recorded, on a worker it had ready.
+    assert.deepEqual(await store.cache.get(job.id, 'ran-by'), [again.runId], 'the run whose row failed ran anyway');
   });
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../helpers/db.js';
-import { eventually, sleep, startHost, type Api, type TestHost } from '../helpers/host.js';
+import { eventually, startHost, type Api, type TestHost } from '../helpers/host.js';
 import { checkRunContract, type ContractRun } from '../helpers/run-contract.js';
 import { finishedRun, listRuns, readRun } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
@@ -133,20 +133,27 @@ for (const database of testDatabases()) {
       const p = await th.api.post('/api/v1/projects', { name: 'versions' });
       const pid = p.body.id;
       assert.equal((await th.api.upload(pid, await threadBundle(versioned(1)))).status, 201);
-      const slow = await th.api.post('/api/v1/jobs', { projectId: pid, name: 'slow', kind: 'thread', entry: 'slowVersion', params: { ms: 1500 }, schedule: { type: 'MANUAL' } });
+      const slow = await th.api.post('/api/v1/jobs', { projectId: pid, name: 'slow', kind: 'thread', entry: 'slowVersion', params: { untilCached: 'go' }, schedule: { type: 'MANUAL' } });
       const ticker = await th.api.post('/api/v1/jobs', { projectId: pid, name: 'ticker', kind: 'thread', entry: 'version', schedule: { type: 'CRON', cron: '* * * * * *' }, start: true });
+      const ticksOn = async (version: string): Promise<number> => (await runsOf(th.api, ticker.body.id)).filter((r) => r.status === 'SUCCEEDED' && r.result === version).length;
       const inFlight = await th.api.post(`/api/v1/jobs/${slow.body.id}/trigger`);
-      await sleep(1200);
+      await eventually('a tick on v1 and the slow run under way', async () => {
+        return (await ticksOn('v1')) > 0 && (await readRun(th.api, inFlight.body.runId)).status === 'RUNNING' ? true : undefined;
+      });
       const upload = await th.api.upload(pid, await threadBundle(versioned(2)));
       assert.equal(upload.status, 201, upload.text);
       assert.equal(upload.body.version, 2);
       const after2 = await th.api.post(`/api/v1/jobs/${slow.body.id}/trigger`, { params: { ms: 10 } });
-      assert.equal((await finishedRun(th.api, inFlight.body.runId, { resources: true })).result, 'v1');
       assert.equal((await finishedRun(th.api, after2.body.runId, { resources: true })).result, 'v2');
-      await sleep(2500);
+      assert.equal((await readRun(th.api, inFlight.body.runId)).status, 'RUNNING', 'the run on v1 is still in flight');
+      await th.host.parts.store.cache.set(slow.body.id, 'go', true);
+      assert.equal((await finishedRun(th.api, inFlight.body.runId, { resources: true })).result, 'v1');
+      await eventually('two ticks on v2', async () => ((await ticksOn('v2')) >= 2 ? true : undefined));
       await th.api.post(`/api/v1/jobs/${ticker.body.id}/stop`);
-      await sleep(300);
-      const ticks = (await runsOf(th.api, ticker.body.id)).reverse();
+      const ticks = await eventually('the last tick to end', async () => {
+        const all = await runsOf(th.api, ticker.body.id);
+        return all.some((r) => r.status === 'QUEUED' || r.status === 'RUNNING') ? undefined : all.reverse();
+      });
       assert.ok(ticks.every((r) => r.status === 'SUCCEEDED'), JSON.stringify(ticks.map((r) => r.status)));
       for (const tick of ticks) checkRunContract(tick, { resources: true });
       const seconds = ticks.map((r) => new Date(r.scheduledAt).getTime() / 1000);

@@ -4,11 +4,11 @@
  * modules keep their own state.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { eventually, SAMPLES, sleep, startHost, type TestHost } from '../helpers/host.js';
+import { eventually, SAMPLES, startHost, type TestHost } from '../helpers/host.js';
 import { checkRunContract, type ContractRun } from '../helpers/run-contract.js';
 import { finishedRun, listRuns } from '../helpers/runs.js';
 import { zip, type Files } from '../helpers/zip.js';
@@ -24,10 +24,11 @@ function moduleBundle(code: string, extra: Files = {}, name = 'module-e2e'): Pro
 /**
  * A module whose "repository" bean is shared by the job beans `counter` and `slow`; lifecycle events go to
  * `eventsFile` as "<version> <event> <epoch ms>". `counter` reports the version, its hits and the factory calls.
+ * `slow` runs params.ms, or, given params.release (a file), until that file exists.
  */
 function graphModule(version: string, eventsFile: string): string {
   return `
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 const VERSION = ${JSON.stringify(version)};
 const built = { repository: 0, counter: 0, slow: 0 };
 const event = (what) => appendFileSync(${JSON.stringify(eventsFile)}, VERSION + ' ' + what + ' ' + Date.now() + '\\n');
@@ -45,7 +46,10 @@ export default {
       return {
         async execute(run) {
           repo.hits++;
-          await new Promise((resolve) => setTimeout(resolve, (run.params && run.params.ms) || 10));
+          event('slow-start');
+          const release = run.params && run.params.release;
+          if (release) while (!existsSync(release)) await new Promise((resolve) => setTimeout(resolve, 10));
+          else await new Promise((resolve) => setTimeout(resolve, (run.params && run.params.ms) || 10));
           event('slow-done');
           return VERSION;
         },
@@ -106,8 +110,12 @@ describe('module jobs on a real host', () => {
 
     const first = JSON.parse((await runToEnd(counter)).result!);
     assert.equal(first.version, 'v1');
-    const inFlight = await trigger(slow, { ms: 2_500 });
-    await sleep(1_200);
+    const release = path.join(tmp, 'swap.release');
+    const inFlight = await trigger(slow, { release });
+    const lines = async (): Promise<string[]> => (await readFile(events, 'utf8')).trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' '));
+    const ticksOn = async (version: string): Promise<number> =>
+      (await listRuns(th.api, `jobId=${ticker}&limit=200`)).filter((r) => r.status === 'SUCCEEDED' && JSON.parse(r.result!).version === version).length;
+    await eventually('the slow run to start and a tick on v1', async () => ((await lines()).includes('v1 slow-start') && (await ticksOn('v1')) > 0 ? true : undefined));
     const again = JSON.parse((await runToEnd(counter)).result!);
     assert.deepEqual(again.built, { repository: 1, counter: 1, slow: 1 }, 'every bean was built once for v1');
     assert.ok(again.hits > first.hits + 1, 'the repository bean is shared by both jobs and the ticker');
@@ -115,16 +123,20 @@ describe('module jobs on a real host', () => {
     const v2 = await th.api.upload(pid, await moduleBundle(graphModule('v2', events)));
     assert.equal(v2.status, 201, v2.text);
     assert.equal((await runToEnd(slow)).result, 'v2');
+    assert.equal((await lines()).includes('v1 slow-done'), false, 'the run on v1 is still in flight');
+    await writeFile(release, '');
     const drained = await finishedRun(th.api, inFlight, { resources: true });
     assert.equal(drained.status, 'SUCCEEDED');
     assert.equal(drained.result, 'v1', 'the run in flight finished on v1');
     const disposals = async () => (await readFile(events, 'utf8')).split('v1 dispose ').length - 1;
     await eventually('v1 to stop after its run', async () => ((await disposals()) === 2 ? true : undefined));
 
-    await sleep(1_500);
+    await eventually('two ticks on v2', async () => ((await ticksOn('v2')) >= 2 ? true : undefined));
     await th.api.post(`/api/v1/jobs/${ticker}/stop`);
-    await sleep(300);
-    const ticks = (await listRuns(th.api, `jobId=${ticker}&limit=200`)).reverse();
+    const ticks = await eventually('the last tick to end', async () => {
+      const all = await listRuns(th.api, `jobId=${ticker}&limit=200`);
+      return all.some((r) => r.status === 'QUEUED' || r.status === 'RUNNING') ? undefined : all.reverse();
+    });
     assert.ok(ticks.every((r) => r.status === 'SUCCEEDED'), JSON.stringify(ticks.map((r) => r.status)));
     for (const tick of ticks) checkRunContract(tick, { resources: true });
     const seconds = ticks.map((r) => new Date(r.scheduledAt).getTime() / 1000);
@@ -133,11 +145,10 @@ describe('module jobs on a real host', () => {
     const last = JSON.parse(ticks[ticks.length - 1]!.result!);
     assert.equal(last.version, 'v2');
     assert.deepEqual(last.built, { repository: 1, counter: 1, slow: 1 }, 'v2 built its beans once too');
-    const lines = (await readFile(events, 'utf8')).trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' '));
     // The upload's introspection boots and stops the context once too, before any run.
-    const v1Lines = lines.filter((l) => l.startsWith('v1'));
+    const v1Lines = (await lines()).filter((l) => l.startsWith('v1'));
     assert.deepEqual(v1Lines.slice(0, 3), ['v1 start', 'v1 stop', 'v1 dispose'], 'introspection at upload');
-    assert.deepEqual(v1Lines.slice(3), ['v1 start', 'v1 slow-done', 'v1 stop', 'v1 dispose'], 'v1 stopped after its run drained');
+    assert.deepEqual(v1Lines.slice(3), ['v1 start', 'v1 slow-start', 'v1 slow-done', 'v1 stop', 'v1 dispose'], 'v1 stopped after its run drained');
   });
 
   test('an upload whose bean fails to build is refused with 422 naming the bean, and the current version stays', async () => {

@@ -83,7 +83,10 @@ for (const database of testDatabases()) {
       ];
       const manual = await createJob({ name: 'quick-manual', kind: 'thread', entry: 'quick' });
       for (let i = 0; i < 3; i++) assert.equal((await th.api.post(`/api/v1/jobs/${manual}/trigger`)).status, 202);
-      await sleep(3_300);
+      await eventually('three finished runs of every scheduled job', async () => {
+        for (const id of jobs) if (checkFinishedRuns(await runsOf(id)).length < 3) return undefined;
+        return true;
+      });
       for (const id of jobs) assert.equal((await th.api.post(`/api/v1/jobs/${id}/stop`)).status, 200);
       for (const id of [...jobs, manual]) {
         const runs = await settledRunsOf(id);

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { eventually, sleep, startHost, type TestHost } from '../helpers/host.js';
 import type { ContractOptions, ContractRun } from '../helpers/run-contract.js';
 import { finishedRun, listRuns, readRun } from '../helpers/runs.js';
@@ -213,8 +214,9 @@ describe('stopping a host', () => {
       // Stopped whatever failed above: a host left running would keep this test file's process alive for ever.
       await th.stop();
     }
-    await sleep(200);
-    const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
-    assert.deepEqual(left.sort(), before.sort());
+    // Sockets and handles close a little after stop() resolves: wait for them (up to 5 s), then compare.
+    const left = (): string[] => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').sort();
+    await eventually('what the host held to be let go', async () => (isDeepStrictEqual(left(), before.sort()) ? true : undefined), 5_000).catch(() => undefined);
+    assert.deepEqual(left(), before.sort());
   });
 });

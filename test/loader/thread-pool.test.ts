@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { RunOutcome } from '../../host/loader/executor.js';
 import { createThreadExecutor } from '../../host/loader/thread-executor.js';
 import { silentLogger } from '../../host/log/logger.js';
+import { eventually } from '../helpers/host.js';
 import { measured, recordingHooks, testConfig, threadRequest } from './helpers.js';
 
 function assertFailed(outcome: RunOutcome): asserts outcome is Extract<RunOutcome, { ok: false }> {
@@ -40,8 +41,9 @@ describe('thread pool workers running many runs at once', () => {
   test('a killed busy loop: the runs it held back move to another worker, a run that had started is interrupted naming it', async (t) => {
     const executor = createThreadExecutor({ config: testConfig({ threadsPerProject: 1 }), logger: silentLogger });
     t.after(() => executor.close());
-    const beside = executor.execute(threadRequest('slowEcho', { params: { i: 0, delayMs: 5_000 } }), recordingHooks());
-    await sleep(100);
+    const besideHooks = recordingHooks();
+    const beside = executor.execute(threadRequest('slowEcho', { params: { i: 0, delayMs: 5_000 } }), besideHooks);
+    await eventually('the run beside to begin', async () => (besideHooks.lines.length > 0 ? true : undefined));
     const spinHooks = recordingHooks();
     const spinRequest = threadRequest('spin');
     const spinning = executor.execute(spinRequest, spinHooks);
@@ -85,8 +87,9 @@ describe('thread pool workers running many runs at once', () => {
     const executor = createThreadExecutor({ config: testConfig({ threadsPerProject: 1 }), logger: silentLogger });
     t.after(() => executor.close());
     const limited = { memoryLimitMb: 32 };
-    const beside = executor.execute(threadRequest('slowEcho', { ...limited, params: { i: 1, delayMs: 5_000 } }), recordingHooks());
-    await sleep(50);
+    const besideHooks = recordingHooks();
+    const beside = executor.execute(threadRequest('slowEcho', { ...limited, params: { i: 1, delayMs: 5_000 } }), besideHooks);
+    await eventually('the run beside to begin', async () => (besideHooks.lines.length > 0 ? true : undefined));
     const hogRequest = threadRequest('hog', limited);
     const hog = await executor.execute(hogRequest, recordingHooks());
     assertFailed(hog);

@@ -3,6 +3,7 @@ import { describe, test, type TestContext } from 'node:test';
 import type { Schedule } from '@jobcenter/job-api';
 import { silentLogger, type Logger } from '../../host/log/logger.js';
 import { Scheduler, type SchedulerFire } from '../../host/scheduler/scheduler.js';
+import { eventually } from '../helpers/host.js';
 
 const T0 = Date.parse('2026-06-01T10:00:00.000Z');
 const EVERY_SECOND: Schedule = { type: 'CRON', cron: '* * * * * *' };
@@ -170,7 +171,7 @@ describe('Scheduler on real timers', () => {
     const endAt = new Date(Math.floor(start.getTime() / 1000) * 1000 + 2000);
     scheduler.add(5000, { ...EVERY_SECOND, endAt: endAt.toISOString() }, null, start);
     scheduler.start();
-    await new Promise((resolve) => setTimeout(resolve, 2300));
+    await eventually('two batches and the end of the job with an endAt', async () => (batches.length >= 2 && ended.length > 0 ? true : undefined));
     scheduler.stop();
 
     assert.ok(batches.length >= 2, `expected at least 2 batches, got ${batches.length}`);

@@ -8,6 +8,7 @@ import { silentLogger } from '../../host/log/logger.js';
 import { createStore } from '../../host/store/index.js';
 import type { HostIdentity, Store } from '../../host/store/types.js';
 import { testDatabases, type MadeDatabase } from '../helpers/db.js';
+import { eventually } from '../helpers/host.js';
 
 const identity = (hostId: string, instance: string): HostIdentity => ({ hostId, instance, pid: 1, hostname: 'machine', version: 'test', dataDir: '/data' });
 
@@ -52,7 +53,8 @@ for (const database of testDatabases()) {
       const refused = await a.hosts.claimSole(identity('a', 'a-2'), 1_000);
       assert.ok(!refused.ok && refused.holder.hostId === 'b');
 
-      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      // The lease ends by the database's clock: wait until the database says so.
+      await eventually("b's lease to run out", async () => ((await a.hosts.list()).find((host) => host.hostId === 'b')!.leaseLeftMs <= 0 ? true : undefined));
       const third = await a.hosts.claimSole(identity('a', 'a-2'), 60_000);
       assert.ok(third.ok, 'the expired lease is taken over');
       assert.deepEqual(third.takenOver.map((host) => host.hostId), ['b']);

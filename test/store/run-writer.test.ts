@@ -30,26 +30,32 @@ function recordingSink(failInsert?: (runs: RunRecord[]) => unknown) {
 
 /**
  * Waits, a macrotask at a time (up to 2 s), until `done` holds. A timer of a few milliseconds is no proof that a
- * batch went out: on a loaded machine it can fire before the writer's setImmediate.
+ * batch went out: on a loaded machine it can fire before the writer's setImmediate. The deadline is read from
+ * performance.now(), which a test that mocks Date does not stop.
  */
 async function until(done: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (!done() && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+  const deadline = performance.now() + 2_000;
+  while (!done() && performance.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
 }
 
 describe('the batched run writer', () => {
-  test('backlog and lagMs say how far the database is behind', async () => {
+  test('backlog and lagMs say how far the database is behind', async (t) => {
+    // The rows' age is measured with Date: a mocked one lets them wait exactly 60 ms.
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const { sink } = recordingSink();
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const slow: RunSink = { ...sink, insertMany: async () => held };
+    let sent = 0;
+    const slow: RunSink = { ...sink, insertMany: async (runs) => ((sent += runs.length), held) };
     const writer = new BatchedRunWriter(slow, silentLogger, { batchSize: 2 });
     assert.equal(writer.lagMs, 0);
     const writes = Array.from({ length: 5 }, (_, i) => writer.insert(newRun(job, new Date(i))));
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    // The first batch of 2 is in the sink; 3 rows wait behind it, the oldest for about 60 ms.
+    await until(() => sent > 0);
+    t.mock.timers.tick(60);
+    // The first batch of 2 is in the sink; 3 rows wait behind it, the oldest for 60 ms.
+    assert.equal(sent, 2);
     assert.equal(writer.backlog, 3);
-    assert.ok(writer.lagMs >= 50 && writer.lagMs < 1000, `lag ${writer.lagMs}`);
+    assert.equal(writer.lagMs, 60);
     release();
     await Promise.all(writes);
     assert.equal(writer.backlog, 0);
@@ -230,7 +236,7 @@ describe('the batched run writer', () => {
     assert.equal(health.up, false, 'a refused connection marks the database down');
     // While it is down: the end of the run comes, and is merged into the row that waits.
     const ended = writer.update({ runId: run.runId, status: 'SUCCEEDED', endedAt: new Date(2), result: 'done' });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => probes >= 2);
     assert.ok(probes >= 2, 'the database is probed while it is down');
     assert.equal(writer.backlog, 1, 'the row is kept, once');
     assert.equal(await writer.flush(50), false, 'a flush gives up waiting for a database that does not answer');
