@@ -15,8 +15,10 @@
  *
  * An idle isolate may still run what its last run left behind: a continuation of a host promise (a cache or fetch
  * call) that settles after the run replied runs job code with no run and no time limit around it. The pool watches
- * the CPU clock of its idle isolates and disposes one that burns more than IDLE_CPU_LIMIT_MS outside a run (a spare's
- * load, bounded by its own timeout, is not counted).
+ * the CPU clock of its idle isolates and disposes one that burns more than IDLE_CPU_LIMIT_MS outside a run. It keeps
+ * watching while a spare loads (a leftover that starts spinning then would otherwise spin unseen, the load queued
+ * behind it): the load may add twice what the isolate's loads have cost so far. An isolate that has served no run
+ * yet has nothing left behind and is not watched.
  */
 import ivm from 'isolated-vm';
 import type { Logger } from '../log/logger.js';
@@ -45,8 +47,12 @@ export interface IsolateSlot {
   spare: Promise<FreshContext> | null;
   /** The spare has loaded and nobody took it yet. */
   spareReady: boolean;
-  /** The CPU clock from which the slot's idle time is counted; null while a spare loads (or before it is idle). */
+  /** The CPU clock from which the slot's idle time is counted; null before it is idle and while it has served no run. */
   idleCpu: bigint | null;
+  /** A spare is loading: the idle budget then also covers the load. */
+  spareLoading: boolean;
+  /** The most CPU one load of the main into a context has taken in this isolate, in ms. */
+  loadCpuMs: number;
 }
 
 interface KeyEntry {
@@ -110,6 +116,7 @@ export class IsolatePool {
     const spare = slot.spare;
     slot.spare = null;
     slot.spareReady = false;
+    slot.spareLoading = false;
     return spare;
   }
 
@@ -200,7 +207,7 @@ export class IsolatePool {
   }
 
   private makeIdle(entry: KeyEntry, slot: IsolateSlot): void {
-    slot.idleCpu = slot.isolate.cpuTime;
+    slot.idleCpu = slot.runs > 0 ? slot.isolate.cpuTime : null;
     entry.idle.push(slot);
     this.prepareSpare(slot);
     this.idleWatch ??= setInterval(() => this.checkIdle(), IDLE_CHECK_MS).unref();
@@ -213,8 +220,9 @@ export class IsolatePool {
       for (const slot of [...entry.idle]) {
         if (slot.isolate.isDisposed) continue;
         idle++;
-        if (slot.idleCpu === null || idleCpuMs(slot, slot.idleCpu) <= IDLE_CPU_LIMIT_MS) continue;
-        this.opts.logger.warn('an idle isolate kept running what its last run left behind; disposed', { ...slot.key, limitMs: IDLE_CPU_LIMIT_MS });
+        const limitMs = IDLE_CPU_LIMIT_MS + (slot.spareLoading ? 2 * slot.loadCpuMs : 0);
+        if (slot.idleCpu === null || idleCpuMs(slot, slot.idleCpu) <= limitMs) continue;
+        this.opts.logger.warn('an idle isolate kept running what its last run left behind; disposed', { ...slot.key, limitMs });
         entry.idle.splice(entry.idle.indexOf(slot), 1);
         this.dispose(slot, 'leftover');
       }
@@ -249,7 +257,7 @@ export class IsolatePool {
     });
     try {
       const script = await compileRunScript(isolate, wrapped, mainFile);
-      return { key, isolate, script, runs: 0, disposedBy: null, spare: null, spareReady: false, idleCpu: null };
+      return { key, isolate, script, runs: 0, disposedBy: null, spare: null, spareReady: false, idleCpu: null, spareLoading: false, loadCpuMs: 0 };
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
       throw err;
@@ -259,19 +267,23 @@ export class IsolatePool {
   private prepareSpare(slot: IsolateSlot): void {
     if (slot.spare || slot.isolate.isDisposed) return;
     const timeout = this.opts.spareLoadTimeoutMs;
+    slot.spareLoading = true;
     const spare = FreshContext.create(slot.isolate, false).then(async (fresh) => {
-      // The load is bounded by its own timeout and counts against the run that takes the spare, not as leftovers.
-      slot.idleCpu = null;
       try {
         await fresh.load(slot.script, timeout);
         return fresh;
       } catch (err) {
         fresh.release();
         throw err;
-      } finally {
-        if (!slot.isolate.isDisposed) slot.idleCpu = slot.isolate.cpuTime;
       }
     });
+    // The load counts against the run that takes the spare, not as leftovers: the idle clock starts again after it.
+    const loaded = (): void => {
+      if (slot.spare !== spare) return;
+      slot.spareLoading = false;
+      if (slot.idleCpu !== null && !slot.isolate.isDisposed) slot.idleCpu = slot.isolate.cpuTime;
+    };
+    spare.then(loaded, loaded);
     // A failed spare is not an error of anyone's yet: the run that takes it loads again and reports what happens.
     spare.then(
       () => {

@@ -204,6 +204,7 @@ class IsolateRun {
     const ready = spare ? await spare.catch(() => null) : null;
     if (ready && ready.loadCpuNs <= BigInt(timeout) * 1_000_000n) {
       this.adopt(ready);
+      this.noteLoad(ready);
       // Its load is this run's CPU, as it would be in a context made for the run.
       if (ready.startCpu < this.startCpu) this.startCpu = ready.startCpu;
       return ready;
@@ -212,7 +213,13 @@ class IsolateRun {
     const fresh = await FreshContext.create(this.slot.isolate, withFetch);
     this.adopt(fresh);
     await fresh.load(this.slot.script, timeout);
+    this.noteLoad(fresh);
     return fresh;
+  }
+
+  /** What a load costs in this isolate: the pool's watch allows it while a spare loads. */
+  private noteLoad(fresh: FreshContext): void {
+    this.slot.loadCpuMs = Math.max(this.slot.loadCpuMs, Number(fresh.loadCpuNs) / 1e6);
   }
 
   /** Binds a context to this run; one that arrives after the run was ended is released at once. */
