@@ -13,6 +13,8 @@ import { testDatabases } from '../helpers/db.js';
 import { Api, REPO, startHost, type Reply, type TestHost } from '../helpers/host.js';
 import { finishedRun } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';
+import { Door } from '../../host/web/routes/door.js';
+import { COMPONENTS, ROUTES } from '../../host/web/routes/openapi.js';
 
 /** Documented now, served once the branches of issue 23 that add them are merged (item 9). */
 
@@ -91,6 +93,11 @@ for (const database of testDatabases()) {
       ajv.addKeyword({ keyword: 'components' });
       ajv.addSchema({ $id: 'doc', components: doc.components });
       for (const name of Object.keys(doc.components.schemas)) assert.ok(ajv.getSchema(`doc#/components/schemas/${name}`), name);
+    });
+
+    test("every route's door compiles its checks (the host compiles them on a route's first request)", () => {
+      const door = new Door(COMPONENTS);
+      for (const spec of ROUTES) assert.doesNotThrow(() => door.checks(spec), `${spec.method} ${spec.path}`);
     });
 
     test('real answers match the schemas the document gives them', async () => {
