@@ -26,7 +26,12 @@ const MAX_IDLE_PER_KEY = 2;
 /** Recycling bounds whatever V8 keeps per context inside a long-lived isolate; a new isolate costs ~2 ms. */
 const MAX_RUNS_PER_ISOLATE = 5_000;
 const CLOSE_WAIT_MS = 2_000;
-const ABANDON_WAIT_MS = 250;
+/**
+ * How long an abandoned run waits for its isolate to show as disposed (it stops waiting as soon as it does). 250 ms
+ * was too short on a loaded machine (load average 8 on 2 cores): a memory bomb ended "Promise was abandoned" instead
+ * of naming the memory limit.
+ */
+const ABANDON_WAIT_MS = 2_000;
 
 export interface IsolateExecutor extends Executor {
   /** Live isolates (idle and busy): metrics, and tests that prove nothing leaked. */
