@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { JobLogger } from '@jobcenter/job-api';
-import { loadModuleConfig } from '@jobcenter/sdk';
+import { loadModuleConfig } from '@jobcenter/config';
 import { serializeError } from '../errors/index.js';
 import { bootModule, moduleDefinitionOf } from './module-context.js';
 import type { BundleExport } from '../store/types.js';

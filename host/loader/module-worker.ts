@@ -9,7 +9,7 @@ import { format } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { JobLogger, LogLevel } from '@jobcenter/job-api';
 import { serializeError } from '../errors/index.js';
-import { loadModuleConfig } from '@jobcenter/sdk';
+import { loadModuleConfig } from '@jobcenter/config';
 import { bootModule, moduleDefinitionOf, type BootedModule } from './module-context.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from './protocol.js';

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { profileFileName } from '@jobcenter/sdk';
+import { profileFileName } from '@jobcenter/config';
 import { unprocessable } from '../errors/index.js';
 import type { BundleRecord, JobRecord } from '../store/types.js';
 

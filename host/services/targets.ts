@@ -3,7 +3,7 @@
  * (properties file + profile overlay + job overrides). Cached per project and per (bundle, file, profile), and
  * invalidated when a project's bundle changes, so a burst of fires does not hit the database or the disk.
  */
-import { loadConfig } from '@jobcenter/sdk';
+import { loadConfig } from '@jobcenter/config';
 import type { RunTarget, TargetResolver } from '../dispatch/types.js';
 import type { BundleRecord, JobRecord, Store } from '../store/types.js';
 import { configFilesIn, missingConfig } from './bundle-config.js';

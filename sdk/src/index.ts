@@ -26,9 +26,8 @@ export type {
   PJobResolver,
   Schedule,
 } from '@jobcenter/job-api';
-export { parseProperties, PropertiesSyntaxError } from './properties.js';
-export { ConfigError, loadConfig, loadModuleConfig, mergeConfig, MODULE_CONFIG_FILE, profileFileName } from './config.js';
-export type { ConfigErrorCode, LoadConfigOptions } from './config.js';
+export { ConfigError, loadConfig, loadModuleConfig, mergeConfig, MODULE_CONFIG_FILE, parseProperties, profileFileName, PropertiesSyntaxError } from '@jobcenter/config';
+export type { ConfigErrorCode, LoadConfigOptions } from '@jobcenter/config';
 export { defineJob, defineResolver } from './define.js';
 export { defineModule, MODULE_MARK } from './module.js';
 export { createMemoryCache } from './cache.js';

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 import { CliError, flag, parse, str, type Options } from './args.js';
 import { productionDependencies, SDK_PACKAGE } from './deps.js';
 import { bundleIsolate } from './isolate-local.js';
@@ -78,17 +79,26 @@ async function codeEntries(project: Project, build: boolean): Promise<Entry[]> {
 
 /**
  * Job code imports `defineJob` / `defineModule` from the SDK at run time, so a bundle carries the SDK's runtime:
- * its compiled library without the CLI (which needs esbuild) and without declarations; it has no other runtime
- * dependency. Found wherever the project installed it (a dependency or a devDependency).
+ * its compiled library without the CLI (which needs esbuild) and without declarations, and the one runtime
+ * dependency of that library, @jobcenter/config (loadConfig). Found wherever the project installed the SDK (a
+ * dependency or a devDependency).
  */
 async function sdkRuntimeEntries(dir: string): Promise<Entry[]> {
   const installed = join(dir, 'node_modules', ...SDK_PACKAGE.split('/'));
   if (!existsSync(join(installed, 'dist', 'index.js'))) return [];
   const source = realpathSync(installed);
-  const target = `node_modules/${SDK_PACKAGE}`;
+  const config = dirname(createRequire(join(source, 'package.json')).resolve(`${SDK_CONFIG_PACKAGE}/package.json`));
+  return [...(await runtimeEntries(source, SDK_PACKAGE, (rel) => rel === 'cli')), ...(await runtimeEntries(realpathSync(config), SDK_CONFIG_PACKAGE, () => false))];
+}
+
+const SDK_CONFIG_PACKAGE = '@jobcenter/config';
+
+/** A package's compiled dist/ (no declarations, no source maps, no folder `skip` names) and a package.json for it. */
+async function runtimeEntries(source: string, name: string, skip: (rel: string) => boolean): Promise<Entry[]> {
+  const target = `node_modules/${name}`;
   const own = JSON.parse(await readFile(join(source, 'package.json'), 'utf8')) as Record<string, unknown>;
   const pkg = { name: own.name, version: own.version, type: own.type, main: own.main, exports: { '.': './dist/index.js' } };
-  const files = await filesUnder(join(source, 'dist'), `${target}/dist`, (rel, isDir) => (isDir ? rel === 'cli' : /\.(d\.ts|map)$/.test(rel)));
+  const files = await filesUnder(join(source, 'dist'), `${target}/dist`, (rel, isDir) => (isDir ? skip(rel) : /\.(d\.ts|map|tsbuildinfo)$/.test(rel)));
   return [{ name: `${target}/package.json`, data: Buffer.from(`${JSON.stringify(pkg, null, 2)}\n`) }, ...files];
 }
 

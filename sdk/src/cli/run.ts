@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModuleDefinition, PJob, PJobResolver } from '@jobcenter/job-api';
-import { loadConfig, loadModuleConfig } from '../config.js';
+import { loadConfig, loadModuleConfig } from '@jobcenter/config';
 import { runLocal, type LogLine, type RunLocalOptions } from '../local.js';
 import { startModuleLocal } from '../module-local.js';
 import { CliError, flag, json, parse, positiveInt, str, type Options, type Parsed } from './args.js';
