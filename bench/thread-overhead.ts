@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { createThreadExecutor } from '../host/loader/thread-executor.js';
+import { createThreadExecutor } from '../host/executors/thread/thread-executor.js';
 import { silentLogger } from '../host/log/logger.js';
 import { fixtureDir, recordingHooks, testConfig, threadRequest } from '../test/loader/helpers.js';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LogLevel } from '@jobcenter/job-api';
 import { compileConfig, type HostConfig, type HostOptions } from '../../host/config/index.js';
-import type { RunHooks, RunOutcome, RunRequest } from '../../host/loader/executor.js';
+import type { RunHooks, RunOutcome, RunRequest } from '../../host/executors/shared/executor.js';
 
 /** Fixtures stay in the source tree; compiled tests run from dist/test/loader. */
 export function fixtureDir(name: string): string {

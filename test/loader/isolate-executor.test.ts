@@ -4,8 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import type { RunOutcome, RunRequest } from '../../host/loader/executor.js';
-import { createIsolateExecutor, type IsolateExecutor } from '../../host/loader/isolate-executor.js';
+import type { RunOutcome, RunRequest } from '../../host/executors/shared/executor.js';
+import { createIsolateExecutor, type IsolateExecutor } from '../../host/executors/isolate/isolate-executor.js';
 import { silentLogger } from '../../host/log/logger.js';
 import { recordingHooks, testConfig, threadRequest } from './helpers.js';
 

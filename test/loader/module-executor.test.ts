@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import type { RunOutcome, RunRequest } from '../../host/loader/executor.js';
-import { createModuleExecutor, type ModuleExecutor } from '../../host/loader/module-executor.js';
+import type { RunOutcome, RunRequest } from '../../host/executors/shared/executor.js';
+import { createModuleExecutor, type ModuleExecutor } from '../../host/executors/module/module-executor.js';
 import { silentLogger, type Logger } from '../../host/log/logger.js';
 import { measured, recordingHooks, testConfig, threadRequest } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { introspectMain } from '../../host/loader/introspect.js';
+import { introspectMain } from '../../host/executors/introspect/introspect.js';
 import { silentLogger } from '../../host/log/logger.js';
 
 function moduleMain(name: string): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { RunOutcome } from '../../host/loader/executor.js';
-import { createThreadExecutor, type ThreadExecutor } from '../../host/loader/thread-executor.js';
+import type { RunOutcome } from '../../host/executors/shared/executor.js';
+import { createThreadExecutor, type ThreadExecutor } from '../../host/executors/thread/thread-executor.js';
 import { silentLogger } from '../../host/log/logger.js';
 import { fixtureDir, measured, recordingHooks, testConfig, threadRequest } from './helpers.js';
 

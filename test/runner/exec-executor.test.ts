@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { RunOutcome, RunRequest } from '../../host/loader/executor.js';
+import type { RunOutcome, RunRequest } from '../../host/executors/shared/executor.js';
 import { silentLogger } from '../../host/log/logger.js';
-import { createExecExecutor, type ExecExecutor } from '../../host/runner/exec-executor.js';
+import { createExecExecutor, type ExecExecutor } from '../../host/executors/exec/exec-executor.js';
 import { isAlive } from '../helpers/processes.js';
 import { measured, recordingHooks, testConfig } from '../loader/helpers.js';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { silentLogger } from '../../host/log/logger.js';
-import { createExecExecutor } from '../../host/runner/exec-executor.js';
-import { createRunFolder } from '../../host/runner/run-folder.js';
+import { createExecExecutor } from '../../host/executors/exec/exec-executor.js';
+import { createRunFolder } from '../../host/executors/exec/run-folder.js';
 import { recordingHooks, testConfig } from '../loader/helpers.js';
 
 describe('exec run folder', () => {
