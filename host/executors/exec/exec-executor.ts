@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { HostConfig } from '../../config/index.js';
 import { reasonText, serializeError, type SerializedError } from '../../errors/index.js';
-import type { Executor, RunHooks, RunOutcome, RunRequest } from '../shared/executor.js';
+import { abortedOutcome, failure, type Executor, type RunHooks, type RunOutcome, type RunRequest } from '../shared/executor.js';
 import type { Logger } from '../../log/logger.js';
 import { lookUpCommand } from '../shared/command-lookup.js';
 import { createContainment, type CellReport, type Containment, type RunCell } from './containment.js';
@@ -55,8 +55,8 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
   let closed = false;
 
   async function execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome> {
-    if (closed) return aborted('the exec executor is closed');
-    if (hooks.signal.aborted) return aborted(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
+    if (closed) return abortedOutcome('the exec executor is closed');
+    if (hooks.signal.aborted) return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
     const argv = request.entry;
     if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string')) {
       return failure({ name: 'Error', message: 'an exec job entry must be a non-empty argv array of strings' });
@@ -157,8 +157,8 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
       : relayed
         ? `killed by ${relayed} (exit status ${ending.code} of the PID namespace's init)`
         : `exited with code ${ending.code}`;
-    if (closed) return aborted(`the exec executor was closed while the run was in flight (${how})`);
-    if (signal.aborted) return aborted(`${how} after abort: ${reasonText(signal.reason)}`);
+    if (closed) return abortedOutcome(`the exec executor was closed while the run was in flight (${how})`);
+    if (signal.aborted) return abortedOutcome(`${how} after abort: ${reasonText(signal.reason)}`);
     if (ending.code === 0) return { ok: true, result: stdout === null ? null : stdout.slice(0, config.resultMaxChars) };
     const quote = stderr ? `: ${stderr.slice(0, STDERR_QUOTE_CHARS)}` : '';
     const code = ending.signal ?? relayed;
@@ -290,12 +290,3 @@ function spawnFailure(err: unknown, command: string): SerializedError {
   if (error.code === 'EACCES') return { ...error, message: `command is not executable (permission denied): ${command}` };
   return { ...error, message: `could not start ${command}: ${error.message}` };
 }
-
-function failure(error: SerializedError): RunOutcome {
-  return { ok: false, error, aborted: false };
-}
-
-function aborted(message: string): RunOutcome {
-  return { ok: false, error: { name: 'AbortError', message }, aborted: true };
-}
-

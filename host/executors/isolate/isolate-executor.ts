@@ -8,10 +8,10 @@
  * disposed after a kill or that burnt its CPU budget is dropped, and the next run gets a new one.
  */
 import type { HostConfig } from '../../config/index.js';
-import { reasonText, serializeError, type SerializedError } from '../../errors/index.js';
+import { reasonText, serializeError } from '../../errors/index.js';
 import type { Logger } from '../../log/logger.js';
 import { CurrentVersions } from '../shared/current-versions.js';
-import type { Executor, RunHooks, RunOutcome, RunRequest } from '../shared/executor.js';
+import { abortedOutcome, failure, type Executor, type RunHooks, type RunOutcome, type RunRequest } from '../shared/executor.js';
 import { isCpuTimeoutError, isMemoryLimitError } from './isolate-main.js';
 import { IsolatePool, type IsolateKey, type IsolateSlot } from './isolate-pool.js';
 import type { RunReply } from './isolate-protocol.js';
@@ -163,12 +163,4 @@ function replyOutcome(sent: RunReply, ctx: EndContext): RunOutcome {
   if (!reply.ok) return { ok: false, error: reply.error, aborted: false };
   const result = reply.result !== null && reply.result.length > ctx.resultMaxChars ? reply.result.slice(0, ctx.resultMaxChars) : reply.result;
   return reply.specs ? { ok: true, result, specs: reply.specs } : { ok: true, result };
-}
-
-function failure(error: SerializedError, aborted = false): RunOutcome {
-  return { ok: false, error, aborted };
-}
-
-function abortedOutcome(message: string): RunOutcome {
-  return { ok: false, error: { name: 'AbortError', message }, aborted: true };
 }

@@ -12,13 +12,13 @@ import { pathToFileURL } from 'node:url';
 import type { HostConfig } from '../../config/index.js';
 import { reasonText, serializeError } from '../../errors/index.js';
 import type { Logger } from '../../log/logger.js';
-import type { Executor, RunHooks, RunOutcome, RunRequest } from '../shared/executor.js';
-import type { ThreadTask } from '../thread/thread-protocol.js';
+import { abortedOutcome, failure, interruptedOutcome, type Executor, type RunHooks, type RunOutcome, type RunRequest } from '../shared/executor.js';
+import type { ThreadTask } from '../shared/run-protocol.js';
 import { ContextRegistry, type ContextEntry } from './module-registry.js';
 import { CurrentVersions } from '../shared/current-versions.js';
 import { MODULE_LOST_CODES, type ModuleThread } from './module-thread.js';
 import { openHostRun } from '../shared/run-port.js';
-import { abortedOutcome, buildTask, failure, interruptedOutcome, resultOutcome, withTimeout } from '../thread/thread-executor.js';
+import { buildTask, resultOutcome } from '../shared/worker-task.js';
 import { MAX_MOVES } from '../shared/vitals.js';
 
 /** How long a finished run's last log lines may take (they travel on another port than the result). */
@@ -125,4 +125,10 @@ async function readyUnlessAborted(thread: ModuleThread, signal: AbortSignal): Pr
 
 function isNotStarted(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === MODULE_LOST_CODES.notStarted;
+}
+
+async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

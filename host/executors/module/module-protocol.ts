@@ -5,7 +5,7 @@
  */
 import type { LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../../errors/index.js';
-import type { ThreadTask, ThreadTaskResult } from '../thread/thread-protocol.js';
+import type { ThreadTask, ThreadTaskResult } from '../shared/run-protocol.js';
 
 /** workerData of a module worker: which bundle version to boot, for which profile. */
 export interface ModuleWorkerData {

@@ -7,16 +7,17 @@
  * that had not started reject with RUN_NOT_STARTED, the culprit with the reason, the other started runs with
  * MODULE_RESTARTED naming it; any other end rejects every run with the reason.
  */
-import { existsSync } from 'node:fs';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerFile } from '../shared/worker-file.js';
 import { HostError, serializeError } from '../../errors/index.js';
 import type { Logger } from '../../log/logger.js';
 import { killGroupsOnExit } from '../shared/child-groups.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
-import type { ThreadTask, ThreadTaskResult } from '../thread/thread-protocol.js';
+import type { ThreadTask, ThreadTaskResult } from '../shared/run-protocol.js';
 import { culpritOf, NO_SLOT, WATCH_MS, BLOCKED_MS, WorkerVitals } from '../shared/vitals.js';
 import { clipText } from '../shared/wire-limits.js';
-import { readModuleWorkerMessage, UNREADABLE_CODES, unreadableRunError } from '../shared/wire-read.js';
+import { UNREADABLE_CODES, unreadableRunError } from '../shared/wire-read.js';
+import { readModuleWorkerMessage } from './module-read.js';
 
 /** A chunk of a module worker's own stdout/stderr as the host logs it. */
 const STDIO_CHUNK_MAX_CHARS = 4_096;
@@ -31,19 +32,6 @@ export const MODULE_LOST_CODES = {
 
 /** Claim slots of a context's vitals; runs beyond them cannot be handed back (they count as started). */
 const CLAIM_SLOTS = 4096;
-
-/**
- * Starts a worker from a file next to `base`: compiled, `<name>.js`; from source (tests under tsx), `<name>.ts`
- * through a small eval'd bootstrap, because tsx on Node 20 registers its hooks on the main thread only.
- */
-export function startWorkerFile(base: string, name: string, options: WorkerOptions): Worker {
-  const compiled = new URL(`./${name}.js`, base);
-  if (existsSync(compiled)) return new Worker(compiled, options);
-  const source = new URL(`./${name}.ts`, base).href;
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`;
-  return new Worker(bootstrap, { ...options, eval: true });
-}
 
 type State = 'booting' | 'ready' | 'stopping' | 'ended';
 

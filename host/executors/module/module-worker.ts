@@ -12,7 +12,7 @@ import { serializeError } from '../../errors/index.js';
 import { loadModuleConfig } from '@jobcenter/sdk';
 import { bootModule, moduleDefinitionOf, type BootedModule } from './module-context.js';
 import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
-import type { ThreadTask, ThreadTaskResult } from '../thread/thread-protocol.js';
+import type { ThreadTask, ThreadTaskResult } from '../shared/run-protocol.js';
 import { asRunnable, catchStrayRejections, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from '../shared/worker-context.js';
 import { RunLogGate } from '../shared/run-log-gate.js';
 import { boundedJson, boundError, count, SPECS_MAX_CHARS, TOO_LARGE_CODES } from '../shared/wire-limits.js';

@@ -1,6 +1,6 @@
 /**
  * The one interface every executor shares (thread, isolate, module, exec). Dispatch builds a RunRequest, calls
- * execute(), and never knows which executor ran it.
+ * execute(), and never knows which executor ran it. Below it, the outcomes every kind builds alike.
  */
 import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../../errors/index.js';
@@ -120,4 +120,18 @@ export interface Executor {
   retire(projectId: number, keepBundleId: number | null): Promise<void>;
   /** Terminates everything; in-flight runs end with aborted outcomes. */
   close(): Promise<void>;
+}
+
+/** A run that failed (`aborted`: it failed after hooks.signal was aborted). */
+export function failure(error: SerializedError, aborted = false): RunOutcome {
+  return { ok: false, error, aborted };
+}
+
+/** Lost because of another run (the error names it): dispatch records it INTERRUPTED. */
+export function interruptedOutcome(error: SerializedError): RunOutcome {
+  return { ok: false, error, aborted: false, interrupted: true };
+}
+
+export function abortedOutcome(message: string): RunOutcome {
+  return { ok: false, error: { name: 'AbortError', message }, aborted: true };
 }

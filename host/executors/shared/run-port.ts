@@ -6,7 +6,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { reasonText, serializeError } from '../../errors/index.js';
 import type { RunHooks } from './executor.js';
-import type { CacheOp, HostMessage } from '../thread/thread-protocol.js';
+import type { CacheOp, HostMessage } from './run-protocol.js';
 import { boundedJson, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge } from './wire-limits.js';
 import { readRunPortMessage } from './wire-read.js';
 

@@ -1,17 +1,17 @@
 /**
  * Reading, on the host, what a worker or an isolate says about its runs. Job code shares the worker's realm: it can
  * change the globals the worker's own code uses and post on the worker's port itself. So every message and item is
- * checked against its shape in protocol.ts before anything acts on it, and nothing here throws. Each reader returns
- * what it read, or the reason it could not read it (a string).
+ * checked against its shape in its protocol file (run-protocol.ts, and each kind's own) before anything acts on it,
+ * and nothing here throws. Each reader returns what it read, or the reason it could not read it (a string). The
+ * readers of a kind's own messages (thread-read.ts, module-read.ts) are built from the checks exported here.
  *
  * The values are the host's own by now (a structured clone, or JSON.parse of the text that crossed), so reading
  * their fields runs no job code.
  */
 import type { LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../../errors/index.js';
-import type { ModuleWorkerMessage } from '../module/module-protocol.js';
-import type { CacheOp, PoolWorkerItem, PoolWorkerMessage, ThreadTaskResult, WorkerMessage } from '../thread/thread-protocol.js';
-import { BATCH_MAX_CHARS, boundError, clipText, count, LOG_LINE_MAX_CHARS, RESULT_MAX_CHARS, TOO_LARGE_CODES } from './wire-limits.js';
+import type { CacheOp, ThreadTaskResult, WorkerMessage } from './run-protocol.js';
+import { boundError, clipText, count, LOG_LINE_MAX_CHARS, RESULT_MAX_CHARS, TOO_LARGE_CODES } from './wire-limits.js';
 
 /** Codes of the errors of runs lost to what could not be read. */
 export const UNREADABLE_CODES = {
@@ -40,19 +40,19 @@ type Problem = string | { readonly why: string; readonly code: string };
 
 type Fields = Readonly<Record<string, unknown>>;
 
-const LEVELS: ReadonlySet<unknown> = new Set<LogLevel>(['trace', 'debug', 'info', 'warn', 'error']);
+export const LEVELS: ReadonlySet<unknown> = new Set<LogLevel>(['trace', 'debug', 'info', 'warn', 'error']);
 const CACHE_OPS: ReadonlySet<unknown> = new Set<CacheOp['op']>(['get', 'set', 'delete']);
 
-function isFields(value: unknown): value is Fields {
+export function isFields(value: unknown): value is Fields {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A value whose shape was checked field by field. */
-function checked<T>(value: Fields): T {
+export function checked<T>(value: Fields): T {
   return value as unknown as T;
 }
 
-function isOptional(value: unknown, type: 'string' | 'number'): boolean {
+export function isOptional(value: unknown, type: 'string' | 'number'): boolean {
   return value === undefined || (type === 'string' ? typeof value === 'string' : Number.isFinite(value));
 }
 
@@ -78,78 +78,14 @@ export function readTaskResult(value: unknown): ThreadTaskResult | string {
   return checked<ThreadTaskResult>(value);
 }
 
-/** A message on a thread pool worker's port: ready, or a batch's items (still to be read one by one). */
-export function readPoolWorkerMessage(message: unknown): Exclude<PoolWorkerMessage, { type: 'batch' }> | { readonly type: 'batch'; readonly items: readonly unknown[] } | string {
-  if (!isFields(message)) return 'the message is not an object';
-  if (message.type === 'ready') return { type: 'ready' };
-  if (message.type !== 'batch' || typeof message.json !== 'string') return 'the message is neither ready nor a batch of text';
-  // The worker's own batches stay far below this (thread-outbox.ts): a longer one was posted by job code.
-  if (message.json.length > BATCH_MAX_CHARS) return `the batch has ${count(message.json.length)} characters, over the limit of ${count(BATCH_MAX_CHARS)}`;
-  let items: unknown;
-  try {
-    items = JSON.parse(message.json);
-  } catch {
-    return 'the batch is not JSON';
-  }
-  return Array.isArray(items) ? { type: 'batch', items } : 'the batch is not a list of items';
-}
-
-/** One item of a pool worker's batch. */
-export function readPoolWorkerItem(item: unknown): PoolWorkerItem | Unreadable {
-  if (!isFields(item)) return unreadable(null, 'an item is not an object');
-  const runId = typeof item.runId === 'string' ? item.runId : null;
-  if (runId === null) return unreadable(null, 'an item names no run');
-  switch (item.type) {
-    case 'log':
-      return LEVELS.has(item.level) && typeof item.message === 'string' ? checked<PoolWorkerItem>(item) : unreadable(runId, 'a log item without a level and text');
-    case 'cache': {
-      const why = Number.isSafeInteger(item.id) ? cacheOpProblem(item.request) : 'a cache request without an id';
-      return why === null ? checked<PoolWorkerItem>(item) : unreadable(runId, why);
-    }
-    case 'result': {
-      if (!isOptional(item.startedAt, 'number')) return unreadable(runId, 'the start time is not a number');
-      const result = readWorkerResult(item.result);
-      return isResult(result) ? checked<PoolWorkerItem>({ ...item, result }) : unreadable(runId, result);
-    }
-    default:
-      return unreadable(runId, 'an item of no known type');
-  }
-}
-
-function cacheOpProblem(request: unknown): string | null {
+export function cacheOpProblem(request: unknown): string | null {
   if (!isFields(request) || !CACHE_OPS.has(request.op) || typeof request.key !== 'string') return 'a cache request without an operation and a text key';
   if (request.op === 'set' && !isOptional(request.ttlMs, 'number')) return 'a cache ttlMs that is not a number';
   return null;
 }
 
-/** A message on a module worker's port. */
-export function readModuleWorkerMessage(message: unknown): ModuleWorkerMessage | Unreadable {
-  if (!isFields(message)) return unreadable(null, 'the message is not an object');
-  switch (message.type) {
-    case 'booted':
-      return Array.isArray(message.jobs) && message.jobs.every((job) => typeof job === 'string') ? checked<ModuleWorkerMessage>(message) : unreadable(null, 'booted without a list of job names');
-    case 'boot-failed': {
-      const error = readError(message.error);
-      return typeof error === 'string' ? unreadable(null, error) : checked<ModuleWorkerMessage>(message);
-    }
-    case 'result': {
-      if (typeof message.runId !== 'string') return unreadable(null, 'a result that names no run');
-      const result = readWorkerResult(message.result);
-      return isResult(result) ? checked<ModuleWorkerMessage>({ ...message, result }) : unreadable(message.runId, result);
-    }
-    case 'log':
-      return LEVELS.has(message.level) && typeof message.message === 'string'
-        ? checked<ModuleWorkerMessage>({ ...message, message: clipText(message.message, LOG_LINE_MAX_CHARS) })
-        : unreadable(null, 'a log line without a level and text');
-    case 'stopped':
-      return checked<ModuleWorkerMessage>(message);
-    default:
-      return unreadable(null, 'a message of no known type');
-  }
-}
-
 /**
- * A message on a module run's own port (protocol.ts WorkerMessage): job code can reach that port too. A log line
+ * A message on a module run's own port (run-protocol.ts WorkerMessage): job code can reach that port too. A log line
  * is cut to LOG_LINE_MAX_CHARS (the worker's gate cuts it first: run-log-gate.ts).
  */
 export function readRunPortMessage(message: unknown): WorkerMessage | string {
@@ -173,16 +109,16 @@ export function readRunPortMessage(message: unknown): WorkerMessage | string {
 }
 
 /** A worker's result as read, or why not: its own workers cut a result to RESULT_MAX_CHARS (worker-context.ts). */
-function readWorkerResult(value: unknown): ThreadTaskResult | Problem {
+export function readWorkerResult(value: unknown): ThreadTaskResult | Problem {
   const result = readTaskResult(value);
   if (typeof result === 'string' || !result.ok || result.result === null || result.result.length <= RESULT_MAX_CHARS) return result;
   return { why: `the result has ${count(result.result.length)} characters, over the limit of ${count(RESULT_MAX_CHARS)}`, code: TOO_LARGE_CODES.result };
 }
 
-function isResult(read: ThreadTaskResult | Problem): read is ThreadTaskResult {
+export function isResult(read: ThreadTaskResult | Problem): read is ThreadTaskResult {
   return typeof read !== 'string' && !('why' in read);
 }
 
-function unreadable(runId: string | null, problem: Problem): Unreadable {
+export function unreadable(runId: string | null, problem: Problem): Unreadable {
   return typeof problem === 'string' ? { type: 'unreadable', runId, why: problem } : { type: 'unreadable', runId, why: problem.why, code: problem.code };
 }

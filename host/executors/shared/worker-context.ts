@@ -7,7 +7,7 @@
 import { format } from 'node:util';
 import type { JobCache, JobContext, JobLogger, JobSpec, LogLevel } from '@jobcenter/job-api';
 import { serializeError, type SerializedError } from '../../errors/index.js';
-import type { CacheOp, HostMessage, ThreadRun, ThreadTask, ThreadTaskResult, WorkerMessage } from '../thread/thread-protocol.js';
+import type { CacheOp, HostMessage, ThreadRun, ThreadTask, ThreadTaskResult, WorkerMessage } from './run-protocol.js';
 import { RunLogGate } from './run-log-gate.js';
 import { endRunLeftovers } from './run-leftovers.js';
 import { boundedJson, CACHE_KEY_MAX_CHARS, clipText, ERROR_TEXT_MAX_CHARS, CACHE_VALUE_MAX_CHARS, cacheKeyTooLarge, cacheValueTooLarge, count, RESULT_MAX_CHARS, SLICE_MAX_CHARS, TOO_LARGE_CODES, TooLargeError } from './wire-limits.js';

@@ -9,10 +9,11 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HostConfig } from '../../config/index.js';
-import { reasonText, serializeError, type SerializedError } from '../../errors/index.js';
+import { reasonText, serializeError } from '../../errors/index.js';
 import type { Logger } from '../../log/logger.js';
-import type { Executor, RunHooks, RunOutcome, RunRequest } from '../shared/executor.js';
-import type { ThreadRun, ThreadTaskResult } from './thread-protocol.js';
+import { abortedOutcome, failure, interruptedOutcome, type Executor, type RunHooks, type RunOutcome, type RunRequest } from '../shared/executor.js';
+import type { ThreadRun } from '../shared/run-protocol.js';
+import { buildTask, resultOutcome } from '../shared/worker-task.js';
 import { LOST_RUN_CODES } from './thread-errors.js';
 import { startItemJson } from './thread-handle.js';
 import type { PoolRun } from './thread-pool.js';
@@ -134,37 +135,6 @@ function isAborted(hooks: RunHooks): boolean {
   return hooks.aborted ?? hooks.signal.aborted;
 }
 
-/** The run as its worker gets it: everything the worker builds the run's JobContext from. */
-export function buildTask(request: RunRequest, entry: string, mainUrl: string, limits: Pick<HostConfig, 'resultMaxChars' | 'runLogMaxBytes'>): ThreadRun {
-  return {
-    runId: request.runId,
-    job: { id: request.job.id, name: request.job.name, project: request.job.project },
-    mainUrl,
-    entry,
-    params: request.params,
-    config: request.config,
-    scheduledAt: request.scheduledAt.getTime(),
-    attempt: request.attempt,
-    fencingToken: request.fencingToken,
-    resultMaxChars: limits.resultMaxChars,
-    logMaxBytes: limits.runLogMaxBytes,
-  };
-}
-
-/**
- * A run that ended after hooks.signal aborted counts as aborted, whatever the job returned on its way out. What the
- * run used (measured in its worker) goes with the outcome either way.
- */
-export function resultOutcome(result: ThreadTaskResult, signal: AbortSignal): RunOutcome {
-  const { cpuMs, peakMemoryMb } = result;
-  if (signal.aborted) {
-    const error = result.ok ? { name: 'AbortError', message: `run aborted: ${reasonText(signal.reason)}` } : result.error;
-    return { ok: false, error, aborted: true, cpuMs, peakMemoryMb };
-  }
-  if (!result.ok) return { ok: false, error: result.error, aborted: false, cpuMs, peakMemoryMb };
-  return result.specs ? { ok: true, result: result.result, specs: result.specs, cpuMs, peakMemoryMb } : { ok: true, result: result.result, cpuMs, peakMemoryMb };
-}
-
 /** The pool lost the run (see thread-errors.ts): the codes that mean "aborted" become aborted outcomes. */
 function lostOutcome(err: unknown, signal: AbortSignal): RunOutcome {
   const error = serializeError(err);
@@ -181,23 +151,4 @@ function lostOutcome(err: unknown, signal: AbortSignal): RunOutcome {
     default:
       return failure(shown, signal.aborted);
   }
-}
-
-export function failure(error: SerializedError, aborted = false): RunOutcome {
-  return { ok: false, error, aborted };
-}
-
-/** Lost because of another run (the error names it): dispatch records it INTERRUPTED. */
-export function interruptedOutcome(error: SerializedError): RunOutcome {
-  return { ok: false, error, aborted: false, interrupted: true };
-}
-
-export function abortedOutcome(message: string): RunOutcome {
-  return { ok: false, error: { name: 'AbortError', message }, aborted: true };
-}
-
-export async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

@@ -10,13 +10,15 @@ import { serializeError } from '../../errors/index.js';
 import type { Logger } from '../../log/logger.js';
 import { killGroupsOnExit } from '../shared/child-groups.js';
 import type { RunHooks } from '../shared/executor.js';
-import { startWorkerFile } from '../module/module-thread.js';
-import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, ThreadRun, ThreadTaskResult } from './thread-protocol.js';
+import { startWorkerFile } from '../shared/worker-file.js';
+import type { ThreadRun, ThreadTaskResult } from '../shared/run-protocol.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem } from './thread-protocol.js';
 import { callCache } from '../shared/run-port.js';
 import { LOST_RUN_CODES, lostRunError, type WorkerEnd } from './thread-errors.js';
 import { Outbox } from './thread-outbox.js';
 import { BLOCKED_MS, culpritOf, WorkerVitals } from '../shared/vitals.js';
-import { readPoolWorkerItem, readPoolWorkerMessage, unreadableRunError } from '../shared/wire-read.js';
+import { unreadableRunError } from '../shared/wire-read.js';
+import { readPoolWorkerItem, readPoolWorkerMessage } from './thread-read.js';
 
 /**
  * Items per host → worker message. A burst is sent in slices so the worker starts on the first runs while the host

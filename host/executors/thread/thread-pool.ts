@@ -11,7 +11,7 @@
  */
 import type { Logger } from '../../log/logger.js';
 import type { RunHooks } from '../shared/executor.js';
-import type { ThreadRun, ThreadTaskResult } from './thread-protocol.js';
+import type { ThreadRun, ThreadTaskResult } from '../shared/run-protocol.js';
 import { LOST_RUN_CODES, lostRunError } from './thread-errors.js';
 import { WorkerHandle, type RunSettle } from './thread-handle.js';
 import { MAX_MOVES, WATCH_MS } from '../shared/vitals.js';

@@ -8,7 +8,7 @@
  */
 import type { LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../../errors/index.js';
-import type { CacheOp, ThreadTaskResult } from './thread-protocol.js';
+import type { CacheOp, ThreadTaskResult } from '../shared/run-protocol.js';
 import { boundedJson, boundError, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge, count, SPECS_MAX_CHARS, TOO_LARGE_CODES, TooLargeError } from '../shared/wire-limits.js';
 import { stringify } from '../shared/worker-primordials.js';
 

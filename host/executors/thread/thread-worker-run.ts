@@ -4,7 +4,8 @@
  * run's id (its start time travels with its result); cache replies come back by request id (unique per worker).
  */
 import type { LogLevel } from '@jobcenter/job-api';
-import type { CacheOp, PoolHostItem, ThreadRun, WorkerMessage } from './thread-protocol.js';
+import type { CacheOp, ThreadRun, WorkerMessage } from '../shared/run-protocol.js';
+import type { PoolHostItem } from './thread-protocol.js';
 import { RunLogGate } from '../shared/run-log-gate.js';
 import { cacheItemJson, logItemJson } from './thread-wire.js';
 import { buildContext, type RunChannel } from '../shared/worker-context.js';

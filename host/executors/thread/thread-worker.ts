@@ -11,7 +11,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../../errors/index.js';
-import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage, ThreadTaskResult } from './thread-protocol.js';
+import type { ThreadTaskResult } from '../shared/run-protocol.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage } from './thread-protocol.js';
 import { Outbox } from './thread-outbox.js';
 import { resultItemJson } from './thread-wire.js';
 import { trackLeftovers } from '../shared/run-leftovers.js';
