@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { LogLevel } from '@jobcenter/job-api';
-import { LOG_BURST_BYTES, RunLogGate } from '../../host/executors/shared/run-log-gate.js';
+import { LOG_BURST_BYTES, RunLogGate } from '../../../host/executors/shared/run-log-gate.js';
 
 function gate(capBytes: number): { gate: RunLogGate; sent: [LogLevel, string][] } {
   const sent: [LogLevel, string][] = [];

@@ -4,14 +4,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import type { RunOutcome, RunRequest } from '../../host/executors/shared/executor.js';
-import { createIsolateExecutor, type IsolateExecutor } from '../../host/executors/isolate/isolate-executor.js';
-import { silentLogger } from '../../host/log/logger.js';
-import { recordingHooks, testConfig, threadRequest } from './helpers.js';
+import type { RunOutcome, RunRequest } from '../../../host/executors/shared/executor.js';
+import { createIsolateExecutor, type IsolateExecutor } from '../../../host/executors/isolate/isolate-executor.js';
+import { silentLogger } from '../../../host/log/logger.js';
+import { recordingHooks, testConfig, threadRequest } from '../helpers.js';
 
 function isolateFixtureDir(): string {
-  const near = fileURLToPath(new URL('../fixtures/isolate', import.meta.url));
-  return existsSync(near) ? near : fileURLToPath(new URL('../../../test/fixtures/isolate', import.meta.url));
+  const near = fileURLToPath(new URL('../../fixtures/isolate', import.meta.url));
+  return existsSync(near) ? near : fileURLToPath(new URL('../../../../test/fixtures/isolate', import.meta.url));
 }
 
 function isolateRequest(entry: string, overrides: Partial<RunRequest> = {}): RunRequest {

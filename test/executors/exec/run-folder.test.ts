@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { silentLogger } from '../../host/log/logger.js';
-import { createExecExecutor } from '../../host/executors/exec/exec-executor.js';
-import { createRunFolder } from '../../host/executors/exec/run-folder.js';
-import { recordingHooks, testConfig } from '../loader/helpers.js';
+import { silentLogger } from '../../../host/log/logger.js';
+import { createExecExecutor } from '../../../host/executors/exec/exec-executor.js';
+import { createRunFolder } from '../../../host/executors/exec/run-folder.js';
+import { recordingHooks, testConfig } from '../helpers.js';
 
 describe('exec run folder', () => {
   test('a run file is private JSON, and removing a run takes its working folder with what the command left in it', async () => {

@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import type { RunOutcome, RunRequest } from '../../host/executors/shared/executor.js';
-import { createModuleExecutor, type ModuleExecutor } from '../../host/executors/module/module-executor.js';
-import { silentLogger, type Logger } from '../../host/log/logger.js';
-import { measured, recordingHooks, testConfig, threadRequest } from './helpers.js';
+import type { RunOutcome, RunRequest } from '../../../host/executors/shared/executor.js';
+import { createModuleExecutor, type ModuleExecutor } from '../../../host/executors/module/module-executor.js';
+import { silentLogger, type Logger } from '../../../host/log/logger.js';
+import { measured, recordingHooks, testConfig, threadRequest } from '../helpers.js';
 
 /** Fixtures stay in the source tree; compiled tests run from dist/test/loader. */
 function moduleFixture(name: string): string {
-  const near = fileURLToPath(new URL(`../fixtures/module/${name}`, import.meta.url));
-  return existsSync(near) ? near : fileURLToPath(new URL(`../../../test/fixtures/module/${name}`, import.meta.url));
+  const near = fileURLToPath(new URL(`../../fixtures/module/${name}`, import.meta.url));
+  return existsSync(near) ? near : fileURLToPath(new URL(`../../../../test/fixtures/module/${name}`, import.meta.url));
 }
 
 function moduleRequest(entry: string, overrides: Partial<RunRequest> = {}, fixture = 'graph', bundleId = 1): RunRequest {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cacheItemJson, logItemJson, resultItemJson } from '../../host/executors/thread/thread-wire.js';
-import { readTaskResult } from '../../host/executors/shared/wire-read.js';
-import { readPoolWorkerItem, readPoolWorkerMessage } from '../../host/executors/thread/thread-read.js';
+import { cacheItemJson, logItemJson, resultItemJson } from '../../../host/executors/thread/thread-wire.js';
+import { readTaskResult } from '../../../host/executors/shared/wire-read.js';
+import { readPoolWorkerItem, readPoolWorkerMessage } from '../../../host/executors/thread/thread-read.js';
 
 const runId = '0190a0b0-0000-7000-8000-000000000001';
 

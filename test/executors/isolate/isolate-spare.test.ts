@@ -8,10 +8,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { RunGate, RunOutcome, RunRequest } from '../../host/executors/shared/executor.js';
-import { createIsolateExecutor, type IsolateExecutor } from '../../host/executors/isolate/isolate-executor.js';
-import { silentLogger } from '../../host/log/logger.js';
-import { recordingHooks, testConfig, threadRequest } from './helpers.js';
+import type { RunGate, RunOutcome, RunRequest } from '../../../host/executors/shared/executor.js';
+import { createIsolateExecutor, type IsolateExecutor } from '../../../host/executors/isolate/isolate-executor.js';
+import { silentLogger } from '../../../host/log/logger.js';
+import { recordingHooks, testConfig, threadRequest } from '../helpers.js';
 
 const MAIN = `"use strict";
 const loadedAt = Date.now();

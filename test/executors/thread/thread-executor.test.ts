@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { RunOutcome } from '../../host/executors/shared/executor.js';
-import { createThreadExecutor, type ThreadExecutor } from '../../host/executors/thread/thread-executor.js';
-import { silentLogger } from '../../host/log/logger.js';
-import { fixtureDir, measured, recordingHooks, testConfig, threadRequest } from './helpers.js';
+import type { RunOutcome } from '../../../host/executors/shared/executor.js';
+import { createThreadExecutor, type ThreadExecutor } from '../../../host/executors/thread/thread-executor.js';
+import { silentLogger } from '../../../host/log/logger.js';
+import { fixtureDir, measured, recordingHooks, testConfig, threadRequest } from '../helpers.js';
 
 function assertFailed(outcome: RunOutcome): asserts outcome is Extract<RunOutcome, { ok: false }> {
   assert.equal(outcome.ok, false, `expected a failure, got ${JSON.stringify(outcome)}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLineSplitter, MAX_LINE_CHARS } from '../../host/executors/exec/line-splitter.js';
+import { createLineSplitter, MAX_LINE_CHARS } from '../../../host/executors/exec/line-splitter.js';
 
 function split(chunks: Buffer[]): string[] {
   const lines: string[] = [];

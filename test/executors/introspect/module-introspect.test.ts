@@ -3,12 +3,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { introspectMain } from '../../host/executors/introspect/introspect.js';
-import { silentLogger } from '../../host/log/logger.js';
+import { introspectMain } from '../../../host/executors/introspect/introspect.js';
+import { silentLogger } from '../../../host/log/logger.js';
 
 function moduleMain(name: string): string {
-  const near = fileURLToPath(new URL(`../fixtures/module/${name}`, import.meta.url));
-  const dir = existsSync(near) ? near : fileURLToPath(new URL(`../../../test/fixtures/module/${name}`, import.meta.url));
+  const near = fileURLToPath(new URL(`../../fixtures/module/${name}`, import.meta.url));
+  const dir = existsSync(near) ? near : fileURLToPath(new URL(`../../../../test/fixtures/module/${name}`, import.meta.url));
   return path.join(dir, 'index.mjs');
 }
 

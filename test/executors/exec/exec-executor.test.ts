@@ -2,16 +2,16 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { RunOutcome, RunRequest } from '../../host/executors/shared/executor.js';
-import { silentLogger } from '../../host/log/logger.js';
-import { createExecExecutor, type ExecExecutor } from '../../host/executors/exec/exec-executor.js';
-import { isAlive } from '../helpers/processes.js';
-import { measured, recordingHooks, testConfig } from '../loader/helpers.js';
+import type { RunOutcome, RunRequest } from '../../../host/executors/shared/executor.js';
+import { silentLogger } from '../../../host/log/logger.js';
+import { createExecExecutor, type ExecExecutor } from '../../../host/executors/exec/exec-executor.js';
+import { isAlive } from '../../helpers/processes.js';
+import { measured, recordingHooks, testConfig } from '../helpers.js';
 
 /** Fixtures stay in the source tree; compiled tests run from dist/test/runner. */
 function fixtureDir(name: string): string {
-  const near = fileURLToPath(new URL(`../fixtures/runner/${name}`, import.meta.url));
-  return existsSync(near) ? near : fileURLToPath(new URL(`../../../test/fixtures/runner/${name}`, import.meta.url));
+  const near = fileURLToPath(new URL(`../../fixtures/runner/${name}`, import.meta.url));
+  return existsSync(near) ? near : fileURLToPath(new URL(`../../../../test/fixtures/runner/${name}`, import.meta.url));
 }
 
 let counter = 0;
