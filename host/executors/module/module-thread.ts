@@ -186,7 +186,7 @@ export class ModuleThread {
   #listen(): void {
     const worker = this.#worker;
     worker.on('message', (message: unknown) => {
-      // Beans can post on the worker's port, so what arrives is read, never trusted (wire-read.ts).
+      // Beans can post on the worker's port, so what arrives is read, never trusted (module-read.ts).
       const read = readModuleWorkerMessage(message);
       if (read.type !== 'unreadable') this.#onMessage(read);
       else if (read.runId !== null) this.#failRun(read.runId, read.why, read.code);

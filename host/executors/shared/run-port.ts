@@ -1,6 +1,6 @@
 /**
  * The host's end of one module run's MessagePort: log lines and 'started' go to the run's hooks, cache requests are
- * answered through hooks.cache, and the abort is posted to the job. See protocol.ts for the messages. (Thread pool
+ * answered through hooks.cache, and the abort is posted to the job. See run-protocol.ts for the messages. (Thread pool
  * runs have no port of their own: see thread-handle.ts.)
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';

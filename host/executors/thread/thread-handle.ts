@@ -183,7 +183,7 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
     worker.stdout.resume();
     worker.stderr.resume();
     worker.on('message', (message: unknown) => {
-      // Job code can post on the worker's port, so what arrives is read, never trusted (wire-read.ts).
+      // Job code can post on the worker's port, so what arrives is read, never trusted (thread-read.ts).
       const read = readPoolWorkerMessage(message);
       if (typeof read === 'string') this.#finish({ kind: 'unreadable', why: read });
       else if (read.type === 'batch') this.#onBatch(read.items);

@@ -1,10 +1,10 @@
 /**
- * Inside a thread pool worker: the JSON text of the items it sends the host (protocol.ts PoolWorkerItem), written by
+ * Inside a thread pool worker: the JSON text of the items it sends the host (thread-protocol.ts PoolWorkerItem), written by
  * code job code cannot change. The channel's own objects are written here field by field, so no toJSON is looked up
  * for them (JSON.stringify of an array or object would ask Array.prototype and Object.prototype, which job code can
  * give one); the original JSON.stringify (worker-primordials.ts) only ever sees a primitive, or a value of the job's
  * own: a cache value or a resolver's specs, made JSON on its own so that what a toJSON does stays inside that value.
- * The host reads the text back with wire-read.ts.
+ * The host reads the text back with thread-read.ts.
  */
 import type { LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../../errors/index.js';

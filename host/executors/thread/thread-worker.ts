@@ -1,7 +1,7 @@
 /**
  * A worker of the thread executor's pool. It imports the bundle's main once (workerData.mainUrl), then serves MANY
  * runs at once: every batch from the host may start runs, abort runs and answer cache requests, and everything the
- * runs produce goes back in one batch per macrotask (see protocol.ts). Runs are concurrent, so console output and
+ * runs produce goes back in one batch per macrotask (see thread-protocol.ts). Runs are concurrent, so console output and
  * unhandled rejections find their run through AsyncLocalStorage. A class entry is instantiated once per worker.
  * Each result carries what its run used, measured here (worker-usage.ts).
  *
