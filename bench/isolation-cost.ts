@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileConfig } from '../host/config/index.js';
-import type { Executor, RunHooks, RunRequest } from '../host/loader/executor.js';
-import { createIsolateExecutor } from '../host/loader/isolate-executor.js';
-import { createThreadExecutor } from '../host/loader/thread-executor.js';
+import type { Executor, RunHooks, RunRequest } from '../host/executors/shared/executor.js';
+import { createIsolateExecutor } from '../host/executors/isolate/isolate-executor.js';
+import { createThreadExecutor } from '../host/executors/thread/thread-executor.js';
 import { silentLogger } from '../host/log/logger.js';
 
 type Kind = 'thread' | 'isolate';

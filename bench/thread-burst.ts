@@ -5,10 +5,10 @@
  * Run: node --no-node-snapshot --import tsx bench/thread-burst.ts [burstSize] [bursts]
  */
 import { performance } from 'node:perf_hooks';
-import type { RunHooks, RunOutcome, RunRequest } from '../host/loader/executor.js';
-import { createThreadExecutor, type ThreadExecutor } from '../host/loader/thread-executor.js';
+import type { RunHooks, RunOutcome, RunRequest } from '../host/executors/shared/executor.js';
+import { createThreadExecutor, type ThreadExecutor } from '../host/executors/thread/thread-executor.js';
 import { silentLogger } from '../host/log/logger.js';
-import { testConfig, threadRequest } from '../test/loader/helpers.js';
+import { testConfig, threadRequest } from '../test/executors/helpers.js';
 
 const burstSize = Number(process.argv[2] ?? 1000);
 const bursts = Number(process.argv[3] ?? 10);

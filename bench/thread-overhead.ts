@@ -4,9 +4,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { createThreadExecutor } from '../host/loader/thread-executor.js';
+import { createThreadExecutor } from '../host/executors/thread/thread-executor.js';
 import { silentLogger } from '../host/log/logger.js';
-import { fixtureDir, recordingHooks, testConfig, threadRequest } from '../test/loader/helpers.js';
+import { fixtureDir, recordingHooks, testConfig, threadRequest } from '../test/executors/helpers.js';
 
 const iterations = Number(process.argv[2] ?? 2000);
 

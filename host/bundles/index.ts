@@ -38,7 +38,7 @@ export interface BundleIntake {
 
 /**
  * Lists the jobs and resolvers a main module exports, or rejects with UNPROCESSABLE saying why it cannot load.
- * The loader implements it (host/loader/bundle-scanner.ts): it knows how each kind is loaded.
+ * The executors room implements it (host/executors/introspect/bundle-scanner.ts): it knows how each kind is loaded.
  */
 export type BundleScanner = (kind: 'thread' | 'module' | 'isolate', mainFile: string) => Promise<BundleExport[]>;
 

@@ -5,7 +5,7 @@
 import type { HostConfig } from '../config/index.js';
 import { hasCode, serializeError, unavailable, type SerializedError } from '../errors/index.js';
 import type { PathHider } from '../errors/server-paths.js';
-import type { RunOutcome } from '../loader/executor.js';
+import type { RunOutcome } from '../executors/shared/executor.js';
 import type { Logger } from '../log/logger.js';
 import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } from '../store/types.js';
 import type { BundleRuns } from './bundle-runs.js';

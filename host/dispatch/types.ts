@@ -1,6 +1,6 @@
 /** What dispatch needs from its surroundings, as interfaces, so it can be tested without the rest of the host. */
 import type { JobSpec, LogLevel } from '@jobcenter/job-api';
-import type { Executor } from '../loader/executor.js';
+import type { Executor } from '../executors/shared/executor.js';
 import type { BundleRecord, JobKind, JobRecord, RunTrigger } from '../store/types.js';
 
 export interface LogIndex {

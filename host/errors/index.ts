@@ -86,7 +86,7 @@ const stringify = JSON.stringify;
 /**
  * Never throws. Inside a worker the error is job code's: its fields may be getters that throw, or not text, and
  * Error.prepareStackTrace may be its own. Each field is read on its own and only text is kept. JSON.stringify is the
- * one this module found when it was loaded, before any job code (see loader/worker-primordials.ts).
+ * one this module found when it was loaded, before any job code (see executors/shared/worker-primordials.ts).
  */
 export function serializeError(err: unknown): SerializedError {
   if (!isError(err)) return { name: 'Error', message: typeof err === 'string' ? err : safeString(err) };

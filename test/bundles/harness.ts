@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBundleIntake } from '../../host/bundles/index.js';
-import { createBundleScanner } from '../../host/loader/bundle-scanner.js';
+import { createBundleScanner } from '../../host/executors/introspect/bundle-scanner.js';
 import type { BundleIntake } from '../../host/bundles/index.js';
 import { compileConfig } from '../../host/config/index.js';
 import type { HostConfig, HostOptions } from '../../host/config/index.js';

@@ -1,0 +1,125 @@
+/**
+ * The module contexts of the module executor: one per (project, bundle version, profile), each in its own worker. A context
+ * of a version that is no longer current is "retiring": it serves the runs already on it, then its onStop runs and
+ * its worker ends. A context that ended (crashed, killed, failed to boot) is replaced by a fresh one on next use.
+ * A blocked context (module-thread.ts) is retired too, and a fresh one takes the new runs, unless a context of the
+ * same version retired as blocked is still alive: then at most MAX_CONTEXTS live, and new runs wait on the blocked one.
+ */
+import type { Logger } from '../../log/logger.js';
+import type { ModuleWorkerData } from './module-protocol.js';
+import { ModuleThread } from './module-thread.js';
+
+export interface ContextKey {
+  readonly projectId: number;
+  readonly bundleId: number;
+  /** The job profile whose config the context was booted with (null: the manifest's, or none). */
+  readonly profile: string | null;
+}
+
+export interface ContextEntry extends ContextKey {
+  readonly thread: ModuleThread;
+  /** Runs holding this context (waiting for its boot or running on it). */
+  inFlight: number;
+  retiring: boolean;
+}
+
+export interface RegistrySettings {
+  readonly env: Readonly<Record<string, string>>;
+  readonly bootTimeoutMs: number;
+  /** How long a retiring context's onStop may take before its worker is terminated anyway. */
+  readonly stopGraceMs: number;
+  readonly logger: Logger;
+}
+
+/** Live contexts of one version (and profile) at most: the current one and one retired because it was blocked. */
+const MAX_CONTEXTS = 2;
+
+export class ContextRegistry {
+  readonly #entries = new Map<string, ContextEntry>();
+  /** Contexts retired because they were blocked, until they stop or end. */
+  readonly #blocked = new Set<ContextEntry>();
+  /** Stops under way (retired contexts), so close() can wait for them. */
+  readonly #stopping = new Set<Promise<void>>();
+  readonly #settings: RegistrySettings;
+
+  constructor(settings: RegistrySettings) {
+    this.#settings = settings;
+  }
+
+  /** The live context of this version, booting one when there is none; `current` false marks it retiring. */
+  acquire(key: ContextKey, boot: { data: ModuleWorkerData; memoryLimitMb: number }, current: boolean): ContextEntry {
+    const id = keyOf(key);
+    let entry = this.#entries.get(id);
+    if (entry && entry.thread.blocked && this.#blockedOf(key) + 1 < MAX_CONTEXTS) {
+      entry.retiring = true;
+      this.#blocked.add(entry);
+      entry = undefined;
+    }
+    if (!entry || entry.thread.state === 'ended') {
+      const logger = this.#settings.logger.child({ projectId: key.projectId, bundleId: key.bundleId, ...(key.profile === null ? {} : { profile: key.profile }) });
+      const thread = new ModuleThread({ ...boot, env: this.#settings.env, bootTimeoutMs: this.#settings.bootTimeoutMs, logger });
+      entry = { ...key, thread, inFlight: 0, retiring: false };
+      this.#entries.set(id, entry);
+    }
+    entry.inFlight++;
+    if (!current) entry.retiring = true;
+    return entry;
+  }
+
+  release(entry: ContextEntry): void {
+    entry.inFlight--;
+    if (entry.thread.state === 'ended') {
+      this.#forget(entry);
+      this.#blocked.delete(entry);
+    }
+    else if (entry.retiring && entry.inFlight === 0) this.#stop(entry, this.#settings.stopGraceMs);
+  }
+
+  /** Marks the project's contexts of other versions retiring; the idle ones stop now. */
+  retire(projectId: number, keepBundleId: number | null): Promise<void> {
+    const stops: Promise<void>[] = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.projectId !== projectId || entry.bundleId === keepBundleId) continue;
+      entry.retiring = true;
+      if (entry.inFlight === 0) stops.push(this.#stop(entry, this.#settings.stopGraceMs));
+    }
+    return Promise.all(stops).then(() => undefined);
+  }
+
+  /** Stops every context (onStop within graceMs each, in parallel), and waits for stops already under way. */
+  async stopAll(graceMs: number): Promise<void> {
+    const stops = [...this.#entries.values(), ...this.#blocked].map((entry) => this.#stop(entry, graceMs));
+    await Promise.all([...stops, ...this.#stopping]);
+  }
+
+  /** Live module workers (tests and metrics). */
+  threadCount(): number {
+    return [...this.#entries.values(), ...this.#blocked].filter((entry) => entry.thread.state !== 'ended').length;
+  }
+
+  #blockedOf(key: ContextKey): number {
+    let n = 0;
+    for (const entry of this.#blocked) if (keyOf(entry) === keyOf(key) && entry.thread.state !== 'ended') n++;
+    return n;
+  }
+
+  #stop(entry: ContextEntry, graceMs: number): Promise<void> {
+    this.#forget(entry);
+    this.#blocked.delete(entry);
+    const stopping = entry.thread.stop(graceMs).catch((err: unknown) => {
+      this.#settings.logger.warn('module context did not stop cleanly', { projectId: entry.projectId, err: String(err) });
+    });
+    this.#stopping.add(stopping);
+    void stopping.finally(() => this.#stopping.delete(stopping));
+    return stopping;
+  }
+
+  #forget(entry: ContextEntry): void {
+    const id = keyOf(entry);
+    if (this.#entries.get(id) === entry) this.#entries.delete(id);
+  }
+}
+
+function keyOf(key: ContextKey): string {
+  return `${key.projectId}:${key.bundleId}:${key.profile ?? ''}`;
+}

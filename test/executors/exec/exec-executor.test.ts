@@ -1,0 +1,251 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { RunOutcome, RunRequest } from '../../../host/executors/shared/executor.js';
+import { silentLogger } from '../../../host/log/logger.js';
+import { createExecExecutor, type ExecExecutor } from '../../../host/executors/exec/exec-executor.js';
+import { isAlive } from '../../helpers/processes.js';
+import { measured, recordingHooks, testConfig } from '../helpers.js';
+
+/** Fixtures stay in the source tree; compiled tests run from dist/test/runner. */
+function fixtureDir(name: string): string {
+  const near = fileURLToPath(new URL(`../../fixtures/runner/${name}`, import.meta.url));
+  return existsSync(near) ? near : fileURLToPath(new URL(`../../../../test/fixtures/runner/${name}`, import.meta.url));
+}
+
+let counter = 0;
+function execRequest(argv: string[], overrides: Partial<RunRequest> = {}): RunRequest {
+  counter++;
+  return {
+    runId: `10000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
+    job: { id: 9, name: 'nightly', project: 'ops', projectId: 2 },
+    kind: 'exec',
+    entry: argv,
+    params: { day: 'monday', n: 2 },
+    config: { greeting: 'hello there', 'db.url': 'mysql://x' },
+    scheduledAt: new Date('2025-02-03T04:05:06.000Z'),
+    attempt: 2,
+    fencingToken: 'f',
+    memoryLimitMb: null,
+    shell: false,
+    bundle: { id: 5, dir: fixtureDir('tools'), main: null },
+    ...overrides,
+  };
+}
+
+function assertFailed(outcome: RunOutcome): asserts outcome is Extract<RunOutcome, { ok: false }> {
+  assert.equal(outcome.ok, false, `expected a failure, got ${JSON.stringify(outcome)}`);
+}
+
+describe('exec executor', () => {
+  let executor: ExecExecutor;
+  const hostPassword = process.env.JOBCENTER_ADMIN_PASSWORD;
+  before(() => {
+    process.env.JOBCENTER_ADMIN_PASSWORD = 'host-secret';
+    executor = createExecExecutor({ config: testConfig({ killGraceMs: 300 }), logger: silentLogger });
+  });
+  after(async () => {
+    if (hostPassword === undefined) delete process.env.JOBCENTER_ADMIN_PASSWORD;
+    else process.env.JOBCENTER_ADMIN_PASSWORD = hostPassword;
+    await executor.close();
+  });
+
+  test('a command gets env, params, config and the run file, and its last stdout line is the result', async () => {
+    const hooks = recordingHooks();
+    const request = execRequest(['./report.sh', 'one', 'two']);
+    const outcome = await executor.execute(request, hooks);
+    assert.deepEqual(measured(outcome, false), { ok: true, result: 'partial last line' });
+    const text = hooks.lines.map((l) => `${l.level} ${l.message}`);
+    assert.ok(text.includes(`info cwd=${fixtureDir('tools')}`), text.join('\n'));
+    assert.ok(text.includes('info args=one two'));
+    assert.ok(text.includes(`info run=${request.runId} job=9 name=nightly project=ops`));
+    assert.ok(text.includes('info attempt=2 scheduled=2025-02-03T04:05:06.000Z'));
+    assert.ok(text.includes('info params={"day":"monday","n":2}'));
+    assert.ok(text.includes('info greeting=hello there dbUrl=mysql://x'));
+    assert.ok(text.includes('info secret=none'));
+    assert.ok(text.includes('warn a warning'));
+    const file = JSON.parse(text.find((l) => l.startsWith('info file='))!.slice('info file='.length));
+    assert.deepEqual(file, {
+      runId: request.runId,
+      job: { id: 9, name: 'nightly', project: 'ops' },
+      params: { day: 'monday', n: 2 },
+      config: { greeting: 'hello there', 'db.url': 'mysql://x' },
+      scheduledAt: '2025-02-03T04:05:06.000Z',
+      attempt: 2,
+    });
+    assert.equal(typeof hooks.startedAt, 'number');
+  });
+
+  test('a command without a bundle runs in a temporary folder that is removed afterwards', async () => {
+    const hooks = recordingHooks();
+    const outcome = await executor.execute(execRequest(['/bin/sh', '-c', 'pwd; ls "$JOBCENTER_CONFIG_FILE"'], { bundle: null }), hooks);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    const cwd = hooks.lines[0].message;
+    assert.match(cwd, /jobcenter-run-/);
+    assert.equal(existsSync(cwd), false);
+  });
+
+  test('a non-zero exit fails with the code and the last stderr line', async () => {
+    const outcome = await executor.execute(execRequest(['./fail.sh']), recordingHooks());
+    assertFailed(outcome);
+    assert.equal(outcome.aborted, false);
+    assert.equal(outcome.error.message, 'exited with code 3: disk is full');
+  });
+
+  test('a missing executable fails with a message naming the command', async () => {
+    const outcome = await executor.execute(execRequest(['./no-such-tool', 'x']), recordingHooks());
+    assertFailed(outcome);
+    assert.equal(outcome.error.message, 'command not found: ./no-such-tool');
+    assert.equal(outcome.error.code, 'ENOENT');
+  });
+
+  test('a file without the execute bit fails with a message naming the command', async () => {
+    const outcome = await executor.execute(execRequest(['./not-executable.sh']), recordingHooks());
+    assertFailed(outcome);
+    assert.match(outcome.error.message, /not executable.*\.\/not-executable\.sh/);
+  });
+
+  test('a command killed by a signal says which', async () => {
+    const outcome = await executor.execute(execRequest(['/bin/sh', '-c', 'kill -USR1 $$']), recordingHooks());
+    assertFailed(outcome);
+    assert.equal(outcome.error.message, 'killed by SIGUSR1');
+  });
+
+  test('shell mode runs the joined argv through /bin/sh', async () => {
+    const hooks = recordingHooks();
+    const outcome = await executor.execute(execRequest(['echo', '$JOBCENTER_JOB_NAME', '|', 'tr', 'a-z', 'A-Z'], { shell: true }), hooks);
+    assert.deepEqual(measured(outcome, false), { ok: true, result: 'NIGHTLY' });
+  });
+
+  test('50 MB of stdout is streamed as lines without growing host memory', async (t) => {
+    let lines = 0;
+    let bytes = 0;
+    const hooks = recordingHooks();
+    hooks.log = (_level, message) => {
+      lines++;
+      bytes += message.length;
+    };
+    const rssBefore = process.memoryUsage().rss;
+    const outcome = await executor.execute(execRequest([process.execPath, './flood.js']), hooks);
+    const rssGrowth = process.memoryUsage().rss - rssBefore;
+    assert.deepEqual(measured(outcome, false), { ok: true, result: 'flood done' });
+    assert.equal(lines, 50 * 1024 + 1);
+    assert.ok(bytes > 50 * 1024 * 1023);
+    assert.ok(rssGrowth < 150 * 1024 * 1024, `rss grew by ${Math.round(rssGrowth / 1048576)} MB`);
+    t.diagnostic(`50 MB flood: host rss grew by ${Math.round(rssGrowth / 1048576)} MB`);
+  });
+
+  test('a kill stops the whole process group, grandchildren included', async () => {
+    const hooks = recordingHooks();
+    const running = executor.execute(execRequest(['/bin/sh', '-c', 'sleep 30 & echo $!; sleep 30; wait']), hooks);
+    const deadline = Date.now() + 5_000;
+    while (hooks.lines.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const grandchild = Number(hooks.lines[0]?.message);
+    assert.ok(grandchild > 0, 'the background sleep printed its pid');
+    hooks.controller.abort(new Error('killed by admin'));
+    const outcome = await running;
+    assertFailed(outcome);
+    assert.equal(outcome.aborted, true);
+    assert.match(outcome.error.message, /killed by SIGTERM after abort: killed by admin/);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(isAlive(grandchild), false);
+  });
+
+  test('a command that ignores SIGTERM is killed with SIGKILL after the grace', async () => {
+    const hooks = recordingHooks();
+    const running = executor.execute(execRequest(['/bin/sh', '-c', "trap '' TERM; echo ready; while true; do sleep 0.05; done"]), hooks);
+    const deadline = Date.now() + 5_000;
+    while (hooks.lines.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    hooks.controller.abort(new Error('timeout'));
+    const outcome = await running;
+    assertFailed(outcome);
+    assert.equal(outcome.aborted, true);
+    assert.match(outcome.error.message, /SIGKILL/);
+  });
+
+  test('processes a command leaves in the background die when it exits', async () => {
+    const hooks = recordingHooks();
+    const outcome = await executor.execute(execRequest(['/bin/sh', '-c', 'sleep 30 > /dev/null 2>&1 & echo $!']), hooks);
+    assert.equal(outcome.ok, true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(isAlive(Number((outcome as { result: string }).result)), false);
+  });
+
+  test("a run's CPU time counts every child its command waited for, however short-lived", async () => {
+    // Five children one after another, each burning 100 ms of its own CPU and printing its total (start-up included).
+    const burn = 'let u = 0; while ((u = (process.cpuUsage().user + process.cpuUsage().system) / 1000) < 100); console.log(u)';
+    const hooks = recordingHooks();
+    const outcome = await executor.execute(execRequest(['/bin/sh', '-c', 'for i in 1 2 3 4 5; do "$0" -e "$1"; done', process.execPath, burn]), hooks);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    const children = hooks.lines.map((line) => Number(line.message));
+    assert.equal(children.length, 5);
+    const total = children.reduce((sum, ms) => sum + ms, 0);
+    // Missed at most: what the group used after its last sample (one period, 100 ms). Added: the shell, and each
+    // child's exit after it printed (~25 ms of Node shutting down).
+    assert.ok(outcome.cpuMs! >= total - 100 && outcome.cpuMs! <= total + 300, `cpuMs ${outcome.cpuMs} is about the ${total} ms the children used`);
+  });
+
+  test("a run's memory sums the processes of its group", async () => {
+    const hold = 'const held = Buffer.alloc(48 * 1048576, 1); setTimeout(() => console.log(held.length), 600)';
+    const outcome = await executor.execute(execRequest(['/bin/sh', '-c', '"$0" -e "$1" & "$0" -e "$1" & wait', process.execPath, hold]), recordingHooks());
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    // Each child holds 48 MiB (plus Node itself): more than 96 MiB is only reached by adding them up.
+    assert.ok(outcome.peakMemoryMb! > 96, `peakMemoryMb ${outcome.peakMemoryMb} adds both children up`);
+  });
+});
+
+describe('exec executor shutdown', () => {
+  test('close kills running groups and their runs end as aborted', async () => {
+    const executor = createExecExecutor({ config: testConfig(), logger: silentLogger });
+    const hooks = recordingHooks();
+    const running = executor.execute(execRequest(['/bin/sh', '-c', 'echo up; sleep 30']), hooks);
+    const deadline = Date.now() + 5_000;
+    while (hooks.lines.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(executor.runningCount(), 1);
+    await executor.close();
+    const outcome = await running;
+    assertFailed(outcome);
+    assert.equal(outcome.aborted, true);
+    assert.equal(executor.runningCount(), 0);
+  });
+});
+
+describe('exec containment choice', () => {
+  test('an unknown containment is refused, naming the choices', () => {
+    assert.throws(() => testConfig({ execContainment: 'jail' as never }), /execContainment \(JOBCENTER_EXEC_CONTAINMENT\) must be auto, cgroup, pid-namespace, process-group, got "jail"/);
+  });
+
+  test('under a PID namespace, a setsid grandchild dies with its command, and a signal that ended the command is named', async () => {
+    const executor = createExecExecutor({ config: testConfig({ execContainment: 'pid-namespace' }), logger: silentLogger });
+    try {
+      assert.equal(executor.containment, 'pid-namespace');
+      const hooks = recordingHooks();
+      const leave = "setsid sh -c 'read pid rest < /proc/self/stat; echo $pid; exec sleep 30' & sleep 0.3";
+      const outcome = await executor.execute(execRequest(['/bin/sh', '-c', leave]), hooks);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      const grandchild = Number(hooks.lines[0]?.message);
+      assert.ok(grandchild > 0, 'the grandchild printed its pid');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(isAlive(grandchild), false);
+      const killed = await executor.execute(execRequest(['/bin/sh', '-c', 'kill -USR1 $$']), recordingHooks());
+      assertFailed(killed);
+      assert.equal(killed.error.code, 'SIGUSR1');
+      assert.match(killed.error.message, /^killed by SIGUSR1 \(exit status 138 of the PID namespace's init\)/);
+    } finally {
+      await executor.close();
+    }
+  });
+
+  test('a memory limit the containment cannot apply is said in the run log', async () => {
+    const executor = createExecExecutor({ config: testConfig({ execContainment: 'process-group' }), logger: silentLogger });
+    try {
+      const hooks = recordingHooks();
+      const outcome = await executor.execute(execRequest(['/bin/sh', '-c', 'echo ran'], { memoryLimitMb: 64 }), hooks);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.ok(hooks.lines.some((l) => l.level === 'warn' && /memoryLimitMb 64 is not applied: exec containment "process-group"/.test(l.message)), JSON.stringify(hooks.lines));
+    } finally {
+      await executor.close();
+    }
+  });
+});
