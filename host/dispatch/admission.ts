@@ -2,10 +2,9 @@
  * Admission: the concurrency decision for each fire (start, queue behind the running run, or skip), the WAIT
  * queues, the runs that hold a slot while they run, and the start of a run once its row allows it.
  *
- * The one rule of dispatch lives in `start`, the only door into a run's life: a run starts only with its row
- * committed. A row written here (`fire`) or planned ahead (fire-planner.ts) reaches `start` only after its insert
- * committed; a row that waited in a WAIT queue has its RUNNING write go first when it starts (run-life.ts `start`),
- * and the run writer commits rows in order, so that write comes after the insert.
+ * `start` is the door into a run's life: it takes only a `CommittedRow` (types.ts, where the rule "a run's row is
+ * committed before the run starts" is stated and enforced), or the `QueuedRow` of a WAIT fire whose run goes after
+ * its RUNNING write commits.
  */
 import { serializeError, type SerializedError } from '../errors/index.js';
 import type { RunRecord, RunStatus } from '../store/types.js';
@@ -14,11 +13,11 @@ import type { FireReport } from './fire-report.js';
 import { JobSlots } from './job-slots.js';
 import { prepareRun } from './run-life.js';
 import { skipError, type RunRows } from './run-rows.js';
-import type { AbortReason, ActiveRun, DispatcherDeps, FireRequest, PreparedRun, RunEnd } from './types.js';
+import type { AbortReason, ActiveRun, CommittedRow, DispatcherDeps, FireRequest, PreparedRun, QueuedRow, RunEnd } from './types.js';
 
 export interface Queued {
   request: FireRequest;
-  row: RunRecord;
+  row: CommittedRow | QueuedRow;
   /** A planned fire that waits for its turn already prepared. */
   prepared?: PreparedRun;
 }
@@ -63,10 +62,10 @@ export class Admission {
     if (admission === 'skip' || admission === 'queue-full') {
       row.endedAt = new Date();
       row.error = skipError(admission, job);
-      return this.rows.insert(row).then((ok) => (ok ? { runId: row.runId, status: row.status } : null));
+      return this.rows.insert(row).then((committed) => (committed ? { runId: row.runId, status: row.status } : null));
     }
     if (admission === 'queue') {
-      this.slots.enqueue(job.id, { request, row });
+      this.slots.enqueue(job.id, { request, row: this.rows.queued(row) });
       this.queuedJobOf.set(row.runId, job.id);
     }
     // A run whose executor prepares (thread, isolate) is prepared (code resolved, worker or context taken) while its
@@ -77,8 +76,8 @@ export class Admission {
     // Tracked, so a stop that begins while the row is being written waits for it, and for what follows.
     const inserted = this.rows.insert(row);
     this.book.track(inserted);
-    const ok = await inserted;
-    if (ok && admission === 'start' && !this.book.accepting) {
+    const committed = await inserted;
+    if (committed && admission === 'start' && !this.book.accepting) {
       // The host began to stop while the row was written: the run does not start, and its row says so.
       this.book.track(prepared?.cancel() ?? Promise.resolve());
       this.slots.release(job.id);
@@ -87,7 +86,7 @@ export class Admission {
       this.book.track(this.rows.record({ runId: row.runId, status: 'INTERRUPTED', startedAt: null, endedAt: new Date(), error }));
       return { runId: row.runId, status: row.status };
     }
-    if (!ok) {
+    if (!committed) {
       if (admission === 'queue') {
         this.slots.dequeue(job.id, (q) => q.row.runId === row.runId);
         this.queuedJobOf.delete(row.runId);
@@ -97,12 +96,12 @@ export class Admission {
       }
       return null;
     }
-    if (admission === 'start') this.book.track(this.start(request, row, prepared));
+    if (admission === 'start') this.book.track(this.start(request, committed, prepared));
     return { runId: row.runId, status: row.status };
   }
 
   /** The concurrency decision for a row that is already committed as QUEUED; a started row joins `started`. */
-  launch(request: FireRequest, row: RunRecord, started: RunRecord[], prepared?: PreparedRun): void {
+  launch(request: FireRequest, row: CommittedRow, started: RunRecord[], prepared?: PreparedRun): void {
     const { job } = request;
     const admission = this.slots.admit(job.id, job.concurrency, job.maxQueue);
     if (admission === 'start') {
@@ -166,8 +165,8 @@ export class Admission {
     await this.deps.store.runWriter.update({ runId: queued.row.runId, status, endedAt: new Date(), error });
   }
 
-  /** The only door into a run's life; see the header for why its row is committed by now. */
-  private async start(request: FireRequest, row: RunRecord, prepared?: PreparedRun): Promise<void> {
+  /** The only door into a run's life: its row is committed (see the header). */
+  private async start(request: FireRequest, row: CommittedRow | QueuedRow, prepared?: PreparedRun): Promise<void> {
     const { job } = request;
     try {
       const run = prepared ?? prepareRun(this.deps, request, row);

@@ -6,8 +6,9 @@
  * One scheduled fire, through the room:
  * 1. scheduler/scheduler.ts wakes ahead of the fire time; services/engine.ts hands the fire to `Dispatcher.plan`.
  * 2. fire-planner.ts `plan` writes the row as QUEUED (run-rows.ts `insert`, through the store's run writer) and, once
- *    it is committed, prepares the run (run-life.ts `prepareRun`: code and config resolved, handed to the executor
- *    behind a closed gate). A timer per fire time holds the group.
+ *    it is committed (a `CommittedRow`, types.ts: the one place of "the row is committed before the run starts"),
+ *    prepares the run (run-life.ts `prepareRun`: code and config resolved, handed to the executor behind a closed
+ *    gate). A timer per fire time holds the group.
  * 3. At the fire time, fire-planner.ts `launchGroup` checks the job is still the one planned and calls admission.ts
  *    `launch`: the concurrency decision (job-slots.ts) starts, queues or skips it.
  * 4. admission.ts `start`, the one door into a run's life, calls run-life.ts `start`: the gate opens and the

@@ -11,7 +11,7 @@ import type { FireReport } from './fire-report.js';
 import type { MissedFires } from './missed-fires.js';
 import { prepareRun } from './run-life.js';
 import type { RunRows } from './run-rows.js';
-import type { AbortReason, DispatcherDeps, FireRequest, PreparedRun } from './types.js';
+import type { AbortReason, CommittedRow, DispatcherDeps, FireRequest, PreparedRun } from './types.js';
 
 /**
  * A fire whose row is written ahead of its fire time and whose run is then prepared (code resolved, handed to its
@@ -20,10 +20,10 @@ import type { AbortReason, DispatcherDeps, FireRequest, PreparedRun } from './ty
 interface Planned {
   request: FireRequest;
   row: RunRecord;
-  /** Resolves once the row is written (true) or refused (false), with the run prepared when written. */
-  written: Promise<boolean>;
-  /** Set when `written` has settled: lets the fire time skip a microtask per fire. */
-  ok: boolean | null;
+  /** Resolves once the row is committed (with it) or refused (null), with the run prepared when committed. */
+  written: Promise<CommittedRow | null>;
+  /** Set when `written` has settled (undefined before): lets the fire time skip a microtask per fire. */
+  committed: CommittedRow | null | undefined;
   prepared: PreparedRun | null;
 }
 
@@ -84,13 +84,13 @@ export class FirePlanner {
         continue;
       }
       const row = this.rows.newRow(request, 'QUEUED');
-      const planned: Planned = { request, row, written: Promise.resolve(false), ok: null, prepared: null };
-      planned.written = this.rows.insert(row).then((ok) => {
-        planned.ok = ok;
+      const planned: Planned = { request, row, written: Promise.resolve(null), committed: undefined, prepared: null };
+      planned.written = this.rows.insert(row).then((committed) => {
+        planned.committed = committed;
         // ALLOW never queues or skips: the run will start at its fire time, so its executor may take it now.
         const startAt = job.concurrency === 'ALLOW' ? fireAt : undefined;
-        if (ok && this.book.accepting) planned.prepared = prepareRun(this.deps, request, row, startAt);
-        return ok;
+        if (committed && this.book.accepting) planned.prepared = prepareRun(this.deps, request, committed, startAt);
+        return committed;
       });
       const group = groups.get(fireAt.getTime());
       if (group) group.push(planned);
@@ -171,7 +171,7 @@ export class FirePlanner {
     for (let i = 0; i < dropped.length; i++) {
       const end = ends[i];
       if (end) this.book.track(end.written);
-      else if (dropped[i]!.ok) unstarted.push(dropped[i]!.row.runId);
+      else if (dropped[i]!.committed) unstarted.push(dropped[i]!.row.runId);
     }
     await this.rows.discard(unstarted);
   }
@@ -192,19 +192,19 @@ export class FirePlanner {
     const gone: Planned[] = [];
     const started: RunRecord[] = [];
     for (const planned of group) {
-      // Almost always written long ago; awaiting keeps "the row is committed before the run starts" true.
-      const ok = planned.ok ?? (await planned.written);
-      if (!ok) continue;
-      const job = current(planned.row.jobId);
+      // Almost always committed long ago; only a committed row may start (admission.ts start).
+      const row = planned.committed === undefined ? await planned.written : planned.committed;
+      if (!row) continue;
+      const job = current(row.jobId);
       if (!job || !this.book.accepting) gone.push(planned);
       else if (job === planned.request.job || (planned.prepared && planned.request.job.concurrency === 'ALLOW')) {
         // A run already handed to its executor (ALLOW) keeps the definition it was planned with: a change applies
         // from the next fire (calling it off now could race its start).
-        this.admission.launch(planned.request, planned.row, started, planned.prepared ?? undefined);
+        this.admission.launch(planned.request, row, started, planned.prepared ?? undefined);
       } else {
         // The job changed since its fire was planned: the run starts from the job as it is now.
         this.book.track(planned.prepared?.cancel() ?? Promise.resolve());
-        this.admission.launch({ ...planned.request, job }, planned.row, started);
+        this.admission.launch({ ...planned.request, job }, row, started);
       }
     }
     if (started.length > 0) {

@@ -7,12 +7,12 @@ import type { JobRecord, RetryPolicy, RunRecord } from '../store/types.js';
 import type { Admission } from './admission.js';
 import type { Bookkeeping } from './bookkeeping.js';
 import type { RunRows } from './run-rows.js';
-import type { FireRequest, RunEnd } from './types.js';
+import type { CommittedRow, FireRequest, RunEnd } from './types.js';
 
 interface Waiting {
   timer: NodeJS.Timeout;
   request: FireRequest;
-  row: RunRecord;
+  row: CommittedRow;
 }
 
 export class Retries {
@@ -43,13 +43,13 @@ export class Retries {
     const retry: FireRequest = { ...request, trigger: 'RETRY', attempt: attempt + 1 };
     const row = this.rows.newRow(retry, 'QUEUED');
     row.notBefore = new Date(Date.now() + retryDelay(policy, attempt));
-    this.book.track(this.rows.insert(row).then((ok) => ok && this.book.accepting && this.wait(retry, row)));
+    this.book.track(this.rows.insert(row).then((committed) => committed && this.book.accepting && this.wait(retry, committed)));
   }
 
   /** A retry whose row a stopped host left QUEUED with its notBefore: it runs then (at once when that has passed). */
   resume(job: JobRecord, row: RunRecord): void {
     const params = row.params === null ? undefined : row.params;
-    this.wait({ job, trigger: row.trigger, scheduledAt: row.scheduledAt, attempt: row.attempt, params }, row);
+    this.wait({ job, trigger: row.trigger, scheduledAt: row.scheduledAt, attempt: row.attempt, params }, this.rows.stored(row));
   }
 
   kill(runId: string): boolean {
@@ -68,7 +68,7 @@ export class Retries {
   }
 
   /** Holds a written QUEUED row until its notBefore, then makes the concurrency decision as for a planned fire. */
-  private wait(request: FireRequest, row: RunRecord): void {
+  private wait(request: FireRequest, row: CommittedRow): void {
     const timer = setTimeout(() => {
       this.waiting.delete(row.runId);
       const started: RunRecord[] = [];

@@ -9,12 +9,26 @@ import type { PathHider } from '../errors/server-paths.js';
 import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest, RunUsage } from '../loader/executor.js';
 import type { RunRecord, RunStatus } from '../store/types.js';
 import type { BundleUser } from './bundle-runs.js';
-import type { AbortReason, ActiveRun, DispatcherDeps, FireRequest, LogIndex, PreparedRun, RunEnd, RunLogWriter, RunTarget } from './types.js';
+import type {
+  AbortReason,
+  ActiveRun,
+  CommittedRow,
+  DispatcherDeps,
+  FireRequest,
+  LogIndex,
+  PreparedRun,
+  RunEnd,
+  RunLogWriter,
+  RunTarget,
+} from './types.js';
 
 /**
  * Everything a run needs before its start: the job's code and config, the executor's own preparation. `deps` is
  * the dispatcher's own, shared by every run (a copy of it per run was garbage made on every fire).
  */
+export function prepareRun(deps: DispatcherDeps, request: FireRequest, row: RunRecord): PreparedRun;
+/** A run its executor may start on its own at `startAt` (a planned ALLOW fire): only on a committed row. */
+export function prepareRun(deps: DispatcherDeps, request: FireRequest, row: CommittedRow, startAt: Date | undefined): PreparedRun;
 export function prepareRun(deps: DispatcherDeps, request: FireRequest, row: RunRecord, startAt?: Date): PreparedRun {
   return new RunExecution(deps, request, row, startAt);
 }

@@ -7,7 +7,7 @@ import { hasCode, serializeError, type SerializedError } from '../errors/index.j
 import type { JobRecord, RunRecord, RunStatus, RunUpdate } from '../store/types.js';
 import type { Bookkeeping } from './bookkeeping.js';
 import { RunIds } from './run-id.js';
-import type { DispatcherDeps, FireRequest } from './types.js';
+import type { CommittedRow, DispatcherDeps, FireRequest, QueuedRow } from './types.js';
 
 /** How long after its start a planned run's RUNNING state is written, if it is still running then. */
 const RUNNING_WRITE_DELAY_MS = 250;
@@ -48,16 +48,26 @@ export class RunRows {
     };
   }
 
-  /** Resolves once the row is committed (true), or refused: a duplicate fire, or a write that failed (false). */
-  async insert(row: RunRecord): Promise<boolean> {
+  /** Resolves with the row once it is committed, or with null when refused: a duplicate fire, or a failed write. */
+  async insert(row: RunRecord): Promise<CommittedRow | null> {
     try {
       await this.deps.store.runWriter.insert(row);
-      return true;
+      return row as CommittedRow;
     } catch (err) {
-      if (hasCode(err, 'DUPLICATE_FIRE')) return false;
+      if (hasCode(err, 'DUPLICATE_FIRE')) return null;
       this.deps.logger.error('could not record a run', { runId: row.runId, jobId: row.jobId, error: serializeError(err).message });
-      return false;
+      return null;
     }
+  }
+
+  /** A row read back from the database (a retry a stopped host left QUEUED). */
+  stored(row: RunRecord): CommittedRow {
+    return row as CommittedRow;
+  }
+
+  /** A QUEUED row whose insert was just handed to the writer (see QueuedRow). */
+  queued(row: RunRecord): QueuedRow {
+    return row as QueuedRow;
   }
 
   async record(update: RunUpdate): Promise<void> {

@@ -100,3 +100,21 @@ export interface PreparedRun {
    */
   cancel(reason?: AbortReason): Promise<RunEnd | null>;
 }
+
+declare const committed: unique symbol;
+declare const writesFirst: unique symbol;
+
+/**
+ * A run row the database has committed. Only `RunRows` (run-rows.ts) makes one: `insert`, once the insert is
+ * committed, and `stored`, for a row read back from the database. This is where "a run's row is committed before
+ * the run starts" is enforced: a run starts only on one, at admission.ts `start` (the gate opens), or at its
+ * `startAt` by its executor's own timer, which only a run prepared on a committed row has (run-life.ts `prepareRun`).
+ */
+export type CommittedRow = RunRecord & { readonly [committed]: true };
+
+/**
+ * The row of a WAIT fire queued while its insert is in the run writer: its run may get its turn before that insert
+ * is committed. Such a run goes only once its RUNNING write is committed (run-life.ts `start`, a row without
+ * startedAt), and the writer commits a run's writes in order (store/run-writer.ts), so the insert is committed then.
+ */
+export type QueuedRow = RunRecord & { readonly startedAt: null; readonly [writesFirst]: true };
