@@ -4,7 +4,8 @@
  * `Dispatcher` is the room's facade: the rest of the host sees only it (and types.ts).
  *
  * One scheduled fire, through the room:
- * 1. scheduler/scheduler.ts wakes ahead of the fire time; services/engine.ts hands the fire to `Dispatcher.plan`.
+ * 1. scheduler/scheduler.ts wakes `leadMs` ahead of the fire time and hands the fire to services/engine.ts, which
+ *    takes the job's record (scheduler/scheduled-jobs.ts `handOver`) and calls `Dispatcher.plan`.
  * 2. fire-planner.ts `plan` writes the row as QUEUED (run-rows.ts `insert`, through the store's run writer) and, once
  *    it is committed (a `CommittedRow`, types.ts: the one place of "the row is committed before the run starts"),
  *    prepares the run (run-life.ts `prepareRun`: code and config resolved, handed to the executor behind a closed
@@ -16,8 +17,9 @@
  * 5. The executor's outcome ends the run (run-life.ts `#finish`): log index, final status, the final row queued.
  * 6. admission.ts gives back the job's slot (starting the next queued run) and hands the end to retries.ts, which
  *    writes a RETRY row with its backoff when the job's policy says so.
- * A manual run, a retry and a catch-up run take `fire` instead of steps 1-3: admission.ts `fire` writes the row and
- * starts the run once it is committed.
+ * A manual, catch-up or RECOVERY run takes `fire` instead of steps 1-3: admission.ts `fire` makes the concurrency
+ * decision, writes the row and starts the run once it is committed. A retry's row waits out its backoff in
+ * retries.ts, then goes to admission.ts `launch` as in step 3.
  */
 import { unavailable } from '../errors/index.js';
 import type { JobRecord, RunRecord, RunStatus } from '../store/types.js';
