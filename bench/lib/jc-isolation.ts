@@ -56,7 +56,7 @@ export async function jobCenterIsolation(opts: IsolationOptions): Promise<Sample
     const samples: number[] = [];
     for (let i = 0; i < opts.runs; i++) samples.push(await runOnce(bench.host, job));
     const q = quantiles(samples);
-    // A run is over once its final row is queued (run-execution.ts): commit the last one before counting.
+    // A run is over once its final row is queued (dispatch/run-life.ts): commit the last one before counting.
     await bench.host.parts.store.runWriter.flush();
     const row = (await bench.host.parts.store.runs.countByStatus(job.id)).SUCCEEDED;
     const metrics: Record<string, number> = { p50Us: q.p50 * 1000, p99Us: q.p99 * 1000, succeeded: row };

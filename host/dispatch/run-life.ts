@@ -7,45 +7,28 @@ import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
 import type { PathHider } from '../errors/server-paths.js';
 import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest, RunUsage } from '../executors/shared/executor.js';
-import type { RunRecord } from '../store/types.js';
+import type { RunRecord, RunStatus } from '../store/types.js';
 import type { BundleUser } from './bundle-runs.js';
-import { finalStatus, type AbortReason, type DispatcherDeps } from './dispatcher.js';
-import type { FireRequest, LogIndex, RunLogWriter, RunTarget } from './types.js';
-
-export interface ActiveRun {
-  runId: string;
-  jobId: number;
-  abort(reason: AbortReason): void;
-}
-
-/** How the run ended, for the retry decision. */
-export interface RunEnd {
-  status: RunRecord['status'];
-  error: SerializedError | null;
-  /** Settles once the final row is committed (failures are logged, never thrown). */
-  written: Promise<void>;
-}
-
-/**
- * A run whose code is resolved and handed to its executor ahead of its start: what is left for `start` is to
- * open the gate (thread runs: one message item to a worker), which keeps a burst of planned fires cheap at their
- * fire time.
- */
-export interface PreparedRun {
-  /** Starts the run now; resolves once its final row is queued. */
-  start(register: (run: ActiveRun) => void): Promise<RunEnd>;
-  /**
-   * Calls the run off. Resolves with null when it never started: the executor let go of what it prepared and nothing
-   * was written. A run its executor had already started on its own (a planned ALLOW run handed over ahead of its
-   * time) is aborted for `reason` instead and ends like any run, with its final row: its end is returned.
-   */
-  cancel(reason?: AbortReason): Promise<RunEnd | null>;
-}
+import type {
+  AbortReason,
+  ActiveRun,
+  CommittedRow,
+  DispatcherDeps,
+  FireRequest,
+  LogIndex,
+  PreparedRun,
+  RunEnd,
+  RunLogWriter,
+  RunTarget,
+} from './types.js';
 
 /**
  * Everything a run needs before its start: the job's code and config, the executor's own preparation. `deps` is
  * the dispatcher's own, shared by every run (a copy of it per run was garbage made on every fire).
  */
+export function prepareRun(deps: DispatcherDeps, request: FireRequest, row: RunRecord): PreparedRun;
+/** A run its executor may start on its own at `startAt` (a planned ALLOW fire): only on a committed row. */
+export function prepareRun(deps: DispatcherDeps, request: FireRequest, row: CommittedRow, startAt: Date | undefined): PreparedRun;
 export function prepareRun(deps: DispatcherDeps, request: FireRequest, row: RunRecord, startAt?: Date): PreparedRun {
   return new RunExecution(deps, request, row, startAt);
 }
@@ -279,6 +262,17 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
     });
     return { status: row.status, error, written: recorded };
   }
+}
+
+/** Maps an outcome and the reason of an abort to the run's final status. */
+export function finalStatus(outcome: RunOutcome, abortReason: AbortReason | null): RunStatus {
+  if (outcome.ok) return 'SUCCEEDED';
+  if (outcome.aborted || abortReason) {
+    if (abortReason === 'timeout') return 'TIMED_OUT';
+    if (abortReason === 'shutdown') return 'INTERRUPTED';
+    return 'KILLED';
+  }
+  return outcome.interrupted ? 'INTERRUPTED' : 'FAILED';
 }
 
 function runRequest(config: HostConfig, request: FireRequest, row: RunRecord, target: RunTarget): RunRequest {
