@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'no
 import path from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import { cgroupMounts, killAllIn, ownCgroups, pidsIn, readText, startTimeOf, tryRmdir } from '../shared/cgroups.js';
-import type { CellReport, Containment, RunCell } from './containment.js';
+import type { CellReport, Containment, RunCell } from './cell.js';
 
 const PREFIX = 'jobcenter-exec-';
 const NAME = /^jobcenter-exec-(\d+)-(\d+)-[0-9a-f]+$/;

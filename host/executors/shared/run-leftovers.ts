@@ -16,7 +16,6 @@ import timers from 'node:timers';
 import timersPromises from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { containChildren, type RunChildren } from './worker-children.js';
-import type { RunChannel } from './worker-context.js';
 import { settle } from './worker-primordials.js';
 
 type Timer = NodeJS.Timeout | NodeJS.Immediate;
@@ -44,10 +43,16 @@ interface RunLeftovers {
   children: RunChildren | null;
 }
 
-const byRun = new WeakMap<RunChannel, RunLeftovers>();
+/** What leftovers need of a run's channel (worker-context.ts RunChannel is one): its id, and its log for the warnings. */
+export interface LeftoverRun {
+  readonly context: { readonly runId: string };
+  log(level: 'warn', message: string): void;
+}
+
+const byRun = new WeakMap<LeftoverRun, RunLeftovers>();
 let installed = false;
 
-function leftoversOf(run: RunChannel): RunLeftovers {
+function leftoversOf(run: LeftoverRun): RunLeftovers {
   let record = call(weakOps.get, byRun, run) as RunLeftovers | undefined;
   if (record === undefined) {
     record = { timers: null, promiseAbort: null, pendingPromises: 0, children: null };
@@ -85,7 +90,7 @@ function calledByNode(wrapper: (...args: never[]) => unknown): boolean {
  * Replaces the worker's timer globals, node:timers and node:timers/promises exports and ChildProcess spawning.
  * `current`: the channel of the run whose code is executing, or null. Call once, before the bundle is imported.
  */
-export function trackLeftovers(current: () => RunChannel | null): void {
+export function trackLeftovers(current: () => LeftoverRun | null): void {
   if (installed) return;
   installed = true;
   const original = { setTimeout, setInterval, setImmediate, clearTimeout, clearInterval, clearImmediate };
@@ -165,7 +170,7 @@ export function trackLeftovers(current: () => RunChannel | null): void {
 }
 
 /** At a run's end: clears its pending timers and ends its child processes, one log line for each that it had. */
-export function endRunLeftovers(run: RunChannel): void {
+export function endRunLeftovers(run: LeftoverRun): void {
   const record = call(weakOps.get, byRun, run) as RunLeftovers | undefined;
   if (record === undefined) return;
   call(weakOps.delete, byRun, run);
