@@ -1,9 +1,13 @@
-// Checks the shape of host/: no import cycle between its .ts files.
+// Checks the shape of host/ (issue 24; docs/architecture.md says why):
+// - no import cycle between its .ts files;
+// - no file under host/web/ imports host/store/ (the web goes through services and the domain);
+// - no executor kind (host/executors/thread, module, isolate, exec) imports another kind's folder, and
+//   host/executors/shared/ imports no kind.
 // Plain Node, no dependencies. It reads the specifiers of `import … from`, `export … from`, side-effect imports
 // (`import './x.js'`) and `import('./x.js')` in every .ts file under host/, keeping relative ones only. Type-only
 // imports count too (`import type`, `export type … from`): a cycle of types is still a circle a reader has to
 // walk, and one value import added later makes it a real one.
-// Prints each cycle as a path of files and exits 1; prints `structure: ok (N files, no cycle)` and exits 0 otherwise.
+// Prints each problem (a cycle as a path of files) and exits 1; prints `structure: ok …` and exits 0 otherwise.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -116,10 +120,28 @@ function cycleIn(component) {
 }
 
 const rel = (f) => path.relative(root, f);
-if (components.length > 0) {
-  for (const component of components) {
-    console.log(`cycle (${component.size} files): ${cycleIn(component).map(rel).join(' -> ')}`);
+const problems = [];
+for (const component of components) problems.push(`cycle (${component.size} files): ${cycleIn(component).map(rel).join(' -> ')}`);
+
+const under = (file, folder) => file.startsWith(path.join(hostDir, folder) + path.sep);
+for (const [file, imports] of graph) {
+  if (!under(file, 'web')) continue;
+  for (const target of imports) if (under(target, 'store')) problems.push(`web imports the store: ${rel(file)} -> ${rel(target)}`);
+}
+
+const KINDS = ['thread', 'module', 'isolate', 'exec'];
+const kindOf = (file) => KINDS.find((kind) => under(file, path.join('executors', kind))) ?? (under(file, path.join('executors', 'shared')) ? 'shared' : null);
+for (const [file, imports] of graph) {
+  const from = kindOf(file);
+  if (from === null) continue;
+  for (const target of imports) {
+    const to = kindOf(target);
+    if (to !== null && to !== 'shared' && to !== from) problems.push(`executor ${from} imports executor ${to}: ${rel(file)} -> ${rel(target)}`);
   }
+}
+
+if (problems.length > 0) {
+  for (const problem of problems) console.log(problem);
   process.exit(1);
 }
-console.log(`structure: ok (${files.length} files, no cycle)`);
+console.log(`structure: ok (${files.length} files: no cycle, the web does not import the store, no executor kind imports another)`);
