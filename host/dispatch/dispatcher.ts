@@ -7,7 +7,8 @@ import { hasCode, serializeError, unavailable, type SerializedError } from '../e
 import type { PathHider } from '../errors/server-paths.js';
 import type { RunOutcome } from '../loader/executor.js';
 import type { Logger } from '../log/logger.js';
-import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate, Store } from '../store/types.js';
+import type { JobRecord, RetryPolicy, RunRecord, RunStatus, RunUpdate } from '../domain/index.js';
+import type { Store } from '../store/types.js';
 import type { BundleRuns } from './bundle-runs.js';
 import { FireReport } from './fire-report.js';
 import { JobSlots } from './job-slots.js';

@@ -7,7 +7,7 @@ import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
 import type { PathHider } from '../errors/server-paths.js';
 import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest, RunUsage } from '../loader/executor.js';
-import type { RunRecord } from '../store/types.js';
+import type { RunRecord } from '../domain/index.js';
 import type { BundleUser } from './bundle-runs.js';
 import { finalStatus, type AbortReason, type DispatcherDeps } from './dispatcher.js';
 import type { FireRequest, LogIndex, RunLogWriter, RunTarget } from './types.js';

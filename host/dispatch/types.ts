@@ -1,7 +1,7 @@
 /** What dispatch needs from its surroundings, as interfaces, so it can be tested without the rest of the host. */
 import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { Executor } from '../loader/executor.js';
-import type { BundleRecord, JobKind, JobRecord, RunTrigger } from '../store/types.js';
+import type { BundleRecord, JobKind, JobRecord, RunTrigger } from '../domain/index.js';
 
 export interface LogIndex {
   file: string;

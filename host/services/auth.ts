@@ -5,7 +5,8 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { badRequest, conflict, HostError, notFound, unauthorized } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import type { Role, Store, TokenRecord, UserRecord } from '../store/types.js';
+import type { Role, TokenRecord, UserRecord } from '../domain/index.js';
+import type { Store } from '../store/types.js';
 import { LoginLimiter, type LoginLimits } from './login-limit.js';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };

@@ -12,7 +12,8 @@ import { oneOf, optionalId, optionalObject, parseFlag, parseId, parseListPage, s
 import type { JobService } from '../services/jobs.js';
 import type { ProjectService } from '../services/projects.js';
 import type { RunService } from '../services/runs.js';
-import type { JobKind, JobState, Store } from '../store/types.js';
+import type { JobKind, JobState } from '../domain/index.js';
+import type { Store } from '../store/types.js';
 import { bodyOf, currentToken, requireActor, SESSION_COOKIE } from './middleware.js';
 import { withUploadedFile } from './upload.js';
 import { presentBundle, presentJob, presentRun, presentRunSummary } from './present.js';
