@@ -27,8 +27,10 @@ import { createExecExecutor } from './runner/exec-executor.js';
 import { Access } from './services/access.js';
 import { AuthService } from './services/auth.js';
 import { MissedFireCatchUp } from './services/catch-up.js';
+import { EventService } from './services/events.js';
 import { Engine } from './services/engine.js';
 import { JobService } from './services/jobs.js';
+import { readHostMetrics } from './services/metrics.js';
 import { ProjectService } from './services/projects.js';
 import { recover, type RecoveryReport } from './services/recovery.js';
 import { ResolverService } from './services/resolvers.js';
@@ -39,7 +41,6 @@ import { createStore } from './store/index.js';
 import type { HostIdentity } from './domain/index.js';
 import type { Store } from './store/types.js';
 import { createWebApp } from './web/app.js';
-import { renderMetrics } from './web/metrics.js';
 import { bindServer } from './web/server.js';
 
 export interface Host {
@@ -163,9 +164,10 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     teardown.push(() => catchUp.stop());
     app = createWebApp({
       config,
-      store,
+      database: store.health,
       auth,
       access,
+      events: new EventService(store, access),
       projects,
       jobs,
       runs,
@@ -180,7 +182,7 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
         pid: process.pid,
       }),
       ready: () => phase === 'running',
-      metrics: () => renderMetrics({ store, engine, dispatcher }),
+      metrics: () => readHostMetrics({ store, engine, dispatcher }),
     });
     phase = 'running';
     server.serve(app);

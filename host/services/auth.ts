@@ -169,6 +169,23 @@ export class AuthService {
     this.authenticated.clear();
   }
 
+  /** Every user account (the caller checks that the actor is an admin). */
+  listUsers(): Promise<UserRecord[]> {
+    return this.store.users.list();
+  }
+
+  /** The actor's API tokens (sessions are not listed). */
+  async listApiTokens(actor: Actor): Promise<TokenRecord[]> {
+    return (await this.store.tokens.listForUser(actor.id)).filter((t) => t.kind === 'api');
+  }
+
+  /** Deletes one of the actor's own tokens; 404 when the actor has none of this id. */
+  async deleteToken(actor: Actor, id: number): Promise<void> {
+    const deleted = await this.store.tokens.delete(id, actor.id);
+    this.forgetAuthenticated();
+    if (!deleted) throw notFound(`token ${id}`);
+  }
+
   async createApiToken(actor: Actor, name: unknown, ttlDays: unknown): Promise<{ token: string; record: TokenRecord }> {
     if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
       throw badRequest('name must be a string of 1 to 100 characters', 'name');

@@ -4,16 +4,15 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { HostConfig } from '../config/index.js';
-import { notFound } from '../errors/index.js';
 import { assertAdmin, type Access } from '../services/access.js';
 import { publicUser, type AuthService } from '../services/auth.js';
+import type { EventService } from '../services/events.js';
 import { jobFires, parseFireCount, previewSchedule } from '../services/fire-preview.js';
 import { oneOf, optionalId, optionalObject, parseFlag, parseId, parseListPage, singleValues, wholeNumber } from '../services/input.js';
 import type { JobService } from '../services/jobs.js';
 import type { ProjectService } from '../services/projects.js';
 import type { RunService } from '../services/runs.js';
 import type { JobKind, JobState } from '../domain/index.js';
-import type { Store } from '../store/types.js';
 import { bodyOf, currentToken, requireActor, SESSION_COOKIE } from './middleware.js';
 import { withUploadedFile } from './upload.js';
 import { presentBundle, presentJob, presentRun, presentRunSummary } from './present.js';
@@ -26,9 +25,9 @@ const JOB_KINDS: readonly JobKind[] = ['thread', 'module', 'isolate', 'exec'];
 
 export interface ApiDeps {
   config: HostConfig;
-  store: Store;
   auth: AuthService;
   access: Access;
+  events: EventService;
   projects: ProjectService;
   jobs: JobService;
   runs: RunService;
@@ -203,13 +202,12 @@ export function apiRouter(deps: ApiDeps, door: Door): Router {
     const jobId = optionalId(q.jobId, 'jobId');
     const projectId = optionalId(q.projectId, 'projectId');
     const limit = q.limit === undefined ? 200 : wholeNumber(q.limit, 'limit', 1, 1000);
-    const projectIds = await deps.access.readScope(actor, { jobId, projectId });
-    ctx.body = await deps.store.events.list({ jobId, projectIds, limit });
+    ctx.body = await deps.events.list(actor, { jobId, projectId, limit });
   });
 
   r.get('/users', async (ctx) => {
     assertAdmin(requireActor(ctx));
-    ctx.body = (await deps.store.users.list()).map(publicUser);
+    ctx.body = (await deps.auth.listUsers()).map(publicUser);
   });
   r.post('/users', async (ctx) => {
     assertAdmin(requireActor(ctx));
@@ -225,9 +223,8 @@ export function apiRouter(deps: ApiDeps, door: Door): Router {
   });
 
   r.get('/tokens', async (ctx) => {
-    const actor = requireActor(ctx);
-    const tokens = await deps.store.tokens.listForUser(actor.id);
-    ctx.body = tokens.filter((t) => t.kind === 'api').map(({ tokenHash: _hash, ...t }) => t);
+    const tokens = await deps.auth.listApiTokens(requireActor(ctx));
+    ctx.body = tokens.map(({ tokenHash: _hash, ...t }) => t);
   });
   r.post('/tokens', async (ctx) => {
     const { name, ttlDays } = body(ctx);
@@ -237,9 +234,8 @@ export function apiRouter(deps: ApiDeps, door: Door): Router {
     ctx.body = { ...shown, token };
   });
   r.delete('/tokens/:id', async (ctx) => {
-    const deleted = await deps.store.tokens.delete(id(ctx), requireActor(ctx).id);
-    deps.auth.forgetAuthenticated();
-    if (!deleted) throw notFound(`token ${id(ctx)}`);
+    const tokenId = id(ctx);
+    await deps.auth.deleteToken(requireActor(ctx), tokenId);
     ctx.status = 204;
   });
   return r.router;
