@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type Koa from 'koa';
-import { createRunLogStore } from './blob/run-logs.js';
+import { createRunLogStore, type RunLogStore } from './blob/run-logs.js';
 import { createBundleIntake } from './bundles/index.js';
 import { lockDataDir } from './cluster/data-dir-lock.js';
-import { takeHostLease } from './cluster/host-lease.js';
+import { takeHostLease, type HostLease } from './cluster/host-lease.js';
 import { compileConfig, describeDb, HOST_VERSION, type HostConfig, type HostOptions } from './config/index.js';
 import { BundleRuns } from './dispatch/bundle-runs.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -27,8 +27,10 @@ import { createExecExecutor } from './executors/exec/exec-executor.js';
 import { Access } from './services/access.js';
 import { AuthService } from './services/auth.js';
 import { MissedFireCatchUp } from './services/catch-up.js';
+import { EventService } from './services/events.js';
 import { Engine } from './services/engine.js';
 import { JobService } from './services/jobs.js';
+import { readHostMetrics } from './services/metrics.js';
 import { ProjectService } from './services/projects.js';
 import { recover, type RecoveryReport } from './services/recovery.js';
 import { ResolverService } from './services/resolvers.js';
@@ -36,9 +38,9 @@ import { RunService } from './services/runs.js';
 import { seedSamples } from './services/seed.js';
 import { CachedTargets } from './services/targets.js';
 import { createStore } from './store/index.js';
-import type { HostIdentity, Store } from './store/types.js';
+import type { HostIdentity } from './domain/index.js';
+import type { Store } from './store/types.js';
 import { createWebApp } from './web/app.js';
-import { renderMetrics } from './web/metrics.js';
 import { bindServer } from './web/server.js';
 
 export interface Host {
@@ -82,105 +84,26 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
   let app: Koa | null = null;
   let starting: Promise<{ url: string; adminPassword: string | null; recovery: RecoveryReport }> | null = null;
   let stopping: Promise<void> | null = null;
-  const teardown: (() => Promise<void>)[] = [];
+  const teardown: Teardown = [];
 
   async function doStart(): Promise<{ url: string; adminPassword: string | null; recovery: RecoveryReport }> {
     phase = 'starting';
     const startedAt = new Date();
-    await mkdir(config.dataDir, { recursive: true });
-    const hostLog = createHostLogger({ dir: config.hostLogsDir, level: config.logLevel, console: extras.logToConsole ?? false });
-    teardown.push(() => hostLog.shutdown());
-    const logger = hostLog.logger;
+    const logger = await openHostLog(config, extras, teardown);
     const server = await bindServer({ port: config.port, bind: config.bind, hostId: config.hostId });
     teardown.push(() => server.close());
-    // Before anything touches a run: the data folder, then the database, are this host's alone.
-    const identity: HostIdentity = {
-      hostId: config.hostId,
-      instance: randomUUID(),
-      pid: process.pid,
-      hostname: hostname(),
-      version: HOST_VERSION,
-      dataDir: config.dataDir,
-    };
-    const folder = await lockDataDir({
-      dir: config.dataDir,
-      holder: { ...identity, startedAt: startedAt.toISOString(), db: describeDb(config.db) },
-      staleMs: config.leaseMs,
-      logger,
-    });
-    teardown.push(() => folder.release());
-    const store = await createStore(config.db, logger.child({ part: 'store' }));
-    teardown.push(() => store.close());
-    const lease = await takeHostLease(
-      { hosts: store.hosts, folder, leaseMs: config.leaseMs, logger: logger.child({ part: 'lease' }), onLost: (reason) => leaseLost(logger, reason) },
-      identity,
-    );
-    // Pushed before the dispatcher's drain, so it runs after it: the lease is held until the runs are recorded.
-    teardown.push(() => lease.release());
+    const { store, lease } = await claimDatabase(config, { startedAt, logger, teardown, onLeaseLost: (reason) => leaseLost(logger, reason) });
     const auth = new AuthService(store, logger, config.loginLimits);
     const adminPassword = await auth.ensureAdmin(config.adminPassword);
     const runLogs = createRunLogStore({ dir: config.logsDir, maxBytesPerRun: config.runLogMaxBytes, logger: logger.child({ part: 'run-logs' }) });
     teardown.push(() => runLogs.close());
-    const executors = {
-      thread: createThreadExecutor({ config, logger: logger.child({ part: 'thread' }) }),
-      exec: createExecExecutor({ config, logger: logger.child({ part: 'exec' }) }),
-      module: createModuleExecutor({ config, logger: logger.child({ part: 'module' }) }),
-      isolate: createIsolateExecutor({ config, logger: logger.child({ part: 'isolate' }) }),
-    };
-    teardown.push(async () => {
-      await Promise.allSettled(Object.values(executors).map((e) => e.close()));
-    });
-    // What thread and module jobs spawned under a host that was killed (SIGKILL) is still running: end it (docs/isolation.md).
-    const orphaned = killOrphanedGroups();
-    if (orphaned) logger.warn('killed the child processes that thread and module jobs of dead host processes left running', { hosts: orphaned });
-    const targets = new CachedTargets(store);
-    // Late-bound: the resolver service needs the engine, which needs the dispatcher, which needs the reconciler.
-    let resolvers: ResolverService | null = null;
-    const reconcile: Reconciler = (job, specs, runId) => {
-      if (!resolvers) return Promise.reject(new Error('the host is not ready to reconcile resolver output'));
-      return resolvers.reconcile(job, specs, runId);
-    };
-    const bundleRuns = new BundleRuns();
-    const dispatcher = new Dispatcher({
-      config, store, executors, logs: runLogs, targets, bundleRuns, reconcile, hidePaths: serverPathHider(config), logger: logger.child({ part: 'dispatch' }),
-    });
-    teardown.push(() => dispatcher.shutdown(config.shutdownGraceMs));
-    const engine = new Engine({ store, dispatcher, logger, fireLeadMs: config.fireLeadMs });
-    resolvers = new ResolverService({ store, engine, config, logger: logger.child({ part: 'resolvers' }) });
-    teardown.push(async () => engine.stop());
-    const access = new Access(store);
-    const intake = createBundleIntake({ config, logger, scan: createBundleScanner({ config, logger: logger.child({ part: 'bundles' }) }) });
-    const projects = new ProjectService({ store, access, intake, executors, targets, bundleRuns, engine, logger });
-    const jobs = new JobService({ config, store, access, engine });
-    const runs = new RunService({ store, access, dispatcher, engine, logs: runLogs });
-    parts = { store, engine, dispatcher, jobs, projects, runs, logger };
-    const recovery = await recover({ store, engine, logs: runLogs, logger });
-    if (config.seedSamples) await seedSamples({ config, store, projects, jobs, logger });
-    engine.start();
-    const catchUp = new MissedFireCatchUp({ store, dispatcher, engine, logger: logger.child({ part: 'catch-up' }) });
-    catchUp.start();
-    teardown.push(() => catchUp.stop());
-    app = createWebApp({
-      config,
-      store,
-      auth,
-      access,
-      projects,
-      jobs,
-      runs,
-      logger,
-      nextFireOf: (id) => engine.nextFireOf(id),
-      hostInfo: () => ({
-        id: config.hostId,
-        startedAt,
-        db: config.db.dialect,
-        scheduledJobs: engine.scheduler.size,
-        activeRuns: dispatcher.activeCount,
-        pid: process.pid,
-      }),
-      ready: () => phase === 'running',
-      metrics: () => renderMetrics({ store, engine, dispatcher }),
-    });
+    const executors = makeExecutors(config, logger, teardown);
+    const runtime = makeRuntime({ config, store, executors, runLogs, logger, teardown });
+    const services = makeServices({ config, store, executors, runLogs, logger, ...runtime });
+    const { engine, dispatcher } = runtime;
+    parts = { store, engine, dispatcher, jobs: services.jobs, projects: services.projects, runs: services.runs, logger };
+    const recovery = await startScheduling({ config, store, runLogs, logger, teardown, ...runtime, ...services });
+    app = makeWebApp({ config, store, auth, logger, startedAt, ready: () => phase === 'running', ...runtime, ...services });
     phase = 'running';
     server.serve(app);
     // Bound first so that a taken port fails the start early; closed first on stop, so no request meets a half-closed host.
@@ -241,4 +164,151 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     },
     stop,
   };
+}
+
+/** What start opened, in order; stop runs it backwards. */
+type Teardown = (() => Promise<void>)[];
+
+/** The data folder, and the host log in it. */
+async function openHostLog(config: HostConfig, extras: HostExtras, teardown: Teardown): Promise<Logger> {
+  await mkdir(config.dataDir, { recursive: true });
+  const hostLog = createHostLogger({ dir: config.hostLogsDir, level: config.logLevel, console: extras.logToConsole ?? false });
+  teardown.push(() => hostLog.shutdown());
+  return hostLog.logger;
+}
+
+/** Before anything touches a run: the data folder, then the database, are this host's alone. */
+async function claimDatabase(
+  config: HostConfig,
+  opts: { startedAt: Date; logger: Logger; teardown: Teardown; onLeaseLost(reason: Error): void },
+): Promise<{ store: Store; lease: HostLease }> {
+  const { logger, teardown } = opts;
+  const identity: HostIdentity = {
+    hostId: config.hostId,
+    instance: randomUUID(),
+    pid: process.pid,
+    hostname: hostname(),
+    version: HOST_VERSION,
+    dataDir: config.dataDir,
+  };
+  const folder = await lockDataDir({
+    dir: config.dataDir,
+    holder: { ...identity, startedAt: opts.startedAt.toISOString(), db: describeDb(config.db) },
+    staleMs: config.leaseMs,
+    logger,
+  });
+  teardown.push(() => folder.release());
+  const store = await createStore(config.db, logger.child({ part: 'store' }));
+  teardown.push(() => store.close());
+  const lease = await takeHostLease(
+    { hosts: store.hosts, folder, leaseMs: config.leaseMs, logger: logger.child({ part: 'lease' }), onLost: opts.onLeaseLost },
+    identity,
+  );
+  // Pushed before the dispatcher's drain, so it runs after it: the lease is held until the runs are recorded.
+  teardown.push(() => lease.release());
+  return { store, lease };
+}
+
+/** One executor per job kind; then what jobs of dead host processes left running is ended. */
+function makeExecutors(config: HostConfig, logger: Logger, teardown: Teardown) {
+  const executors = {
+    thread: createThreadExecutor({ config, logger: logger.child({ part: 'thread' }) }),
+    exec: createExecExecutor({ config, logger: logger.child({ part: 'exec' }) }),
+    module: createModuleExecutor({ config, logger: logger.child({ part: 'module' }) }),
+    isolate: createIsolateExecutor({ config, logger: logger.child({ part: 'isolate' }) }),
+  };
+  teardown.push(async () => {
+    await Promise.allSettled(Object.values(executors).map((e) => e.close()));
+  });
+  // What thread and module jobs spawned under a host that was killed (SIGKILL) is still running: end it (docs/isolation.md).
+  const orphaned = killOrphanedGroups();
+  if (orphaned) logger.warn('killed the child processes that thread and module jobs of dead host processes left running', { hosts: orphaned });
+  return executors;
+}
+
+type HostExecutors = ReturnType<typeof makeExecutors>;
+
+interface Wiring {
+  config: HostConfig;
+  store: Store;
+  executors: HostExecutors;
+  runLogs: RunLogStore;
+  logger: Logger;
+}
+
+/** What runs jobs: the dispatcher, the engine that schedules them, and the resolvers that make sub-jobs. */
+function makeRuntime(deps: Wiring & { teardown: Teardown }) {
+  const { config, store, executors, runLogs, logger, teardown } = deps;
+  const targets = new CachedTargets(store);
+  // Late-bound: the resolver service needs the engine, which needs the dispatcher, which needs the reconciler.
+  let resolvers: ResolverService | null = null;
+  const reconcile: Reconciler = (job, specs, runId) => {
+    if (!resolvers) return Promise.reject(new Error('the host is not ready to reconcile resolver output'));
+    return resolvers.reconcile(job, specs, runId);
+  };
+  const bundleRuns = new BundleRuns();
+  const dispatcher = new Dispatcher({
+    config, store, executors, logs: runLogs, targets, bundleRuns, reconcile, hidePaths: serverPathHider(config), logger: logger.child({ part: 'dispatch' }),
+  });
+  teardown.push(() => dispatcher.shutdown(config.shutdownGraceMs));
+  const engine = new Engine({ store, dispatcher, logger, fireLeadMs: config.fireLeadMs });
+  resolvers = new ResolverService({ store, engine, config, logger: logger.child({ part: 'resolvers' }) });
+  teardown.push(async () => engine.stop());
+  return { targets, bundleRuns, dispatcher, engine };
+}
+
+/** The use cases the REST API calls. */
+function makeServices(deps: Wiring & ReturnType<typeof makeRuntime>) {
+  const { config, store, executors, runLogs, logger, targets, bundleRuns, dispatcher, engine } = deps;
+  const access = new Access(store);
+  const intake = createBundleIntake({ config, logger, scan: createBundleScanner({ config, logger: logger.child({ part: 'bundles' }) }) });
+  const projects = new ProjectService({ store, access, intake, executors, targets, bundleRuns, engine, logger });
+  const jobs = new JobService({ config, store, access, engine });
+  const runs = new RunService({ store, access, dispatcher, engine, logs: runLogs });
+  return { access, projects, jobs, runs };
+}
+
+/** Runs left over by the last host are settled, the samples seeded if asked, then the schedule starts. */
+async function startScheduling(
+  deps: Omit<Wiring, 'executors'> & ReturnType<typeof makeRuntime> & ReturnType<typeof makeServices> & { teardown: Teardown },
+): Promise<RecoveryReport> {
+  const { config, store, runLogs, logger, engine, dispatcher, projects, jobs, teardown } = deps;
+  const recovery = await recover({ store, engine, logs: runLogs, logger });
+  if (config.seedSamples) await seedSamples({ config, store, projects, jobs, logger });
+  engine.start();
+  const catchUp = new MissedFireCatchUp({ store, dispatcher, engine, logger: logger.child({ part: 'catch-up' }) });
+  catchUp.start();
+  teardown.push(() => catchUp.stop());
+  return recovery;
+}
+
+/** The koa app over the services, with the host's own views (next fires, this host, metrics, readiness). */
+function makeWebApp(
+  deps: Pick<Wiring, 'config' | 'store' | 'logger'> &
+    ReturnType<typeof makeRuntime> &
+    ReturnType<typeof makeServices> & { auth: AuthService; startedAt: Date; ready(): boolean },
+): Koa {
+  const { config, store, auth, logger, startedAt, engine, dispatcher, access, projects, jobs, runs } = deps;
+  return createWebApp({
+    config,
+    database: store.health,
+    auth,
+    access,
+    events: new EventService(store, access),
+    projects,
+    jobs,
+    runs,
+    logger,
+    nextFireOf: (id) => engine.nextFireOf(id),
+    hostInfo: () => ({
+      id: config.hostId,
+      startedAt,
+      db: config.db.dialect,
+      scheduledJobs: engine.scheduler.size,
+      activeRuns: dispatcher.activeCount,
+      pid: process.pid,
+    }),
+    ready: deps.ready,
+    metrics: () => readHostMetrics({ store, engine, dispatcher }),
+  });
 }

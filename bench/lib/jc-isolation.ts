@@ -4,7 +4,7 @@
  * (module and isolate are being built) is reported as such, not measured.
  */
 import type { Host } from '../../host/main.js';
-import type { JobRecord } from '../../host/store/types.js';
+import type { JobRecord } from '../../host/domain/index.js';
 import { benchDb, benchProject, jcLabel, notSupported, startBenchHost } from './jobcenter.js';
 import { quantiles, rssMb, sleep, type Sample } from './measure.js';
 

@@ -3,7 +3,7 @@
  * `Date.now() - ctx.scheduledAt` from its first line; the lags and the missed fires are read back from the run rows.
  */
 import type { Host } from '../../host/main.js';
-import type { Schedule } from '../../host/store/types.js';
+import type { Schedule } from '../../host/domain/index.js';
 import { benchDb, benchProject, jcLabel, jobRow, JOB_CODE, projectRuns, startBenchHost, uploadVersion } from './jobcenter.js';
 import { expectedFires, fireWindow, quantiles, sitThrough, waitUntil, type FireWindow, type Sample } from './measure.js';
 

@@ -8,7 +8,8 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import yazl from 'yazl';
 import { createHost, type Host } from '../../host/main.js';
-import type { JobRecord, NewJob, RunRecord, Schedule } from '../../host/store/types.js';
+import type { JobRecord, RunRecord, Schedule } from '../../host/domain/index.js';
+import type { NewJob } from '../../host/store/types.js';
 
 /** The job bodies every JobCenter workload runs: empty, or returning its own lag as its result. */
 export const JOB_CODE = `

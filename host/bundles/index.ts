@@ -8,7 +8,7 @@ import { createBundleFileStore } from '../blob/bundle-files.js';
 import type { HostConfig } from '../config/index.js';
 import { HostError, unprocessable } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import type { BundleExport, BundleManifest } from '../store/types.js';
+import type { BundleExport, BundleManifest } from '../domain/index.js';
 import { extractZip, messageOf } from './extract.js';
 import { mainPath, readManifest } from './manifest.js';
 

@@ -4,7 +4,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HostError, unprocessable } from '../errors/index.js';
-import type { BundleManifest } from '../store/types.js';
+import type { BundleManifest } from '../domain/index.js';
 import { messageOf } from './extract.js';
 
 export const MANIFEST_FILE = 'jobcenter.json';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { conflict, leaseLost } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import type { HostIdentity } from '../store/types.js';
+import type { HostIdentity } from '../domain/index.js';
 
 const LOCK_FILE = 'jobcenter.lock';
 /** Taking over a stale lock happens under this folder (mkdir is atomic), so two hosts cannot both take it over. */

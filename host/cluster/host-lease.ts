@@ -10,7 +10,8 @@
 import { performance } from 'node:perf_hooks';
 import { conflict, hasCode, leaseLost, serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import type { HostIdentity, HostRecord, HostRepo } from '../store/types.js';
+import type { HostIdentity, HostRecord } from '../domain/index.js';
+import type { HostRepo } from '../store/types.js';
 import type { DataDirLock } from './data-dir-lock.js';
 
 /** Renewals per lease length: two may fail before the third decides. */

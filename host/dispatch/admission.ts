@@ -7,7 +7,7 @@
  * its RUNNING write commits.
  */
 import { serializeError, type SerializedError } from '../errors/index.js';
-import type { RunRecord, RunStatus } from '../store/types.js';
+import type { RunRecord, RunStatus } from '../domain/index.js';
 import type { Bookkeeping } from './bookkeeping.js';
 import type { FireReport } from './fire-report.js';
 import { JobSlots } from './job-slots.js';

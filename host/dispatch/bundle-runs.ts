@@ -4,7 +4,7 @@
  * bundle version is deleted only through `claim`, which refuses while any run uses it: deleting the folder under a
  * run had failed a thread run with ENOENT and let an exec run lose its files and still end SUCCEEDED.
  */
-import type { RunStatus } from '../store/types.js';
+import type { RunStatus } from '../domain/index.js';
 
 export interface BundleUser {
   readonly runId: string;

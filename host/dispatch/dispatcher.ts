@@ -22,7 +22,7 @@
  * retries.ts, then goes to admission.ts `launch` as in step 3.
  */
 import { unavailable } from '../errors/index.js';
-import type { JobRecord, RunRecord, RunStatus } from '../store/types.js';
+import type { JobRecord, RunRecord, RunStatus } from '../domain/index.js';
 import { Admission } from './admission.js';
 import { Bookkeeping } from './bookkeeping.js';
 import { FirePlanner, type CurrentJob } from './fire-planner.js';

@@ -4,7 +4,7 @@
  * decision and opening the run's gate are left. Fires that will not happen (the job left the schedule, a stop) are
  * dropped: their prepared runs let go and their rows deleted.
  */
-import type { JobRecord, RunRecord } from '../store/types.js';
+import type { JobRecord, RunRecord } from '../domain/index.js';
 import type { Admission } from './admission.js';
 import type { Bookkeeping } from './bookkeeping.js';
 import type { FireReport } from './fire-report.js';

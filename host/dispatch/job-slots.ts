@@ -3,7 +3,7 @@
  * Reservations are taken synchronously when a fire is decided, before any await, so two fires that arrive
  * together can never both believe the job is idle.
  */
-import type { Concurrency } from '../store/types.js';
+import type { Concurrency } from '../domain/index.js';
 
 export type Admission = 'start' | 'queue' | 'skip' | 'queue-full';
 

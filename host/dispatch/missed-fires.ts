@@ -4,7 +4,7 @@
  * takes rows again the engine runs them under the job's misfire policy (as a restart does with the fires it missed)
  * or counts them as missed. Nothing is dropped silently.
  */
-import type { Misfire } from '../store/types.js';
+import type { Misfire } from '../domain/index.js';
 
 /**
  * The most missed fire times a job's `fireAll` runs, after an outage or a restart (recovery); the times kept per job

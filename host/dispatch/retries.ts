@@ -3,7 +3,7 @@
  * here for its backoff; then admission makes its concurrency decision as for a planned fire. A stop leaves the rows
  * as they are, and the next start resumes them.
  */
-import type { JobRecord, RetryPolicy, RunRecord } from '../store/types.js';
+import type { JobRecord, RetryPolicy, RunRecord } from '../domain/index.js';
 import type { Admission } from './admission.js';
 import type { Bookkeeping } from './bookkeeping.js';
 import type { RunRows } from './run-rows.js';

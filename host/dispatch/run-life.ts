@@ -7,7 +7,7 @@ import type { HostConfig } from '../config/index.js';
 import { serializeError, type SerializedError } from '../errors/index.js';
 import type { PathHider } from '../errors/server-paths.js';
 import type { RunCache, RunGate, RunHooks, RunOutcome, RunRequest, RunUsage } from '../executors/shared/executor.js';
-import type { RunRecord, RunStatus } from '../store/types.js';
+import type { RunRecord, RunStatus } from '../domain/index.js';
 import type { BundleUser } from './bundle-runs.js';
 import type {
   AbortReason,

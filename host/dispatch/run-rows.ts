@@ -4,7 +4,7 @@
  * store's run writer (grouped commits); a refused write is logged here, never thrown.
  */
 import { hasCode, serializeError, type SerializedError } from '../errors/index.js';
-import type { JobRecord, RunRecord, RunStatus, RunUpdate } from '../store/types.js';
+import type { JobRecord, RunRecord, RunStatus, RunUpdate } from '../domain/index.js';
 import type { Bookkeeping } from './bookkeeping.js';
 import { RunIds } from './run-id.js';
 import type { CommittedRow, DispatcherDeps, FireRequest, QueuedRow } from './types.js';

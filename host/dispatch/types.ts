@@ -5,7 +5,8 @@ import type { SerializedError } from '../errors/index.js';
 import type { PathHider } from '../errors/server-paths.js';
 import type { Executor } from '../executors/shared/executor.js';
 import type { Logger } from '../log/logger.js';
-import type { BundleRecord, JobKind, JobRecord, RunRecord, RunTrigger, Store } from '../store/types.js';
+import type { BundleRecord, JobKind, JobRecord, RunRecord, RunTrigger } from '../domain/index.js';
+import type { Store } from '../store/types.js';
 import type { BundleRuns } from './bundle-runs.js';
 
 export interface LogIndex {

@@ -14,7 +14,7 @@
  * - MANUAL without a future startAt is not on the schedule: the job is STOPPED (it runs when triggered).
  */
 import type { Schedule } from '@jobcenter/job-api';
-import type { JobState } from '../store/types.js';
+import type { JobState } from '../domain/index.js';
 import { parseInstant } from './schedule-input.js';
 
 export interface Changeover {

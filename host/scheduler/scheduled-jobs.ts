@@ -6,7 +6,7 @@
  * At launch dispatch asks for the job again (`current`): it gets the very record its fire was planned with, unless
  * the job changed since (then its new definition) or left the schedule (then nothing).
  */
-import type { JobRecord, JobState } from '../store/types.js';
+import type { JobRecord, JobState } from '../domain/index.js';
 import { LruMap } from './lru.js';
 import type { SchedulerFire } from './scheduler.js';
 

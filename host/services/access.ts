@@ -3,7 +3,8 @@
  * (another developer's project does not exist for them: 404), viewers read everything and change nothing.
  */
 import { forbidden, notFound } from '../errors/index.js';
-import type { JobRecord, ProjectRecord, Store } from '../store/types.js';
+import type { JobRecord, ProjectRecord } from '../domain/index.js';
+import type { Store } from '../store/types.js';
 import type { Actor } from './auth.js';
 
 export class Access {

@@ -5,7 +5,8 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { badRequest, conflict, HostError, notFound, unauthorized } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import type { Role, Store, TokenRecord, UserRecord } from '../store/types.js';
+import type { Role, TokenRecord, UserRecord } from '../domain/index.js';
+import type { Store } from '../store/types.js';
 import { LoginLimiter, type LoginLimits } from './login-limit.js';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
@@ -166,6 +167,23 @@ export class AuthService {
   /** Forgets every token believed recently (a token was revoked, a user changed). */
   forgetAuthenticated(): void {
     this.authenticated.clear();
+  }
+
+  /** Every user account (the caller checks that the actor is an admin). */
+  listUsers(): Promise<UserRecord[]> {
+    return this.store.users.list();
+  }
+
+  /** The actor's API tokens (sessions are not listed). */
+  async listApiTokens(actor: Actor): Promise<TokenRecord[]> {
+    return (await this.store.tokens.listForUser(actor.id)).filter((t) => t.kind === 'api');
+  }
+
+  /** Deletes one of the actor's own tokens; 404 when the actor has none of this id. */
+  async deleteToken(actor: Actor, id: number): Promise<void> {
+    const deleted = await this.store.tokens.delete(id, actor.id);
+    this.forgetAuthenticated();
+    if (!deleted) throw notFound(`token ${id}`);
   }
 
   async createApiToken(actor: Actor, name: unknown, ttlDays: unknown): Promise<{ token: string; record: TokenRecord }> {

@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { profileFileName } from '@jobcenter/config';
 import { unprocessable } from '../errors/index.js';
-import type { BundleRecord, JobRecord } from '../store/types.js';
+import type { BundleRecord, JobRecord } from '../domain/index.js';
 
 /** Bundle versions whose listing is kept; past this the map starts over. */
 const MAX_KNOWN = 10_000;

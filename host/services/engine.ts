@@ -10,7 +10,8 @@ import { changeover } from '../scheduler/changeover.js';
 import { withinWindow } from '../scheduler/schedule.js';
 import { ScheduledJobs } from '../scheduler/scheduled-jobs.js';
 import { Scheduler, type SchedulerFire } from '../scheduler/scheduler.js';
-import type { JobEventAction, JobRecord, JobSchedule, JobState, RunRecord, RunTrigger, Store } from '../store/types.js';
+import type { JobEventAction, JobRecord, JobSchedule, JobState, RunRecord, RunTrigger } from '../domain/index.js';
+import type { Store } from '../store/types.js';
 
 /** The columns of a job a user's change may write (with the state and anchor its schedule leads to). */
 export type JobChange = Partial<Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt' | 'projectId'>>;

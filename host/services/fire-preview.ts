@@ -6,7 +6,7 @@
 import type { Schedule } from '@jobcenter/job-api';
 import { badRequest, hasCode, type HostError } from '../errors/index.js';
 import { previewFireTimes, validateSchedule } from '../scheduler/schedule.js';
-import type { JobRecord } from '../store/types.js';
+import type { JobRecord } from '../domain/index.js';
 import { assertObject, knownFields, wholeNumber } from './input.js';
 
 export interface FirePreview {

@@ -5,7 +5,7 @@ import type { HostConfig } from '../config/index.js';
 import { badRequest } from '../errors/index.js';
 import { validateSchedule } from '../scheduler/schedule.js';
 import { assertObject, boundedJson, knownFields, mapKey, MAX_JSON_BYTES, oneOf, optionalBoolean } from './input.js';
-import type { Concurrency, JobGrants, JobKind, JobRecord, Misfire, OnInterrupt, RetryPolicy } from '../store/types.js';
+import type { Concurrency, JobGrants, JobKind, JobRecord, Misfire, OnInterrupt, RetryPolicy } from '../domain/index.js';
 
 export type JobInput = Pick<
   JobRecord,

@@ -4,7 +4,8 @@
  */
 import type { HostConfig } from '../config/index.js';
 import { badRequest, conflict, unprocessable } from '../errors/index.js';
-import type { BundleRecord, JobKind, JobRecord, JobRunSummary, JobState, Page, ProjectRecord, Store } from '../store/types.js';
+import type { BundleRecord, JobKind, JobRecord, JobRunSummary, JobState, ProjectRecord } from '../domain/index.js';
+import type { Page, Store } from '../store/types.js';
 import type { Access } from './access.js';
 import type { Actor } from './auth.js';
 import { BundleConfigFiles } from './bundle-config.js';

@@ -10,7 +10,8 @@ import type { LogIndex } from '../dispatch/types.js';
 import { serializeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { fireTimesBetween } from '../scheduler/schedule.js';
-import type { JobRecord, JobSchedule, RunRecord, Store } from '../store/types.js';
+import type { JobRecord, JobSchedule, RunRecord } from '../domain/index.js';
+import type { Store } from '../store/types.js';
 import type { Engine } from './engine.js';
 
 export interface RecoveryDeps {

@@ -4,7 +4,7 @@
  */
 import type { HostConfig } from '../config/index.js';
 import { hasCode, unprocessable } from '../errors/index.js';
-import type { JobKind, JobRecord } from '../store/types.js';
+import type { JobKind, JobRecord } from '../domain/index.js';
 import { parseJobInput, type JobInput } from './job-input.js';
 
 /** A validated spec: a job body with the host's defaults, plus the resolver's fingerprint of it. */

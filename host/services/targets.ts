@@ -5,7 +5,8 @@
  */
 import { loadConfig } from '@jobcenter/config';
 import type { RunTarget, TargetResolver } from '../dispatch/types.js';
-import type { BundleRecord, JobRecord, Store } from '../store/types.js';
+import type { BundleRecord, JobRecord } from '../domain/index.js';
+import type { Store } from '../store/types.js';
 import { configFilesIn, missingConfig } from './bundle-config.js';
 import { mayRun, untrusted } from './trust.js';
 

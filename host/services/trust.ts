@@ -4,7 +4,7 @@
  * every other project runs isolate jobs only. One wording of the refusal for uploads, jobs and runs.
  */
 import { badRequest, forbidden, type HostError } from '../errors/index.js';
-import type { JobKind, ProjectRecord } from '../store/types.js';
+import type { JobKind, ProjectRecord } from '../domain/index.js';
 import type { Actor } from './auth.js';
 
 /** The one kind an untrusted project may run: an isolated-vm context sees only its JobContext. */

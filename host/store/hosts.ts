@@ -7,7 +7,8 @@ import type { StoreContext } from './context.js';
 import { isDeadlock } from './driver.js';
 import { num, toDate } from './records.js';
 import type { Row } from './models.js';
-import type { HostIdentity, HostRecord, HostRepo, LeaseClaim } from './types.js';
+import type { HostIdentity, HostRecord, LeaseClaim } from '../domain/index.js';
+import type { HostRepo } from './types.js';
 
 /** Hosts claiming at once on MySQL: InnoDB rolls all but one back as deadlock victims, which then read the winner. */
 const CLAIM_ATTEMPTS = 10;

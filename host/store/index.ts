@@ -18,7 +18,6 @@ import { createRunRepo } from './runs.js';
 import type { Store } from './types.js';
 
 export type * from './types.js';
-export { FINAL_RUN_STATUSES, PROJECT_EVENT_JOB_ID } from './types.js';
 export type { RunWriterOptions } from './run-writer.js';
 
 export interface StoreOptions {

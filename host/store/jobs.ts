@@ -10,7 +10,8 @@ import { definedOnly, nameContains, uniquely } from './context.js';
 import { selectList } from './driver.js';
 import { GroupCommit } from './group-commit.js';
 import { dateOrNull, plain, toEvent, toJob, toJobSchedule } from './records.js';
-import type { CacheRepo, EventRepo, JobRecord, JobRepo } from './types.js';
+import type { JobRecord } from '../domain/index.js';
+import type { CacheRepo, EventRepo, JobRepo } from './types.js';
 
 /** The JSON columns of a job row. */
 const JOB_JSON = ['entry', 'params', 'config', 'schedule', 'grants', 'retries'] as const;

@@ -4,16 +4,7 @@
  */
 import type { Model } from 'sequelize';
 import type { Row } from './models.js';
-import type {
-  BundleRecord,
-  JobEventRecord,
-  JobRecord,
-  JobSchedule,
-  ProjectRecord,
-  RunRecord,
-  TokenRecord,
-  UserRecord,
-} from './types.js';
+import type { BundleRecord, JobEventRecord, JobRecord, JobSchedule, ProjectRecord, RunRecord, TokenRecord, UserRecord } from '../domain/index.js';
 
 export function plain(model: Model<Row, Row>): Row {
   return model.get({ plain: true }) as Row;

@@ -5,7 +5,7 @@
  */
 import { UniqueConstraintError } from 'sequelize';
 import type { StoreContext } from './context.js';
-import type { RunRecord, RunUpdate } from './types.js';
+import type { RunRecord, RunUpdate } from '../domain/index.js';
 
 export interface RunSink {
   insertMany(runs: RunRecord[]): Promise<void>;

@@ -16,7 +16,8 @@ import { conflict, HostError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { DatabaseHealth } from './health.js';
 import type { RunSink } from './run-sink.js';
-import type { RunRecord, RunUpdate, RunWriter } from './types.js';
+import type { RunRecord, RunUpdate } from '../domain/index.js';
+import type { RunWriter } from './types.js';
 
 export interface RunWriterOptions {
   /** Rows per batch (default 1,000). */

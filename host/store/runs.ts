@@ -6,7 +6,8 @@ import type { WhereOptions } from 'sequelize';
 import { badRequest } from '../errors/index.js';
 import type { StoreContext } from './context.js';
 import { dateOrNull, num, plain, toDate, toRun } from './records.js';
-import type { JobRunSummary, RunQuery, RunRecord, RunRepo, RunStatus } from './types.js';
+import type { JobRunSummary, RunRecord, RunStatus } from '../domain/index.js';
+import type { RunQuery, RunRepo } from './types.js';
 
 const MAX_PAGE = 1_000;
 const ALL_STATUSES: RunStatus[] = [

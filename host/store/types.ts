@@ -1,220 +1,28 @@
 /**
- * The domain records and the repository interfaces the rest of the host sees.
+ * The repository interfaces the rest of the host sees; the records they hold are the domain's (host/domain).
  * Only host/store implements them (and only host/store imports sequelize).
  */
-import type { BundleManifest, Concurrency, Schedule } from '@jobcenter/job-api';
+import type {
+  BundleRecord,
+  HostIdentity,
+  HostRecord,
+  JobEventRecord,
+  JobKind,
+  JobRecord,
+  JobRunSummary,
+  JobSchedule,
+  JobState,
+  LeaseClaim,
+  ProjectRecord,
+  RunRecord,
+  RunStatus,
+  RunUpdate,
+  TokenRecord,
+  UserRecord,
+} from '../domain/index.js';
 import type { DatabaseHealth } from './health.js';
 
 export type { DatabaseHealth };
-
-export type { BundleManifest, Concurrency, Schedule };
-
-export type Role = 'admin' | 'developer' | 'viewer';
-export type JobKind = 'thread' | 'module' | 'isolate' | 'exec';
-export type JobState = 'STOPPED' | 'ACTIVE' | 'PENDING';
-export type RunStatus =
-  | 'QUEUED'
-  | 'RUNNING'
-  | 'SUCCEEDED'
-  | 'FAILED'
-  | 'TIMED_OUT'
-  | 'KILLED'
-  | 'SKIPPED'
-  | 'INTERRUPTED';
-export type RunTrigger = 'SCHEDULE' | 'MANUAL' | 'RETRY' | 'RECOVERY';
-export type Misfire = 'fireOnce' | 'skip' | 'fireAll';
-export type OnInterrupt = 'none' | 'rerun';
-export type JobEventAction =
-  | 'created'
-  | 'updated'
-  | 'started'
-  | 'stopped'
-  | 'triggered'
-  | 'killed'
-  | 'deleted'
-  /** An admin changed whether the project is trusted (details: before, after); jobId is PROJECT_EVENT_JOB_ID. */
-  | 'trust'
-  /** A stored bundle version was made current (details: bundle before, after); jobId is PROJECT_EVENT_JOB_ID. */
-  | 'activated';
-
-/** The jobId of an event about a project itself rather than one of its jobs (job ids start at 1). */
-export const PROJECT_EVENT_JOB_ID = 0;
-
-export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
-  'SUCCEEDED',
-  'FAILED',
-  'TIMED_OUT',
-  'KILLED',
-  'SKIPPED',
-  'INTERRUPTED',
-];
-
-export interface UserRecord {
-  id: number;
-  username: string;
-  passwordHash: string;
-  role: Role;
-  disabled: boolean;
-  createdAt: Date;
-  lastLoginAt: Date | null;
-}
-
-export interface TokenRecord {
-  id: number;
-  userId: number;
-  name: string;
-  /** sha256 hex of the secret; the secret itself is shown once and never stored. */
-  tokenHash: string;
-  /** 'session' tokens come from login; 'api' tokens are made by the user. */
-  kind: 'session' | 'api';
-  expiresAt: Date | null;
-  createdAt: Date;
-  lastUsedAt: Date | null;
-}
-
-export interface ProjectRecord {
-  id: number;
-  name: string;
-  description: string;
-  ownerId: number;
-  currentBundleId: number | null;
-  /**
-   * Set by an admin: only a trusted project may run thread, module or exec code (it runs as the host's user);
-   * an untrusted one runs isolate jobs only (docs/isolation.md, "Trust").
-   */
-  trusted: boolean;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-/** One exported value of a bundle's main module, found by introspection. */
-export interface BundleExport {
-  name: string;
-  type: 'job' | 'resolver';
-}
-
-export interface BundleRecord {
-  id: number;
-  projectId: number;
-  /** 1, 2, 3… per project: each upload is a new version. */
-  version: number;
-  sha256: string;
-  size: number;
-  manifest: BundleManifest;
-  exports: BundleExport[];
-  /** Absolute path of the extracted folder. */
-  dir: string;
-  createdBy: number | null;
-  createdAt: Date;
-}
-
-export interface RetryPolicy {
-  count: number;
-  backoff: { type: 'fixed' | 'exponential'; delayMs: number; maxDelayMs?: number };
-}
-
-export interface JobGrants {
-  /** isolate jobs: a global fetch() performed by the host; true for any URL, or a list of allowed hostnames. */
-  fetch?: boolean | string[];
-}
-
-export interface JobRecord {
-  id: number;
-  projectId: number;
-  name: string;
-  kind: JobKind;
-  /** Export name (thread/isolate), bean name (module) or argv (exec). */
-  entry: string | string[];
-  params: unknown;
-  configFile: string | null;
-  profile: string | null;
-  config: Record<string, string>;
-  schedule: Schedule;
-  concurrency: Concurrency;
-  /** WAIT: how many runs may queue behind the running one. */
-  maxQueue: number;
-  timeoutMs: number | null;
-  memoryLimitMb: number | null;
-  misfire: Misfire;
-  onInterrupt: OnInterrupt;
-  /** exec only: run through /bin/sh -c. */
-  shell: boolean;
-  state: JobState;
-  /** INTERVAL phase: fires fall on anchorAt + k × everyMs (set when the job starts, kept across restarts). */
-  anchorAt: Date | null;
-  resolverId: number | null;
-  /** Sub-jobs: the resolver's fingerprint of the spec; a change forces an update and restart. */
-  identifierCode: string | null;
-  /** What the job is granted beyond its JobContext (isolate: a fetch the host performs). */
-  grants: JobGrants | null;
-  /** Failed or timed-out runs are run again (trigger RETRY) up to count times, after the backoff delay. */
-  retries: RetryPolicy | null;
-  disabled: boolean;
-  ownerId: number | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-export interface RunError {
-  name: string;
-  message: string;
-  stack?: string;
-  code?: string;
-}
-
-export interface RunRecord {
-  runId: string;
-  jobId: number;
-  projectId: number;
-  bundleId: number | null;
-  host: string;
-  trigger: RunTrigger;
-  status: RunStatus;
-  /** The fire time this run belongs to (for MANUAL: when it was asked for). */
-  scheduledAt: Date;
-  startedAt: Date | null;
-  endedAt: Date | null;
-  result: string | null;
-  error: RunError | null;
-  attempt: number;
-  cpuMs: number | null;
-  peakMemoryMb: number | null;
-  /** Where the finished log sits: a file relative to the logs folder, the byte offset and length of this run's chunk. */
-  logFile: string | null;
-  logOffset: number | null;
-  logLength: number | null;
-  /** A retry waiting for its backoff: it starts no earlier than this (kept across a stop, run after the restart). */
-  notBefore: Date | null;
-  /** The run's own params (a manual trigger's, kept by its retries); null: the job's. */
-  params: unknown;
-}
-
-/** The part of a run that changes when it starts or ends. */
-export interface RunUpdate {
-  runId: string;
-  status: RunStatus;
-  bundleId?: number | null;
-  startedAt?: Date | null;
-  endedAt?: Date | null;
-  result?: string | null;
-  error?: RunError | null;
-  cpuMs?: number | null;
-  peakMemoryMb?: number | null;
-  logFile?: string | null;
-  logOffset?: number | null;
-  logLength?: number | null;
-}
-
-export interface JobEventRecord {
-  id: number;
-  jobId: number;
-  projectId: number;
-  action: JobEventAction;
-  /** Username, or 'system'. */
-  actor: string;
-  details: Record<string, unknown> | null;
-  at: Date;
-}
 
 export interface RunQuery {
   jobId?: number;
@@ -238,19 +46,10 @@ export interface IdPage {
   limit?: number;
 }
 
-/** A job's runs at a glance (the job list): how many in each status, and the latest one. */
-export interface JobRunSummary {
-  /** Only statuses with at least one run. */
-  runCounts: Partial<Record<RunStatus, number>>;
-  lastRun: Pick<RunRecord, 'runId' | 'status' | 'scheduledAt' | 'startedAt' | 'endedAt'> | null;
-}
-
 export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'lastLoginAt'>;
 export type NewProject = Omit<ProjectRecord, 'id' | 'createdAt' | 'updatedAt' | 'currentBundleId' | 'trusted'> & { trusted?: boolean };
 export type NewBundle = Omit<BundleRecord, 'id' | 'createdAt' | 'version'>;
 export type NewJob = Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt'>;
-/** The part of a job the scheduler and a start-up's missed-fire check read. */
-export type JobSchedule = Pick<JobRecord, 'id' | 'projectId' | 'state' | 'schedule' | 'anchorAt' | 'misfire'>;
 export type NewToken = Omit<TokenRecord, 'id' | 'createdAt' | 'lastUsedAt'>;
 
 export interface UserRepo {
@@ -367,38 +166,6 @@ export interface CacheRepo {
   set(jobId: number, key: string, value: unknown, ttlMs?: number): Promise<void>;
   delete(jobId: number, key: string): Promise<void>;
 }
-
-/** ACTIVE while held; STOPPED after a clean stop; DEAD once another host took over its expired lease. */
-export type HostState = 'ACTIVE' | 'STOPPED' | 'DEAD';
-
-/** Who a host is, as its row in the hosts table says it. */
-export interface HostIdentity {
-  hostId: string;
-  /** Random per start: two processes given one host id are told apart. */
-  instance: string;
-  pid: number;
-  hostname: string;
-  version: string;
-  dataDir: string;
-}
-
-/** A host's lease on the database (the seed of cluster membership), read with the database's clock. */
-export interface HostRecord extends HostIdentity {
-  /** The database's lease generation when this instance took its lease: a later holder has a higher one. */
-  epoch: number;
-  state: HostState;
-  leaseUntil: Date;
-  heartbeatAt: Date;
-  startedAt: Date;
-  /** ACTIVE and leaseUntil not passed, by the database's clock when read. */
-  live: boolean;
-  /** leaseUntil minus the database's clock when read (negative once expired). */
-  leaseLeftMs: number;
-}
-
-export type LeaseClaim =
-  | { ok: true; host: HostRecord; takenOver: HostRecord[] }
-  | { ok: false; holder: HostRecord };
 
 /**
  * The hosts table. Expiry is judged by the database's clock only, so hosts whose clocks differ agree on it.

@@ -8,18 +8,29 @@ import { HOST_VERSION } from '../config/index.js';
 import { serverPathHider } from '../errors/server-paths.js';
 import type { Logger } from '../log/logger.js';
 import type { AuthService } from '../services/auth.js';
+import type { HostMetrics } from '../services/metrics.js';
 import { apiRouter, type ApiDeps } from './api.js';
 import { landingPage } from './landing.js';
+import { renderMetrics } from './metrics.js';
 import { authenticate, errorMapper, jsonBody, tokenOf } from './middleware.js';
 import { Door } from './routes/door.js';
 import { COMPONENTS, ROUTES } from './routes/openapi.js';
 import { documented } from './routes/spec.js';
 
+/** Whether the database answers, as /healthz tells it; a request that finds it unreachable reports it here. */
+export interface DatabaseStatus {
+  readonly up: boolean;
+  readonly downSince: Date | null;
+  readonly lastError: string | null;
+  failed(err: unknown): boolean;
+}
+
 export interface WebDeps extends ApiDeps {
   auth: AuthService;
   logger: Logger;
-  /** Prometheus text for GET /metrics. */
-  metrics(): Promise<string>;
+  database: DatabaseStatus;
+  /** What GET /metrics shows. */
+  metrics(): Promise<HostMetrics>;
   /** false while starting or stopping. */
   ready(): boolean;
 }
@@ -35,7 +46,7 @@ export function createWebApp(deps: WebDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true;
   app.on('error', (err: Error) => deps.logger.debug('http stream error', { error: err.message }));
-  const health = deps.store.health;
+  const health = deps.database;
   // A request that finds the database unreachable marks it down too (the probe then finds when it is back).
   app.use(errorMapper(deps.logger, (err) => health.failed(err), serverPathHider(deps.config)));
   const door = new Door(COMPONENTS);
@@ -57,7 +68,7 @@ export function createWebApp(deps: WebDeps): Koa {
     // Any user's token (a viewer's will do) unless the host serves metrics publicly (--metrics-public).
     if (!deps.config.metricsPublic) await requireToken(ctx, deps.auth);
     ctx.type = 'text/plain; version=0.0.4';
-    ctx.body = await deps.metrics();
+    ctx.body = renderMetrics(await deps.metrics());
   });
   app.use(root.router.routes());
   app.use(jsonBody());

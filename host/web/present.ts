@@ -1,5 +1,5 @@
 /** What jobs and runs look like to clients. */
-import type { BundleRecord, JobRecord, JobRunSummary, RunRecord } from '../store/types.js';
+import type { BundleRecord, JobRecord, JobRunSummary, RunRecord } from '../domain/index.js';
 
 /** `extra` adds fields only some answers carry (the main list's subJobCount; the list's and GET's run summary). */
 export function presentJob(job: JobRecord, nextFireAt: Date | null, extra: Record<string, unknown> = {}): Record<string, unknown> {

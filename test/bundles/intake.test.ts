@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { BundleExport } from '../../host/store/types.js';
+import type { BundleExport } from '../../host/domain/index.js';
 import { createHarness, fixturesDir } from './harness.js';
 import type { Harness } from './harness.js';
 import { readFixture, yazlZip } from './zip-builder.js';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { JobRecord, RunRecord } from '../../host/store/types.js';
+import type { JobRecord, RunRecord } from '../../host/domain/index.js';
 import { sleep, startHost, type TestHost } from '../helpers/host.js';
 import { threadBundle } from '../helpers/zip.js';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { JobRecord } from '../../host/store/types.js';
+import type { JobRecord } from '../../host/domain/index.js';
 import { eventually, startHost, type TestHost } from '../helpers/host.js';
 import { listRuns } from '../helpers/runs.js';
 import { threadBundle } from '../helpers/zip.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ScheduledJobs } from '../../host/scheduler/scheduled-jobs.js';
-import type { JobRecord } from '../../host/store/types.js';
+import type { JobRecord } from '../../host/domain/index.js';
 import { newJob } from '../store/builders.js';
 
 const T0 = Date.parse('2026-06-01T10:00:00.000Z');

@@ -6,7 +6,8 @@ import { silentLogger } from '../../host/log/logger.js';
 import { Engine } from '../../host/services/engine.js';
 import { recover } from '../../host/services/recovery.js';
 import { createStore } from '../../host/store/index.js';
-import type { JobRecord, Store } from '../../host/store/types.js';
+import type { JobRecord } from '../../host/domain/index.js';
+import type { Store } from '../../host/store/types.js';
 import { testDatabases, type MadeDatabase } from '../helpers/db.js';
 import { newJob, seedJob } from '../store/builders.js';
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { JobRecord } from '../../host/store/types.js';
+import type { JobRecord } from '../../host/domain/index.js';
 import { compileConfig } from '../../host/config/index.js';
 import { changedFields, validateSpecs } from '../../host/services/resolver-specs.js';
 

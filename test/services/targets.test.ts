@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../host/log/logger.js';
 import { CachedTargets } from '../../host/services/targets.js';
 import { createStore } from '../../host/store/index.js';
-import type { BundleRecord, JobRecord, Store } from '../../host/store/types.js';
+import type { BundleRecord, JobRecord } from '../../host/domain/index.js';
+import type { Store } from '../../host/store/types.js';
 import { testDatabases, type MadeDatabase } from '../helpers/db.js';
 import { newJob, seedJob } from '../store/builders.js';
 

@@ -2,7 +2,8 @@
  * Records for store tests: a project with one job, and runs of it.
  */
 import { randomUUID } from 'node:crypto';
-import type { JobRecord, NewJob, RunRecord, Store } from '../../host/store/types.js';
+import type { JobRecord, RunRecord } from '../../host/domain/index.js';
+import type { NewJob, Store } from '../../host/store/types.js';
 
 export function newJob(projectId: number, name: string, overrides: Partial<NewJob> = {}): NewJob {
   return {

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../host/log/logger.js';
 import { createStore } from '../../host/store/index.js';
-import type { HostIdentity, Store } from '../../host/store/types.js';
+import type { HostIdentity } from '../../host/domain/index.js';
+import type { Store } from '../../host/store/types.js';
 import { testDatabases, type MadeDatabase } from '../helpers/db.js';
 import { eventually } from '../helpers/host.js';
 

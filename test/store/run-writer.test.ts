@@ -4,7 +4,7 @@ import { silentLogger } from '../../host/log/logger.js';
 import { StoreHealth } from '../../host/store/health.js';
 import type { RunSink } from '../../host/store/run-sink.js';
 import { BatchedRunWriter } from '../../host/store/run-writer.js';
-import type { RunRecord, RunUpdate } from '../../host/store/types.js';
+import type { RunRecord, RunUpdate } from '../../host/domain/index.js';
 import { newRun } from './builders.js';
 
 const job = { id: 1, projectId: 1 };

@@ -2,7 +2,7 @@
  * Decides which exported values of a bundle's main module are jobs and which are resolvers. Runs inside the
  * introspection worker, never in the host's realm: reading a property may run the bundle's getters.
  */
-import type { BundleExport } from '../../store/types.js';
+import type { BundleExport } from '../../domain/index.js';
 
 type ExportType = BundleExport['type'];
 

@@ -2,7 +2,7 @@
  * The messages between the host and the throw-away introspection worker; both sides import this file.
  */
 import type { SerializedError } from '../../errors/index.js';
-import type { BundleExport } from '../../store/types.js';
+import type { BundleExport } from '../../domain/index.js';
 
 /** Sent as workerData: what to import and how to read it. */
 export interface IntrospectRequest {

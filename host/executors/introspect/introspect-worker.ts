@@ -12,7 +12,7 @@ import type { JobLogger } from '@jobcenter/job-api';
 import { loadModuleConfig } from '@jobcenter/config';
 import { serializeError } from '../../errors/index.js';
 import { bootModule, moduleDefinitionOf } from '../module/module-context.js';
-import type { BundleExport } from '../../store/types.js';
+import type { BundleExport } from '../../domain/index.js';
 import { scanModuleBeans, scanThreadExports } from './export-scan.js';
 import type { IntrospectReply, IntrospectRequest } from './introspect-protocol.js';
 

@@ -7,7 +7,7 @@ import type { Worker } from 'node:worker_threads';
 import { unprocessable, type SerializedError } from '../../errors/index.js';
 import { startWorkerFile } from '../shared/worker-file.js';
 import type { Logger } from '../../log/logger.js';
-import type { BundleExport } from '../../store/types.js';
+import type { BundleExport } from '../../domain/index.js';
 import type { IntrospectReply, IntrospectRequest } from './introspect-protocol.js';
 
 export interface IntrospectOptions {

@@ -8,7 +8,7 @@ import ivm from 'isolated-vm';
 import { unprocessable } from '../../errors/index.js';
 import { compileRunScript, isMemoryLimitError, MAIN_KEY, readRunScript, runRunScript, type RunScript } from '../isolate/isolate-main.js';
 import { BRIDGE_GLOBALS, withSandboxHint } from '../isolate/isolate-prelude.js';
-import type { BundleExport } from '../../store/types.js';
+import type { BundleExport } from '../../domain/index.js';
 
 export interface IsolateScanOptions {
   readonly timeoutMs: number;

@@ -4,7 +4,7 @@
  */
 import type { JobSpec, LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../../errors/index.js';
-import type { JobKind } from '../../store/types.js';
+import type { JobKind } from '../../domain/index.js';
 
 export interface RunRequest {
   readonly runId: string;
