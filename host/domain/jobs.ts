@@ -57,3 +57,7 @@ export interface JobRecord {
 
 /** The part of a job the scheduler and a start-up's missed-fire check read. */
 export type JobSchedule = Pick<JobRecord, 'id' | 'projectId' | 'state' | 'schedule' | 'anchorAt' | 'misfire'>;
+
+/** The bounds of an INTERVAL schedule's everyMs: one second to 31 days. */
+export const MIN_INTERVAL_MS = 1000;
+export const MAX_INTERVAL_MS = 31 * 24 * 60 * 60 * 1000;

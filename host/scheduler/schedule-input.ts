@@ -4,11 +4,11 @@
  */
 import type { Schedule } from '@jobcenter/job-api';
 import { CronDate } from 'croner';
+import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../domain/index.js';
 import { badRequest } from '../errors/index.js';
 import { normaliseCron, parseCron } from './cron.js';
 
-export const MIN_INTERVAL_MS = 1000;
-export const MAX_INTERVAL_MS = 31 * 24 * 60 * 60 * 1000;
+export { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../domain/index.js';
 
 const FIELDS_OF: Record<Schedule['type'], readonly string[]> = {
   MANUAL: ['type', 'startAt', 'endAt'],

@@ -4,7 +4,13 @@
  */
 import { DataTypes } from 'sequelize';
 import type { DataType } from 'sequelize';
-import type { StoreCapabilities } from './types.js';
+
+/** What the rest of the host may know of the database (store/types.ts re-exports it with the repositories). */
+export interface StoreCapabilities {
+  dialect: 'sqlite' | 'mysql';
+  /** Whether writes must be serialised in-process (SQLite). */
+  serialisedWrites: boolean;
+}
 
 export interface DialectTraits extends StoreCapabilities {
   /**

@@ -20,6 +20,7 @@ import type {
   TokenRecord,
   UserRecord,
 } from '../domain/index.js';
+import type { StoreCapabilities } from './capabilities.js';
 import type { DatabaseHealth } from './health.js';
 
 export type { DatabaseHealth };
@@ -184,11 +185,7 @@ export interface HostRepo {
   list(): Promise<HostRecord[]>;
 }
 
-export interface StoreCapabilities {
-  dialect: 'sqlite' | 'mysql';
-  /** Whether writes must be serialised in-process (SQLite). */
-  serialisedWrites: boolean;
-}
+export type { StoreCapabilities } from './capabilities.js';
 
 export interface Store {
   readonly capabilities: StoreCapabilities;

@@ -6,7 +6,7 @@
  *
  * A `description` on a schema with a `pattern` is worded to follow "must be": door.ts builds refusals from it.
  */
-import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../scheduler/schedule-input.js';
+import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../domain/index.js';
 import { MAX_ID, MAX_JSON_BYTES } from '../../services/input.js';
 import { MAX_ARG_BYTES, MAX_ARGV_LENGTH, MAX_CONFIG_KEY, MAX_FETCH_HOSTS } from '../../services/job-input.js';
 

@@ -6,7 +6,6 @@
  */
 import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import type { Door } from './door.js';
 import type { Schema } from './schemas.js';
 
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -47,6 +46,11 @@ export interface RouteSpec {
 
 type Handler = (ctx: Context, next: Next) => unknown;
 
+/** What guards a route before its handler (routes/door.ts `Door` is one). */
+export interface RouteGuard {
+  guard(spec: RouteSpec): (ctx: Context, next: Next) => Promise<void>;
+}
+
 export interface DocumentedRouter {
   readonly router: Router;
   get(path: string, handler: Handler): void;
@@ -60,7 +64,7 @@ export function specKey(method: string, path: string): string {
 }
 
 /** A router whose routes are mounted behind their description's door; `prefix` is the router's own. */
-export function documented(router: Router, prefix: string, specs: readonly RouteSpec[], door: Door): DocumentedRouter {
+export function documented(router: Router, prefix: string, specs: readonly RouteSpec[], door: RouteGuard): DocumentedRouter {
   const byKey = new Map(specs.map((spec) => [specKey(spec.method, spec.path), spec]));
   const mount = (method: Method) => (path: string, handler: Handler) => {
     const spec = byKey.get(specKey(method, `${prefix}${path}`));
