@@ -6,10 +6,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import yazl from 'yazl';
 import { createHost, type Host } from '../../host/main.js';
 import type { JobRecord, RunRecord, Schedule } from '../../host/domain/index.js';
 import type { NewJob } from '../../host/store/types.js';
+import { zip, type Files } from '../../test/helpers/zip.js';
+import { newJob } from '../../test/store/builders.js';
 
 /** The job bodies every JobCenter workload runs: empty, or returning its own lag as its result. */
 export const JOB_CODE = `
@@ -65,17 +66,9 @@ export async function benchDb(db: string, tag = 'run'): Promise<BenchDb> {
 }
 
 export function bundleZip(kind: string, code = codeFor(kind), version = '1.0.0'): Promise<Buffer> {
-  const z = new yazl.ZipFile();
-  z.addBuffer(Buffer.from(JSON.stringify({ name: 'bench', version, main: 'index.js', kind })), 'jobcenter.json');
-  if (kind !== 'isolate') z.addBuffer(Buffer.from(JSON.stringify({ type: 'module' })), 'package.json');
-  z.addBuffer(Buffer.from(code), 'index.js');
-  z.end();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    z.outputStream.on('data', (c: Buffer) => chunks.push(c));
-    z.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
-    z.outputStream.on('error', reject);
-  });
+  const files: Files = { 'jobcenter.json': JSON.stringify({ name: 'bench', version, main: 'index.js', kind }), 'index.js': code };
+  if (kind !== 'isolate') files['package.json'] = JSON.stringify({ type: 'module' });
+  return zip(files);
 }
 
 export interface BenchHost {
@@ -116,34 +109,19 @@ export async function uploadVersion(host: Host, projectId: number, kind: string,
   return bundle.id;
 }
 
-/** A job row as the store takes it: thread/isolate/module entry `lag` or `noop`, exec argv. */
+/** A job row as the store takes it (the tests' builder): thread/isolate/module entry `lag` or `noop`, exec argv. */
 export function jobRow(projectId: number, name: string, kind: string, entry: string | string[], schedule: Schedule, state: JobRecord['state']): NewJob {
-  return {
-    projectId,
-    name,
+  return newJob(projectId, name, {
     kind: kind as JobRecord['kind'],
     entry,
     params: null,
-    configFile: null,
-    profile: null,
     config: {},
     schedule,
-    concurrency: 'ALLOW',
     maxQueue: 100,
-    timeoutMs: null,
-    memoryLimitMb: null,
     misfire: 'skip',
-    onInterrupt: 'none',
-    shell: false,
     state,
     anchorAt: state === 'ACTIVE' ? new Date() : null,
-    resolverId: null,
-    identifierCode: null,
-    grants: null,
-    retries: null,
-    disabled: false,
-    ownerId: null,
-  };
+  });
 }
 
 /** Every run row of a project, page by page. */
