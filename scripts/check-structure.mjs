@@ -2,7 +2,9 @@
 // - no import cycle between its .ts files;
 // - no file under host/web/ imports host/store/ (the web goes through services and the domain);
 // - no executor kind (host/executors/thread, module, isolate, exec) imports another kind's folder, and
-//   host/executors/shared/ imports no kind.
+//   host/executors/shared/ imports no kind but exec/worker-children.ts (the child-process containment that thread
+//   and module workers load through shared/run-leftovers.ts);
+// - only host/executors/exec/ imports child_process (DESIGN.md §1).
 // Plain Node, no dependencies. It reads the specifiers of `import … from`, `export … from`, side-effect imports
 // (`import './x.js'`) and `import('./x.js')` in every .ts file under host/, keeping relative ones only. Type-only
 // imports count too (`import type`, `export type … from`): a cycle of types is still a circle a reader has to
@@ -130,13 +132,23 @@ for (const [file, imports] of graph) {
 }
 
 const KINDS = ['thread', 'module', 'isolate', 'exec'];
+const WORKER_CHILDREN = path.join(hostDir, 'executors', 'exec', 'worker-children.ts');
 const kindOf = (file) => KINDS.find((kind) => under(file, path.join('executors', kind))) ?? (under(file, path.join('executors', 'shared')) ? 'shared' : null);
 for (const [file, imports] of graph) {
   const from = kindOf(file);
   if (from === null) continue;
   for (const target of imports) {
     const to = kindOf(target);
-    if (to !== null && to !== 'shared' && to !== from) problems.push(`executor ${from} imports executor ${to}: ${rel(file)} -> ${rel(target)}`);
+    if (to === null || to === 'shared' || to === from) continue;
+    if (from === 'shared' && target === WORKER_CHILDREN) continue;
+    problems.push(`executor ${from} imports executor ${to}: ${rel(file)} -> ${rel(target)}`);
+  }
+}
+
+for (const file of files) {
+  if (under(file, path.join('executors', 'exec'))) continue;
+  if (/\bfrom\s*['"](?:node:)?child_process['"]|\bimport\s*\(\s*['"](?:node:)?child_process['"]/.test(withoutComments(readFileSync(file, 'utf8')))) {
+    problems.push(`child_process imported outside executors/exec/: ${rel(file)}`);
   }
 }
 
@@ -144,4 +156,4 @@ if (problems.length > 0) {
   for (const problem of problems) console.log(problem);
   process.exit(1);
 }
-console.log(`structure: ok (${files.length} files: no cycle, the web does not import the store, no executor kind imports another)`);
+console.log(`structure: ok (${files.length} files: no cycle, the web does not import the store, no executor kind imports another, child_process only in exec)`);

@@ -2,7 +2,7 @@
  * Where the child processes of thread and module workers are kept together: a cgroup v2 folder per worker and, inside
  * it, one per run (`<cgroup2 mount>/jobcenter-workers/<pid>-<start time>/w<threadId>/<runId>`). A process put in a
  * cgroup stays there with every descendant, setsid ones too, and `cgroup.kill` ends them all at once. The worker
- * makes the folders of its runs and kills a run's at its end (worker-children.ts); the host kills a worker's folder once
+ * makes the folders of its runs and kills a run's at its end (exec/worker-children.ts); the host kills a worker's folder once
  * that worker has exited, and at start the folders of host processes that are gone (a host killed with SIGKILL).
  *
  * Only `<pid>-<start time>` ties a folder to a process, so hosts embedded in one process share a folder; each kills

@@ -1,7 +1,7 @@
 /**
  * Inside a worker: what a run leaves running goes with it. Its timers (setTimeout, setInterval, setImmediate, the
  * node:timers exports and the node:timers/promises forms) still pending at its end are cleared, and its child
- * processes are ended (executors/shared/worker-children.ts); its log gets one line for each, so its author learns why.
+ * processes are ended (executors/exec/worker-children.ts); its log gets one line for each, so its author learns why.
  *
  * The worker replaces those globals and exports once, before the bundle is imported (trackLeftovers): job code
  * only ever sees the tracking ones. A timer belongs to the run whose code created it (AsyncLocalStorage, through
@@ -15,7 +15,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import timers from 'node:timers';
 import timersPromises from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { containChildren, type RunChildren } from './worker-children.js';
+import { containChildren, type RunChildren } from '../exec/worker-children.js';
 import { settle } from './worker-primordials.js';
 
 type Timer = NodeJS.Timeout | NodeJS.Immediate;

@@ -1,5 +1,5 @@
 /**
- * Inside a thread or module worker (loaded there by executors/shared/run-leftovers.ts; this room holds every use of
+ * Inside a thread or module worker (loaded there by executors/shared/run-leftovers.ts; the exec folder holds every use of
  * child_process): the child processes that runs spawn (spawn, exec, execFile, fork and their callback forms all go
  * through ChildProcess.prototype.spawn, which is replaced before the bundle is imported) do not outlive their run,
  * their worker or the host process.
@@ -17,10 +17,10 @@
 import { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { append, setTimeoutSafe } from './worker-primordials.js';
-import { pidsIn } from './cgroups.js';
-import { killGroup, makeGroup, processGroupRoot, removeGroup, workerGroup } from './child-groups.js';
-import { isExecutable, lookUpCommand } from './command-lookup.js';
+import { append, setTimeoutSafe } from '../shared/worker-primordials.js';
+import { pidsIn } from '../shared/cgroups.js';
+import { killGroup, makeGroup, processGroupRoot, removeGroup, workerGroup } from '../shared/child-groups.js';
+import { isExecutable, lookUpCommand } from '../shared/command-lookup.js';
 
 /** Between a run's end and SIGKILL to what it left running (the host's killGraceMs does not reach workers). */
 export const CHILD_GRACE_MS = 1_000;
