@@ -8,8 +8,6 @@ import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../domain/index.js';
 import { badRequest } from '../errors/index.js';
 import { normaliseCron, parseCron } from './cron.js';
 
-export { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../domain/index.js';
-
 const FIELDS_OF: Record<Schedule['type'], readonly string[]> = {
   MANUAL: ['type', 'startAt', 'endAt'],
   INTERVAL: ['type', 'everyMs', 'startAt', 'endAt'],

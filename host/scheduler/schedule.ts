@@ -17,7 +17,7 @@ import type { Schedule } from '@jobcenter/job-api';
 import { CronCache } from './cron.js';
 import { parseInstant } from './schedule-input.js';
 
-export { validateSchedule, parseInstant, MIN_INTERVAL_MS, MAX_INTERVAL_MS } from './schedule-input.js';
+export { validateSchedule, parseInstant } from './schedule-input.js';
 export { normaliseCron, CronCache, type CompiledCron } from './cron.js';
 
 // A memo of parsed expressions, not a collaborator: the functions below stay pure in what they return, and sharing

@@ -20,7 +20,6 @@ import type { PoolRun } from './thread-pool.js';
 import { CurrentVersions } from '../shared/current-versions.js';
 import { PoolRegistry } from './thread-pools.js';
 
-
 /** Idle workers exit after this long; the pool starts them again on demand. */
 const IDLE_TIMEOUT_MS = 30_000;
 /**

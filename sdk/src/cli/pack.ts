@@ -23,7 +23,8 @@ the pack), unless --no-typecheck.
   thread, module  runs the project's "build" script (unless --no-build), checks that main exists, and zips
                   jobcenter.json, a package.json (name, version, type, dependencies), main's top folder
                   (e.g. dist/, without test folders), config/, the production dependencies from node_modules/
-                  and the SDK's runtime (node_modules/@jobcenter/sdk/dist, without its CLI)
+                  and the SDK's runtime (node_modules/@jobcenter/sdk/dist, without its CLI, and
+                  node_modules/@jobcenter/config, the config loader it uses)
   isolate         bundles main (e.g. src/index.ts) with esbuild into ONE CommonJS file, index.js, and zips it with
                   jobcenter.json (main: "index.js") and config/
   exec            zips the project's files except node_modules/, src/, test/, bundles/, package-lock.json
