@@ -27,6 +27,7 @@ import { Admission } from './admission.js';
 import { Bookkeeping } from './bookkeeping.js';
 import { FirePlanner, type CurrentJob } from './fire-planner.js';
 import { FireReport } from './fire-report.js';
+import { IdleControllers } from './idle-controllers.js';
 import { MissedFires } from './missed-fires.js';
 import { Retries, rerunsOnInterrupt } from './retries.js';
 import { RunRows } from './run-rows.js';
@@ -47,7 +48,11 @@ export class Dispatcher {
   private readonly retries: Retries;
   private readonly planner: FirePlanner;
 
-  constructor(private readonly deps: DispatcherDeps) {
+  private readonly deps: DispatcherDeps;
+
+  constructor(given: DispatcherDeps) {
+    const deps = { ...given, controllers: given.controllers ?? new IdleControllers() };
+    this.deps = deps;
     this.report = new FireReport(deps.logger);
     this.book = new Bookkeeping(deps.logger);
     this.rows = new RunRows(deps, this.book);

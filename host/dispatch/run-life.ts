@@ -36,8 +36,8 @@ export function prepareRun(deps: DispatcherDeps, request: FireRequest, row: RunR
 /**
  * One run as ONE object: it is the run's hooks for its executor, its gate, its handle for kill, and what start
  * and cancel act on. A burst holds thousands of these at once, and each closure, promise or AbortController per run
- * is copied by every young-generation GC while the run is in flight, so the AbortController is made only when an
- * executor asks for `signal`.
+ * is copied by every young-generation GC while the run is in flight, so the AbortController is taken only when an
+ * executor asks for `signal`, from the dispatcher's idle ones (idle-controllers.ts), and given back at the run's end.
  */
 class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleUser {
   readonly runId: string;
@@ -49,7 +49,6 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
   #cache: RunCache | null = null;
   #controller: AbortController | null = null;
   #abortReason: AbortReason | null = null;
-  #onAbort: (() => void)[] | null = null;
   #open = false;
   #waiting: (() => void)[] | null = null;
   #log: RunLogWriter | null = null;
@@ -90,19 +89,10 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
 
   get signal(): AbortSignal {
     if (!this.#controller) {
-      this.#controller = new AbortController();
+      this.#controller = this.#deps.controllers?.take() ?? new AbortController();
       if (this.#abortReason) this.#controller.abort(this.#abortReason);
     }
     return this.#controller.signal;
-  }
-
-  get aborted(): boolean {
-    return this.#abortReason !== null;
-  }
-
-  onAbort(listener: () => void): void {
-    if (this.#abortReason) listener();
-    else (this.#onAbort ??= []).push(listener);
   }
 
   started(at: number): void {
@@ -133,9 +123,6 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
     if (this.#abortReason) return;
     this.#abortReason = reason as AbortReason;
     this.#controller?.abort(reason === 'cancelled' ? 'the run was cancelled before it started' : reason);
-    const listeners = this.#onAbort;
-    this.#onAbort = null;
-    if (listeners) for (const listener of listeners) listener();
   };
 
   // PreparedRun. Synchronous up to the gate when the row already says RUNNING (the planned and the manual path).
@@ -207,12 +194,21 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
         result = await executor.execute(request, this);
       } finally {
         if (this.#timer) clearTimeout(this.#timer);
+        this.#giveBackSignal();
         if (bundle) deps.bundleRuns.release(bundle.id, this);
       }
       return result.ok && result.specs ? await reconciled(deps, this.#request, this.runId, result.specs, result, this.log) : result;
     } catch (err) {
       return { ok: false, error: serializeError(err), aborted: false };
     }
+  }
+
+  /** The executor is done with the signal: a late kill must not abort the controller another run now holds. */
+  #giveBackSignal(): void {
+    const controller = this.#controller;
+    if (!controller) return;
+    this.#controller = null;
+    this.#deps.controllers?.give(controller);
   }
 
   async #finish(): Promise<RunEnd> {

@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { BundleRecord, JobKind, JobRecord, RunRecord, RunTrigger } from '../domain/index.js';
 import type { Store } from '../store/types.js';
 import type { BundleRuns } from './bundle-runs.js';
+import type { IdleControllers } from './idle-controllers.js';
 
 export interface LogIndex {
   file: string;
@@ -66,6 +67,8 @@ export interface DispatcherDeps {
   hidePaths: PathHider;
   /** A resolver's run returned sub-job specs: reconcile them; the returned summary becomes the run's result. */
   reconcile?: Reconciler;
+  /** Idle AbortControllers the runs' signals are taken from (the dispatcher makes its own when none is given). */
+  controllers?: IdleControllers;
 }
 
 /** `unscheduled`: the job left the schedule (stopped, changed, deleted) just as a run planned for it started. */

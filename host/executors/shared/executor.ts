@@ -47,12 +47,6 @@ export interface RunHooks {
    * (its ctx.signal), and after `killGraceMs` terminate it (worker terminate, process-group SIGKILL).
    */
   readonly signal: AbortSignal;
-  /**
-   * Optional, and cheaper than `signal` for an executor that only needs to know: true once the run is aborted, and
-   * a listener called once when it is (reading these does not make the AbortSignal).
-   */
-  readonly aborted?: boolean;
-  onAbort?(listener: () => void): void;
   /** Called once when the job's own code starts (first line): the fire-lag measurement point. */
   started?(at: number): void;
   /**
@@ -69,7 +63,7 @@ export interface RunGate {
   /**
    * Set when dispatch already knows the run will start at this instant (epoch ms; a planned fire of a job whose
    * concurrency is ALLOW): an executor that can hold a run until a given time may hand it over now instead of at
-   * the gate. hooks.signal (or onAbort) still tells it when the run is called off before then.
+   * the gate. hooks.signal still tells it when the run is called off before then.
    */
   readonly startAt?: number;
 }

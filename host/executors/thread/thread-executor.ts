@@ -53,7 +53,7 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
 
   async function execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome> {
     if (closed) return abortedOutcome('the thread executor is closed');
-    if (isAborted(hooks)) return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
+    if (hooks.signal.aborted) return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
     const bundle = request.bundle;
     if (!bundle || !bundle.main) return failure({ name: 'Error', message: 'a thread job needs a bundle with a main module' });
     if (typeof request.entry !== 'string') return failure({ name: 'Error', message: 'a thread job entry must be an export name' });
@@ -68,7 +68,7 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
       // Handed over now and started by the worker at startAt (the gate's opening is then dispatch's bookkeeping),
       // or serialised now and sent at the gate: either way only a string joins the worker's batch at the fire time.
       const startAt = gate.startAt;
-      const early = startAt !== undefined && startAt > Date.now() && !isAborted(hooks);
+      const early = startAt !== undefined && startAt > Date.now() && !hooks.signal.aborted;
       const sent: ThreadRun = early ? { ...task, notBefore: startAt } : task;
       let startJson: string;
       try {
@@ -80,7 +80,7 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
       if (early) run = entry.pool.run(sent, hooks, startJson);
       else {
         run = await new Promise<PoolRun | null>((resolve) =>
-          gate.onOpen(() => resolve(closed || isAborted(hooks) ? null : entry.pool.run(task, hooks, startJson))),
+          gate.onOpen(() => resolve(closed || hooks.signal.aborted ? null : entry.pool.run(task, hooks, startJson))),
         );
       }
     } else run = entry.pool.run(task, hooks);
@@ -95,18 +95,15 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
       run.abort(reasonText(hooks.signal.reason));
       graceTimer = setTimeout(() => run.kill(), config.killGraceMs);
     };
-    // Dispatch's hooks take a plain listener; a bare AbortSignal (tests, other callers) gets an event listener.
-    if (hooks.onAbort) hooks.onAbort(onAbort);
-    else hooks.signal.addEventListener('abort', onAbort, { once: true });
+    hooks.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const result = await run.result;
-      return isAborted(hooks) ? resultOutcome(result, hooks.signal) : resultOutcome(result, NOT_ABORTED);
+      return resultOutcome(await run.result, hooks.signal);
     } catch (err) {
-      return lostOutcome(err, isAborted(hooks) ? hooks.signal : NOT_ABORTED);
+      return lostOutcome(err, hooks.signal);
     } finally {
       done = true;
       clearTimeout(graceTimer);
-      if (!hooks.onAbort) hooks.signal.removeEventListener('abort', onAbort);
+      hooks.signal.removeEventListener('abort', onAbort);
       pools.release(entry);
     }
   }
@@ -125,13 +122,6 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     },
     threadCount: () => pools.threadCount(),
   };
-}
-
-/** Stands in for the signal of a run that was not aborted, so reading the outcome does not make one per run. */
-const NOT_ABORTED = new AbortController().signal;
-
-function isAborted(hooks: RunHooks): boolean {
-  return hooks.aborted ?? hooks.signal.aborted;
 }
 
 /** The pool lost the run (see thread-errors.ts): the codes that mean "aborted" become aborted outcomes. */

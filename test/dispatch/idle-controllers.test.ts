@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { IdleControllers } from '../../host/dispatch/idle-controllers.js';
+
+describe('idle AbortControllers', () => {
+  test('a controller whose listeners were all removed is taken back and handed out again', () => {
+    const idle = new IdleControllers();
+    const controller = idle.take();
+    const listener = (): void => undefined;
+    controller.signal.addEventListener('abort', listener, { once: true });
+    controller.signal.removeEventListener('abort', listener);
+    idle.give(controller);
+    assert.equal(idle.size, 1);
+    assert.equal(idle.take(), controller);
+  });
+
+  test('a controller whose signal still has a listener, or an onabort, is not taken back', () => {
+    const idle = new IdleControllers();
+    const held = idle.take();
+    held.signal.addEventListener('abort', () => undefined);
+    idle.give(held);
+    const handler = idle.take();
+    handler.signal.onabort = () => undefined;
+    idle.give(handler);
+    assert.equal(idle.size, 0);
+  });
+
+  test('a listener added twice, or for the capture phase too, must be removed as often before the controller is taken back', () => {
+    const idle = new IdleControllers();
+    const controller = idle.take();
+    const listener = (): void => undefined;
+    controller.signal.addEventListener('abort', listener);
+    controller.signal.addEventListener('abort', listener);
+    controller.signal.addEventListener('abort', listener, { capture: true });
+    controller.signal.removeEventListener('abort', listener);
+    idle.give(controller);
+    assert.equal(idle.size, 0, 'the capture-phase registration is still there');
+    controller.signal.removeEventListener('abort', () => undefined);
+    controller.signal.removeEventListener('abort', listener, true);
+    idle.give(controller);
+    assert.equal(idle.size, 1);
+  });
+
+  test('an aborted controller, one made elsewhere and any past the cap are left to the garbage collector', () => {
+    const idle = new IdleControllers(2);
+    const aborted = idle.take();
+    aborted.abort('kill');
+    idle.give(aborted);
+    idle.give(new AbortController());
+    assert.equal(idle.size, 0);
+    const three = [idle.take(), idle.take(), idle.take()];
+    for (const controller of three) idle.give(controller);
+    assert.equal(idle.size, 2);
+  });
+
+  test('a listener on a reused signal still hears its abort', () => {
+    const idle = new IdleControllers();
+    const first = idle.take();
+    idle.give(first);
+    const again = idle.take();
+    let heard: unknown = null;
+    again.signal.addEventListener('abort', () => (heard = again.signal.reason), { once: true });
+    again.abort('timeout');
+    assert.equal(heard, 'timeout');
+  });
+});
