@@ -35,6 +35,8 @@ export interface Containment {
   /** One sentence each, for the startup log and docs/isolation.md. */
   readonly covers: string;
   readonly misses: string;
+  /** Whether its cells apply a job's memoryLimitMb (a memory cgroup could be made on this machine). */
+  readonly limitsMemory: boolean;
   /** A cell for one run; memoryLimitMb applies only where `limitsMemory`. Throws when the cell cannot be made. */
   enter(memoryLimitMb: number | null): RunCell;
   /** Removes what the containment made (after every run has ended). */

@@ -83,6 +83,7 @@ function cgroupContainment(v2Root: string, memoryRoot: string | null, leftovers:
     misses: memory
       ? 'the v1 memory peak counts page cache the run caused; processes the run hands to another service (at, systemd, a daemon over a socket) are not its descendants'
       : 'no memory limit (no usable memory cgroup: memoryLimitMb is not applied) and memory is sampled from /proc; processes the run hands to another service are not its descendants',
+    limitsMemory: memory,
     enter(memoryLimitMb) {
       const id = String(++count);
       const v2 = path.join(v2Root, id);

@@ -45,6 +45,7 @@ function processGroup(): Containment {
     kind: 'process-group',
     covers: "the command's process group is signalled on kill, on timeout and when the command exits",
     misses: 'a descendant that leaves the group (setsid, setpgid, a daemon) outlives the run; no memory limit (memoryLimitMb is not applied); memory is sampled from /proc',
+    limitsMemory: false,
     enter: () => ({
       wrap: (command, args) => [command, args],
       limitsMemory: false,
@@ -71,6 +72,7 @@ function pidNamespace(unshare: readonly string[]): Containment {
     kind: 'pid-namespace',
     covers: `each run in its own PID namespace: when the command exits, or is killed, every process it started dies with it (setsid ones too)${unshare[0] === 'setpriv' ? ', and so does a run whose host process dies' : ''}`,
     misses: `no memory limit (memoryLimitMb is not applied); memory is sampled from /proc and misses processes that left the process group${unshare[0] === 'setpriv' ? '' : '; if the host process itself is SIGKILLed, its running commands live on (no setpriv --pdeathsig here)'}`,
+    limitsMemory: false,
     enter: () => ({
       wrap: (command, args) => [unshare[0]!, [...unshare.slice(1), '/bin/sh', '-c', INIT_SCRIPT, 'jobcenter-init', command, ...args]],
       limitsMemory: false,

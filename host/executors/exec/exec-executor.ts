@@ -33,6 +33,8 @@ export interface ExecExecutor extends Executor {
   runningCount(): number;
   /** The containment in use (docs/isolation.md, "How exec runs are contained"). */
   readonly containment: Containment['kind'];
+  /** Whether a job's memoryLimitMb is applied here (only a memory cgroup can). */
+  readonly limitsMemory: boolean;
 }
 
 interface Spawned {
@@ -182,6 +184,7 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     },
     runningCount: () => groups.size,
     containment: containment.kind,
+    limitsMemory: containment.limitsMemory,
   };
 }
 
