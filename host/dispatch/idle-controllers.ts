@@ -8,6 +8,8 @@
 export class IdleControllers {
   readonly #idle: CountedController[] = [];
   readonly #cap: number;
+  /** Counted controllers alive (idle or held by a run): past the cap, a run gets a plain one, which costs less to make. */
+  #made = 0;
 
   constructor(cap = 4096) {
     this.#cap = cap;
@@ -15,14 +17,18 @@ export class IdleControllers {
 
   /** An AbortController that was never aborted and has no listener. */
   take(): AbortController {
-    return this.#idle.pop() ?? new CountedController();
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    if (this.#made >= this.#cap) return new AbortController();
+    this.#made++;
+    return new CountedController();
   }
 
   /** Takes a controller back once its run is over (and nothing may abort it any more); others are left to the GC. */
   give(controller: AbortController): void {
-    if (!(controller instanceof CountedController) || this.#idle.length >= this.#cap) return;
-    if (controller.signal.aborted || controller.listening !== 0 || controller.signal.onabort !== null) return;
-    this.#idle.push(controller);
+    if (!(controller instanceof CountedController)) return;
+    if (controller.signal.aborted || controller.listening !== 0 || controller.signal.onabort !== null) this.#made--;
+    else this.#idle.push(controller);
   }
 
   /** Idle controllers held (tests). */
@@ -31,6 +37,8 @@ export class IdleControllers {
   }
 }
 
+type Listener = Parameters<AbortSignal['addEventListener']>[1];
+type ListenerOptions = Parameters<AbortSignal['addEventListener']>[2];
 const { addEventListener: addListener, removeEventListener: removeListener } = EventTarget.prototype;
 
 class CountedController extends AbortController {
@@ -41,13 +49,13 @@ class CountedController extends AbortController {
   constructor() {
     super();
     const signal = this.signal;
-    signal.addEventListener = (...args: Parameters<AbortSignal['addEventListener']>) => {
-      if (args[1]) this.#note(args[1], args[0], args[2], true);
-      addListener.apply(signal, args);
+    signal.addEventListener = (type: string, listener: Listener, options?: ListenerOptions) => {
+      if (listener) this.#note(listener, type, options, true);
+      addListener.call(signal, type, listener, options);
     };
-    signal.removeEventListener = (...args: Parameters<AbortSignal['removeEventListener']>) => {
-      if (args[1]) this.#note(args[1], args[0], args[2], false);
-      removeListener.apply(signal, args);
+    signal.removeEventListener = (type: string, listener: Listener, options?: ListenerOptions) => {
+      if (listener) this.#note(listener, type, options, false);
+      removeListener.call(signal, type, listener, options);
     };
   }
 
@@ -55,7 +63,7 @@ class CountedController extends AbortController {
     return this.#count;
   }
 
-  #note(listener: unknown, type: string, options: { capture?: boolean } | boolean | undefined, added: boolean): void {
+  #note(listener: unknown, type: string, options: ListenerOptions, added: boolean): void {
     const capture = typeof options === 'boolean' ? options : options?.capture === true;
     const key = `${type}:${capture}`;
     let keys = this.#listeners.get(listener);

@@ -53,6 +53,17 @@ describe('idle AbortControllers', () => {
     assert.equal(idle.size, 2);
   });
 
+  test('a controller that was not taken back makes room for a new one under the cap', () => {
+    const idle = new IdleControllers(1);
+    const aborted = idle.take();
+    aborted.abort('kill');
+    idle.give(aborted);
+    const next = idle.take();
+    idle.give(next);
+    assert.equal(idle.size, 1);
+    assert.equal(idle.take(), next);
+  });
+
   test('a listener on a reused signal still hears its abort', () => {
     const idle = new IdleControllers();
     const first = idle.take();
