@@ -1,6 +1,7 @@
 /**
- * Idle AbortControllers, so a burst of runs does not make one per run: a new AbortController and its signal cost
- * about 10 µs here, a reused one about 1.5 µs (bench/abort-cost.ts, docs/benchmarks.md). A controller comes back
+ * Idle AbortControllers, so a burst of runs does not make one per run: making a controller's signal is most of what
+ * a run's abort hook costs (bench/abort-cost.ts, docs/benchmarks.md: bursts of 2,000, a new controller with its
+ * listener 13.5–14.7 µs a run, a reused one 10.3–11.2 µs, most of that Node's listener add and remove). One comes back
  * only when reusing it cannot be seen: never aborted, and no listener left on its signal. Node does not say how many
  * listeners a signal has, so the signals made here count their own (addEventListener and removeEventListener are
  * wrapped on each signal); a signal whose `onabort` was set, or that a listener still holds, is not taken back.
