@@ -49,9 +49,9 @@ export function createModuleExecutor(deps: { config: HostConfig; logger: Logger 
     if (!bundle || !bundle.main) return failure({ name: 'Error', message: 'a module job needs a bundle with a main module' });
     if (typeof request.entry !== 'string') return failure({ name: 'Error', message: 'a module job entry must be a bean name' });
     const profile = request.profile ?? null;
-    const key = { projectId: request.job.projectId, bundleId: bundle.id, profile };
+    const key = { projectId: request.job.projectId, bundleId: bundle.id, profile, memoryLimitMb: request.memoryLimitMb ?? config.defaultMemoryLimitMb };
     const mainUrl = pathToFileURL(path.resolve(bundle.dir, bundle.main)).href;
-    const boot = { data: { mainUrl, bundleDir: bundle.dir, profile }, memoryLimitMb: request.memoryLimitMb ?? config.defaultMemoryLimitMb };
+    const boot = { data: { mainUrl, bundleDir: bundle.dir, profile } };
     const current = versions.isCurrent(key.projectId, key.bundleId);
     const task = buildTask(request, request.entry, mainUrl, config);
     // A run handed back unstarted (its context was blocked, or ended because of another run) goes to another context.

@@ -1,5 +1,7 @@
 /**
- * The module contexts of the module executor: one per (project, bundle version, profile), each in its own worker. A context
+ * The module contexts of the module executor: one per (project, bundle version, profile, memory limit), each in its
+ * own worker: a context's heap limit is fixed when its worker starts, so jobs of one version with different
+ * `memoryLimitMb` get contexts of their own, and each runs under its own limit. A context
  * of a version that is no longer current is "retiring": it serves the runs already on it, then its onStop runs and
  * its worker ends. A context that ended (crashed, killed, failed to boot) is replaced by a fresh one on next use.
  * A blocked context (module-thread.ts) is retired too, and a fresh one takes the new runs, unless a context of the
@@ -14,6 +16,8 @@ export interface ContextKey {
   readonly bundleId: number;
   /** The job profile whose config the context was booted with (null: the manifest's, or none). */
   readonly profile: string | null;
+  /** The heap limit the context's worker was started with. */
+  readonly memoryLimitMb: number;
 }
 
 export interface ContextEntry extends ContextKey {
@@ -47,7 +51,7 @@ export class ContextRegistry {
   }
 
   /** The live context of this version, booting one when there is none; `current` false marks it retiring. */
-  acquire(key: ContextKey, boot: { data: ModuleWorkerData; memoryLimitMb: number }, current: boolean): ContextEntry {
+  acquire(key: ContextKey, boot: { data: ModuleWorkerData }, current: boolean): ContextEntry {
     const id = keyOf(key);
     let entry = this.#entries.get(id);
     if (entry && entry.thread.blocked && this.#blockedOf(key) + 1 < MAX_CONTEXTS) {
@@ -57,7 +61,7 @@ export class ContextRegistry {
     }
     if (!entry || entry.thread.state === 'ended') {
       const logger = this.#settings.logger.child({ projectId: key.projectId, bundleId: key.bundleId, ...(key.profile === null ? {} : { profile: key.profile }) });
-      const thread = new ModuleThread({ ...boot, env: this.#settings.env, bootTimeoutMs: this.#settings.bootTimeoutMs, logger });
+      const thread = new ModuleThread({ ...boot, memoryLimitMb: key.memoryLimitMb, env: this.#settings.env, bootTimeoutMs: this.#settings.bootTimeoutMs, logger });
       entry = { ...key, thread, inFlight: 0, retiring: false };
       this.#entries.set(id, entry);
     }
@@ -121,5 +125,5 @@ export class ContextRegistry {
 }
 
 function keyOf(key: ContextKey): string {
-  return `${key.projectId}:${key.bundleId}:${key.profile ?? ''}`;
+  return `${key.projectId}:${key.bundleId}:${key.memoryLimitMb}:${key.profile ?? ''}`;
 }
