@@ -51,6 +51,7 @@ function queryWhere(query: RunQuery): WhereOptions {
   if (query.jobId !== undefined) and.push({ jobId: query.jobId });
   if (query.projectIds) and.push({ projectId: { [Op.in]: query.projectIds } });
   if (query.status) and.push({ status: { [Op.in]: query.status } });
+  if (query.trigger) and.push({ trigger: { [Op.in]: query.trigger } });
   if (query.from) and.push({ scheduledAt: { [Op.gte]: query.from } });
   if (query.to) and.push({ scheduledAt: { [Op.lt]: query.to } });
   if (query.cursor) {

@@ -4,6 +4,7 @@
  */
 import type {
   BundleRecord,
+  EventEntity,
   HostIdentity,
   HostRecord,
   JobEventRecord,
@@ -16,6 +17,7 @@ import type {
   ProjectRecord,
   RunRecord,
   RunStatus,
+  RunTrigger,
   RunUpdate,
   TokenRecord,
   UserRecord,
@@ -29,6 +31,7 @@ export interface RunQuery {
   jobId?: number;
   projectIds?: number[];
   status?: RunStatus[];
+  trigger?: RunTrigger[];
   from?: Date;
   to?: Date;
   limit: number;
@@ -60,6 +63,8 @@ export interface UserRepo {
   list(): Promise<UserRecord[]>;
   update(id: number, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled' | 'lastLoginAt'>>): Promise<UserRecord | null>;
   count(): Promise<number>;
+  /** Deletes the user row only (the caller deletes its tokens first). */
+  delete(id: number): Promise<void>;
 }
 
 export interface TokenRepo {
@@ -84,7 +89,7 @@ export interface ProjectRepo {
   /** A page of projects by id, optionally only an owner's and those whose name contains a text (any case). */
   page(filter: IdPage & { ownerId?: number; nameContains?: string }): Promise<ProjectRecord[]>;
   update(id: number, patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'currentBundleId' | 'ownerId' | 'trusted'>>): Promise<ProjectRecord | null>;
-  /** Deletes the project with its bundles, jobs, runs, events and cache rows. */
+  /** Deletes the project with its bundles, jobs, runs, events, run rollups and cache rows. */
   delete(id: number): Promise<void>;
 }
 
@@ -161,9 +166,32 @@ export interface RunWriter {
   readonly lagMs: number;
 }
 
+/** A new event: a job event by default (entity job, entityId its jobId; jobId 0: the project's own event). */
+export type NewEvent = Omit<JobEventRecord, 'id' | 'at' | 'entity' | 'entityId' | 'userId'> &
+  Partial<Pick<JobEventRecord, 'entity' | 'entityId' | 'userId'>> & { at?: Date };
+
+export interface EventQuery {
+  entity?: EventEntity;
+  entityId?: number;
+  jobId?: number;
+  projectId?: number;
+  /** What the reader may see: events of these projects only; undefined: of every project. */
+  projectIds?: number[];
+  /** Account events (project 0) of this user only; undefined: of every account. */
+  accountUserId?: number;
+  actor?: string;
+  /** at ≥ from, at < to. */
+  from?: Date;
+  to?: Date;
+  /** Events older than this one (ids only grow). */
+  beforeId?: number;
+  limit: number;
+}
+
 export interface EventRepo {
-  add(event: Omit<JobEventRecord, 'id' | 'at'> & { at?: Date }): Promise<void>;
-  list(filter: { jobId?: number; projectIds?: number[]; limit: number }): Promise<JobEventRecord[]>;
+  add(event: NewEvent): Promise<void>;
+  /** Newest first (by id). */
+  list(filter: EventQuery): Promise<JobEventRecord[]>;
 }
 
 /** What the dashboard reads of the run rollups (store/run-rollups.ts): final runs by the bucket they ended in. */
