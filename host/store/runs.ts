@@ -2,7 +2,7 @@
  * The read side of runs: pages newest first, recovery look-ups, fire-time bookkeeping, counts.
  */
 import { Op, fn, col, literal } from 'sequelize';
-import type { WhereOptions } from 'sequelize';
+import type { Model, WhereOptions } from 'sequelize';
 import { badRequest } from '../errors/index.js';
 import type { StoreContext } from './context.js';
 import { dateOrNull, num, plain, toDate, toRun } from './records.js';
@@ -62,6 +62,25 @@ function queryWhere(query: RunQuery): WhereOptions {
   return { [Op.and]: and };
 }
 
+const MAX_SPLIT = 20;
+
+/** The query as one query per value of its first filter with several values (status, trigger, projects), or itself. */
+function splitByValue(query: RunQuery): RunQuery[] {
+  if (query.status && query.status.length > 1 && query.status.length <= MAX_SPLIT) return query.status.map((status) => ({ ...query, status: [status] }));
+  if (query.trigger && query.trigger.length > 1) return query.trigger.map((trigger) => ({ ...query, trigger: [trigger] }));
+  if (query.jobId === undefined && query.projectIds && query.projectIds.length > 1 && query.projectIds.length <= MAX_SPLIT) {
+    return query.projectIds.map((projectId) => ({ ...query, projectIds: [projectId] }));
+  }
+  return [query];
+}
+
+/** The list's order on model rows: scheduledAt descending, then runId ascending. */
+function newestFirst(a: Model, b: Model): number {
+  const at = toDate(b.get('scheduledAt')).getTime() - toDate(a.get('scheduledAt')).getTime();
+  if (at !== 0) return at;
+  return String(a.get('runId')) < String(b.get('runId')) ? -1 : 1;
+}
+
 export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo {
   return {
     async deletePlanned(filter) {
@@ -77,11 +96,14 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
     },
     async list(query) {
       const limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(query.limit)));
-      const rows = await Run.findAll({
-        where: queryWhere(query),
-        order: [['scheduledAt', 'DESC'], ['runId', 'ASC']],
-        limit: limit + 1,
-      });
+      // An IN over several statuses, triggers or projects cannot be read in the order of one index range: the
+      // database sorts every row they hold (300 ms over a million runs). One seek per value, merged, reads limit + 1
+      // rows per value instead.
+      const parts = splitByValue(query);
+      const found = await Promise.all(
+        parts.map((part) => Run.findAll({ where: queryWhere(part), order: [['scheduledAt', 'DESC'], ['runId', 'ASC']], limit: limit + 1 })),
+      );
+      const rows = found.length === 1 ? found[0]! : found.flat().sort(newestFirst).slice(0, limit + 1);
       const items = rows.slice(0, limit).map((row) => toRun(plain(row)));
       const last = items[items.length - 1];
       return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };

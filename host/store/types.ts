@@ -195,26 +195,23 @@ export interface EventRepo {
 }
 
 /** What the dashboard reads of the run rollups (store/run-rollups.ts): final runs by the bucket they ended in. */
-export interface RollupQuery {
-  /** Only these projects' runs; undefined: all. */
-  projectIds?: number[];
-  /** The first hour bucket of the day's figures. */
-  hoursSince: Date;
-  /** The first minute bucket of the series. */
-  minutesSince: Date;
-  /** How many of the slowest jobs (by mean duration) to give. */
-  slowest: number;
-}
-
-export interface RollupSummary {
+export interface RollupDay {
   byStatus: Record<string, number>;
   slowest: { jobId: number; projectId: number; runs: number; avgMs: number; maxMs: number }[];
-  /** Minutes with final runs, in no particular order: the bucket's start (epoch ms), its runs, its fire-lag p95. */
-  minutes: { bucket: number; runs: number; lagP95Ms: number | null }[];
+}
+
+/** A minute with final runs: the bucket's start (epoch ms), its runs, its fire-lag p95. */
+export interface RollupMinute {
+  bucket: number;
+  runs: number;
+  lagP95Ms: number | null;
 }
 
 export interface RollupRepo {
-  summary(query: RollupQuery): Promise<RollupSummary>;
+  /** Runs by status, and the `slowest` jobs by mean duration, from the hour buckets since hoursSince (projectIds: only theirs). */
+  day(query: { projectIds?: number[]; hoursSince: Date; slowest: number }): Promise<RollupDay>;
+  /** The minutes since minutesSince that have final runs, in no particular order. */
+  minutes(query: { projectIds?: number[]; minutesSince: Date }): Promise<RollupMinute[]>;
 }
 
 export interface CacheRepo {
