@@ -4,6 +4,7 @@
  */
 import type {
   BundleRecord,
+  EventEntity,
   HostIdentity,
   HostRecord,
   JobEventRecord,
@@ -16,6 +17,7 @@ import type {
   ProjectRecord,
   RunRecord,
   RunStatus,
+  RunTrigger,
   RunUpdate,
   TokenRecord,
   UserRecord,
@@ -29,6 +31,7 @@ export interface RunQuery {
   jobId?: number;
   projectIds?: number[];
   status?: RunStatus[];
+  trigger?: RunTrigger[];
   from?: Date;
   to?: Date;
   limit: number;
@@ -60,6 +63,8 @@ export interface UserRepo {
   list(): Promise<UserRecord[]>;
   update(id: number, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled' | 'lastLoginAt'>>): Promise<UserRecord | null>;
   count(): Promise<number>;
+  /** Deletes the user row only (the caller deletes its tokens first). */
+  delete(id: number): Promise<void>;
 }
 
 export interface TokenRepo {
@@ -84,7 +89,7 @@ export interface ProjectRepo {
   /** A page of projects by id, optionally only an owner's and those whose name contains a text (any case). */
   page(filter: IdPage & { ownerId?: number; nameContains?: string }): Promise<ProjectRecord[]>;
   update(id: number, patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'currentBundleId' | 'ownerId' | 'trusted'>>): Promise<ProjectRecord | null>;
-  /** Deletes the project with its bundles, jobs, runs, events and cache rows. */
+  /** Deletes the project with its bundles, jobs, runs, events, run rollups and cache rows. */
   delete(id: number): Promise<void>;
 }
 
@@ -114,6 +119,8 @@ export interface JobRepo {
   update(id: number, patch: Partial<Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt' | 'projectId'>>): Promise<JobRecord | null>;
   delete(id: number): Promise<void>;
   countForBundleProject(projectId: number): Promise<number>;
+  /** How many jobs (sub-jobs included) are in each state, of these projects or all. */
+  countByState(projectIds?: number[]): Promise<Record<string, number>>;
   /** Sub-job counts of these resolvers (disabled sub-jobs included); a job without sub-jobs is absent from the map. */
   countByResolver(resolverIds: number[]): Promise<Map<number, number>>;
 }
@@ -126,6 +133,8 @@ export interface RunRepo {
   /** For each job, the latest scheduledAt of its SCHEDULE/RECOVERY runs: where missed fire times start. */
   lastScheduledFireTimes(jobIds: number[]): Promise<Map<number, Date>>;
   countByStatus(jobId?: number): Promise<Record<RunStatus, number>>;
+  /** The newest runs (by scheduledAt) in any of these statuses, each status sought on its own index range. */
+  latestInStatuses(statuses: RunStatus[], projectIds: number[] | undefined, limit: number): Promise<RunRecord[]>;
   /**
    * Run counts and the latest run of each of these jobs, in two queries over the runs' job indexes. Rows written
    * ahead for a fire whose time has not come (scheduledAt after `now`) are left out. Jobs without runs are absent.
@@ -157,9 +166,52 @@ export interface RunWriter {
   readonly lagMs: number;
 }
 
+/** A new event: a job event by default (entity job, entityId its jobId; jobId 0: the project's own event). */
+export type NewEvent = Omit<JobEventRecord, 'id' | 'at' | 'entity' | 'entityId' | 'userId'> &
+  Partial<Pick<JobEventRecord, 'entity' | 'entityId' | 'userId'>> & { at?: Date };
+
+export interface EventQuery {
+  entity?: EventEntity;
+  entityId?: number;
+  jobId?: number;
+  projectId?: number;
+  /** What the reader may see: events of these projects only; undefined: of every project. */
+  projectIds?: number[];
+  /** Account events (project 0) of this user only; undefined: of every account. */
+  accountUserId?: number;
+  actor?: string;
+  /** at ≥ from, at < to. */
+  from?: Date;
+  to?: Date;
+  /** Events older than this one (ids only grow). */
+  beforeId?: number;
+  limit: number;
+}
+
 export interface EventRepo {
-  add(event: Omit<JobEventRecord, 'id' | 'at'> & { at?: Date }): Promise<void>;
-  list(filter: { jobId?: number; projectIds?: number[]; limit: number }): Promise<JobEventRecord[]>;
+  add(event: NewEvent): Promise<void>;
+  /** Newest first (by id). */
+  list(filter: EventQuery): Promise<JobEventRecord[]>;
+}
+
+/** What the dashboard reads of the run rollups (store/run-rollups.ts): final runs by the bucket they ended in. */
+export interface RollupDay {
+  byStatus: Record<string, number>;
+  slowest: { jobId: number; projectId: number; runs: number; avgMs: number; maxMs: number }[];
+}
+
+/** A minute with final runs: the bucket's start (epoch ms), its runs, its fire-lag p95. */
+export interface RollupMinute {
+  bucket: number;
+  runs: number;
+  lagP95Ms: number | null;
+}
+
+export interface RollupRepo {
+  /** Runs by status, and the `slowest` jobs by mean duration, from the hour buckets since hoursSince (projectIds: only theirs). */
+  day(query: { projectIds?: number[]; hoursSince: Date; slowest: number }): Promise<RollupDay>;
+  /** The minutes since minutesSince that have final runs, in no particular order. */
+  minutes(query: { projectIds?: number[]; minutesSince: Date }): Promise<RollupMinute[]>;
 }
 
 export interface CacheRepo {
@@ -197,6 +249,7 @@ export interface Store {
   readonly runs: RunRepo;
   readonly runWriter: RunWriter;
   readonly events: EventRepo;
+  readonly rollups: RollupRepo;
   readonly cache: CacheRepo;
   /** Whether the database answers; statements that find it unreachable mark it down until a probe succeeds. */
   readonly health: DatabaseHealth;

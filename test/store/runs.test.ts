@@ -159,6 +159,15 @@ for (const database of testDatabases()) {
         .filter((r) => r.jobId === job.id)
         .sort((a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime() || (a.runId < b.runId ? -1 : 1));
       assert.deepEqual(seen.map((r) => r.runId), expected.map((r) => r.runId));
+      // Several statuses are read one index range each and merged: the pages are the same.
+      const merged: RunRecord[] = [];
+      cursor = undefined;
+      do {
+        const page = await store.runs.list({ projectIds: [job.projectId], status: ['FAILED', 'SUCCEEDED'], trigger: ['MANUAL', 'RETRY'], limit: 4, cursor });
+        merged.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      assert.deepEqual(merged.map((r) => r.runId), expected.map((r) => r.runId));
       const failed = await store.runs.list({ jobId: job.id, status: ['FAILED'], limit: 100 });
       assert.equal(failed.items.length, 9);
       const window = await store.runs.list({ projectIds: [job.projectId], from: new Date(T0 + 3_001), to: new Date(T0 + 5_001), limit: 100 });

@@ -2,6 +2,7 @@
  * JSON Schema of what the API answers (components.schemas of the OpenAPI document). Objects stay open
  * (no additionalProperties: false): a field added later does not break a client that checks these.
  */
+import { EVENT_ENTITIES } from '../../domain/index.js';
 import { ID, JOB_KINDS, JOB_STATES, ref, ROLES, RUN_STATUSES, type Schema } from './schemas.js';
 
 const TIME: Schema = { type: 'string', format: 'date-time' };
@@ -158,13 +159,60 @@ export const OUTPUT_SCHEMAS: Record<string, Schema> = {
   RunPage: page('Run', 'One page of runs, newest first.'),
   Event: object({
     id: ID,
-    jobId: { type: 'integer', description: '0 for an event about the project itself (trust)' },
-    projectId: ID,
-    action: { enum: ['created', 'updated', 'started', 'stopped', 'triggered', 'killed', 'deleted', 'trust'] },
-    actor: { type: 'string', description: 'a username, or system' },
-    details: { type: ['object', 'null'], description: 'updated: { field: { before, after } }; trust: { trusted: { before, after } }' },
+    entity: { enum: EVENT_ENTITIES, description: 'what the event is about' },
+    entityId: { type: ['integer', 'null'], description: "the entity's id (a session's: its user's); null: a login to no user" },
+    jobId: { type: 'integer', description: '0 for an event not about one job' },
+    projectId: { type: 'integer', description: '0 for an event about an account (user, session, token)' },
+    userId: { type: ['integer', 'null'], description: 'the account an account event is about' },
+    action: {
+      enum: ['created', 'updated', 'started', 'stopped', 'triggered', 'killed', 'deleted', 'trust', 'activated', 'uploaded', 'password_reset', 'login', 'login_failed', 'logout', 'revoked'],
+    },
+    actor: { type: 'string', description: 'a username (for a refused login: the name given), or system' },
+    details: { type: ['object', 'null'], description: 'updated: { field: { before, after } }; trust: { trusted: { before, after } }; activated: { bundle: { before, after } }' },
     at: TIME,
   }),
+  Dashboard: object(
+    {
+      generatedAt: TIME,
+      jobsByState: { type: 'object', additionalProperties: { type: 'integer' }, description: 'jobs (sub-jobs included) by state: STOPPED, ACTIVE, PENDING' },
+      runs24h: object(
+        {
+          total: { type: 'integer' },
+          byStatus: { type: 'object', additionalProperties: { type: 'integer' }, description: 'final statuses only; a status without runs is absent' },
+          successRate: { type: ['number', 'null'], description: 'SUCCEEDED / (total − SKIPPED); null when no run ran' },
+        },
+        'Runs that ended in the current hour and the 24 before it (hour buckets: 24 to 25 hours).',
+      ),
+      slowest: {
+        type: 'array',
+        description: 'the 5 jobs with the longest mean duration over the same hours',
+        items: object({ jobId: ID, jobName: { type: 'string' }, projectId: ID, runs: { type: 'integer' }, avgMs: { type: 'number' }, maxMs: { type: 'number' } }),
+      },
+      failures: {
+        type: 'array',
+        description: 'the 10 newest runs (by fire time) that ended FAILED, TIMED_OUT, KILLED or INTERRUPTED',
+        items: object({ runId: { type: 'string' }, jobId: ID, jobName: { type: 'string' }, status: RUN_STATUS, endedAt: TIME_OR_NULL, error: { type: ['string', 'null'] } }),
+      },
+      nextFires: {
+        type: 'array',
+        description: "the 10 next fire times on this host's schedule",
+        items: object({ jobId: ID, jobName: { type: 'string' }, at: TIME }),
+      },
+      series: object(
+        {
+          minutes: { type: 'array', items: { type: 'integer' }, description: 'the start of each of the last 60 minutes (epoch ms), oldest first' },
+          runs: { type: 'array', items: { type: 'integer' }, description: 'runs that ended in each minute' },
+          fireLagP95Ms: {
+            type: 'array',
+            items: { type: ['number', 'null'] },
+            description: "p95 of the lag of each minute's SCHEDULE runs (start − fire time), to the histogram's bound (5, 10, 25, 50, 100, 250, 500, 1000, 5000 ms); null: none",
+          },
+        },
+        'The last hour, a minute at a time.',
+      ),
+    },
+    'What the caller may see of the host at a glance (its projects only, for a developer).',
+  ),
   Host: object({
     id: { type: 'string' },
     startedAt: TIME,
