@@ -10,6 +10,7 @@
     var xhr = new XMLHttpRequest();
     xhr.open('POST', form.action);
     xhr.setRequestHeader('X-CSRF-Token', form.getAttribute('data-csrf'));
+    xhr.setRequestHeader('X-Requested-With', 'upload');
     bar.hidden = false;
     bar.value = 0;
     status.textContent = 'Uploading…';
@@ -20,7 +21,9 @@
     });
     xhr.addEventListener('load', function () {
       if (xhr.status < 400) {
-        window.location.assign(xhr.responseURL || window.location.href);
+        var to = window.location.pathname;
+        try { to = JSON.parse(xhr.responseText).location || to; } catch { /* the page itself */ }
+        window.location.assign(to);
         return;
       }
       var page = new DOMParser().parseFromString(xhr.responseText, 'text/html');

@@ -52,8 +52,16 @@ export function flash(ctx: Context, text: string): void {
   ctx.cookies.set(FLASH_COOKIE, encodeURIComponent(text), { httpOnly: true, sameSite: 'strict', overwrite: true });
 }
 
+/**
+ * After a POST: a notice and a redirect. A script's request (X-Requested-With, e.g. the upload with its progress
+ * bar) gets where to go as JSON instead, so that the notice is left for the page it opens.
+ */
 export function done(ctx: Context, text: string, to: string): void {
   flash(ctx, text);
+  if (ctx.get('x-requested-with')) {
+    ctx.body = { location: to };
+    return;
+  }
   ctx.redirect(to);
 }
 
