@@ -27,6 +27,7 @@ import { createExecExecutor } from './executors/exec/exec-executor.js';
 import { Access } from './services/access.js';
 import { AuthService } from './services/auth.js';
 import { MissedFireCatchUp } from './services/catch-up.js';
+import { DashboardService } from './services/dashboard.js';
 import { EventService } from './services/events.js';
 import { Engine } from './services/engine.js';
 import { JobService } from './services/jobs.js';
@@ -295,6 +296,7 @@ function makeWebApp(
     auth,
     access,
     events: new EventService(store, access),
+    dashboard: new DashboardService({ store, access, engine }),
     projects,
     jobs,
     runs,

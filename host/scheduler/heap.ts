@@ -54,6 +54,25 @@ export class FireHeap {
     return true;
   }
 
+  /**
+   * The n earliest entries that `accept` takes, earliest first: one pass keeping a short sorted list (n is a page of
+   * a dashboard, the heap may hold every job).
+   */
+  earliest(n: number, accept: (jobId: number) => boolean = () => true): HeapEntry[] {
+    const kept: HeapEntry[] = [];
+    if (n <= 0) return kept;
+    for (const entry of this.entries) {
+      const last = kept[kept.length - 1];
+      if (kept.length === n && last && !before(entry, last)) continue;
+      if (!accept(entry.jobId)) continue;
+      let at = kept.length;
+      while (at > 0 && before(entry, kept[at - 1]!)) at--;
+      kept.splice(at, 0, entry);
+      if (kept.length > n) kept.pop();
+    }
+    return kept;
+  }
+
   peek(): HeapEntry | undefined {
     return this.entries[0];
   }
@@ -103,4 +122,8 @@ export class FireHeap {
     this.slots.set(y.jobId, a);
     this.slots.set(x.jobId, b);
   }
+}
+
+function before(a: HeapEntry, b: HeapEntry): boolean {
+  return a.fireAt < b.fireAt || (a.fireAt === b.fireAt && a.jobId < b.jobId);
 }

@@ -119,6 +119,11 @@ export class Scheduler {
     return fireAt === undefined ? null : new Date(fireAt);
   }
 
+  /** The n next fire times on the schedule (of the jobs `accept` takes), earliest first. */
+  nextFires(n: number, accept?: (jobId: number) => boolean): { jobId: number; at: Date }[] {
+    return this.heap.earliest(n, accept).map((entry) => ({ jobId: entry.jobId, at: new Date(entry.fireAt) }));
+  }
+
   get size(): number {
     return this.heap.size;
   }

@@ -179,6 +179,13 @@ export class Engine {
     return this.scheduler.nextFireOf(jobId);
   }
 
+  /** The n next fires on this host's schedule, of these projects' jobs (undefined: all), earliest first. */
+  nextFires(n: number, projectIds?: readonly number[]): { jobId: number; at: Date }[] {
+    if (!projectIds) return this.scheduler.nextFires(n);
+    const projects = new Set(projectIds);
+    return this.scheduler.nextFires(n, (jobId) => projects.has(this.jobs.get(jobId)?.projectId ?? -1));
+  }
+
   private onFires(fires: SchedulerFire[]): void {
     for (const { jobId } of fires) {
       if (!this.jobs.activate(jobId)) continue;

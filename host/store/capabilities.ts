@@ -40,6 +40,8 @@ export interface DialectTraits extends StoreCapabilities {
    */
   clockNow: string;
   clockPlus(ms: number): string;
+  /** The tail of an INSERT that, on a duplicate key, adds `sums` to the row there and keeps the larger of `maxes`. */
+  upsertAdding(key: string[], sums: string[], maxes: string[]): string;
 }
 
 /** `.000` … `.999`: the millisecond part of a date literal. */
@@ -90,6 +92,11 @@ function sqliteTraits(isoNoZone: (date: Date) => string): DialectTraits {
     // 'now' is UTC with milliseconds (%f), and stays the same within one statement.
     clockNow: "(strftime('%Y-%m-%d %H:%M:%f', 'now') || ' +00:00')",
     clockPlus: (ms) => `(strftime('%Y-%m-%d %H:%M:%f', 'now', '+${(wholeMs(ms) / 1_000).toFixed(3)} seconds') || ' +00:00')`,
+    upsertAdding: (key, sums, maxes) =>
+      `ON CONFLICT (${key.map((c) => `\`${c}\``).join(', ')}) DO UPDATE SET ${[
+        ...sums.map((c) => `\`${c}\` = \`${c}\` + excluded.\`${c}\``),
+        ...maxes.map((c) => `\`${c}\` = MAX(\`${c}\`, excluded.\`${c}\`)`),
+      ].join(', ')}`,
   };
 }
 
@@ -106,6 +113,12 @@ function mysqlTraits(isoNoZone: (date: Date) => string): DialectTraits {
     // UTC whatever the session's time_zone, as the DATETIME(3) columns hold it.
     clockNow: 'UTC_TIMESTAMP(3)',
     clockPlus: (ms) => `(UTC_TIMESTAMP(3) + INTERVAL ${wholeMs(ms) * 1_000} MICROSECOND)`,
+    // VALUES(column): MariaDB has no row alias for the inserted values (MySQL 8 deprecates VALUES() but keeps it).
+    upsertAdding: (_key, sums, maxes) =>
+      `ON DUPLICATE KEY UPDATE ${[
+        ...sums.map((c) => `\`${c}\` = \`${c}\` + VALUES(\`${c}\`)`),
+        ...maxes.map((c) => `\`${c}\` = GREATEST(\`${c}\`, VALUES(\`${c}\`))`),
+      ].join(', ')}`,
   };
 }
 

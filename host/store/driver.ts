@@ -23,6 +23,11 @@ export interface Driver {
   literal(value: unknown): string;
   /** One SELECT with bound values; rows hold what the driver gives (SQLite: dates and JSON as text, 0/1). */
   select(sql: string, values: unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * `work` on one connection between BEGIN and COMMIT (ROLLBACK when it throws); a MySQL deadlock victim runs it
+   * again from the start, so `work` must only send statements. Callers pass it through the write gate like run().
+   */
+  transaction<T>(work: (tx: Pick<Driver, 'run' | 'select'>) => Promise<T>): Promise<T>;
 }
 
 type Done<T> = (err: Error | null, result?: T) => void;
@@ -41,38 +46,56 @@ interface ConnectionManager {
 
 export function createDriver(sequelize: Sequelize, dialect: DialectTraits['dialect']): Driver {
   const manager = sequelize.connectionManager as unknown as ConnectionManager;
-  const onConnection = async <T>(type: 'read' | 'write', call: (connection: DriverConnection, done: Done<T>) => void): Promise<T> => {
+  const withConnection = async <T>(type: 'read' | 'write', use: (connection: DriverConnection) => Promise<T>): Promise<T> => {
     const connection = await manager.getConnection({ type });
     try {
-      return await new Promise<T>((resolve, reject) => call(connection, (err, result) => (err ? reject(err) : resolve(result as T))));
+      return await use(connection);
     } finally {
       await manager.releaseConnection(connection);
     }
   };
-  const once = (sql: string): Promise<void> =>
-    onConnection<void>('write', (connection, done) => {
+  const send = (connection: DriverConnection, sql: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const done: Done<unknown> = (err) => (err ? reject(err) : resolve());
       if (dialect === 'sqlite') connection.run!(sql, [], done);
-      else connection.query!({ sql }, (err) => done(err));
+      else connection.query!({ sql }, done);
     });
+  const selectOn = (connection: DriverConnection, sql: string, values: unknown[]): Promise<Record<string, unknown>[]> =>
+    new Promise((resolve, reject) => {
+      const done: Done<unknown> = (err, rows) => (err ? reject(err) : resolve(rows as Record<string, unknown>[]));
+      if (dialect === 'sqlite') connection.all!(sql, values, done);
+      else connection.query!({ sql, values }, done);
+    });
+  const inTransaction = <T>(work: (tx: Pick<Driver, 'run' | 'select'>) => Promise<T>): Promise<T> =>
+    withConnection('write', async (connection) => {
+      // IMMEDIATE: SQLite takes the write lock at BEGIN, not at the first write after a read.
+      await send(connection, dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'START TRANSACTION');
+      try {
+        const result = await work({ run: (sql) => send(connection, sql), select: (sql, values) => selectOn(connection, sql, values) });
+        await send(connection, 'COMMIT');
+        return result;
+      } catch (err) {
+        await send(connection, 'ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  const retried = async <T>(attemptOnce: () => Promise<T>): Promise<T> => {
+    // Two batches in flight on MySQL can deadlock on an index (rare): InnoDB rolls one statement (or transaction)
+    // back whole, so it is safe to send again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await attemptOnce();
+      } catch (err) {
+        if (attempt >= DEADLOCK_RETRIES || !isDeadlock(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, attempt * 5));
+      }
+    }
+  };
   return {
     literal: dialect === 'sqlite' ? sqliteLiteral : mysqlLiteral(),
-    async run(sql) {
-      // Two batches in flight on MySQL can deadlock on an index (rare): InnoDB rolls one statement back whole, so it
-      // is safe to send again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await once(sql);
-        } catch (err) {
-          if (attempt >= DEADLOCK_RETRIES || !isDeadlock(err)) throw err;
-          await new Promise((resolve) => setTimeout(resolve, attempt * 5));
-        }
-      }
-    },
-    select: (sql, values) =>
-      onConnection<Record<string, unknown>[]>('read', (connection, done) => {
-        if (dialect === 'sqlite') connection.all!(sql, values, done);
-        else connection.query!({ sql, values }, done as Done<unknown>);
-      }),
+    run: (sql) => retried(() => withConnection('write', (connection) => send(connection, sql))),
+    select: (sql, values) => withConnection('read', (connection) => selectOn(connection, sql, values)),
+    transaction: (work) => retried(() => inTransaction(work)),
   };
 }
 

@@ -11,6 +11,7 @@ import { StoreHealth } from './health.js';
 import { createHostRepo } from './hosts.js';
 import { createCacheRepo, createEventRepo, createJobRepo } from './jobs.js';
 import { createBundleRepo, createProjectRepo } from './projects.js';
+import { createRollupRepo } from './run-rollups.js';
 import { createRunSink } from './run-sink.js';
 import { BatchedRunWriter } from './run-writer.js';
 import type { RunWriterOptions } from './run-writer.js';
@@ -45,6 +46,7 @@ export async function createStore(db: HostConfig['db'], logger: Logger, options:
     runs: createRunRepo(ctx),
     runWriter,
     events,
+    rollups: createRollupRepo(ctx),
     cache: createCacheRepo(ctx),
     health,
     hosts: createHostRepo(ctx),

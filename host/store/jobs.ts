@@ -114,6 +114,15 @@ export function createJobRepo({ models: { Job, Cache }, write, sequelize, traits
       })) as unknown as { resolverId: number; n: number | string }[];
       return new Map(rows.map((r) => [Number(r.resolverId), Number(r.n)]));
     },
+    async countByState(projectIds) {
+      const rows = (await Job.findAll({
+        attributes: ['state', [fn('COUNT', col('id')), 'n']],
+        where: projectIds ? { projectId: { [Op.in]: projectIds } } : {},
+        group: ['state'],
+        raw: true,
+      })) as unknown as { state: string; n: number | string }[];
+      return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+    },
   };
 }
 

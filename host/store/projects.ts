@@ -64,6 +64,7 @@ async function deleteProject({ sequelize, models, write }: StoreContext, project
       for (const model of [models.Event, models.Run, models.Job, models.Bundle]) {
         await model.destroy({ where: { projectId }, transaction });
       }
+      await sequelize.query('DELETE FROM `run_rollups` WHERE `project_id` = ?', { replacements: [projectId], transaction });
       await models.Project.destroy({ where: { id: projectId }, transaction });
     }),
   );

@@ -5,7 +5,10 @@
  */
 import { UniqueConstraintError } from 'sequelize';
 import type { StoreContext } from './context.js';
-import type { RunRecord, RunUpdate } from '../domain/index.js';
+import type { Driver } from './driver.js';
+import type { RunRecord, RunStatus, RunTrigger, RunUpdate } from '../domain/index.js';
+import { dateOrNull, num, toDate } from './records.js';
+import { isFinalStatus, rollupStatement, type FinalRun } from './run-rollups.js';
 
 export interface RunSink {
   insertMany(runs: RunRecord[]): Promise<void>;
@@ -82,7 +85,8 @@ function uniqueViolation(err: unknown): { message: string } | null {
  * literal made once) joined once. Placeholders spliced in afterwards had cost a split of the statement, a values
  * array and the pieces again for every batch (~0.9 KB per run of the ~19 KB a throughput run allocated per run).
  */
-export function createRunSink({ driver, traits, write }: StoreContext): RunSink {
+export function createRunSink(ctx: StoreContext): RunSink {
+  const { driver, traits, write } = ctx;
   const literal = (value: unknown): string => {
     if (value === null || value === undefined) return 'NULL';
     if (value instanceof Date) return driver.literal(traits.dateLiteral(value));
@@ -105,15 +109,36 @@ export function createRunSink({ driver, traits, write }: StoreContext): RunSink 
         out.push(')');
       }
       const sql = out.join('');
-      await write(() => driver.run(sql));
+      // Rows final already (SKIPPED, or ended before their insert went) are rolled up with them, in one transaction.
+      const rollup = rollupStatement(runs.filter((run) => isFinalStatus(run.status)), ctx);
+      if (!rollup) return write(() => driver.run(sql));
+      await write(() =>
+        driver.transaction(async (tx) => {
+          await tx.run(sql);
+          await tx.run(rollup);
+        }),
+      );
     },
     // One UPDATE joined to the batch's values per shape of update (the set of columns it sets): a join on the
     // primary key, where one UPDATE … CASE over a batch compares every row with every WHEN (1,000 updates took 130 ms).
     async updateMany(updates) {
-      for (const { fields, group } of byShape(updates)) {
-        const sql = traits.dialect === 'sqlite' ? sqliteUpdate(fields, group, literal) : mysqlUpdate(fields, group, literal);
-        await write(() => driver.run(sql));
+      const statements = [...byShape(updates)].map(({ fields, group }) =>
+        traits.dialect === 'sqlite' ? sqliteUpdate(fields, group, literal) : mysqlUpdate(fields, group, literal),
+      );
+      const ending = updates.filter((update) => isFinalStatus(update.status));
+      if (ending.length === 0) {
+        for (const sql of statements) await write(() => driver.run(sql));
+        return;
       }
+      // The rows as they were, read in the transaction that ends them: one final already is not counted again.
+      await write(() =>
+        driver.transaction(async (tx) => {
+          const before = await rowsBefore(tx, ending.map((update) => update.runId), literal);
+          for (const sql of statements) await tx.run(sql);
+          const rollup = rollupStatement(endedNow(ending, before), ctx);
+          if (rollup) await tx.run(rollup);
+        }),
+      );
     },
     isUniqueViolation: (err) => uniqueViolation(err) !== null,
     // SQLite: "UNIQUE constraint failed: runs.job_id, runs.fire_key"; MySQL: "… for key 'runs_job_fire_key'".
@@ -121,6 +146,40 @@ export function createRunSink({ driver, traits, write }: StoreContext): RunSink 
     // SQLite: "UNIQUE constraint failed: runs.run_id"; MySQL: "… for key 'PRIMARY'".
     isRunIdConflict: (err) => /runs\.run_id|'PRIMARY'|\bPRIMARY\b/.test(uniqueViolation(err)?.message ?? ''),
   };
+}
+
+type RowBefore = Omit<FinalRun, 'endedAt'> & { endedAt: Date | null };
+
+async function rowsBefore(tx: Pick<Driver, 'select'>, runIds: string[], literal: (value: unknown) => string): Promise<Map<string, RowBefore>> {
+  const rows = await tx.select(
+    `SELECT \`run_id\`, \`job_id\`, \`project_id\`, \`status\`, \`trigger_type\`, \`scheduled_at\`, \`started_at\`, \`ended_at\` FROM \`runs\` WHERE \`run_id\` IN (${runIds.map(literal).join(', ')})`,
+    [],
+  );
+  return new Map(
+    rows.map((row) => [
+      String(row.run_id),
+      {
+        jobId: num(row.job_id),
+        projectId: num(row.project_id),
+        status: row.status as RunStatus,
+        trigger: row.trigger_type as RunTrigger,
+        scheduledAt: toDate(row.scheduled_at),
+        startedAt: dateOrNull(row.started_at),
+        endedAt: dateOrNull(row.ended_at),
+      },
+    ]),
+  );
+}
+
+/** The final rows these updates make of rows that were not final: what the rollups count. */
+function endedNow(ending: readonly RunUpdate[], before: ReadonlyMap<string, RowBefore>): FinalRun[] {
+  const runs: FinalRun[] = [];
+  for (const update of ending) {
+    const row = before.get(update.runId);
+    if (!row || isFinalStatus(row.status)) continue;
+    runs.push({ ...row, status: update.status!, startedAt: update.startedAt ?? row.startedAt, endedAt: update.endedAt ?? row.endedAt });
+  }
+  return runs;
 }
 
 interface Shape {

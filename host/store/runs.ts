@@ -113,6 +113,23 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
       for (const row of rows) counts[row.status] = num(row.n);
       return counts;
     },
+    async latestInStatuses(statuses, projectIds, limit) {
+      // One seek per status on (status, scheduled_at, run_id): an IN over statuses would sort every row they hold.
+      const perStatus = await Promise.all(
+        statuses.map((status) =>
+          Run.findAll({
+            where: projectIds ? { status, projectId: { [Op.in]: projectIds } } : { status },
+            order: [['scheduledAt', 'DESC'], ['runId', 'ASC']],
+            limit,
+          }),
+        ),
+      );
+      return perStatus
+        .flat()
+        .map((row) => toRun(plain(row)))
+        .sort((a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime() || (a.runId < b.runId ? -1 : 1))
+        .slice(0, limit);
+    },
     async summarize(jobIds, now) {
       const summaries = new Map<number, JobRunSummary>();
       if (jobIds.length === 0) return summaries;

@@ -114,6 +114,8 @@ export interface JobRepo {
   update(id: number, patch: Partial<Omit<JobRecord, 'id' | 'createdAt' | 'updatedAt' | 'projectId'>>): Promise<JobRecord | null>;
   delete(id: number): Promise<void>;
   countForBundleProject(projectId: number): Promise<number>;
+  /** How many jobs (sub-jobs included) are in each state, of these projects or all. */
+  countByState(projectIds?: number[]): Promise<Record<string, number>>;
   /** Sub-job counts of these resolvers (disabled sub-jobs included); a job without sub-jobs is absent from the map. */
   countByResolver(resolverIds: number[]): Promise<Map<number, number>>;
 }
@@ -126,6 +128,8 @@ export interface RunRepo {
   /** For each job, the latest scheduledAt of its SCHEDULE/RECOVERY runs: where missed fire times start. */
   lastScheduledFireTimes(jobIds: number[]): Promise<Map<number, Date>>;
   countByStatus(jobId?: number): Promise<Record<RunStatus, number>>;
+  /** The newest runs (by scheduledAt) in any of these statuses, each status sought on its own index range. */
+  latestInStatuses(statuses: RunStatus[], projectIds: number[] | undefined, limit: number): Promise<RunRecord[]>;
   /**
    * Run counts and the latest run of each of these jobs, in two queries over the runs' job indexes. Rows written
    * ahead for a fire whose time has not come (scheduledAt after `now`) are left out. Jobs without runs are absent.
@@ -160,6 +164,29 @@ export interface RunWriter {
 export interface EventRepo {
   add(event: Omit<JobEventRecord, 'id' | 'at'> & { at?: Date }): Promise<void>;
   list(filter: { jobId?: number; projectIds?: number[]; limit: number }): Promise<JobEventRecord[]>;
+}
+
+/** What the dashboard reads of the run rollups (store/run-rollups.ts): final runs by the bucket they ended in. */
+export interface RollupQuery {
+  /** Only these projects' runs; undefined: all. */
+  projectIds?: number[];
+  /** The first hour bucket of the day's figures. */
+  hoursSince: Date;
+  /** The first minute bucket of the series. */
+  minutesSince: Date;
+  /** How many of the slowest jobs (by mean duration) to give. */
+  slowest: number;
+}
+
+export interface RollupSummary {
+  byStatus: Record<string, number>;
+  slowest: { jobId: number; projectId: number; runs: number; avgMs: number; maxMs: number }[];
+  /** Minutes with final runs, in no particular order: the bucket's start (epoch ms), its runs, its fire-lag p95. */
+  minutes: { bucket: number; runs: number; lagP95Ms: number | null }[];
+}
+
+export interface RollupRepo {
+  summary(query: RollupQuery): Promise<RollupSummary>;
 }
 
 export interface CacheRepo {
@@ -197,6 +224,7 @@ export interface Store {
   readonly runs: RunRepo;
   readonly runWriter: RunWriter;
   readonly events: EventRepo;
+  readonly rollups: RollupRepo;
   readonly cache: CacheRepo;
   /** Whether the database answers; statements that find it unreachable mark it down until a probe succeeds. */
   readonly health: DatabaseHealth;

@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import type { ApiDeps } from './routes/deps.js';
 import type { Door } from './routes/door.js';
 import { mountBundleRoutes } from './routes/bundles.js';
+import { mountDashboardRoutes } from './routes/dashboard.js';
 import { mountEventRoutes } from './routes/events.js';
 import { mountHostRoutes } from './routes/hosts.js';
 import { mountJobRoutes } from './routes/jobs.js';
@@ -31,6 +32,7 @@ export function apiRouter(deps: ApiDeps, door: Door): Router {
   mountRunRoutes(r, deps);
   mountHostRoutes(r, deps);
   mountEventRoutes(r, deps);
+  mountDashboardRoutes(r, deps);
   mountUserRoutes(r, deps);
   return r.router;
 }

@@ -10,6 +10,7 @@ import * as runNotBefore from './0004-run-not-before.js';
 import * as hosts from './0005-hosts.js';
 import * as projectTrust from './0006-project-trust.js';
 import * as runsJobStatus from './0007-runs-job-status.js';
+import * as runRollups from './0008-run-rollups.js';
 import type { MigrationContext } from './context.js';
 
 export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
@@ -20,4 +21,5 @@ export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
   { name: '0005-hosts', ...hosts },
   { name: '0006-project-trust', ...projectTrust },
   { name: '0007-runs-job-status', ...runsJobStatus },
+  { name: '0008-run-rollups', ...runRollups },
 ];

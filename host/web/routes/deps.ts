@@ -2,6 +2,7 @@
 import type { HostConfig } from '../../config/index.js';
 import type { Access } from '../../services/access.js';
 import type { AuthService } from '../../services/auth.js';
+import type { DashboardService } from '../../services/dashboard.js';
 import type { EventService } from '../../services/events.js';
 import type { JobService } from '../../services/jobs.js';
 import type { ProjectService } from '../../services/projects.js';
@@ -12,6 +13,7 @@ export interface ApiDeps {
   auth: AuthService;
   access: Access;
   events: EventService;
+  dashboard: DashboardService;
   projects: ProjectService;
   jobs: JobService;
   runs: RunService;

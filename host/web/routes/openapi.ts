@@ -4,6 +4,7 @@
  */
 import { HOST_VERSION } from '../../config/index.js';
 import { ACCOUNT_ROUTES } from './account-routes.js';
+import { DASHBOARD_ROUTES } from './dashboard.js';
 import { HOST_ROUTES } from './host-routes.js';
 import { JOB_ROUTES } from './job-routes.js';
 import { PROJECT_ROUTES } from './project-routes.js';
@@ -12,7 +13,7 @@ import { INPUT_SCHEMAS, ref, type Schema } from './schemas.js';
 import type { RouteSpec } from './spec.js';
 
 /** Every route the host serves, described once. */
-export const ROUTES: readonly RouteSpec[] = [...HOST_ROUTES, ...ACCOUNT_ROUTES, ...PROJECT_ROUTES, ...JOB_ROUTES];
+export const ROUTES: readonly RouteSpec[] = [...HOST_ROUTES, ...ACCOUNT_ROUTES, ...PROJECT_ROUTES, ...JOB_ROUTES, ...DASHBOARD_ROUTES];
 
 /** The named schemas: request bodies and answers. */
 export const COMPONENTS: Record<string, Schema> = { ...INPUT_SCHEMAS, ...OUTPUT_SCHEMAS };
@@ -39,7 +40,7 @@ export function openApiDocument(): Record<string, unknown> {
       description: 'An embedded job host for Node.js. docs/api.md in the repository explains paging, errors and roles, with examples.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
-    tags: ['host', 'auth', 'projects', 'bundles', 'jobs', 'runs', 'users', 'tokens'].map((name) => ({ name })),
+    tags: ['host', 'auth', 'projects', 'bundles', 'jobs', 'runs', 'dashboard', 'users', 'tokens'].map((name) => ({ name })),
     paths,
     components: {
       schemas: COMPONENTS,

@@ -165,6 +165,48 @@ export const OUTPUT_SCHEMAS: Record<string, Schema> = {
     details: { type: ['object', 'null'], description: 'updated: { field: { before, after } }; trust: { trusted: { before, after } }' },
     at: TIME,
   }),
+  Dashboard: object(
+    {
+      generatedAt: TIME,
+      jobsByState: { type: 'object', additionalProperties: { type: 'integer' }, description: 'jobs (sub-jobs included) by state: STOPPED, ACTIVE, PENDING' },
+      runs24h: object(
+        {
+          total: { type: 'integer' },
+          byStatus: { type: 'object', additionalProperties: { type: 'integer' }, description: 'final statuses only; a status without runs is absent' },
+          successRate: { type: ['number', 'null'], description: 'SUCCEEDED / (total − SKIPPED); null when no run ran' },
+        },
+        'Runs that ended in the current hour and the 24 before it (hour buckets: 24 to 25 hours).',
+      ),
+      slowest: {
+        type: 'array',
+        description: 'the 5 jobs with the longest mean duration over the same hours',
+        items: object({ jobId: ID, jobName: { type: 'string' }, projectId: ID, runs: { type: 'integer' }, avgMs: { type: 'number' }, maxMs: { type: 'number' } }),
+      },
+      failures: {
+        type: 'array',
+        description: 'the 10 newest runs (by fire time) that ended FAILED, TIMED_OUT, KILLED or INTERRUPTED',
+        items: object({ runId: { type: 'string' }, jobId: ID, jobName: { type: 'string' }, status: RUN_STATUS, endedAt: TIME_OR_NULL, error: { type: ['string', 'null'] } }),
+      },
+      nextFires: {
+        type: 'array',
+        description: "the 10 next fire times on this host's schedule",
+        items: object({ jobId: ID, jobName: { type: 'string' }, at: TIME }),
+      },
+      series: object(
+        {
+          minutes: { type: 'array', items: { type: 'integer' }, description: 'the start of each of the last 60 minutes (epoch ms), oldest first' },
+          runs: { type: 'array', items: { type: 'integer' }, description: 'runs that ended in each minute' },
+          fireLagP95Ms: {
+            type: 'array',
+            items: { type: ['number', 'null'] },
+            description: "p95 of the lag of each minute's SCHEDULE runs (start − fire time), to the histogram's bound (5, 10, 25, 50, 100, 250, 500, 1000, 5000 ms); null: none",
+          },
+        },
+        'The last hour, a minute at a time.',
+      ),
+    },
+    'What the caller may see of the host at a glance (its projects only, for a developer).',
+  ),
   Host: object({
     id: { type: 'string' },
     startedAt: TIME,
