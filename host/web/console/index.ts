@@ -9,6 +9,7 @@ import { mountAdminPages } from './admin.js';
 import { mountAssets } from './assets.js';
 import { mountAuthPages } from './auth.js';
 import type { ConsoleContext, ConsoleDeps } from './context.js';
+import { mountDashboardPage } from './dashboard.js';
 import { checkCsrf, readForm, requireSignIn, securityHeaders } from './guard.js';
 import { mountJobPages } from './jobs.js';
 import { Pages } from './page.js';
@@ -50,7 +51,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   router.use(forms);
   mountAuthPages(router, c);
   router.use(requireSignIn);
-  router.get('/', (ctx) => ctx.redirect('/jobs'));
+  mountDashboardPage(router, c);
   mountProjectPages(router, c);
   mountJobPages(router, c);
   mountRunPages(router, c);
