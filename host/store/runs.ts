@@ -63,6 +63,7 @@ function queryWhere(query: RunQuery): WhereOptions {
 }
 
 const MAX_SPLIT = 20;
+const LATEST_PER_QUERY = 200;
 
 /** The query as one query per value of its first filter with several values (status, trigger, projects), or itself. */
 function splitByValue(query: RunQuery): RunQuery[] {
@@ -174,11 +175,19 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
         if (at.getTime() > (latest.get(jobId)?.getTime() ?? -Infinity)) latest.set(jobId, at);
       }
       if (latest.size === 0) return summaries;
-      const rows = (await Run.findAll({
-        attributes: ['runId', 'jobId', 'status', 'scheduledAt', 'startedAt', 'endedAt', 'attempt'],
-        where: { [Op.or]: [...latest].map(([jobId, scheduledAt]) => ({ jobId, scheduledAt })) },
-        raw: true,
-      })) as unknown as Record<string, unknown>[];
+      // At most LATEST_PER_QUERY pairs per OR: SQLite refuses an expression tree deeper than 1,000 (a page of 1,000
+      // jobs answered 500).
+      const pairs = [...latest];
+      const chunks = await Promise.all(
+        Array.from({ length: Math.ceil(pairs.length / LATEST_PER_QUERY) }, (_, i) =>
+          Run.findAll({
+            attributes: ['runId', 'jobId', 'status', 'scheduledAt', 'startedAt', 'endedAt', 'attempt'],
+            where: { [Op.or]: pairs.slice(i * LATEST_PER_QUERY, (i + 1) * LATEST_PER_QUERY).map(([jobId, scheduledAt]) => ({ jobId, scheduledAt })) },
+            raw: true,
+          }),
+        ),
+      );
+      const rows = chunks.flat() as unknown as Record<string, unknown>[];
       // A fire's retries share its scheduledAt: the latest is the highest attempt, then the newest (v7) run id.
       const chosen = new Map<number, Record<string, unknown>>();
       for (const row of rows) {
