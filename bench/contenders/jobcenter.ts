@@ -1,9 +1,10 @@
 /**
  * Contender: JobCenter, through `createHost` and its parts (and its REST API), on SQLite or MariaDB (`--db`).
  *   node --no-node-snapshot dist/bench/contenders/jobcenter.js --workload tick --size 1000 --seconds 10 --db sqlite
- * Workloads: tick, spread, reload, throughput, rest, scale (+ scale-measure, its fresh-process half), isolation.
+ * Workloads: tick, spread, reload, throughput, rest, scale (+ scale-measure, its fresh-process half), isolation, console.
  */
 import { fileURLToPath } from 'node:url';
+import { jobCenterConsole } from '../lib/jc-console.js';
 import { jobCenterIsolation } from '../lib/jc-isolation.js';
 import { jobCenterScaleMeasure, jobCenterScaleSetup } from '../lib/jc-scale.js';
 import { jobCenterThroughput } from '../lib/jc-throughput.js';
@@ -27,6 +28,8 @@ async function main(args: ContenderArgs): Promise<Sample[]> {
       return jobCenterScaleSetup(db, size, fileURLToPath(import.meta.url));
     case 'scale-measure':
       return jobCenterScaleMeasure(size, db);
+    case 'console':
+      return jobCenterConsole(db, size);
     case 'isolation':
       return jobCenterIsolation({ db, kind: args.kind, runs: size, projects: args.quick ? 3 : 10 });
     default:

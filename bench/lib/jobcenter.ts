@@ -74,6 +74,8 @@ export function bundleZip(kind: string, code = codeFor(kind), version = '1.0.0')
 export interface BenchHost {
   host: Host;
   dir: string;
+  /** Where its HTTP API listens. */
+  url: string;
   /** Stops the host and removes its folder; the database is dropped by the caller's BenchDb. */
   close(): Promise<void>;
 }
@@ -81,10 +83,11 @@ export interface BenchHost {
 export async function startBenchHost(dbUrl: string | undefined, dir?: string): Promise<BenchHost> {
   const dataDir = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'jc-bench-')));
   const host = createHost({ port: 0, bind: '127.0.0.1', dataDir, dbUrl, adminPassword: 'bench-password', logLevel: 'warn', shutdownGraceMs: 2_000 });
-  await host.start();
+  const { url } = await host.start();
   return {
     host,
     dir: dataDir,
+    url,
     async close() {
       await host.stop();
       if (!dir) await rm(dataDir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * cells where a contender cannot run a workload at all, with the reason the table prints.
  */
 
-export type Workload = 'tick' | 'spread' | 'throughput' | 'rest' | 'scale' | 'isolation' | 'reload';
+export type Workload = 'tick' | 'spread' | 'throughput' | 'rest' | 'scale' | 'isolation' | 'reload' | 'console';
 
 export interface Step {
   workload: Workload;
@@ -68,6 +68,8 @@ export function makePlan(quick: boolean, only: Set<string> | null): Plan {
   for (const kind of ['thread', 'module', 'isolate', 'exec']) steps.push(step('isolation', isoRuns, 'jobcenter', `JobCenter (SQLite) ${kind}`, [...s, '--kind', kind]));
   for (const { db, label } of quick ? JC_DBS.slice(0, 1) : JC_DBS) steps.push(step('reload', 1000, 'jobcenter', label, [...s, '--db', db]));
   gaps.push({ workload: 'reload', label: 'node-cron, croner, Bree', reason: 'not applicable: no bundles; a new version of the code means restarting the process, and every tick in the restart is missed' });
+  // Only with --only console: it seeds a 1,000,000-run database (kept between runs) and is not part of the peer comparison.
+  if (only?.has('console')) for (const { db, label } of JC_DBS) steps.push(step('console', 1_000_000, 'jobcenter', label, [...s, '--db', db]));
   const chosen = only ? steps.filter((st) => only.has(st.workload)) : steps;
   return { steps: chosen, gaps: only ? gaps.filter((g) => only.has(g.workload)) : gaps, reps: quick ? 1 : 3, seconds };
 }

@@ -96,10 +96,11 @@ const COLUMNS: Record<Workload, Column[]> = {
     metric('setup ms', 'setupMs'),
   ],
   isolation: [metric('p50 µs', 'p50Us'), metric('p99 µs', 'p99Us'), metric('MB per loaded project', 'mbPerProject')],
+  console: [metric('p50 ms', 'p50'), metric('p95 ms', 'p95'), metric('max ms', 'max')],
   reload: [metric('switch ms', 'switchMs'), metric('upload ms', 'uploadMs'), metric('missed', 'missed'), metric('lag p50 ms', 'p50'), metric('lag p99 ms', 'p99')],
 };
 
-const SIZE_NAME: Record<Workload, string> = { tick: 'jobs', spread: 'jobs', throughput: 'runs', rest: 'runs', scale: 'jobs', isolation: 'runs', reload: 'jobs' };
+const SIZE_NAME: Record<Workload, string> = { tick: 'jobs', spread: 'jobs', throughput: 'runs', rest: 'runs', scale: 'jobs', isolation: 'runs', reload: 'jobs', console: 'runs' };
 
 export function table(workload: Workload, all: Row[], gaps: Gap[]): string {
   const rows = all.filter((r) => r.workload === workload);

@@ -10,6 +10,7 @@ export type RunStatus =
   | 'SKIPPED'
   | 'INTERRUPTED';
 export type RunTrigger = 'SCHEDULE' | 'MANUAL' | 'RETRY' | 'RECOVERY';
+export const RUN_TRIGGERS: readonly RunTrigger[] = ['SCHEDULE', 'MANUAL', 'RETRY', 'RECOVERY'];
 
 export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
   'SUCCEEDED',

@@ -5,7 +5,7 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { badRequest, conflict, HostError, notFound, unauthorized } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import type { Role, TokenRecord, UserRecord } from '../domain/index.js';
+import type { EventEntity, JobEventAction, Role, TokenRecord, UserRecord } from '../domain/index.js';
 import type { Store } from '../store/types.js';
 import { LoginLimiter, type LoginLimits } from './login-limit.js';
 
@@ -113,6 +113,8 @@ export class AuthService {
     const matches = await verifyPassword(password, user?.passwordHash ?? (await this.dummy()));
     if (!user || user.disabled || !matches) {
       this.limiter.failed(name, address);
+      const reason = !user ? 'no such user' : user.disabled ? 'disabled' : 'wrong password';
+      await this.account('login_failed', name ?? '(not a username)', user, user?.id ?? null, 'session', { reason, address });
       throw unauthorized('wrong username or password');
     }
     this.limiter.succeeded(user.username);
@@ -120,6 +122,7 @@ export class AuthService {
     const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
     await this.store.tokens.create({ userId: user.id, name: 'session', tokenHash: hashToken(secret), kind: 'session', expiresAt });
     await this.store.users.update(user.id, { lastLoginAt: new Date() });
+    await this.account('login', user.username, user, user.id, 'session', { address });
     return { token: `jcs_${secret}`, user: toActor(user), expiresAt };
   }
 
@@ -157,6 +160,8 @@ export class AuthService {
     }
     if (record) await this.store.tokens.deleteByHash(hash);
     this.forgetAuthenticated();
+    const user = record ? await this.store.users.get(record.userId) : null;
+    if (user) await this.account('logout', user.username, user, user.id, 'session', null);
   }
 
   private dummy(): Promise<string> {
@@ -181,9 +186,11 @@ export class AuthService {
 
   /** Deletes one of the actor's own tokens; 404 when the actor has none of this id. */
   async deleteToken(actor: Actor, id: number): Promise<void> {
+    const token = (await this.store.tokens.listForUser(actor.id)).find((t) => t.id === id);
     const deleted = await this.store.tokens.delete(id, actor.id);
     this.forgetAuthenticated();
     if (!deleted) throw notFound(`token ${id}`);
+    await this.account('revoked', actor.username, actor, id, 'token', { name: token?.name ?? null });
   }
 
   async createApiToken(actor: Actor, name: unknown, ttlDays: unknown): Promise<{ token: string; record: TokenRecord }> {
@@ -196,10 +203,11 @@ export class AuthService {
     const secret = randomBytes(32).toString('base64url');
     const expiresAt = typeof ttlDays === 'number' ? new Date(Date.now() + ttlDays * 86_400_000) : null;
     const record = await this.store.tokens.create({ userId: actor.id, name: name.trim(), tokenHash: hashToken(secret), kind: 'api', expiresAt });
+    await this.account('created', actor.username, actor, record.id, 'token', { name: record.name, expiresAt: expiresAt?.toISOString() ?? null });
     return { token: `jca_${secret}`, record };
   }
 
-  async createUser(input: { username?: unknown; password?: unknown; role?: unknown }): Promise<UserRecord> {
+  async createUser(by: Actor, input: { username?: unknown; password?: unknown; role?: unknown }): Promise<UserRecord> {
     const { username } = input;
     if (typeof username !== 'string' || !USERNAME.test(username)) {
       throw badRequest('username must be 2 to 50 letters, digits, dots, dashes or underscores', 'username');
@@ -207,14 +215,16 @@ export class AuthService {
     const role = validateRole(input.role ?? 'developer');
     const password = validatePassword(input.password);
     if (await this.store.users.findByUsername(username)) throw conflict(`user ${username} already exists`);
-    return this.store.users.create({ username, passwordHash: await hashPassword(password), role, disabled: false });
+    const user = await this.store.users.create({ username, passwordHash: await hashPassword(password), role, disabled: false });
+    await this.account('created', by.username, user, user.id, 'user', { username, role });
+    return user;
   }
 
   /**
    * A new password revokes every session and API token of the user made before it (whoever knew the old password
    * could have made either), except `keepToken`: the one the request came with, when users change their own.
    */
-  async updateUser(id: number, patch: { role?: unknown; password?: unknown; disabled?: unknown }, keepToken?: string): Promise<UserRecord> {
+  async updateUser(by: Actor, id: number, patch: { role?: unknown; password?: unknown; disabled?: unknown }, keepToken?: string): Promise<UserRecord> {
     const changes: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled'>> = {};
     if (patch.role !== undefined) changes.role = validateRole(patch.role);
     if (patch.password !== undefined) changes.passwordHash = await hashPassword(validatePassword(patch.password));
@@ -229,7 +239,27 @@ export class AuthService {
     if (changes.passwordHash !== undefined) await this.revokeTokens(before, keepToken === undefined ? undefined : hashOfBearer(keepToken));
     this.forgetAuthenticated();
     if (!user) throw notFound(`user ${id}`);
+    await this.account('updated', by.username, user, user.id, 'user', userChanges(before, user, changes.passwordHash !== undefined));
     return user;
+  }
+
+  /**
+   * Deletes an account with its sessions and API tokens. Refused for oneself, for the last enabled admin (as a
+   * demotion is), and for the owner of projects (they would have nobody to answer to: give them to another user first).
+   */
+  async deleteUser(by: Actor, id: number): Promise<void> {
+    const user = await this.store.users.get(id);
+    if (!user) throw notFound(`user ${id}`);
+    if (user.id === by.id) throw conflict('you cannot delete your own account: another admin can');
+    await this.assertAdminRemains(user, { disabled: true }, 'deleted');
+    const owned = await this.store.projects.list(user.id);
+    if (owned.length > 0) {
+      throw conflict(`user ${user.username} owns projects (${owned.map((p) => p.name).join(', ')}): give them to another user first (PATCH /api/v1/projects/:id { ownerId })`);
+    }
+    const revoked = await this.store.tokens.deleteForUser(user.id);
+    await this.store.users.delete(user.id);
+    this.forgetAuthenticated();
+    await this.account('deleted', by.username, user, user.id, 'user', { username: user.username, role: user.role, tokensRevoked: revoked });
   }
 
   /**
@@ -246,6 +276,7 @@ export class AuthService {
     await this.store.users.update(user.id, { passwordHash: await hashPassword(password) });
     const revoked = await this.revokeTokens(user);
     this.forgetAuthenticated();
+    await this.account('password_reset', 'system', user, user.id, 'user', { tokensRevoked: revoked });
     return revoked;
   }
 
@@ -256,21 +287,42 @@ export class AuthService {
   }
 
   /** The last enabled admin cannot be demoted or disabled, by anyone: nobody could manage users any more. */
-  private async assertAdminRemains(user: UserRecord, changes: Partial<Pick<UserRecord, 'role' | 'disabled'>>): Promise<void> {
+  private async assertAdminRemains(user: UserRecord, changes: Partial<Pick<UserRecord, 'role' | 'disabled'>>, what?: string): Promise<void> {
     if (user.role !== 'admin' || user.disabled) return;
     const demoted = changes.role !== undefined && changes.role !== 'admin';
     if (!demoted && changes.disabled !== true) return;
     const admins = (await this.store.users.list()).filter((u) => u.role === 'admin' && !u.disabled);
     if (admins.length > 1) return;
     throw conflict(
-      `user ${user.username} is the last enabled admin and cannot be ${demoted ? 'demoted' : 'disabled'}: nobody could manage users or trust projects any more. Make another user admin first`,
+      `user ${user.username} is the last enabled admin and cannot be ${what ?? (demoted ? 'demoted' : 'disabled')}: nobody could manage users or trust projects any more. Make another user admin first`,
     );
+  }
+
+  /** An event about an account (project 0): `subject` is the account, which may read it besides admins. */
+  private account(
+    action: JobEventAction,
+    actor: string,
+    subject: Pick<UserRecord, 'id'> | null,
+    entityId: number | null,
+    entity: EventEntity,
+    details: Record<string, unknown> | null,
+  ): Promise<void> {
+    return this.store.events.add({ entity, entityId, jobId: 0, projectId: 0, userId: subject?.id ?? null, action, actor, details });
   }
 }
 
 function validateRole(role: unknown): Role {
   if (typeof role !== 'string' || !ROLES.includes(role as Role)) throw badRequest(`role must be one of ${ROLES.join(', ')}`, 'role');
   return role as Role;
+}
+
+/** A user change as an event's details: each changed field before and after (a password only as changed). */
+function userChanges(before: UserRecord, after: UserRecord, password: boolean): Record<string, unknown> {
+  const details: Record<string, unknown> = {};
+  if (before.role !== after.role) details.role = { before: before.role, after: after.role };
+  if (before.disabled !== after.disabled) details.disabled = { before: before.disabled, after: after.disabled };
+  if (password) details.password = 'changed';
+  return details;
 }
 
 export function toActor(user: UserRecord): Actor {

@@ -4,7 +4,7 @@
  * scheduler's heap in memory; the failures from one index seek per failed status.
  */
 import type { RunStatus } from '../domain/index.js';
-import type { Store } from '../store/types.js';
+import type { RollupDay, Store } from '../store/types.js';
 import type { Access } from './access.js';
 import type { Actor } from './auth.js';
 import type { Engine } from './engine.js';
@@ -30,24 +30,46 @@ export interface DashboardDeps {
   store: Store;
   access: Access;
   engine: Pick<Engine, 'nextFires'>;
+  /** How long one scope's dashboard is served again (default 1 s; 0: never). */
+  cacheMs?: number;
+  /** How long one scope's day figures (runs24h, slowest) are kept (default 15 s; 0: never). */
+  dayCacheMs?: number;
 }
 
+/** Scopes remembered at most: a developer's each, and one for everybody who sees all projects. */
+const MAX_CACHED = 200;
+
 export class DashboardService {
+  private readonly cached = new Map<string, { at: number; value: Promise<Dashboard> }>();
+  private readonly days = new Map<string, { at: number; value: Promise<RollupDay> }>();
+
   constructor(private readonly deps: DashboardDeps) {}
 
+  /**
+   * Every console tab polls it: what one scope (all projects, or one developer's) was given within the last
+   * cacheMs is given again, and requests that come while it is being made share it. The day figures, a scan of some
+   * 35,000 hour buckets with 10,000 jobs (most of a dashboard's cost), are kept for dayCacheMs.
+   */
   async get(actor: Actor): Promise<Dashboard> {
-    const { store, access, engine } = this.deps;
+    const projectIds = await this.deps.access.visibleProjectIds(actor);
+    const key = projectIds ? `developer ${actor.id}` : 'all';
+    return remembered(this.cached, key, this.deps.cacheMs ?? 1_000, () => this.make(key, projectIds));
+  }
+
+  private async make(key: string, projectIds: number[] | undefined): Promise<Dashboard> {
+    const { store, engine } = this.deps;
     const now = new Date();
-    const projectIds = await access.visibleProjectIds(actor);
     const thisMinute = Math.floor(now.getTime() / MINUTE_MS) * MINUTE_MS;
     const firstMinute = thisMinute - (SERIES_MINUTES - 1) * MINUTE_MS;
     // The day is the current hour and the 24 before it: whole hour buckets, so 24 to 25 hours of runs.
     const firstHour = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - 24 * HOUR_MS;
-    const [jobsByState, rollups, failed] = await Promise.all([
+    const [jobsByState, day, minuteRows, failed] = await Promise.all([
       store.jobs.countByState(projectIds),
-      store.rollups.summary({ projectIds, hoursSince: new Date(firstHour), minutesSince: new Date(firstMinute), slowest: TOP }),
+      remembered(this.days, key, this.deps.dayCacheMs ?? 15_000, () => store.rollups.day({ projectIds, hoursSince: new Date(firstHour), slowest: TOP })),
+      store.rollups.minutes({ projectIds, minutesSince: new Date(firstMinute) }),
       store.runs.latestInStatuses(FAILED, projectIds, LATEST),
     ]);
+    const rollups = { ...day, minutes: minuteRows };
     const fires = engine.nextFires(LATEST, projectIds);
     const names = await this.jobNames([...rollups.slowest.map((s) => s.jobId), ...failed.map((r) => r.jobId), ...fires.map((f) => f.jobId)]);
     const name = (jobId: number): string => names.get(jobId) ?? `job ${jobId} (deleted)`;
@@ -82,4 +104,16 @@ export class DashboardService {
     const jobs = await this.deps.store.jobs.getMany([...new Set(ids)]);
     return new Map(jobs.map((job) => [job.id, job.name]));
   }
+}
+
+/** The value kept under key if it was made less than ms ago, else a new one (kept unless it fails). */
+function remembered<T>(cache: Map<string, { at: number; value: Promise<T> }>, key: string, ms: number, make: () => Promise<T>): Promise<T> {
+  const now = Date.now();
+  const hit = cache.get(key);
+  if (hit && now - hit.at < ms) return hit.value;
+  if (cache.size >= MAX_CACHED) cache.clear();
+  const value = make();
+  cache.set(key, { at: now, value });
+  value.catch(() => cache.get(key)?.value === value && cache.delete(key));
+  return value;
 }

@@ -6,7 +6,7 @@ import { badRequest, conflict, notFound } from '../errors/index.js';
 import type { BundleRuns } from '../dispatch/bundle-runs.js';
 import type { Executors } from '../dispatch/types.js';
 import type { Logger } from '../log/logger.js';
-import { PROJECT_EVENT_JOB_ID, type BundleManifest, type BundleRecord, type ProjectRecord } from '../domain/index.js';
+import { PROJECT_EVENT_JOB_ID, type BundleManifest, type JobEventAction, type BundleRecord, type ProjectRecord } from '../domain/index.js';
 import { type Page, type Store } from '../store/types.js';
 import { assertAdmin, assertWriter, type Access } from './access.js';
 import type { Actor } from './auth.js';
@@ -65,6 +65,7 @@ export class ProjectService {
     const trusted = parseTrusted(actor, input.trusted) ?? false;
     if (await this.deps.store.projects.findByName(name)) throw conflict(`a project named ${name} already exists`);
     const project = await this.deps.store.projects.create({ name, description, ownerId: actor.id, trusted });
+    await this.record(actor, project.id, 'created', { name, trusted });
     if (trusted) await this.trustEvent(actor, project.id, false, true);
     return project;
   }
@@ -89,6 +90,10 @@ export class ProjectService {
     }
     const updated = await this.deps.store.projects.update(id, patch);
     this.deps.targets.invalidate(id);
+    const changed = (['name', 'description', 'ownerId'] as const).filter((field) => patch[field] !== undefined && patch[field] !== before[field]);
+    if (changed.length > 0) {
+      await this.record(actor, id, 'updated', Object.fromEntries(changed.map((field) => [field, { before: before[field], after: patch[field] }])));
+    }
     if (patch.trusted !== undefined && patch.trusted !== before.trusted) {
       await this.trustEvent(actor, id, before.trusted, patch.trusted);
       // Loaded code of the project (module beans live as long as their loader) goes now; runs in flight finish.
@@ -98,11 +103,17 @@ export class ProjectService {
   }
 
   private trustEvent(actor: Actor, projectId: number, before: boolean, after: boolean): Promise<void> {
-    return this.deps.store.events.add({ jobId: PROJECT_EVENT_JOB_ID, projectId, action: 'trust', actor: actor.username, details: { trusted: { before, after } } });
+    return this.record(actor, projectId, 'trust', { trusted: { before, after } });
+  }
+
+  /** An event of the project itself, or (with a bundle) of one of its bundle versions. */
+  private record(actor: Actor | null, projectId: number, action: JobEventAction, details: Record<string, unknown> | null, bundleId?: number): Promise<void> {
+    const entity = bundleId === undefined ? { entity: 'project' as const, entityId: projectId } : { entity: 'bundle' as const, entityId: bundleId };
+    return this.deps.store.events.add({ ...entity, jobId: PROJECT_EVENT_JOB_ID, projectId, action, actor: actor?.username ?? 'system', details });
   }
 
   async remove(actor: Actor, id: number): Promise<void> {
-    await this.deps.access.writableProject(actor, id);
+    const project = await this.deps.access.writableProject(actor, id);
     const jobs = await this.deps.store.jobs.list({ projectIds: [id] });
     for (const job of jobs) this.deps.engine.forget(job.id);
     const bundles = await this.deps.store.bundles.listForProject(id);
@@ -110,6 +121,8 @@ export class ProjectService {
     this.deps.targets.invalidate(id);
     await this.retire(id, null);
     for (const bundle of bundles) await this.deps.intake.remove(bundle.dir);
+    // After the delete, which takes the project's events with it: this one stays (admins read it).
+    await this.record(actor, id, 'deleted', { name: project.name, jobs: jobs.length, bundles: bundles.length });
   }
 
   /** The project's versions, newest first, and which of them runs (the newest upload, unless another was activated). */
@@ -134,13 +147,8 @@ export class ProjectService {
       this.deps.targets.invalidate(projectId);
       await this.retire(projectId, bundle.id);
       const previous = previousId === null ? null : await this.deps.store.bundles.get(previousId);
-      await this.deps.store.events.add({
-        jobId: PROJECT_EVENT_JOB_ID,
-        projectId,
-        action: 'activated',
-        actor: actor.username,
-        details: { bundle: { before: previous ? { id: previous.id, version: previous.version } : null, after: { id: bundle.id, version: bundle.version } } },
-      });
+      const before = previous ? { id: previous.id, version: previous.version } : null;
+      await this.record(actor, projectId, 'activated', { bundle: { before, after: { id: bundle.id, version: bundle.version } } }, bundle.id);
     }
     return { bundle, warnings: await this.missingEntries(projectId, bundle) };
   }
@@ -163,6 +171,7 @@ export class ProjectService {
     }
     this.deps.targets.invalidate(projectId);
     void this.retire(projectId, bundle.id);
+    await this.record(actor, projectId, 'uploaded', { version: bundle.version, sha256: bundle.sha256, name: result.manifest.name }, bundle.id);
     return { bundle, warnings: [...sameAs(before, bundle, project.currentBundleId), ...(await this.missingEntries(projectId, bundle))] };
   }
 
@@ -192,6 +201,7 @@ export class ProjectService {
     } finally {
       this.deps.bundleRuns.unclaim(bundleId);
     }
+    await this.record(actor, projectId, 'deleted', { version: bundle.version, wasCurrent: current, forced: force }, bundleId);
   }
 
   private async assertNoJobUses(bundle: BundleRecord): Promise<void> {

@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { LogIndex } from '../dispatch/types.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
-import { FINAL_RUN_STATUSES, type RunRecord, type RunStatus } from '../domain/index.js';
+import { FINAL_RUN_STATUSES, RUN_TRIGGERS, type RunRecord, type RunStatus, type RunTrigger } from '../domain/index.js';
 import { type Page, type Store } from '../store/types.js';
 import type { Access } from './access.js';
 import type { Actor } from './auth.js';
@@ -48,11 +48,15 @@ export class RunService {
       if (!STATUSES.includes(s as RunStatus)) throw badRequest(`status must be one or more of ${STATUSES.join(', ')}`, 'status');
       return s as RunStatus;
     });
+    const trigger = q.trigger?.split(',').map((t) => {
+      if (!RUN_TRIGGERS.includes(t as RunTrigger)) throw badRequest(`trigger must be one or more of ${RUN_TRIGGERS.join(', ')}`, 'trigger');
+      return t as RunTrigger;
+    });
     const limit = q.limit === undefined ? 50 : wholeNumber(q.limit, 'limit', 1, 1000);
     const from = q.from ? parseDate(q.from, 'from') : undefined;
     const to = q.to ? parseDate(q.to, 'to') : undefined;
     const projectIds = await this.deps.access.readScope(actor, { jobId, projectId });
-    return this.deps.store.runs.list({ jobId, projectIds, status, from, to, limit, cursor: q.cursor });
+    return this.deps.store.runs.list({ jobId, projectIds, status, trigger, from, to, limit, cursor: q.cursor });
   }
 
   async get(actor: Actor, runId: string): Promise<RunRecord> {

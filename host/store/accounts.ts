@@ -33,6 +33,9 @@ export function createUserRepo({ models: { User }, write }: StoreContext): UserR
       return get(id);
     },
     count: () => User.count(),
+    async delete(id) {
+      await write(() => User.destroy({ where: { id } }));
+    },
   };
 }
 

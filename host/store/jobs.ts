@@ -5,13 +5,14 @@ import { deserialize, serialize } from 'node:v8';
 import { col, fn, Op } from 'sequelize';
 import type { WhereOptions } from 'sequelize';
 import { badRequest } from '../errors/index.js';
+import { PROJECT_EVENT_JOB_ID, type JobEventRecord } from '../domain/index.js';
 import type { StoreContext } from './context.js';
 import { definedOnly, nameContains, uniquely } from './context.js';
 import { selectList } from './driver.js';
 import { GroupCommit } from './group-commit.js';
 import { dateOrNull, plain, toEvent, toJob, toJobSchedule } from './records.js';
 import type { JobRecord } from '../domain/index.js';
-import type { CacheRepo, EventRepo, JobRepo } from './types.js';
+import type { CacheRepo, EventQuery, EventRepo, JobRepo } from './types.js';
 
 /** The JSON columns of a job row. */
 const JOB_JSON = ['entry', 'params', 'config', 'schedule', 'grants', 'retries'] as const;
@@ -134,21 +135,35 @@ export function createEventRepo({ models: { Event }, write }: StoreContext): Eve
   });
   return {
     add(event) {
-      return rows.add({ ...event, details: event.details ?? null, at: event.at ?? new Date() });
+      const entity = event.entity ?? (event.jobId === PROJECT_EVENT_JOB_ID ? 'project' : 'job');
+      const entityId = event.entityId !== undefined ? event.entityId : entity === 'project' ? event.projectId : event.jobId;
+      // A refused login names whatever was typed: the column holds 100 characters.
+      const actor = event.actor.slice(0, 100);
+      return rows.add({ ...event, entity, entityId, actor, userId: event.userId ?? null, details: event.details ?? null, at: event.at ?? new Date() });
     },
     flush: () => rows.flush(),
-    async list(filter) {
-      const where: WhereOptions = {};
-      if (filter.jobId !== undefined) Object.assign(where, { jobId: filter.jobId });
-      if (filter.projectIds) Object.assign(where, { projectId: { [Op.in]: filter.projectIds } });
-      const rows = await Event.findAll({
-        where,
-        order: [['at', 'DESC'], ['id', 'DESC']],
-        limit: Math.max(1, filter.limit),
-      });
-      return rows.map((row) => toEvent(plain(row)));
-    },
+    list: (filter) => listEvents(Event, filter),
   };
+}
+
+async function listEvents(Event: StoreContext['models']['Event'], filter: EventQuery): Promise<JobEventRecord[]> {
+  const and: WhereOptions[] = [];
+  if (filter.entity !== undefined) and.push({ entity: filter.entity });
+  if (filter.entityId !== undefined) and.push({ entityId: filter.entityId });
+  if (filter.jobId !== undefined) and.push({ jobId: filter.jobId });
+  if (filter.projectId !== undefined) and.push({ projectId: filter.projectId });
+  if (filter.actor !== undefined) and.push({ actor: filter.actor });
+  if (filter.from) and.push({ at: { [Op.gte]: filter.from } });
+  if (filter.to) and.push({ at: { [Op.lt]: filter.to } });
+  if (filter.beforeId !== undefined) and.push({ id: { [Op.lt]: filter.beforeId } });
+  // What the reader may see: events of their projects, and account events (project 0) of their own account.
+  if (filter.projectIds || filter.accountUserId !== undefined) {
+    const projects: WhereOptions = filter.projectIds ? { projectId: { [Op.in]: filter.projectIds } } : { projectId: { [Op.gt]: 0 } };
+    const accounts: WhereOptions = filter.accountUserId !== undefined ? { projectId: 0, userId: filter.accountUserId } : { projectId: 0 };
+    and.push({ [Op.or]: [projects, accounts] });
+  }
+  const rows = await Event.findAll({ where: { [Op.and]: and }, order: [['id', 'DESC']], limit: Math.max(1, filter.limit) });
+  return rows.map((row) => toEvent(plain(row)));
 }
 
 const MAX_KEY_LENGTH = 255;

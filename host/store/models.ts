@@ -68,7 +68,10 @@ function definitions(): Record<keyof Models, [table: string, attributes: ModelAt
         peakMemoryMb: { type: DataTypes.DOUBLE }, logFile: text(), logOffset: big(), logLength: big(), notBefore: date(), params: json(),
       },
     ],
-    Event: ['job_events', { id: id(), jobId: int(), projectId: int(), action: str(), actor: str(), details: json(), at: date() }],
+    Event: [
+      'job_events',
+      { id: id(), entity: str(), entityId: int(), jobId: int(), projectId: int(), userId: int(), action: str(), actor: str(), details: json(), at: date() },
+    ],
     Cache: [
       'job_cache',
       {

@@ -153,8 +153,11 @@ export function toRun(r: Row): RunRecord {
 export function toEvent(r: Row): JobEventRecord {
   return {
     id: num(r.id),
+    entity: r.entity as JobEventRecord['entity'],
+    entityId: numOrNull(r.entityId),
     jobId: num(r.jobId),
     projectId: num(r.projectId),
+    userId: numOrNull(r.userId),
     action: r.action as JobEventRecord['action'],
     actor: String(r.actor),
     details: (r.details ?? null) as JobEventRecord['details'],

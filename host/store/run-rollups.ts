@@ -7,7 +7,7 @@ import { FINAL_RUN_STATUSES, type RunStatus, type RunTrigger } from '../domain/i
 import { ROLLUP_LAG_BOUNDS, ROLLUP_LAG_COLUMNS } from './migrations/0008-run-rollups.js';
 import type { StoreContext } from './context.js';
 import { num } from './records.js';
-import type { RollupRepo, RollupSummary } from './types.js';
+import type { RollupRepo } from './types.js';
 
 export const HOUR_MS = 3_600_000;
 export const MINUTE_MS = 60_000;
@@ -100,35 +100,40 @@ export function rollupStatement(runs: readonly FinalRun[], ctx: Pick<StoreContex
 }
 
 export function createRollupRepo({ driver }: StoreContext): RollupRepo {
+  const scoped = (projectIds: number[] | undefined): [string, number[]] => [
+    projectIds ? ` AND \`project_id\` IN (${projectIds.map(() => '?').join(', ') || 'NULL'})` : '',
+    projectIds ?? [],
+  ];
   return {
-    async summary(query) {
-      const scope = query.projectIds ? ` AND \`project_id\` IN (${query.projectIds.map(() => '?').join(', ') || 'NULL'})` : '';
-      const ids = query.projectIds ?? [];
-      const day = ['h', query.hoursSince.getTime(), ...ids];
-      const [byStatus, slowest, minutes] = await Promise.all([
-        driver.select(`SELECT \`status\`, SUM(\`runs\`) AS n FROM \`run_rollups\` WHERE \`span\` = ? AND \`bucket\` >= ?${scope} GROUP BY \`status\``, day),
+    async day({ projectIds, hoursSince, slowest: top }) {
+      const [scope, ids] = scoped(projectIds);
+      const values = ['h', hoursSince.getTime(), ...ids];
+      const [byStatus, slowest] = await Promise.all([
+        driver.select(`SELECT \`status\`, SUM(\`runs\`) AS n FROM \`run_rollups\` WHERE \`span\` = ? AND \`bucket\` >= ?${scope} GROUP BY \`status\``, values),
         driver.select(
           `SELECT \`job_id\` AS jobId, MAX(\`project_id\`) AS projectId, SUM(\`runs\`) AS runs, SUM(\`dur_sum\`) / SUM(\`dur_n\`) AS avgMs, MAX(\`dur_max\`) AS maxMs
            FROM \`run_rollups\` WHERE \`span\` = ? AND \`bucket\` >= ?${scope} GROUP BY \`job_id\` HAVING SUM(\`dur_n\`) > 0
-           ORDER BY avgMs DESC, \`job_id\` LIMIT ${Math.max(1, Math.floor(query.slowest))}`,
-          day,
-        ),
-        driver.select(
-          `SELECT \`bucket\`, SUM(\`runs\`) AS runs, ${ROLLUP_LAG_COLUMNS.map((c) => `SUM(\`${c}\`) AS ${c}`).join(', ')}, MAX(\`lag_max\`) AS lagMax
-           FROM \`run_rollups\` WHERE \`span\` = ? AND \`bucket\` >= ?${scope} GROUP BY \`bucket\``,
-          ['m', query.minutesSince.getTime(), ...ids],
+           ORDER BY avgMs DESC, \`job_id\` LIMIT ${Math.max(1, Math.floor(top))}`,
+          values,
         ),
       ]);
-      const summary: RollupSummary = {
+      return {
         byStatus: Object.fromEntries(byStatus.map((row) => [String(row.status), num(row.n)])),
         slowest: slowest.map((row) => ({ jobId: num(row.jobId), projectId: num(row.projectId), runs: num(row.runs), avgMs: num(row.avgMs), maxMs: num(row.maxMs) })),
-        minutes: minutes.map((row) => ({
-          bucket: num(row.bucket),
-          runs: num(row.runs),
-          lagP95Ms: lagP95(ROLLUP_LAG_COLUMNS.map((c) => num(row[c])), num(row.lagMax)),
-        })),
       };
-      return summary;
+    },
+    async minutes({ projectIds, minutesSince }) {
+      const [scope, ids] = scoped(projectIds);
+      const rows = await driver.select(
+        `SELECT \`bucket\`, SUM(\`runs\`) AS runs, ${ROLLUP_LAG_COLUMNS.map((c) => `SUM(\`${c}\`) AS ${c}`).join(', ')}, MAX(\`lag_max\`) AS lagMax
+         FROM \`run_rollups\` WHERE \`span\` = ? AND \`bucket\` >= ?${scope} GROUP BY \`bucket\``,
+        ['m', minutesSince.getTime(), ...ids],
+      );
+      return rows.map((row) => ({
+        bucket: num(row.bucket),
+        runs: num(row.runs),
+        lagP95Ms: lagP95(ROLLUP_LAG_COLUMNS.map((c) => num(row[c])), num(row.lagMax)),
+      }));
     },
   };
 }

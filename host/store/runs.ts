@@ -2,7 +2,7 @@
  * The read side of runs: pages newest first, recovery look-ups, fire-time bookkeeping, counts.
  */
 import { Op, fn, col, literal } from 'sequelize';
-import type { WhereOptions } from 'sequelize';
+import type { Model, WhereOptions } from 'sequelize';
 import { badRequest } from '../errors/index.js';
 import type { StoreContext } from './context.js';
 import { dateOrNull, num, plain, toDate, toRun } from './records.js';
@@ -51,6 +51,7 @@ function queryWhere(query: RunQuery): WhereOptions {
   if (query.jobId !== undefined) and.push({ jobId: query.jobId });
   if (query.projectIds) and.push({ projectId: { [Op.in]: query.projectIds } });
   if (query.status) and.push({ status: { [Op.in]: query.status } });
+  if (query.trigger) and.push({ trigger: { [Op.in]: query.trigger } });
   if (query.from) and.push({ scheduledAt: { [Op.gte]: query.from } });
   if (query.to) and.push({ scheduledAt: { [Op.lt]: query.to } });
   if (query.cursor) {
@@ -59,6 +60,26 @@ function queryWhere(query: RunQuery): WhereOptions {
     and.push({ [Op.or]: [{ scheduledAt: { [Op.lt]: at } }, { scheduledAt: at, runId: { [Op.gt]: key.runId } }] });
   }
   return { [Op.and]: and };
+}
+
+const MAX_SPLIT = 20;
+const LATEST_PER_QUERY = 200;
+
+/** The query as one query per value of its first filter with several values (status, trigger, projects), or itself. */
+function splitByValue(query: RunQuery): RunQuery[] {
+  if (query.status && query.status.length > 1 && query.status.length <= MAX_SPLIT) return query.status.map((status) => ({ ...query, status: [status] }));
+  if (query.trigger && query.trigger.length > 1) return query.trigger.map((trigger) => ({ ...query, trigger: [trigger] }));
+  if (query.jobId === undefined && query.projectIds && query.projectIds.length > 1 && query.projectIds.length <= MAX_SPLIT) {
+    return query.projectIds.map((projectId) => ({ ...query, projectIds: [projectId] }));
+  }
+  return [query];
+}
+
+/** The list's order on model rows: scheduledAt descending, then runId ascending. */
+function newestFirst(a: Model, b: Model): number {
+  const at = toDate(b.get('scheduledAt')).getTime() - toDate(a.get('scheduledAt')).getTime();
+  if (at !== 0) return at;
+  return String(a.get('runId')) < String(b.get('runId')) ? -1 : 1;
 }
 
 export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo {
@@ -76,11 +97,14 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
     },
     async list(query) {
       const limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(query.limit)));
-      const rows = await Run.findAll({
-        where: queryWhere(query),
-        order: [['scheduledAt', 'DESC'], ['runId', 'ASC']],
-        limit: limit + 1,
-      });
+      // An IN over several statuses, triggers or projects cannot be read in the order of one index range: the
+      // database sorts every row they hold (300 ms over a million runs). One seek per value, merged, reads limit + 1
+      // rows per value instead.
+      const parts = splitByValue(query);
+      const found = await Promise.all(
+        parts.map((part) => Run.findAll({ where: queryWhere(part), order: [['scheduledAt', 'DESC'], ['runId', 'ASC']], limit: limit + 1 })),
+      );
+      const rows = found.length === 1 ? found[0]! : found.flat().sort(newestFirst).slice(0, limit + 1);
       const items = rows.slice(0, limit).map((row) => toRun(plain(row)));
       const last = items[items.length - 1];
       return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
@@ -151,11 +175,19 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
         if (at.getTime() > (latest.get(jobId)?.getTime() ?? -Infinity)) latest.set(jobId, at);
       }
       if (latest.size === 0) return summaries;
-      const rows = (await Run.findAll({
-        attributes: ['runId', 'jobId', 'status', 'scheduledAt', 'startedAt', 'endedAt', 'attempt'],
-        where: { [Op.or]: [...latest].map(([jobId, scheduledAt]) => ({ jobId, scheduledAt })) },
-        raw: true,
-      })) as unknown as Record<string, unknown>[];
+      // At most LATEST_PER_QUERY pairs per OR: SQLite refuses an expression tree deeper than 1,000 (a page of 1,000
+      // jobs answered 500).
+      const pairs = [...latest];
+      const chunks = await Promise.all(
+        Array.from({ length: Math.ceil(pairs.length / LATEST_PER_QUERY) }, (_, i) =>
+          Run.findAll({
+            attributes: ['runId', 'jobId', 'status', 'scheduledAt', 'startedAt', 'endedAt', 'attempt'],
+            where: { [Op.or]: pairs.slice(i * LATEST_PER_QUERY, (i + 1) * LATEST_PER_QUERY).map(([jobId, scheduledAt]) => ({ jobId, scheduledAt })) },
+            raw: true,
+          }),
+        ),
+      );
+      const rows = chunks.flat() as unknown as Record<string, unknown>[];
       // A fire's retries share its scheduledAt: the latest is the highest attempt, then the newest (v7) run id.
       const chosen = new Map<number, Record<string, unknown>>();
       for (const row of rows) {

@@ -4,6 +4,7 @@
  */
 import type {
   BundleRecord,
+  EventEntity,
   HostIdentity,
   HostRecord,
   JobEventRecord,
@@ -16,6 +17,7 @@ import type {
   ProjectRecord,
   RunRecord,
   RunStatus,
+  RunTrigger,
   RunUpdate,
   TokenRecord,
   UserRecord,
@@ -29,6 +31,7 @@ export interface RunQuery {
   jobId?: number;
   projectIds?: number[];
   status?: RunStatus[];
+  trigger?: RunTrigger[];
   from?: Date;
   to?: Date;
   limit: number;
@@ -60,6 +63,8 @@ export interface UserRepo {
   list(): Promise<UserRecord[]>;
   update(id: number, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled' | 'lastLoginAt'>>): Promise<UserRecord | null>;
   count(): Promise<number>;
+  /** Deletes the user row only (the caller deletes its tokens first). */
+  delete(id: number): Promise<void>;
 }
 
 export interface TokenRepo {
@@ -84,7 +89,7 @@ export interface ProjectRepo {
   /** A page of projects by id, optionally only an owner's and those whose name contains a text (any case). */
   page(filter: IdPage & { ownerId?: number; nameContains?: string }): Promise<ProjectRecord[]>;
   update(id: number, patch: Partial<Pick<ProjectRecord, 'name' | 'description' | 'currentBundleId' | 'ownerId' | 'trusted'>>): Promise<ProjectRecord | null>;
-  /** Deletes the project with its bundles, jobs, runs, events and cache rows. */
+  /** Deletes the project with its bundles, jobs, runs, events, run rollups and cache rows. */
   delete(id: number): Promise<void>;
 }
 
@@ -161,32 +166,52 @@ export interface RunWriter {
   readonly lagMs: number;
 }
 
+/** A new event: a job event by default (entity job, entityId its jobId; jobId 0: the project's own event). */
+export type NewEvent = Omit<JobEventRecord, 'id' | 'at' | 'entity' | 'entityId' | 'userId'> &
+  Partial<Pick<JobEventRecord, 'entity' | 'entityId' | 'userId'>> & { at?: Date };
+
+export interface EventQuery {
+  entity?: EventEntity;
+  entityId?: number;
+  jobId?: number;
+  projectId?: number;
+  /** What the reader may see: events of these projects only; undefined: of every project. */
+  projectIds?: number[];
+  /** Account events (project 0) of this user only; undefined: of every account. */
+  accountUserId?: number;
+  actor?: string;
+  /** at ≥ from, at < to. */
+  from?: Date;
+  to?: Date;
+  /** Events older than this one (ids only grow). */
+  beforeId?: number;
+  limit: number;
+}
+
 export interface EventRepo {
-  add(event: Omit<JobEventRecord, 'id' | 'at'> & { at?: Date }): Promise<void>;
-  list(filter: { jobId?: number; projectIds?: number[]; limit: number }): Promise<JobEventRecord[]>;
+  add(event: NewEvent): Promise<void>;
+  /** Newest first (by id). */
+  list(filter: EventQuery): Promise<JobEventRecord[]>;
 }
 
 /** What the dashboard reads of the run rollups (store/run-rollups.ts): final runs by the bucket they ended in. */
-export interface RollupQuery {
-  /** Only these projects' runs; undefined: all. */
-  projectIds?: number[];
-  /** The first hour bucket of the day's figures. */
-  hoursSince: Date;
-  /** The first minute bucket of the series. */
-  minutesSince: Date;
-  /** How many of the slowest jobs (by mean duration) to give. */
-  slowest: number;
-}
-
-export interface RollupSummary {
+export interface RollupDay {
   byStatus: Record<string, number>;
   slowest: { jobId: number; projectId: number; runs: number; avgMs: number; maxMs: number }[];
-  /** Minutes with final runs, in no particular order: the bucket's start (epoch ms), its runs, its fire-lag p95. */
-  minutes: { bucket: number; runs: number; lagP95Ms: number | null }[];
+}
+
+/** A minute with final runs: the bucket's start (epoch ms), its runs, its fire-lag p95. */
+export interface RollupMinute {
+  bucket: number;
+  runs: number;
+  lagP95Ms: number | null;
 }
 
 export interface RollupRepo {
-  summary(query: RollupQuery): Promise<RollupSummary>;
+  /** Runs by status, and the `slowest` jobs by mean duration, from the hour buckets since hoursSince (projectIds: only theirs). */
+  day(query: { projectIds?: number[]; hoursSince: Date; slowest: number }): Promise<RollupDay>;
+  /** The minutes since minutesSince that have final runs, in no particular order. */
+  minutes(query: { projectIds?: number[]; minutesSince: Date }): Promise<RollupMinute[]>;
 }
 
 export interface CacheRepo {

@@ -86,6 +86,16 @@ for (const database of testDatabases()) {
       assert.deepEqual(dash.nextFires.map((f) => f.jobName), ['later']);
     });
 
+    test('the runs list filters by trigger', async () => {
+      const all = await listRuns(th.api, 'limit=1000');
+      const scheduled = await listRuns(th.api, 'trigger=SCHEDULE&limit=1000');
+      const manual = await listRuns(th.api, 'trigger=MANUAL,RETRY&limit=2');
+      assert.deepEqual(scheduled.map((r) => r.runId), all.filter((r) => r.trigger === 'SCHEDULE').map((r) => r.runId));
+      assert.ok(scheduled.length >= 2 && scheduled.every((r) => r.jobId === jobs.ticker));
+      assert.deepEqual(manual.map((r) => r.runId), all.filter((r) => r.trigger === 'MANUAL').slice(0, 2).map((r) => r.runId));
+      assert.equal((await th.api.get('/api/v1/runs?trigger=CRON')).status, 400);
+    });
+
     test('a developer sees only the figures of their own projects', async () => {
       assert.equal((await th.api.post('/api/v1/users', { username: 'dev', password: 'dev-password-1', role: 'developer' })).status, 201);
       const dev = await Api.login(th.url, 'dev', 'dev-password-1');

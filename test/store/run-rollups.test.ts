@@ -37,8 +37,10 @@ for (const database of testDatabases()) {
       await made?.drop();
     });
 
-    const summary = (projectIds?: number[]) =>
-      rollups.summary({ projectIds, hoursSince: new Date(T0 - 2 * HOUR), minutesSince: new Date(T0 - HOUR), slowest: 5 });
+    const summary = async (projectIds?: number[]) => ({
+      ...(await rollups.day({ projectIds, hoursSince: new Date(T0 - 2 * HOUR), slowest: 5 })),
+      minutes: await rollups.minutes({ projectIds, minutesSince: new Date(T0 - HOUR) }),
+    });
 
     test('each final row counts once, however often and however it was written', async () => {
       const job = { id: 7, projectId: 3 };

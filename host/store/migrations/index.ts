@@ -11,6 +11,8 @@ import * as hosts from './0005-hosts.js';
 import * as projectTrust from './0006-project-trust.js';
 import * as runsJobStatus from './0007-runs-job-status.js';
 import * as runRollups from './0008-run-rollups.js';
+import * as eventEntities from './0009-event-entities.js';
+import * as runsTrigger from './0010-runs-trigger.js';
 import type { MigrationContext } from './context.js';
 
 export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
@@ -22,4 +24,6 @@ export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
   { name: '0006-project-trust', ...projectTrust },
   { name: '0007-runs-job-status', ...runsJobStatus },
   { name: '0008-run-rollups', ...runRollups },
+  { name: '0009-event-entities', ...eventEntities },
+  { name: '0010-runs-trigger', ...runsTrigger },
 ];

@@ -62,6 +62,17 @@ export const ACCOUNT_ROUTES: RouteSpec[] = [
     refusals: { 404: 'no such user', 409: 'the last enabled admin cannot be demoted or disabled' },
   },
   {
+    method: 'DELETE',
+    path: '/api/v1/users/:id',
+    tag: 'users',
+    summary: 'Delete a user with their sessions and API tokens',
+    description: 'Their events stay in the audit trail.',
+    auth: 'admin',
+    params: BY_ID,
+    answers: { 204: NO_CONTENT },
+    refusals: { 404: 'no such user', 409: 'the caller themselves, the last enabled admin, or the owner of projects (give them to another user first)' },
+  },
+  {
     method: 'GET',
     path: '/api/v1/tokens',
     tag: 'tokens',

@@ -1,4 +1,5 @@
 /** Jobs, their schedules and runs, and the history of who did what. */
+import { EVENT_ENTITIES, RUN_TRIGGERS } from '../../domain/index.js';
 import { ID, JOB_KINDS, JOB_STATES, ref, RUN_STATUSES } from './schemas.js';
 import type { RouteSpec } from './spec.js';
 import { BY_ID, CURSOR, FLAG, json, LIMIT, listOf, NO_CONTENT, NOT_VISIBLE, SEARCH, VIEWER } from './common.js';
@@ -150,6 +151,12 @@ export const JOB_ROUTES: RouteSpec[] = [
         pattern: `^(${RUN_STATUSES.join('|')})(,(${RUN_STATUSES.join('|')}))*$`,
         description: `one or more of ${RUN_STATUSES.join(', ')}, separated by commas`,
       },
+      trigger: {
+        type: 'string',
+        maxLength: 100,
+        pattern: `^(${RUN_TRIGGERS.join('|')})(,(${RUN_TRIGGERS.join('|')}))*$`,
+        description: `one or more of ${RUN_TRIGGERS.join(', ')}, separated by commas`,
+      },
       from: { ...TIME_QUERY, description: 'only runs scheduled at or after this ISO 8601 date-time' },
       to: { ...TIME_QUERY, description: 'only runs scheduled before this ISO 8601 date-time' },
       limit: LIMIT(1000, 50),
@@ -204,9 +211,21 @@ export const JOB_ROUTES: RouteSpec[] = [
     method: 'GET',
     path: '/api/v1/events',
     tag: 'runs',
-    summary: 'Who did what to which job, newest first',
+    summary: 'Who did what to which job, project, bundle, user, session or token, newest first',
+    description:
+      "Admins read every event; others the events of the projects they see (a developer: their own) and those about their own account. Page with beforeId: the id of the last event of the previous page.",
     auth: 'user',
-    query: { jobId: { ...ID, description: "only this job's events" }, projectId: { ...ID, description: "only this project's events" }, limit: LIMIT(1000, 200) },
+    query: {
+      entity: { enum: EVENT_ENTITIES, description: 'only events about this kind of entity' },
+      entityId: { ...ID, description: 'only events about the entity of this id' },
+      jobId: { ...ID, description: "only this job's events" },
+      projectId: { ...ID, description: "only this project's events" },
+      actor: { type: 'string', minLength: 1, maxLength: 100, description: 'only events done by this username (or system)' },
+      from: { ...TIME_QUERY, description: 'only events at or after this ISO 8601 date-time' },
+      to: { ...TIME_QUERY, description: 'only events before this ISO 8601 date-time' },
+      beforeId: { ...ID, description: 'only events older than this one (keyset paging)' },
+      limit: LIMIT(1000, 200),
+    },
     answers: { 200: listOf('the events', 'Event') },
     refusals: { 404: 'the job or project does not exist, or the caller may not see it' },
   },

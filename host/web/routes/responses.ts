@@ -2,6 +2,7 @@
  * JSON Schema of what the API answers (components.schemas of the OpenAPI document). Objects stay open
  * (no additionalProperties: false): a field added later does not break a client that checks these.
  */
+import { EVENT_ENTITIES } from '../../domain/index.js';
 import { ID, JOB_KINDS, JOB_STATES, ref, ROLES, RUN_STATUSES, type Schema } from './schemas.js';
 
 const TIME: Schema = { type: 'string', format: 'date-time' };
@@ -158,11 +159,16 @@ export const OUTPUT_SCHEMAS: Record<string, Schema> = {
   RunPage: page('Run', 'One page of runs, newest first.'),
   Event: object({
     id: ID,
-    jobId: { type: 'integer', description: '0 for an event about the project itself (trust)' },
-    projectId: ID,
-    action: { enum: ['created', 'updated', 'started', 'stopped', 'triggered', 'killed', 'deleted', 'trust'] },
-    actor: { type: 'string', description: 'a username, or system' },
-    details: { type: ['object', 'null'], description: 'updated: { field: { before, after } }; trust: { trusted: { before, after } }' },
+    entity: { enum: EVENT_ENTITIES, description: 'what the event is about' },
+    entityId: { type: ['integer', 'null'], description: "the entity's id (a session's: its user's); null: a login to no user" },
+    jobId: { type: 'integer', description: '0 for an event not about one job' },
+    projectId: { type: 'integer', description: '0 for an event about an account (user, session, token)' },
+    userId: { type: ['integer', 'null'], description: 'the account an account event is about' },
+    action: {
+      enum: ['created', 'updated', 'started', 'stopped', 'triggered', 'killed', 'deleted', 'trust', 'activated', 'uploaded', 'password_reset', 'login', 'login_failed', 'logout', 'revoked'],
+    },
+    actor: { type: 'string', description: 'a username (for a refused login: the name given), or system' },
+    details: { type: ['object', 'null'], description: 'updated: { field: { before, after } }; trust: { trusted: { before, after } }; activated: { bundle: { before, after } }' },
     at: TIME,
   }),
   Dashboard: object(

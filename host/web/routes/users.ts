@@ -32,16 +32,23 @@ export function mountUserRoutes(r: DocumentedRouter, deps: Pick<ApiDeps, 'auth'>
     ctx.body = (await deps.auth.listUsers()).map(publicUser);
   });
   r.post('/users', async (ctx) => {
-    assertAdmin(requireActor(ctx));
+    const actor = requireActor(ctx);
+    assertAdmin(actor);
     const input = objectBody(ctx);
     ctx.status = 201;
-    ctx.body = publicUser(await deps.auth.createUser(input));
+    ctx.body = publicUser(await deps.auth.createUser(actor, input));
   });
   r.patch('/users/:id', async (ctx) => {
-    assertAdmin(requireActor(ctx));
-    const userId = pathId(ctx);
     const actor = requireActor(ctx);
-    ctx.body = publicUser(await deps.auth.updateUser(userId, objectBody(ctx), userId === actor.id ? currentToken(ctx) : undefined));
+    assertAdmin(actor);
+    const userId = pathId(ctx);
+    ctx.body = publicUser(await deps.auth.updateUser(actor, userId, objectBody(ctx), userId === actor.id ? currentToken(ctx) : undefined));
+  });
+  r.delete('/users/:id', async (ctx) => {
+    const actor = requireActor(ctx);
+    assertAdmin(actor);
+    await deps.auth.deleteUser(actor, pathId(ctx));
+    ctx.status = 204;
   });
 
   r.get('/tokens', async (ctx) => {
