@@ -129,6 +129,23 @@ for (const database of testDatabases()) {
       assert.equal((await th.api.get('/api/v1/users')).body.filter((u: { username: string }) => u.username === 'mallory').length, 0);
     });
 
+    test('events filter by entity and actor, runs by trigger, and an admin deletes a user from the users page', async () => {
+      assert.equal((await admin.form('/users', { username: 'temp_user', password: 'temp-password', role: 'developer' })).status, 302);
+      const users = await admin.get('/events?entity=user&actor=admin');
+      assert.equal(users.status, 200);
+      assert.match(users.text, /temp_user/);
+      assert.doesNotMatch(users.text, />triggered</, 'only user events');
+      assert.equal((await admin.get('/events?entity=nothing')).status, 400);
+      const manual = await admin.get(`/runs?jobId=${jobId}&trigger=MANUAL`);
+      assert.match(manual.text, /MANUAL/);
+      assert.doesNotMatch((await admin.get(`/runs?jobId=${jobId}&trigger=RETRY`)).text, /href="\/runs\/[0-9a-f-]{36}"/);
+      const temp = (await th.api.get('/api/v1/users')).body.find((u: { username: string }) => u.username === 'temp_user');
+      assert.match((await admin.get('/users')).text, new RegExp(`/users/${temp.id}/delete`));
+      assert.equal((await viewer.form(`/users/${temp.id}/delete`, {})).status, 403);
+      assert.equal((await admin.form(`/users/${temp.id}/delete`, {})).status, 302);
+      assert.equal((await th.api.get('/api/v1/users')).body.some((u: { username: string }) => u.username === 'temp_user'), false);
+    });
+
     test('a run id pasted into the search box opens its run; logging out ends the session', async () => {
       const runs = await th.api.get(`/api/v1/runs?jobId=${jobId}`);
       const runId: string = runs.body.items[0].runId;

@@ -3,15 +3,26 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import os from 'node:os';
 import { HOST_VERSION } from '../../config/index.js';
+import { EVENT_ENTITIES, type JobEventRecord } from '../../domain/index.js';
 import { assertAdmin } from '../../services/access.js';
 import { publicUser, ROLES } from '../../services/auth.js';
-import { optionalId } from '../../services/input.js';
 import { SESSION_COOKIE } from '../middleware.js';
 import { presentRun } from '../present.js';
 import { pathId, queryOf } from '../routes/request.js';
 import { actorOf } from './guard.js';
 import { formOf, type ConsoleContext } from './context.js';
-import { done, formProblem } from './page.js';
+import { done, formProblem, utcQuery } from './page.js';
+
+const EVENT_FILTERS = ['entity', 'entityId', 'jobId', 'projectId', 'actor', 'from', 'to', 'beforeId'] as const;
+const EVENT_PAGE = 100;
+
+/** Where the thing an event is about is shown. */
+function eventLink(e: JobEventRecord): string | null {
+  if (e.entity === 'job' && e.jobId) return `/jobs/${e.jobId}`;
+  if ((e.entity === 'project' || e.entity === 'bundle') && e.projectId) return `/projects/${e.projectId}`;
+  if (e.entity === 'user') return '/users';
+  return null;
+}
 
 const USER_FIELDS = { username: 'username', password: 'password', role: 'role', disabled: 'disabled' };
 
@@ -27,10 +38,11 @@ export function mountAdminPages(router: Router, { deps, pages }: ConsoleContext)
   };
   router.get('/users', (ctx) => users(ctx));
   router.post('/users', async (ctx) => {
-    assertAdmin(actorOf(ctx)!);
+    const actor = actorOf(ctx)!;
+    assertAdmin(actor);
     const form = formOf(ctx);
     try {
-      const user = await deps.auth.createUser({ username: form.username, password: form.password, role: form.role });
+      const user = await deps.auth.createUser(actor, { username: form.username, password: form.password, role: form.role });
       done(ctx, `User ${user.username} is created as ${user.role}.`, '/users');
     } catch (err) {
       const problem = formProblem(err, USER_FIELDS);
@@ -47,12 +59,23 @@ export function mountAdminPages(router: Router, { deps, pages }: ConsoleContext)
     if (form.disabled === '1' || form.disabled === '0') patch.disabled = form.disabled === '1';
     if (form.password) patch.password = form.password;
     try {
-      const user = await deps.auth.updateUser(id, patch, id === actor.id ? ctx.cookies.get(SESSION_COOKIE) : undefined);
+      const user = await deps.auth.updateUser(actor, id, patch, id === actor.id ? ctx.cookies.get(SESSION_COOKIE) : undefined);
       const what = patch.password ? 'has a new password (their sessions and tokens are revoked)' : patch.disabled === true ? 'is disabled' : patch.disabled === false ? 'is enabled' : `is ${user.role}`;
       done(ctx, `User ${user.username} ${what}.`, '/users');
     } catch (err) {
       const problem = formProblem(err, {});
       done(ctx, `Not changed: ${Object.values(problem.errors)[0]}`, '/users');
+    }
+  });
+
+  router.post('/users/:id/delete', async (ctx) => {
+    const actor = actorOf(ctx)!;
+    assertAdmin(actor);
+    try {
+      await deps.auth.deleteUser(actor, pathId(ctx));
+      done(ctx, 'The user is deleted; their sessions and API tokens are revoked.', '/users');
+    } catch (err) {
+      done(ctx, `Not deleted: ${Object.values(formProblem(err, {}).errors)[0]}`, '/users');
     }
   });
 
@@ -79,13 +102,18 @@ export function mountAdminPages(router: Router, { deps, pages }: ConsoleContext)
 
   router.get('/events', async (ctx) => {
     const q = queryOf(ctx);
-    const jobId = optionalId(q.jobId || undefined, 'jobId');
-    const projectId = optionalId(q.projectId || undefined, 'projectId');
-    const events = await deps.events.list(actorOf(ctx)!, { jobId, projectId, limit: 200 });
+    const query: Record<string, string | undefined> = { limit: String(EVENT_PAGE) };
+    for (const key of EVENT_FILTERS) if (q[key]) query[key] = key === 'from' || key === 'to' ? utcQuery(q[key]) : q[key];
+    const events = await deps.events.list(actorOf(ctx)!, query);
+    const keep = Object.fromEntries(EVENT_FILTERS.filter((k) => k !== 'beforeId' && q[k]).map((k) => [k, q[k]!]));
+    const last = events.at(-1);
     pages.show(ctx, 'events', 'Events', {
-      events: events.map((e) => ({ ...e, detailsText: e.details ? JSON.stringify(e.details) : '' })),
+      events: events.map((e) => ({ ...e, link: eventLink(e), runId: typeof e.details?.runId === 'string' ? e.details.runId : null, detailsText: e.details ? JSON.stringify(e.details) : '' })),
       q,
-      filtered: Boolean(jobId || projectId),
+      entities: EVENT_ENTITIES,
+      filtered: Object.keys(keep).length > 0 || Boolean(q.beforeId),
+      older: events.length === EVENT_PAGE && last ? `/events?${new URLSearchParams({ ...keep, beforeId: String(last.id) })}` : null,
+      newest: q.beforeId ? `/events?${new URLSearchParams(keep)}` : null,
     });
   });
 

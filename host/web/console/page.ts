@@ -89,3 +89,9 @@ export function formProblem(err: unknown, fields: Record<string, string> = {}): 
   }
   return { status: STATUS[err.code]!, errors: { [name]: err.message } };
 }
+
+/** `<input type=datetime-local>` gives local wall time without a zone; the console reads and shows UTC. */
+export function utcQuery(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value) ? `${value}${value.length === 16 ? ':00' : ''}Z` : value;
+}

@@ -9,19 +9,13 @@ import { queryOf } from '../routes/request.js';
 import { presentRun } from '../present.js';
 import { actorOf } from './guard.js';
 import type { ConsoleContext } from './context.js';
-import { done } from './page.js';
+import { done, utcQuery } from './page.js';
 
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'KILLED', 'SKIPPED', 'INTERRUPTED'];
 const TRIGGERS = ['SCHEDULE', 'MANUAL', 'RETRY', 'RECOVERY'];
 /** The run-list filters the console passes on to the run service, as the REST query names them. */
-const FILTERS = ['jobId', 'projectId', 'status', 'from', 'to', 'cursor'] as const;
-
-/** `<input type=datetime-local>` gives local wall time without a zone; the console reads and shows UTC. */
-function utcQuery(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value) ? `${value}${value.length === 16 ? ':00' : ''}Z` : value;
-}
+const FILTERS = ['jobId', 'projectId', 'status', 'trigger', 'from', 'to', 'cursor'] as const;
 
 /**
  * The follow stream as server-sent events: one `data:` line per log line, an `id:` with the lines sent so far (a
