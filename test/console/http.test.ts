@@ -123,6 +123,8 @@ for (const database of testDatabases()) {
       assert.ok(!(await viewer.get('/jobs')).text.includes('/jobs/new'), 'no New job button');
       assert.ok(!(await viewer.get(`/projects/${projectId}`)).text.includes('/bundles'), 'no upload or bundle actions');
       assert.match((await viewer.get('/users')).text, /Only admins manage users/);
+      assert.equal((await viewer.get('/jobs/new')).status, 403);
+      assert.equal((await viewer.get(`/jobs/${jobId}/edit`)).status, 403);
       assert.equal((await viewer.form(`/jobs/${jobId}/trigger`, {})).status, 403);
       assert.equal((await viewer.form('/users', { username: 'mallory', password: 'mallory-password', role: 'admin' })).status, 403);
       assert.equal((await viewer.form('/projects', { name: 'viewer_project' })).status, 403);

@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import type { JobKind, JobRecord, JobState } from '../../domain/index.js';
 import { jobFires, previewSchedule, type FirePreview } from '../../services/fire-preview.js';
 import { oneOf, optionalId, parseListPage } from '../../services/input.js';
+import { assertWriter } from '../../services/access.js';
 import type { Actor } from '../../services/auth.js';
 import { presentRun } from '../present.js';
 import { pathId, queryOf } from '../routes/request.js';
@@ -94,6 +95,7 @@ export function mountJobPages(router: Router, { deps, pages }: ConsoleContext): 
 
   router.get('/jobs/new', async (ctx) => {
     const actor = actorOf(ctx)!;
+    assertWriter(actor);
     const q = queryOf(ctx);
     const cloneOf = optionalId(q.clone || undefined, 'clone');
     if (cloneOf) {
@@ -150,7 +152,7 @@ export function mountJobPages(router: Router, { deps, pages }: ConsoleContext): 
     });
   });
   router.get('/jobs/:id/edit', async (ctx) => {
-    const job = await deps.jobs.get(actorOf(ctx)!, pathId(ctx));
+    const { job } = await deps.access.writableJob(actorOf(ctx)!, pathId(ctx));
     await showForm(ctx, jobToForm(job), { job });
   });
   router.post('/jobs/:id', async (ctx) => save(ctx, await deps.jobs.get(actorOf(ctx)!, pathId(ctx))));
