@@ -107,6 +107,15 @@ for (const database of testDatabases()) {
       assert.match((await admin.get(runPath)).text, /&lt;img src&#x3D;x onerror&#x3D;alert\(1\)&gt;/);
     });
 
+    test('what does not exist is a page that says so', async () => {
+      for (const path of ['/runs/01900000-0000-7000-8000-000000000000', '/jobs/999999', '/projects/999999']) {
+        const page = await admin.get(path);
+        assert.equal(page.status, 404, path);
+        assert.match(page.headers.get('content-type') ?? '', /text\/html/, path);
+        assert.match(page.text, /<h1>Not found<\/h1>/, path);
+      }
+    });
+
     test('a field the service refuses is named next to its field', async () => {
       const bad = await admin.form('/jobs', { projectId: String(projectId), name: 'bad cron', kind: 'thread', entry: 'greet', scheduleType: 'CRON', cron: '61 * * * * *', concurrency: 'SKIP', misfire: 'fireOnce', onInterrupt: 'none' });
       assert.equal(bad.status, 400);

@@ -6,6 +6,8 @@ import type { Pages } from './page.js';
 
 export interface ConsoleDeps extends ApiDeps {
   logger: Logger;
+  /** Whether an error says the database cannot be reached (and marks it down, as the REST error mapper does). */
+  database: { failed(err: unknown): boolean };
 }
 
 export interface ConsoleContext {

@@ -12,21 +12,33 @@ import type { ConsoleContext, ConsoleDeps } from './context.js';
 import { mountDashboardPage } from './dashboard.js';
 import { checkCsrf, readForm, requireSignIn, securityHeaders } from './guard.js';
 import { mountJobPages } from './jobs.js';
-import { Pages } from './page.js';
+import { Pages, REFUSAL_STATUS } from './page.js';
 import { mountProjectPages } from './projects.js';
 import { Views } from './render.js';
 import { mountRunPages } from './runs.js';
 
-/** Refusals as pages (the REST API answers them as JSON; here a person reads them). */
-function errorPages(pages: Pages) {
+/**
+ * Errors as pages a person reads (the REST API answers them as JSON): a refusal says why; the database down says to
+ * try again; anything else is logged and the page says where the details are, never what they are.
+ */
+function errorPages(pages: Pages, deps: ConsoleDeps) {
   return async (ctx: Context, next: Next): Promise<void> => {
     securityHeaders(ctx);
     try {
       await next();
     } catch (err) {
-      if (!(err instanceof HostError) || ['INTERNAL', 'UNAVAILABLE', 'LEASE_LOST'].includes(err.code)) throw err;
-      const status = { BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, TOO_LARGE: 413, UNPROCESSABLE: 422, TOO_MANY_REQUESTS: 429 }[err.code as string] ?? 400;
-      pages.show(ctx, 'error', 'Not possible', { status, message: err.message, section: '' }, status);
+      const status = err instanceof HostError ? REFUSAL_STATUS[err.code] : undefined;
+      if (status !== undefined) {
+        pages.show(ctx, 'error', 'Not possible', { status, message: (err as Error).message, section: '' }, status);
+        return;
+      }
+      if (deps.database.failed(err) || (err instanceof HostError && err.code === 'UNAVAILABLE')) {
+        ctx.set('Retry-After', '5');
+        pages.show(ctx, 'error', 'Unavailable', { status: 503, message: 'The database does not answer; try again in a few seconds (/healthz says when it is back).', section: '' }, 503);
+        return;
+      }
+      deps.logger.error('console request failed', { method: ctx.method, path: ctx.path, error: (err as Error)?.stack ?? String(err) });
+      pages.show(ctx, 'error', 'Something failed', { status: 500, message: "Something failed on the host; the host's log has the details.", section: '' }, 500);
     }
   };
 }
@@ -47,7 +59,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   const c: ConsoleContext = { deps, pages };
   const router = new Router();
   mountAssets(router, views.dir);
-  router.use(errorPages(pages));
+  router.use(errorPages(pages, deps));
   router.use(forms);
   mountAuthPages(router, c);
   router.use(requireSignIn);

@@ -66,7 +66,7 @@ export function done(ctx: Context, text: string, to: string): void {
 }
 
 /** The HTTP status the REST API gives an error (the console answers with the same). */
-const STATUS: Record<string, number> = { BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, TOO_LARGE: 413, UNPROCESSABLE: 422, TOO_MANY_REQUESTS: 429 };
+export const REFUSAL_STATUS: Record<string, number> = { BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, TOO_LARGE: 413, UNPROCESSABLE: 422, TOO_MANY_REQUESTS: 429 };
 
 export interface FormProblem {
   status: number;
@@ -79,7 +79,7 @@ export interface FormProblem {
  * form's (cron). Anything that is not a refusal (a 500, the database down) is thrown on.
  */
 export function formProblem(err: unknown, fields: Record<string, string> = {}): FormProblem {
-  if (!(err instanceof HostError) || !(err.code in STATUS)) throw err;
+  if (!(err instanceof HostError) || !(err.code in REFUSAL_STATUS)) throw err;
   const field = (err.details as { field?: unknown } | undefined)?.field;
   let name = '_form';
   if (typeof field === 'string') {
@@ -87,7 +87,7 @@ export function formProblem(err: unknown, fields: Record<string, string> = {}): 
     const root = field.replace(/\[\d+\]$/, '');
     name = fields[root] ?? fields[`${root.split('.')[0]}.*`] ?? '_form';
   }
-  return { status: STATUS[err.code]!, errors: { [name]: err.message } };
+  return { status: REFUSAL_STATUS[err.code]!, errors: { [name]: err.message } };
 }
 
 /** `<input type=datetime-local>` gives local wall time without a zone; the console reads and shows UTC. */
