@@ -157,7 +157,7 @@ for (const database of testDatabases()) {
       } while (cursor);
       const expected = runs
         .filter((r) => r.jobId === job.id)
-        .sort((a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime() || (a.runId < b.runId ? -1 : 1));
+        .sort((a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime() || (a.runId > b.runId ? -1 : 1));
       assert.deepEqual(seen.map((r) => r.runId), expected.map((r) => r.runId));
       // Several statuses are read one index range each and merged: the pages are the same.
       const merged: RunRecord[] = [];
