@@ -2,7 +2,7 @@
  * The console in headless Chromium, as a person uses it: sign in; create a project and upload two bundle versions;
  * create a cron job from the form, checking its next-fire preview; watch its runs appear; open a running run's live
  * log and see new lines arrive; kill that run; activate the older bundle version; as a viewer, find no button for
- * an admin's action and have its POST refused; sign out. Every page is saved as a screenshot under
+ * an admin's action and have its POST refused; sign out; a run id typed into the search box ("/" goes there) opens its run. Every page is saved as a screenshot under
  * test-artifacts/console/.
  */
 import assert from 'node:assert/strict';
@@ -157,6 +157,12 @@ describe('the console in Chromium', { skip, timeout: 240_000 }, () => {
     }
     assert.match(await page.innerText('#run-status'), /KILLED/);
     await snap('run-killed');
+    const runUrl = page.url();
+    await page.goto(`${th.url}/jobs`);
+    await page.keyboard.press('/');
+    await page.keyboard.type(runUrl.split('/').pop()!);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(runUrl);
   });
 
   test('the older bundle version is made current again', async () => {
