@@ -107,6 +107,25 @@ for (const database of testDatabases()) {
       assert.match((await admin.get(runPath)).text, /&lt;img src&#x3D;x onerror&#x3D;alert\(1\)&gt;/);
     });
 
+    test('a clone opens the job form filled from its job; a job is edited, stopped and deleted from its page', async () => {
+      const clone = await admin.get(`/jobs/new?clone=${jobId}`);
+      assert.equal(clone.status, 200);
+      assert.match(clone.text, /id="name" name="name" value="greeter copy"/);
+      assert.match(clone.text, />greet<\/textarea>/);
+      const made = await admin.form('/jobs', { projectId: String(projectId), name: 'greeter copy', kind: 'thread', entry: 'greet', scheduleType: 'INTERVAL', everyMs: '60000', concurrency: 'SKIP', misfire: 'fireOnce', onInterrupt: 'none', start: 'on' });
+      assert.equal(made.status, 302, made.text.slice(0, 400));
+      const id = Number(made.location!.split('/').pop());
+      assert.equal((await th.api.get(`/api/v1/jobs/${id}`)).body.state, 'ACTIVE');
+      const edited = await admin.form(`/jobs/${id}`, { projectId: String(projectId), name: 'greeter copy', kind: 'thread', entry: 'greet', scheduleType: 'INTERVAL', everyMs: '30000', timeoutMs: '5000', concurrency: 'WAIT', misfire: 'skip', onInterrupt: 'none' });
+      assert.equal(edited.status, 302, edited.text.slice(0, 400));
+      const job = (await th.api.get(`/api/v1/jobs/${id}`)).body;
+      assert.deepEqual([job.schedule.everyMs, job.timeoutMs, job.concurrency, job.misfire], [30000, 5000, 'WAIT', 'skip']);
+      assert.equal((await admin.form(`/jobs/${id}/stop`, {})).status, 302);
+      assert.equal((await th.api.get(`/api/v1/jobs/${id}`)).body.state, 'STOPPED');
+      assert.equal((await admin.form(`/jobs/${id}/delete`, {})).status, 302);
+      assert.equal((await th.api.get(`/api/v1/jobs/${id}`)).status, 404);
+    });
+
     test('what does not exist is a page that says so', async () => {
       for (const path of ['/runs/01900000-0000-7000-8000-000000000000', '/jobs/999999', '/projects/999999']) {
         const page = await admin.get(path);
