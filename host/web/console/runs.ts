@@ -55,14 +55,11 @@ export function mountRunPages(router: Router, { deps, pages }: ConsoleContext): 
     const query: Record<string, string | undefined> = { limit: '50' };
     for (const key of FILTERS) if (q[key]) query[key] = key === 'from' || key === 'to' ? utcQuery(q[key]) : q[key];
     const page = await deps.runs.list(actor, query);
-    const jobs = new Map<number, string>();
-    for (const id of new Set(page.items.map((r) => r.jobId))) {
-      jobs.set(id, await deps.jobs.get(actor, id).then((j) => j.name, () => `job #${id}`));
-    }
+    const jobs = await deps.jobs.names(actor, page.items.map((r) => r.jobId));
     const keep = Object.fromEntries(Object.entries(q).filter(([k, v]) => v && k !== 'cursor' && k !== 'q')) as Record<string, string>;
     const next = page.nextCursor ? `/runs?${new URLSearchParams({ ...keep, cursor: page.nextCursor })}` : null;
     pages.show(ctx, 'runs', 'Runs', {
-      runs: page.items.map((r) => ({ ...presentRun(r), jobName: jobs.get(r.jobId) })),
+      runs: page.items.map((r) => ({ ...presentRun(r), jobName: jobs.get(r.jobId) ?? `job #${r.jobId} (deleted)` })),
       q,
       search,
       notRunId: search !== '' && !RUN_ID.test(search),
