@@ -14,7 +14,7 @@ import type { RunRecord, RunStatus, RunTrigger } from '../../host/domain/index.j
 import { silentLogger } from '../../host/log/logger.js';
 import { openStoreContext, type StoreContext } from '../../host/store/context.js';
 import { createRunSink } from '../../host/store/run-sink.js';
-import { DEFAULT_MYSQL_URL, jobRow, startBenchHost } from './jobcenter.js';
+import { DEFAULT_MYSQL_URL, jcLabel, jobRow, startBenchHost } from './jobcenter.js';
 import type { Sample } from './measure.js';
 
 const PROJECTS = 10;
@@ -190,11 +190,12 @@ export async function jobCenterConsole(db: string, runs: number): Promise<Sample
       ['dashboard', '/api/v1/dashboard'],
     ];
     const samples: Sample[] = [];
-    for (const [subject, p] of cases) samples.push(await time(api, subject, p));
+    const label = jcLabel(db);
+    for (const [subject, p] of cases) samples.push(await time(api, `${label}: ${subject}`, p));
     // As the console polls it: once a second, so each request finds its 1-second cache gone (and the 15-second cache
     // of the day figures gone every fifteenth).
-    samples.push(await time(api, 'dashboard, polled once a second', '/api/v1/dashboard', 1_000, 30));
-    samples.push({ subject: 'seed (0: the kept database was reused)', metrics: { p50: seeded ? seedMs : 0, p95: seeded ? seedMs : 0, max: seeded ? seedMs : 0 } });
+    samples.push(await time(api, `${label}: dashboard, polled once a second`, '/api/v1/dashboard', 1_000, 30));
+    samples.push({ subject: `${label}: seed (0: the kept database was reused)`, metrics: { p50: seeded ? seedMs : 0, p95: seeded ? seedMs : 0, max: seeded ? seedMs : 0 } });
     return samples;
   } finally {
     await bench.close();

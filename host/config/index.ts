@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 
-/** This host's version, as the landing page and the hosts table show it. */
+/** This host's version, as the console's hosts page and the hosts table show it. */
 export const HOST_VERSION = '0.1.0';
 
 export interface HostOptions {

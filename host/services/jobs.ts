@@ -145,6 +145,14 @@ export class JobService {
   }
 
   /** How many sub-jobs each of these jobs has (one grouped count); jobs without any are absent. */
+  /** The names of these jobs that the actor may see, in one read (a page of runs names its jobs). */
+  async names(actor: Actor, ids: readonly number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const [jobs, visible] = await Promise.all([this.deps.store.jobs.getMany([...new Set(ids)]), this.deps.access.visibleProjectIds(actor)]);
+    const seen = visible ? new Set(visible) : null;
+    return new Map(jobs.filter((job) => !seen || seen.has(job.projectId)).map((job) => [job.id, job.name]));
+  }
+
   async subJobCounts(jobs: readonly JobRecord[]): Promise<Map<number, number>> {
     if (jobs.length === 0) return new Map();
     return this.deps.store.jobs.countByResolver(jobs.map((j) => j.id));

@@ -57,12 +57,13 @@ function queryWhere(query: RunQuery): WhereOptions {
   if (query.cursor) {
     const key = decodeCursor(query.cursor);
     const at = new Date(key.at);
-    and.push({ [Op.or]: [{ scheduledAt: { [Op.lt]: at } }, { scheduledAt: at, runId: { [Op.gt]: key.runId } }] });
+    and.push({ [Op.or]: [{ scheduledAt: { [Op.lt]: at } }, { scheduledAt: at, runId: { [Op.lt]: key.runId } }] });
   }
   return { [Op.and]: and };
 }
 
 const MAX_SPLIT = 20;
+const LATEST_PER_QUERY = 200;
 
 /** The query as one query per value of its first filter with several values (status, trigger, projects), or itself. */
 function splitByValue(query: RunQuery): RunQuery[] {
@@ -74,11 +75,11 @@ function splitByValue(query: RunQuery): RunQuery[] {
   return [query];
 }
 
-/** The list's order on model rows: scheduledAt descending, then runId ascending. */
+/** The list's order on model rows: scheduledAt descending, then runId descending. */
 function newestFirst(a: Model, b: Model): number {
   const at = toDate(b.get('scheduledAt')).getTime() - toDate(a.get('scheduledAt')).getTime();
   if (at !== 0) return at;
-  return String(a.get('runId')) < String(b.get('runId')) ? -1 : 1;
+  return String(a.get('runId')) > String(b.get('runId')) ? -1 : 1;
 }
 
 export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo {
@@ -94,6 +95,9 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
       const row = await Run.findByPk(runId);
       return row ? toRun(plain(row)) : null;
     },
+    // Newest first, ties by run id descending too: one direction for both keys, so MySQL and MariaDB read the
+    // (…, scheduled_at, run_id) indexes backwards. With run_id ascending on ties they sorted every row the filter
+    // held (1.7 s for the first page of a million runs on MariaDB).
     async list(query) {
       const limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(query.limit)));
       // An IN over several statuses, triggers or projects cannot be read in the order of one index range: the
@@ -101,7 +105,7 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
       // rows per value instead.
       const parts = splitByValue(query);
       const found = await Promise.all(
-        parts.map((part) => Run.findAll({ where: queryWhere(part), order: [['scheduledAt', 'DESC'], ['runId', 'ASC']], limit: limit + 1 })),
+        parts.map((part) => Run.findAll({ where: queryWhere(part), order: [['scheduledAt', 'DESC'], ['runId', 'DESC']], limit: limit + 1 })),
       );
       const rows = found.length === 1 ? found[0]! : found.flat().sort(newestFirst).slice(0, limit + 1);
       const items = rows.slice(0, limit).map((row) => toRun(plain(row)));
@@ -142,7 +146,7 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
         statuses.map((status) =>
           Run.findAll({
             where: projectIds ? { status, projectId: { [Op.in]: projectIds } } : { status },
-            order: [['scheduledAt', 'DESC'], ['runId', 'ASC']],
+            order: [['scheduledAt', 'DESC'], ['runId', 'DESC']],
             limit,
           }),
         ),
@@ -150,7 +154,7 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
       return perStatus
         .flat()
         .map((row) => toRun(plain(row)))
-        .sort((a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime() || (a.runId < b.runId ? -1 : 1))
+        .sort((a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime() || (a.runId > b.runId ? -1 : 1))
         .slice(0, limit);
     },
     async summarize(jobIds, now) {
@@ -174,11 +178,19 @@ export function createRunRepo({ models: { Run }, write }: StoreContext): RunRepo
         if (at.getTime() > (latest.get(jobId)?.getTime() ?? -Infinity)) latest.set(jobId, at);
       }
       if (latest.size === 0) return summaries;
-      const rows = (await Run.findAll({
-        attributes: ['runId', 'jobId', 'status', 'scheduledAt', 'startedAt', 'endedAt', 'attempt'],
-        where: { [Op.or]: [...latest].map(([jobId, scheduledAt]) => ({ jobId, scheduledAt })) },
-        raw: true,
-      })) as unknown as Record<string, unknown>[];
+      // At most LATEST_PER_QUERY pairs per OR: SQLite refuses an expression tree deeper than 1,000 (a page of 1,000
+      // jobs answered 500).
+      const pairs = [...latest];
+      const chunks = await Promise.all(
+        Array.from({ length: Math.ceil(pairs.length / LATEST_PER_QUERY) }, (_, i) =>
+          Run.findAll({
+            attributes: ['runId', 'jobId', 'status', 'scheduledAt', 'startedAt', 'endedAt', 'attempt'],
+            where: { [Op.or]: pairs.slice(i * LATEST_PER_QUERY, (i + 1) * LATEST_PER_QUERY).map(([jobId, scheduledAt]) => ({ jobId, scheduledAt })) },
+            raw: true,
+          }),
+        ),
+      );
+      const rows = chunks.flat() as unknown as Record<string, unknown>[];
       // A fire's retries share its scheduledAt: the latest is the highest attempt, then the newest (v7) run id.
       const chosen = new Map<number, Record<string, unknown>>();
       for (const row of rows) {

@@ -1,16 +1,15 @@
 /**
- * The koa application: health, metrics, the REST API, and the console's landing page.
+ * The koa application: health, metrics, the web console (console/) and the REST API.
  */
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 import { unauthorized } from '../errors/index.js';
-import { HOST_VERSION } from '../config/index.js';
 import { serverPathHider } from '../errors/server-paths.js';
 import type { Logger } from '../log/logger.js';
 import type { AuthService } from '../services/auth.js';
 import type { HostMetrics } from '../services/metrics.js';
 import { apiRouter, type ApiDeps } from './api.js';
-import { landingPage } from './landing.js';
+import { consoleRouter } from './console/index.js';
 import { renderMetrics } from './metrics.js';
 import { authenticate, errorMapper, jsonBody, tokenOf } from './middleware.js';
 import { Door } from './routes/door.js';
@@ -60,10 +59,6 @@ export function createWebApp(deps: WebDeps): Koa {
     ctx.body = { status: ok ? 'ok' : 'unavailable', host: deps.config.hostId, database };
     if (!ok) ctx.set('Retry-After', '5');
   });
-  root.get('/', (ctx) => {
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = landingPage(deps.config.hostId, HOST_VERSION);
-  });
   root.get('/metrics', async (ctx) => {
     // Any user's token (a viewer's will do) unless the host serves metrics publicly (--metrics-public).
     if (!deps.config.metricsPublic) await requireToken(ctx, deps.auth);
@@ -73,6 +68,7 @@ export function createWebApp(deps: WebDeps): Koa {
   app.use(root.router.routes());
   app.use(jsonBody());
   app.use(authenticate(deps.auth));
+  app.use(consoleRouter(deps).routes());
   const api = apiRouter(deps, door);
   app.use(api.routes());
   app.use(api.allowedMethods());

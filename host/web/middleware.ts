@@ -74,6 +74,18 @@ export function errorMapper(logger: Logger, isUnavailable: (err: unknown) => boo
  */
 export const MAX_BODY_DEPTH = 32;
 
+/** The request body as UTF-8 text; past limitBytes, 413. */
+export async function bodyText(ctx: Context, limitBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > limitBytes) throw tooLarge(`request body is over ${limitBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * Reads a JSON body (up to limitBytes, nested up to MAX_BODY_DEPTH levels) into ctx.request.body; other content types
  * are left alone. The bounds hold for every route, so no handler meets a body it cannot walk.
@@ -81,14 +93,7 @@ export const MAX_BODY_DEPTH = 32;
 export function jsonBody(limitBytes = 1024 * 1024) {
   return async (ctx: Context, next: Next): Promise<void> => {
     if (['POST', 'PUT', 'PATCH'].includes(ctx.method) && ctx.is('application/json')) {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of ctx.req) {
-        size += (chunk as Buffer).length;
-        if (size > limitBytes) throw tooLarge(`request body is over ${limitBytes} bytes`);
-        chunks.push(chunk as Buffer);
-      }
-      const text = Buffer.concat(chunks).toString('utf8');
+      const text = await bodyText(ctx, limitBytes);
       let body: unknown;
       try {
         body = text.trim() === '' ? undefined : JSON.parse(text);

@@ -88,10 +88,10 @@ describe('auth and ownership', () => {
     assert.equal((await dora.get('/api/v1/projects')).status, 401);
   });
 
-  test('the landing page, /metrics and /api/v1/hosts describe the host', async () => {
-    const page = await fetch(`${th.url}/`);
-    assert.equal(page.status, 200);
-    assert.match(await page.text(), /JobCenter/);
+  test('the console sends a stranger to its login page; /metrics and /api/v1/hosts describe the host', async () => {
+    const page = await fetch(`${th.url}/`, { redirect: 'manual' });
+    assert.equal(page.status, 302);
+    assert.equal(page.headers.get('location'), '/login');
     const metrics = (await viewer.get('/metrics')).text;
     assert.match(metrics, /^jobcenter_scheduled_jobs \d+$/m);
     const hosts = await viewer.get('/api/v1/hosts');

@@ -29,6 +29,8 @@ type Doc = { openapi: string; paths: Record<string, Record<string, { responses: 
 function servedRoutes(th: TestHost): string[] {
   const routes: string[] = [];
   for (const middleware of th.host.app.middleware as { router?: { stack: Layer[] } }[]) {
+    // The web console's router serves HTML pages, not API routes (docs/console.md).
+    if (middleware.router?.stack.some((layer) => layer.path === '/login')) continue;
     for (const layer of middleware.router?.stack ?? []) {
       for (const method of layer.methods.filter((m) => m !== 'HEAD')) routes.push(`${method} ${layer.path.replace(/:(\w+)/g, '{$1}')}`);
     }

@@ -157,7 +157,7 @@ for (const database of testDatabases()) {
       } while (cursor);
       const expected = runs
         .filter((r) => r.jobId === job.id)
-        .sort((a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime() || (a.runId < b.runId ? -1 : 1));
+        .sort((a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime() || (a.runId > b.runId ? -1 : 1));
       assert.deepEqual(seen.map((r) => r.runId), expected.map((r) => r.runId));
       // Several statuses are read one index range each and merged: the pages are the same.
       const merged: RunRecord[] = [];
@@ -176,6 +176,14 @@ for (const database of testDatabases()) {
       assert.equal(both.items.length, 26);
       assert.equal(both.nextCursor, null);
       await assert.rejects(store.runs.list({ limit: 1, cursor: 'nonsense' }), { code: 'BAD_REQUEST' });
+    });
+
+    test('a page of 1,000 jobs is summarised (their latest runs are sought in groups, under SQLite\'s expression depth)', async () => {
+      const ids = Array.from({ length: 1_000 }, (_, i) => 50_000 + i);
+      await Promise.all(ids.map((id) => store.runWriter.insert(newRun({ id, projectId: 1 }, new Date(T0 + id)))));
+      const summaries = await store.runs.summarize(ids, new Date(T0 + 10_000_000));
+      assert.equal(summaries.size, 1_000);
+      assert.ok(ids.every((id) => summaries.get(id)?.lastRun?.scheduledAt.getTime() === T0 + id));
     });
 
     test('the last scheduled fire time of each job comes from its SCHEDULE and RECOVERY runs only', async () => {

@@ -1,4 +1,4 @@
-/** The routes outside /api/v1 (health, metrics, the landing page) and the document itself. */
+/** The routes outside /api/v1 (health, metrics) and the document itself; the web console's pages are not API routes. */
 import { ref } from './schemas.js';
 import type { RouteSpec } from './spec.js';
 import { json } from './common.js';
@@ -25,14 +25,6 @@ export const HOST_ROUTES: RouteSpec[] = [
     auth: 'token',
     answers: { 200: { description: 'the metrics', type: 'text/plain; version=0.0.4' } },
     refusals: { 401: 'no valid token, and the host does not serve metrics publicly' },
-  },
-  {
-    method: 'GET',
-    path: '/',
-    tag: 'host',
-    summary: 'A page saying what this host is and where its API lives',
-    auth: 'public',
-    answers: { 200: { description: 'an HTML page', type: 'text/html' } },
   },
   {
     method: 'GET',
