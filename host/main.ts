@@ -104,7 +104,7 @@ export function createHost(options: HostOptions = {}, extras: HostExtras = {}): 
     const { engine, dispatcher } = runtime;
     parts = { store, engine, dispatcher, jobs: services.jobs, projects: services.projects, runs: services.runs, logger };
     const recovery = await startScheduling({ config, store, runLogs, logger, teardown, ...runtime, ...services });
-    app = makeWebApp({ config, store, auth, logger, startedAt, ready: () => phase === 'running', ...runtime, ...services });
+    app = makeWebApp({ config, store, executors, auth, logger, startedAt, ready: () => phase === 'running', ...runtime, ...services });
     phase = 'running';
     server.serve(app);
     // Bound first so that a taken port fails the start early; closed first on stop, so no request meets a half-closed host.
@@ -285,11 +285,11 @@ async function startScheduling(
 
 /** The koa app over the services, with the host's own views (next fires, this host, metrics, readiness). */
 function makeWebApp(
-  deps: Pick<Wiring, 'config' | 'store' | 'logger'> &
+  deps: Pick<Wiring, 'config' | 'store' | 'logger' | 'executors'> &
     ReturnType<typeof makeRuntime> &
     ReturnType<typeof makeServices> & { auth: AuthService; startedAt: Date; ready(): boolean },
 ): Koa {
-  const { config, store, auth, logger, startedAt, engine, dispatcher, access, projects, jobs, runs } = deps;
+  const { config, store, executors, auth, logger, startedAt, engine, dispatcher, access, projects, jobs, runs } = deps;
   return createWebApp({
     config,
     database: store.health,
@@ -309,6 +309,13 @@ function makeWebApp(
       scheduledJobs: engine.scheduler.size,
       activeRuns: dispatcher.activeCount,
       pid: process.pid,
+      pools: {
+        threadWorkers: executors.thread.threadCount(),
+        moduleContexts: executors.module.threadCount(),
+        isolates: executors.isolate.isolateCount(),
+        execGroups: executors.exec.runningCount(),
+        execContainment: executors.exec.containment,
+      },
     }),
     ready: deps.ready,
     metrics: () => readHostMetrics({ store, engine, dispatcher }),

@@ -77,6 +77,7 @@ for (const database of testDatabases()) {
         assert.match(csp, /script-src 'self'(;|$)/, path);
         assert.equal(page.headers.get('x-content-type-options'), 'nosniff', path);
         if (!path.startsWith('/assets/')) assert.doesNotMatch(page.text, /<script(?![^>]*\bsrc=)[^>]*>/, `${path} has no inline script`);
+        if (path === '/hosts') assert.match(page.text, /Thread workers<\/dt><dd>\d+<\/dd>[\s\S]*Isolates<\/dt><dd>\d+<\/dd>/, 'the hosts page shows the pools');
       }
     });
 

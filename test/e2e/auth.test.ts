@@ -98,6 +98,9 @@ describe('auth and ownership', () => {
     assert.equal(hosts.status, 200);
     assert.equal(hosts.body.length, 1);
     assert.equal(hosts.body[0].db, 'sqlite');
+    const { pools } = hosts.body[0];
+    for (const count of ['threadWorkers', 'moduleContexts', 'isolates', 'execGroups']) assert.ok(Number.isInteger(pools[count]) && pools[count] >= 0, `${count}: ${pools[count]}`);
+    assert.match(pools.execContainment, /\w/);
   });
 
   test('job events record who did what', async () => {

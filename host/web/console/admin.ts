@@ -119,7 +119,7 @@ export function mountAdminPages(router: Router, { deps, pages }: ConsoleContext)
 
   router.get('/hosts', async (ctx) => {
     const actor = actorOf(ctx)!;
-    const info = deps.hostInfo() as { id: string; startedAt: Date | string; db: string; scheduledJobs: number; activeRuns: number; pid: number };
+    const info = deps.hostInfo() as { id: string; startedAt: Date | string; db: string; scheduledJobs: number; activeRuns: number; pid: number; pools: Record<string, number | string> };
     const running = await deps.runs.list(actor, { status: 'RUNNING,QUEUED', limit: '50' });
     const started = new Date(info.startedAt);
     const memory = process.memoryUsage();

@@ -220,5 +220,15 @@ export const OUTPUT_SCHEMAS: Record<string, Schema> = {
     scheduledJobs: { type: 'integer' },
     activeRuns: { type: 'integer' },
     pid: { type: 'integer' },
+    pools: object(
+      {
+        threadWorkers: { type: 'integer', description: 'live worker threads of thread jobs, all projects' },
+        moduleContexts: { type: 'integer', description: 'live module contexts (one worker each)' },
+        isolates: { type: 'integer', description: 'live isolates of isolate jobs (idle and busy)' },
+        execGroups: { type: 'integer', description: 'process groups of exec runs now running' },
+        execContainment: { type: 'string', description: 'how exec runs are contained (docs/isolation.md)' },
+      },
+      "The executors' pools now.",
+    ),
   }),
 };
