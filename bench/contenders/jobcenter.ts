@@ -15,7 +15,7 @@ async function main(args: ContenderArgs): Promise<Sample[]> {
   const { db, size, seconds } = args;
   switch (args.workload) {
     case 'tick':
-      return jobCenterTick({ db, jobs: size, seconds, spread: false, reload: false });
+      return jobCenterTick({ db, jobs: size, seconds, spread: false, reload: false, pollDashboard: args.variant === 'dashboard' });
     case 'spread':
       return jobCenterTick({ db, jobs: size, seconds, spread: true, reload: false });
     case 'reload':

@@ -15,6 +15,23 @@ export interface TickOptions {
   spread: boolean;
   /** Reload: upload a new bundle version half way through the window. */
   reload: boolean;
+  /** Poll GET /api/v1/dashboard once a second through the window, as an open console does (`--variant dashboard`). */
+  pollDashboard?: boolean;
+}
+
+/** Polls the dashboard once a second over HTTP until `length` ms have passed; resolves with the slowest answer (ms). */
+async function pollDashboard(url: string, length: number): Promise<number> {
+  const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-password' }) });
+  const { token } = (await login.json()) as { token: string };
+  let slowest = 0;
+  for (const end = Date.now() + length; Date.now() < end; ) {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/api/v1/dashboard`, { headers: { authorization: `Bearer ${token}` } });
+    await res.arrayBuffer();
+    slowest = Math.max(slowest, performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  return slowest;
 }
 
 async function scheduleJobs(host: Host, projectId: number, count: number, spread: boolean): Promise<number[]> {
@@ -63,6 +80,12 @@ export async function jobCenterTick(opts: TickOptions): Promise<Sample[]> {
     const ids = await scheduleJobs(host, projectId, opts.jobs, opts.spread);
     const window = fireWindow(opts.seconds, 1500);
     let upload: { at: number; ms: number; bundleId: number } | null = null;
+    let dashboardMaxMs = Number.NaN;
+    const polling = opts.pollDashboard
+      ? async (length: number): Promise<void> => {
+          dashboardMaxMs = await pollDashboard(bench.url, length);
+        }
+      : undefined;
     const during = opts.reload
       ? async (length: number): Promise<void> => {
           // Half way, and half way into a second, so the switch is not hidden by the 1 s tick.
@@ -71,7 +94,7 @@ export async function jobCenterTick(opts: TickOptions): Promise<Sample[]> {
           const bundleId = await uploadVersion(host, projectId, 'thread', `${JOB_CODE}\nexport const v2 = true;\n`, '2.0.0');
           upload = { at, ms: Date.now() - at, bundleId };
         }
-      : undefined;
+      : polling;
     const { cpu, rss } = await sitThrough(window, 1500, during);
     for (const id of ids) host.parts.engine.forget(id);
     // A host that fell behind drains its backlog here; what is still queued after the bound counts as missed.
@@ -85,13 +108,14 @@ export async function jobCenterTick(opts: TickOptions): Promise<Sample[]> {
     const metrics: Record<string, number> = {
       p50: q.p50, p99: q.p99, max: q.max, fires: got.lags.length, missed, cpu, rss, failed: got.failed, droppedInFlight, droppedRowBacklog,
     };
+    if (opts.pollDashboard) metrics.dashboardMaxMs = dashboardMaxMs;
     if (opts.reload) {
       const u = upload as { at: number; ms: number; bundleId: number } | null;
       metrics.uploadMs = u?.ms ?? Number.NaN;
       // Switch time: from the start of the upload to the fire time of the first run on the new version.
       metrics.switchMs = u && got.firstOnBundle !== null ? Math.max(0, got.firstOnBundle - u.at) : Number.NaN;
     }
-    return [{ subject: jcLabel(opts.db), metrics, ...(drained ? {} : { note: 'runs still queued 60 s after the window closed' }) }];
+    return [{ subject: `${jcLabel(opts.db)}${opts.pollDashboard ? ', dashboard polled once a second' : ''}`, metrics, ...(drained ? {} : { note: 'runs still queued 60 s after the window closed' }) }];
   } finally {
     await bench.close();
     await db.drop();
