@@ -12,6 +12,7 @@ import type { MissedFires } from './missed-fires.js';
 import { prepareRun } from './run-life.js';
 import type { RunRows } from './run-rows.js';
 import type { AbortReason, CommittedRow, DispatcherDeps, FireRequest, PreparedRun } from './types.js';
+import { DueTimer } from './due-timer.js';
 
 /**
  * A fire whose row is written ahead of its fire time and whose run is then prepared (code resolved, handed to its
@@ -35,7 +36,7 @@ const OVERLOAD_ROWS_PER_WAKE = 1_000;
 
 export class FirePlanner {
   /** Fires planned ahead, waiting for their fire time. */
-  private readonly planTimers = new Map<NodeJS.Timeout, Planned[]>();
+  private readonly planTimers = new Map<DueTimer, Planned[]>();
   /** How many fires planTimers holds (unplan may take some out early; the count is only a bound for overload). */
   private plannedCount = 0;
   /** Planned groups whose time has come, while they launch. */
@@ -98,11 +99,11 @@ export class FirePlanner {
     }
     for (const [at, group] of groups) {
       const size = group.length;
-      const timer = setTimeout(() => {
+      const timer = new DueTimer(at, () => {
         this.planTimers.delete(timer);
         this.plannedCount -= size;
         this.book.track(this.launchPlanned(group, current));
-      }, Math.max(0, at - Date.now()));
+      });
       this.planTimers.set(timer, group);
       this.plannedCount += size;
     }
@@ -138,7 +139,7 @@ export class FirePlanner {
   /** A stop: no planned fire launches, and what waited for one (a job at its endAt) stays as it is, for the next start. */
   dropAll(): void {
     const planned = [...this.planTimers.values()].flat();
-    for (const timer of this.planTimers.keys()) clearTimeout(timer);
+    for (const timer of this.planTimers.keys()) timer.cancel();
     this.planTimers.clear();
     this.groupWaiters.clear();
     this.plannedCount = 0;

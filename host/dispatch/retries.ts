@@ -8,9 +8,10 @@ import type { Admission } from './admission.js';
 import type { Bookkeeping } from './bookkeeping.js';
 import type { RunRows } from './run-rows.js';
 import type { CommittedRow, FireRequest, RunEnd } from './types.js';
+import { DueTimer } from './due-timer.js';
 
 interface Waiting {
-  timer: NodeJS.Timeout;
+  timer: DueTimer;
   request: FireRequest;
   row: CommittedRow;
 }
@@ -55,7 +56,7 @@ export class Retries {
   kill(runId: string): boolean {
     const retry = this.waiting.get(runId);
     if (!retry) return false;
-    clearTimeout(retry.timer);
+    retry.timer.cancel();
     this.waiting.delete(runId);
     this.book.track(this.admission.finishQueued(retry, 'KILLED', 'killed while waiting to retry'));
     return true;
@@ -63,18 +64,18 @@ export class Retries {
 
   /** A stop: the rows stay QUEUED with notBefore, and the next start runs them. */
   clear(): void {
-    for (const retry of this.waiting.values()) clearTimeout(retry.timer);
+    for (const retry of this.waiting.values()) retry.timer.cancel();
     this.waiting.clear();
   }
 
   /** Holds a written QUEUED row until its notBefore, then makes the concurrency decision as for a planned fire. */
   private wait(request: FireRequest, row: CommittedRow): void {
-    const timer = setTimeout(() => {
+    const timer = new DueTimer(row.notBefore?.getTime() ?? 0, () => {
       this.waiting.delete(row.runId);
       const started: RunRecord[] = [];
       this.admission.launch(request, row, started);
       if (started.length > 0) this.rows.recordRunningLater(started);
-    }, Math.max(0, (row.notBefore?.getTime() ?? 0) - Date.now()));
+    });
     this.waiting.set(row.runId, { timer, request, row });
   }
 }
