@@ -66,7 +66,7 @@ const TITLES: Record<Workload, string> = {
   scale: '3. Scale: holding many every-minute cron jobs',
   isolation: '4. Isolation cost: one empty run at a time',
   reload: '5. Reload: a new bundle version half way through a 1,000-job tick test',
-  console: "6. The console's API: 10,000 jobs, 1,000,000 runs, one request at a time",
+  console: "6. The console's API and pages: 10,000 jobs, 1,000,000 runs, one request at a time",
 };
 
 export async function writeDocs(docsDir: string, env: Environment, workloads: Workload[], rows: Row[], gaps: Gap[]): Promise<string[]> {

@@ -2,7 +2,8 @@
  * Workload `console`: what the web console asks of a big host. A database of 10,000 jobs (10 projects) and 1,000,000
  * runs over the last 30 days, seeded once with multi-row INSERTs (the runs through the host's own run sink, so the
  * dashboard's rollups are written as a host writes them) and kept for the next run when its shape matches; then a
- * started host is asked every console list over HTTP, one request at a time, and each list's p50/p95 is reported.
+ * started host is asked every console list over HTTP, one request at a time, and each list's p50/p95 is reported;
+ * then every console page the same way, as a browser signed in through the login form asks it (`page …` rows).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -123,6 +124,45 @@ async function login(url: string): Promise<Api> {
   };
 }
 
+/**
+ * A signed-in console visitor, as a browser is: GET /login sets the CSRF cookie (`jc_csrf`), the login form posts it
+ * back as `_csrf`, and the answer sets the session cookie (`jc_session`) that every page is then asked with.
+ */
+async function consoleLogin(url: string): Promise<Api> {
+  const cookies = new Map<string, string>();
+  const keep = (res: Response): void => {
+    for (const line of res.headers.getSetCookie()) {
+      const pair = line.split(';')[0]!;
+      const at = pair.indexOf('=');
+      cookies.set(pair.slice(0, at), pair.slice(at + 1));
+    }
+  };
+  const cookie = (): string => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  const form = await fetch(`${url}/login`);
+  await form.arrayBuffer();
+  keep(form);
+  const csrf = cookies.get('jc_csrf');
+  if (!csrf) throw new Error('GET /login set no jc_csrf cookie');
+  const res = await fetch(`${url}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() },
+    body: new URLSearchParams({ username: 'admin', password: 'bench-password', _csrf: csrf }).toString(),
+  });
+  await res.arrayBuffer();
+  keep(res);
+  if (res.status !== 302 || !cookies.has('jc_session')) throw new Error(`console sign-in failed: ${res.status}`);
+  return {
+    async get<T>(p: string) {
+      const r = await fetch(`${url}${p}`, { redirect: 'manual', headers: { cookie: cookie() } });
+      // A page is a page when it is HTML: a redirect (to /login) or an error page is not what is timed.
+      const body = await r.text();
+      const html = (r.headers.get('content-type') ?? '').startsWith('text/html');
+      return { status: html ? r.status : 0, body: (html ? body.length : body.slice(0, 200)) as T };
+    },
+  };
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
@@ -192,6 +232,30 @@ export async function jobCenterConsole(db: string, runs: number): Promise<Sample
     const samples: Sample[] = [];
     const label = jcLabel(db);
     for (const [subject, p] of cases) samples.push(await time(api, `${label}: ${subject}`, p));
+    // The console's pages, server-rendered from the same services, as a signed-in browser asks them.
+    const browser = await consoleLogin(bench.url);
+    const pages: [string, string][] = [
+      ['dashboard', '/'],
+      ['jobs', '/jobs'],
+      ['jobs, q=job-0123', '/jobs?q=job-0123'],
+      ['jobs, projectId', `/jobs?projectId=${projectId}`],
+      ['jobs, a page 1,000 deep', `/jobs?cursor=${encodeURIComponent(deepJobs)}`],
+      ['a job', `/jobs/${someJob.id}`],
+      ["a job's edit form", `/jobs/${someJob.id}/edit`],
+      ['runs', '/runs'],
+      ['runs, status=FAILED', '/runs?status=FAILED'],
+      ['runs, trigger=MANUAL', '/runs?trigger=MANUAL'],
+      ['runs, jobId', `/runs?jobId=${someJob.id}`],
+      ['runs, a page 500,000 deep (cursor)', `/runs?cursor=${encodeURIComponent(deepRuns)}`],
+      ['a run', `/runs/${aRun.runId}`],
+      ['projects', '/projects'],
+      ['a project (bundles)', `/projects/${projectId}`],
+      ['events', '/events'],
+      ['users', '/users'],
+      ['account', '/account'],
+      ['hosts', '/hosts'],
+    ];
+    for (const [subject, p] of pages) samples.push(await time(browser, `${label}: page ${subject}`, p));
     // As the console polls it: once a second, so each request finds its 1-second cache gone (and the 15-second cache
     // of the day figures gone every fifteenth).
     samples.push(await time(api, `${label}: dashboard, polled once a second`, '/api/v1/dashboard', 1_000, 30));

@@ -144,7 +144,12 @@ export class JobService {
     return this.deps.store.jobs.list({ resolverId: job.id });
   }
 
-  /** How many sub-jobs each of these jobs has (one grouped count); jobs without any are absent. */
+  /** How many jobs a project holds, sub-jobs included (what deleting it removes): one count on the project's index. */
+  async countInProject(actor: Actor, projectId: number): Promise<number> {
+    await this.deps.access.readableProject(actor, projectId);
+    return this.deps.store.jobs.countForBundleProject(projectId);
+  }
+
   /** The names of these jobs that the actor may see, in one read (a page of runs names its jobs). */
   async names(actor: Actor, ids: readonly number[]): Promise<Map<number, string>> {
     if (ids.length === 0) return new Map();
@@ -153,6 +158,7 @@ export class JobService {
     return new Map(jobs.filter((job) => !seen || seen.has(job.projectId)).map((job) => [job.id, job.name]));
   }
 
+  /** How many sub-jobs each of these jobs has (one grouped count); jobs without any are absent. */
   async subJobCounts(jobs: readonly JobRecord[]): Promise<Map<number, number>> {
     if (jobs.length === 0) return new Map();
     return this.deps.store.jobs.countByResolver(jobs.map((j) => j.id));

@@ -136,7 +136,7 @@ export interface RunRepo {
   /** The newest runs (by scheduledAt) in any of these statuses, each status sought on its own index range. */
   latestInStatuses(statuses: RunStatus[], projectIds: number[] | undefined, limit: number): Promise<RunRecord[]>;
   /**
-   * Run counts and the latest run of each of these jobs, in two queries over the runs' job indexes. Rows written
+   * Run counts and the latest run of each of these jobs, in two queries (read at once) over the runs' job indexes. Rows written
    * ahead for a fire whose time has not come (scheduledAt after `now`) are left out. Jobs without runs are absent.
    */
   summarize(jobIds: number[], now: Date): Promise<Map<number, JobRunSummary>>;
