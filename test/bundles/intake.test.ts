@@ -183,7 +183,8 @@ describe('bundle intake of bad manifests', () => {
 describe('bundle intake of main modules that misbehave', () => {
   let h: Harness;
   before(async () => {
-    h = await createHarness({ introspectTimeoutMs: 3_000 });
+    // Long enough for a worker to boot and a main to reach its 128 MB on a loaded machine (at load 15, 3 s was not).
+    h = await createHarness({ introspectTimeoutMs: 6_000 });
   });
   after(() => h.cleanup());
 
@@ -199,7 +200,7 @@ describe('bundle intake of main modules that misbehave', () => {
   });
 
   test('a main that hangs at top level is stopped at the time limit', async () => {
-    await refuse('hang', 'while (true) {}', /introspection timed out after 3000 ms/);
+    await refuse('hang', 'while (true) {}', /introspection timed out after 6000 ms/);
   });
 
   test('a main that calls process.exit while loading is refused', async () => {
