@@ -82,8 +82,7 @@ async function scanIn(isolate: ivm.Isolate, source: string, mainFile: string, op
     undefined,
     new ivm.Reference(() => undefined),
   ];
-  // Asynchronous set, like a run's context (isolate-context.ts): the host's thread never waits on an isolate.
-  await Promise.all(BRIDGE_GLOBALS.map((name, i) => context.global.set(name, inert[i])));
+  BRIDGE_GLOBALS.forEach((name, i) => context.global.setSync(name, inert[i]));
   await runRunScript(script, context, opts.timeoutMs);
   const found: unknown = await context.evalClosure(CLASSIFY_SOURCE, [], { timeout: opts.timeoutMs, result: { copy: true } });
   return (found as BundleExport[]).map((e) => ({ name: String(e.name), type: e.type === 'resolver' ? 'resolver' : 'job' }));

@@ -52,30 +52,18 @@ export class FreshContext {
         this.handlesValue = { run, fire, abort };
       }),
     );
-    this.bridges = [new ivm.Callback(this.onLog), new ivm.Callback(this.onTimer), cache, fetch, register];
+    const bridges = [new ivm.Callback(this.onLog), new ivm.Callback(this.onTimer), cache, fetch, register];
+    BRIDGE_GLOBALS.forEach((name, i) => context.global.setSync(name, bridges[i]));
   }
 
-  private readonly bridges: readonly unknown[];
-
-  /**
-   * A new context with the bridges in place; `withFetch` installs a global fetch (only a run with a grant may bind it).
-   * The bridges are set with the asynchronous `set`, never `setSync`: a synchronous call waits on the host's main
-   * thread for the isolate's lock, and an idle isolate may be spinning on what its last run left behind (a loop in a
-   * promise continuation): the host's event loop, and with it the idle watch that would dispose that isolate, would
-   * then wait forever (seen: a whole test host hung in `setSync` on a loaded machine).
-   */
+  /** A new context with the bridges in place; `withFetch` installs a global fetch (only a run with a grant may bind it). */
   static async create(isolate: ivm.Isolate, withFetch: boolean): Promise<FreshContext> {
     const startCpu = isolate.cpuTime;
     const context = await isolate.createContext();
-    let fresh: FreshContext | undefined;
     try {
-      fresh = new FreshContext(isolate, context, startCpu, withFetch);
-      const bridges = fresh.bridges;
-      await Promise.all(BRIDGE_GLOBALS.map((name, i) => context.global.set(name, bridges[i])));
-      return fresh;
+      return new FreshContext(isolate, context, startCpu, withFetch);
     } catch (err) {
-      if (fresh) fresh.release();
-      else quietly(() => context.release());
+      quietly(() => context.release());
       throw err;
     }
   }
