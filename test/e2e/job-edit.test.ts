@@ -239,8 +239,10 @@ for (const database of testDatabases()) {
       const times = runs.map((r) => Date.parse(r.scheduledAt));
       const shown = runs.map((r) => r.scheduledAt).join(', ');
       assert.equal(new Set(times).size, times.length, `no fire time ran twice: ${shown}`);
+      // The interval keeps its anchor's phase (x.995 s, say) and the cron fires on even seconds: where the schedules
+      // meet, the gap is up to 2 s plus that phase (seen: 2,005 ms). A lost fire would leave 4 s.
       for (const gap of gaps(times)) {
-        assert.ok(gap > 0 && gap <= 2_000, `no gap longer than the longer schedule allows (2 s): ${gap} ms in ${shown}`);
+        assert.ok(gap > 0 && gap < 3_000, `no gap longer than the longer schedule allows (2 s, and under 1 s of phase): ${gap} ms in ${shown}`);
       }
       const old = times.filter((t) => t <= firstChange);
       assert.ok(gaps(old).every((g) => g === 1_000), `every second before the change: ${shown}`);
