@@ -27,6 +27,9 @@ export interface ContextBinding {
 
 type EarlyCall = (binding: ContextBinding) => void;
 
+/** Puts the closure's arguments ($0, $1, …) on the bridge globals, which the prelude takes and deletes. */
+const SET_BRIDGES = `${BRIDGE_GLOBALS.map((name, i) => `globalThis.${name} = $${i};`).join(' ')} undefined;`;
+
 export class FreshContext {
   /** Isolate CPU time when this context started being made: a run that takes it counts its load as its own. */
   readonly startCpu: bigint;
@@ -52,18 +55,32 @@ export class FreshContext {
         this.handlesValue = { run, fire, abort };
       }),
     );
-    const bridges = [new ivm.Callback(this.onLog), new ivm.Callback(this.onTimer), cache, fetch, register];
-    BRIDGE_GLOBALS.forEach((name, i) => context.global.setSync(name, bridges[i]));
+    this.bridges = [new ivm.Callback(this.onLog), new ivm.Callback(this.onTimer), cache, fetch, register];
   }
 
-  /** A new context with the bridges in place; `withFetch` installs a global fetch (only a run with a grant may bind it). */
+  private readonly bridges: readonly (ivm.Callback | ivm.Reference | undefined)[];
+
+  /**
+   * A new context with the bridges in place; `withFetch` installs a global fetch (only a run with a grant may bind it).
+   * The bridges go in with one asynchronous call (evalClosure, which takes them as its arguments), never a synchronous
+   * one: that waits on the host's main thread for the isolate's lock, and an idle isolate may be spinning on what its
+   * last run left behind (a loop in a promise continuation), holding the host's event loop, and with it the idle
+   * watch that would dispose the isolate, for good (seen: a test host hung 20 min in `setSync`). Not the asynchronous
+   * `Reference.set` either: one still pending as its isolate was disposed aborted the process in isolated-vm 5.0
+   * (`IsolateEnvironment::GetCurrent`, 1 run in 12 of isolate-spare.test); an evalClosure pending then rejects, as a
+   * run's calls do when a kill disposes their isolate.
+   */
   static async create(isolate: ivm.Isolate, withFetch: boolean): Promise<FreshContext> {
     const startCpu = isolate.cpuTime;
     const context = await isolate.createContext();
+    let fresh: FreshContext | undefined;
     try {
-      return new FreshContext(isolate, context, startCpu, withFetch);
+      fresh = new FreshContext(isolate, context, startCpu, withFetch);
+      await context.evalClosure(SET_BRIDGES, [...fresh.bridges]);
+      return fresh;
     } catch (err) {
-      quietly(() => context.release());
+      if (fresh) fresh.release();
+      else quietly(() => context.release());
       throw err;
     }
   }
