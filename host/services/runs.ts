@@ -89,7 +89,7 @@ export class RunService {
           out.write(live.text);
           const unsubscribe = live.subscribe(
             (line) => out.write(line.endsWith('\n') ? line : `${line}\n`),
-            () => out.end(),
+            () => void this.recorded(run.runId).then(() => out.end()),
           );
           out.on('close', unsubscribe);
           return;
@@ -101,6 +101,16 @@ export class RunService {
     };
     attach().catch((err) => out.destroy(err as Error));
     return out;
+  }
+
+  /**
+   * Settles once the run's final row is committed (or after 2 s of a database that does not answer), so that whoever
+   * saw its log end reads the run ended: the log ends before the final row is queued, and the writer lets a final
+   * row wait a few milliseconds for company (store/run-writer.ts).
+   */
+  private async recorded(runId: string): Promise<void> {
+    await this.deps.dispatcher.ended(runId);
+    await this.deps.store.runWriter.flush(2_000);
   }
 
   async kill(actor: Actor, runId: string): Promise<RunRecord> {

@@ -42,6 +42,8 @@ export interface DialectTraits extends StoreCapabilities {
   clockPlus(ms: number): string;
   /** The tail of an INSERT that, on a duplicate key, adds `sums` to the row there and keeps the larger of `maxes`. */
   upsertAdding(key: string[], sums: string[], maxes: string[]): string;
+  /** A date column's value as whole epoch milliseconds, exactly (NULL stays NULL), for sums done by the database. */
+  epochMs(column: string): string;
 }
 
 /** `.000` … `.999`: the millisecond part of a date literal. */
@@ -97,6 +99,9 @@ function sqliteTraits(isoNoZone: (date: Date) => string): DialectTraits {
         ...sums.map((c) => `\`${c}\` = \`${c}\` + excluded.\`${c}\``),
         ...maxes.map((c) => `\`${c}\` = MAX(\`${c}\`, excluded.\`${c}\`)`),
       ].join(', ')}`,
+    // The column's text is 'YYYY-MM-DD HH:MM:SS.mmm +00:00': whole seconds by strftime, then the milliseconds
+    // (julianday would round through a double).
+    epochMs: (column) => `(CAST(strftime('%s', substr(${column}, 1, 19)) AS INTEGER) * 1000 + CAST(substr(${column}, 21, 3) AS INTEGER))`,
   };
 }
 
@@ -119,6 +124,8 @@ function mysqlTraits(isoNoZone: (date: Date) => string): DialectTraits {
         ...sums.map((c) => `\`${c}\` = \`${c}\` + VALUES(\`${c}\`)`),
         ...maxes.map((c) => `\`${c}\` = GREATEST(\`${c}\`, VALUES(\`${c}\`))`),
       ].join(', ')}`,
+    // Not UNIX_TIMESTAMP, which reads the DATETIME in the session's time zone.
+    epochMs: (column) => `(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${column}) DIV 1000)`,
   };
 }
 

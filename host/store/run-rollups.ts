@@ -2,9 +2,11 @@
  * Run rollups (migration 0008): what the dashboard reads instead of the runs table. The run sink adds each final row
  * to its hour and minute buckets in the transaction that writes the row, and only when the row was not final before
  * (an insert sent again, an update repeated after a lost answer, a run ended twice): every final row counts once.
+ * The database does the sums (rollupFrom), from the rows as the transaction sees them.
  */
-import { FINAL_RUN_STATUSES, type RunStatus, type RunTrigger } from '../domain/index.js';
+import { FINAL_RUN_STATUSES } from '../domain/index.js';
 import { ROLLUP_LAG_BOUNDS, ROLLUP_LAG_COLUMNS } from './migrations/0008-run-rollups.js';
+import type { DialectTraits } from './capabilities.js';
 import type { StoreContext } from './context.js';
 import { num } from './records.js';
 import type { RollupRepo } from './types.js';
@@ -18,85 +20,59 @@ export function isFinalStatus(status: string | undefined): boolean {
   return status !== undefined && FINAL.has(status);
 }
 
-/** What a final row adds to its buckets. */
-export interface FinalRun {
-  jobId: number;
-  projectId: number;
-  status: RunStatus;
-  trigger: RunTrigger;
-  scheduledAt: Date;
-  startedAt: Date | null;
-  endedAt: Date | null;
-}
-
-interface Cell {
-  span: 'h' | 'm';
-  bucket: number;
-  jobId: number;
-  projectId: number;
-  status: string;
-  runs: number;
-  durN: number;
-  durSum: number;
-  durMax: number;
-  lagN: number;
-  lagSum: number;
-  lagMax: number;
-  lag: number[];
-}
+/**
+ * The columns a rollup reads from its source, each row one run that is final now and was not before: `job_id`,
+ * `project_id`, `status`, `trigger_type`, and the dates `scheduled_at`, `started_at`, `ended_at` as the runs table
+ * holds them.
+ */
+export const ROLLUP_SOURCE_COLUMNS = ['job_id', 'project_id', 'status', 'trigger_type', 'scheduled_at', 'started_at', 'ended_at'] as const;
 
 const SUMS = ['runs', 'dur_n', 'dur_sum', 'lag_n', 'lag_sum', ...ROLLUP_LAG_COLUMNS];
 const MAXES = ['dur_max', 'lag_max'];
 const COLUMNS = ['span', 'bucket', 'job_id', 'project_id', 'status', 'runs', 'dur_n', 'dur_sum', 'dur_max', 'lag_n', 'lag_sum', 'lag_max', ...ROLLUP_LAG_COLUMNS];
+/**
+ * A LIMIT no batch reaches, on the runs' subquery: SQLite then keeps it a subquery rather than copying its
+ * expressions into each of the outer query's 20 uses (a statement 4 times as long to prepare: 1.0 ms against 0.23
+ * for one run, measured with sqlite3's exec). Harmless on MySQL.
+ */
+const NOT_FLATTENED = 1_000_000_000;
+const SPANS = `SELECT 'h' AS span, ${HOUR_MS} AS size UNION ALL SELECT 'm', ${MINUTE_MS}`;
 
-/** The histogram bucket of a lag. */
-function lagSlot(lagMs: number): number {
-  const slot = ROLLUP_LAG_BOUNDS.findIndex((bound) => lagMs <= bound);
-  return slot === -1 ? ROLLUP_LAG_BOUNDS.length : slot;
+/** The lag histogram: one count per bucket of ROLLUP_LAG_BOUNDS, the last one taking the rest. */
+function lagCounts(): string[] {
+  return ROLLUP_LAG_COLUMNS.map((_, i) => {
+    const above = i === 0 ? null : ROLLUP_LAG_BOUNDS[i - 1]!;
+    const upTo = ROLLUP_LAG_BOUNDS[i] ?? null;
+    const test = [above === null ? null : `e.lag > ${above}`, upTo === null ? null : `e.lag <= ${upTo}`].filter(Boolean).join(' AND ');
+    return `SUM(CASE WHEN ${test} THEN 1 ELSE 0 END)`;
+  });
 }
 
-/** The runs' cells, one per (span, bucket, job, status), summed in memory: a batch of a thousand ends is a few cells. */
-function cellsOf(runs: readonly FinalRun[]): Cell[] {
-  const cells = new Map<string, Cell>();
-  for (const run of runs) {
-    // A run counts in the minute it ended (a SKIPPED row that never started: its fire time).
-    const at = (run.endedAt ?? run.startedAt ?? run.scheduledAt).getTime();
-    const duration = run.startedAt && run.endedAt ? Math.max(0, run.endedAt.getTime() - run.startedAt.getTime()) : null;
-    const lag = run.trigger === 'SCHEDULE' && run.startedAt ? Math.max(0, run.startedAt.getTime() - run.scheduledAt.getTime()) : null;
-    for (const [span, size] of [['h', HOUR_MS], ['m', MINUTE_MS]] as const) {
-      const bucket = Math.floor(at / size) * size;
-      const key = `${span}${bucket}:${run.jobId}:${run.status}`;
-      let cell = cells.get(key);
-      if (!cell) {
-        cell = { span, bucket, jobId: run.jobId, projectId: run.projectId, status: run.status, runs: 0, durN: 0, durSum: 0, durMax: 0, lagN: 0, lagSum: 0, lagMax: 0, lag: ROLLUP_LAG_COLUMNS.map(() => 0) };
-        cells.set(key, cell);
-      }
-      cell.runs++;
-      if (duration !== null) {
-        cell.durN++;
-        cell.durSum += duration;
-        cell.durMax = Math.max(cell.durMax, duration);
-      }
-      if (lag !== null) {
-        cell.lagN++;
-        cell.lagSum += lag;
-        cell.lagMax = Math.max(cell.lagMax, lag);
-        cell.lag[lagSlot(lag)]!++;
-      }
-    }
-  }
-  return [...cells.values()];
-}
-
-/** One upsert adding the runs to their buckets, or null when there are none. */
-export function rollupStatement(runs: readonly FinalRun[], ctx: Pick<StoreContext, 'driver' | 'traits'>): string | null {
-  if (runs.length === 0) return null;
-  const literal = ctx.driver.literal;
-  const rows = cellsOf(runs).map((c) =>
-    [c.span, c.bucket, c.jobId, c.projectId, c.status, c.runs, c.durN, c.durSum, c.durMax, c.lagN, c.lagSum, c.lagMax, ...c.lag].map(literal).join(', '),
-  );
-  const head = `INSERT INTO \`run_rollups\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES (${rows.join('), (')})`;
-  return `${head} ${ctx.traits.upsertAdding(['span', 'bucket', 'job_id', 'status'], SUMS, MAXES)}`;
+/**
+ * One INSERT … SELECT that adds the source's runs to their hour and minute buckets, summed by the database: the
+ * sink sends it in the transaction that makes the rows final, in the same call (driver.script), so that a lone run's
+ * end costs the writer one trip and not four (BEGIN, a read of the rows, the upsert, COMMIT).
+ * - A run counts in the minute it ended (a SKIPPED row that never started: its fire time).
+ * - Its duration is ended − started when it has both; its fire lag, started − fire time, for SCHEDULE runs that
+ *   started. Both are at least 0.
+ */
+export function rollupFrom(source: string, traits: Pick<DialectTraits, 'epochMs' | 'upsertAdding'>): string {
+  const ms = traits.epochMs;
+  const positive = (a: string, b: string) => `CASE WHEN ${a} > ${b} THEN ${a} - ${b} ELSE 0 END`;
+  const times = `SELECT s.job_id, s.project_id, s.status, s.trigger_type, ${ms('s.scheduled_at')} AS fired, ${ms('s.started_at')} AS started, ${ms('s.ended_at')} AS ended FROM (${source}) s`;
+  const runs = `SELECT t.job_id, t.project_id, t.status, COALESCE(t.ended, t.started, t.fired) AS at,
+    CASE WHEN t.started IS NOT NULL AND t.ended IS NOT NULL THEN ${positive('t.ended', 't.started')} END AS dur,
+    CASE WHEN t.trigger_type = 'SCHEDULE' AND t.started IS NOT NULL THEN ${positive('t.started', 't.fired')} END AS lag
+    FROM (${times}) t LIMIT ${NOT_FLATTENED}`;
+  const bucket = 'e.at - e.at % p.size';
+  return `INSERT INTO \`run_rollups\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')})
+    SELECT p.span, ${bucket}, e.job_id, MAX(e.project_id), e.status, COUNT(*),
+      COUNT(e.dur), COALESCE(SUM(e.dur), 0), COALESCE(MAX(e.dur), 0),
+      COUNT(e.lag), COALESCE(SUM(e.lag), 0), COALESCE(MAX(e.lag), 0), ${lagCounts().join(', ')}
+    FROM (${runs}) e CROSS JOIN (${SPANS}) p
+    WHERE e.at IS NOT NULL
+    GROUP BY p.span, ${bucket}, e.job_id, e.status
+    ${traits.upsertAdding(['span', 'bucket', 'job_id', 'status'], SUMS, MAXES)}`;
 }
 
 export function createRollupRepo({ driver }: StoreContext): RollupRepo {

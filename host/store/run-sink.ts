@@ -5,10 +5,8 @@
  */
 import { UniqueConstraintError } from 'sequelize';
 import type { StoreContext } from './context.js';
-import type { Driver } from './driver.js';
-import type { RunRecord, RunStatus, RunTrigger, RunUpdate } from '../domain/index.js';
-import { dateOrNull, num, toDate } from './records.js';
-import { isFinalStatus, rollupStatement, type FinalRun } from './run-rollups.js';
+import { FINAL_RUN_STATUSES, type RunRecord, type RunUpdate } from '../domain/index.js';
+import { isFinalStatus, rollupFrom, ROLLUP_SOURCE_COLUMNS } from './run-rollups.js';
 
 export interface RunSink {
   insertMany(runs: RunRecord[]): Promise<void>;
@@ -109,15 +107,12 @@ export function createRunSink(ctx: StoreContext): RunSink {
         out.push(')');
       }
       const sql = out.join('');
-      // Rows final already (SKIPPED, or ended before their insert went) are rolled up with them, in one transaction.
-      const rollup = rollupStatement(runs.filter((run) => isFinalStatus(run.status)), ctx);
-      if (!rollup) return write(() => driver.run(sql));
-      await write(() =>
-        driver.transaction(async (tx) => {
-          await tx.run(sql);
-          await tx.run(rollup);
-        }),
-      );
+      // Rows final already (SKIPPED, or ended before their insert went) are rolled up with them, in one transaction:
+      // an insert sent again fails on the primary key and adds nothing.
+      const final = runs.filter((run) => isFinalStatus(run.status));
+      if (final.length === 0) return write(() => driver.run(sql));
+      const source = `SELECT ${ROLLUP_SOURCE_COLUMNS.map((c) => `\`${c}\``).join(', ')} FROM \`runs\` WHERE \`run_id\` IN (${final.map((run) => literal(run.runId)).join(', ')})`;
+      await write(() => driver.script([sql, rollupFrom(source, traits)]));
     },
     // One UPDATE joined to the batch's values per shape of update (the set of columns it sets): a join on the
     // primary key, where one UPDATE … CASE over a batch compares every row with every WHEN (1,000 updates took 130 ms).
@@ -130,15 +125,9 @@ export function createRunSink(ctx: StoreContext): RunSink {
         for (const sql of statements) await write(() => driver.run(sql));
         return;
       }
-      // The rows as they were, read in the transaction that ends them: one final already is not counted again.
-      await write(() =>
-        driver.transaction(async (tx) => {
-          const before = await rowsBefore(tx, ending.map((update) => update.runId), literal);
-          for (const sql of statements) await tx.run(sql);
-          const rollup = rollupStatement(endedNow(ending, before), ctx);
-          if (rollup) await tx.run(rollup);
-        }),
-      );
+      // The rollup reads the rows before the updates do their work, in the same transaction: a row final already
+      // (an end sent again, a run ended twice) is not counted again.
+      await write(() => driver.script([rollupFrom(endingSource(ending, traits.dialect, literal), traits), ...statements]));
     },
     isUniqueViolation: (err) => uniqueViolation(err) !== null,
     // SQLite: "UNIQUE constraint failed: runs.job_id, runs.fire_key"; MySQL: "… for key 'runs_job_fire_key'".
@@ -148,38 +137,27 @@ export function createRunSink(ctx: StoreContext): RunSink {
   };
 }
 
-type RowBefore = Omit<FinalRun, 'endedAt'> & { endedAt: Date | null };
+const NOT_FINAL = `\`status\` NOT IN (${FINAL_RUN_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
-async function rowsBefore(tx: Pick<Driver, 'select'>, runIds: string[], literal: (value: unknown) => string): Promise<Map<string, RowBefore>> {
-  const rows = await tx.select(
-    `SELECT \`run_id\`, \`job_id\`, \`project_id\`, \`status\`, \`trigger_type\`, \`scheduled_at\`, \`started_at\`, \`ended_at\` FROM \`runs\` WHERE \`run_id\` IN (${runIds.map(literal).join(', ')})`,
-    [],
-  );
-  return new Map(
-    rows.map((row) => [
-      String(row.run_id),
-      {
-        jobId: num(row.job_id),
-        projectId: num(row.project_id),
-        status: row.status as RunStatus,
-        trigger: row.trigger_type as RunTrigger,
-        scheduledAt: toDate(row.scheduled_at),
-        startedAt: dateOrNull(row.started_at),
-        endedAt: dateOrNull(row.ended_at),
-      },
-    ]),
-  );
-}
-
-/** The final rows these updates make of rows that were not final: what the rollups count. */
-function endedNow(ending: readonly RunUpdate[], before: ReadonlyMap<string, RowBefore>): FinalRun[] {
-  const runs: FinalRun[] = [];
-  for (const update of ending) {
-    const row = before.get(update.runId);
-    if (!row || isFinalStatus(row.status)) continue;
-    runs.push({ ...row, status: update.status!, startedAt: update.startedAt ?? row.startedAt, endedAt: update.endedAt ?? row.endedAt });
+/**
+ * The rows these updates end that were not final, as the rollup reads them (ROLLUP_SOURCE_COLUMNS): status and times
+ * from the update, where it sets them, the rest from the row.
+ */
+function endingSource(ending: readonly RunUpdate[], dialect: 'sqlite' | 'mysql', literal: (value: unknown) => string): string {
+  const names = ['run_id', 'status', 'started_at', 'ended_at'];
+  const out: string[] = [];
+  for (let i = 0; i < ending.length; i++) {
+    const { runId, status, startedAt, endedAt } = ending[i]!;
+    const values = [runId, status, startedAt, endedAt].map(literal);
+    if (dialect === 'sqlite') out.push(i === 0 ? '(VALUES (' : ', (', values.join(', '), ')');
+    else out.push(i === 0 ? '(SELECT ' : ' UNION ALL SELECT ', values.map((value, j) => (i === 0 ? `${value} AS \`${names[j]}\`` : value)).join(', '));
   }
-  return runs;
+  out.push(') v');
+  // SQLite names the VALUES columns column1, column2, …
+  const v = (j: number) => (dialect === 'sqlite' ? `v.column${j + 1}` : `v.\`${names[j]}\``);
+  return `SELECT r.\`job_id\`, r.\`project_id\`, ${v(1)} AS \`status\`, r.\`trigger_type\`, r.\`scheduled_at\`,
+    COALESCE(${v(2)}, r.\`started_at\`) AS \`started_at\`, COALESCE(${v(3)}, r.\`ended_at\`) AS \`ended_at\`
+    FROM \`runs\` r JOIN ${out.join('')} ON r.\`run_id\` = ${v(0)} WHERE r.${NOT_FINAL}`;
 }
 
 interface Shape {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../host/log/logger.js';
 import { openStoreContext, type StoreContext } from '../../host/store/context.js';
+import { ROLLUP_LAG_BOUNDS, ROLLUP_LAG_COLUMNS } from '../../host/store/migrations/0008-run-rollups.js';
 import { createRollupRepo } from '../../host/store/run-rollups.js';
 import { createRunSink, type RunSink } from '../../host/store/run-sink.js';
 import { BatchedRunWriter } from '../../host/store/run-writer.js';
@@ -64,6 +65,68 @@ for (const database of testDatabases()) {
       assert.deepEqual(figures.slowest, [{ jobId: 7, projectId: 3, runs: 5, avgMs: 100, maxMs: 100 }]);
       assert.deepEqual(figures.minutes, [{ bucket: T0, runs: 5, lagP95Ms: 20 }]);
       assert.deepEqual((await summary([4])).byStatus, {});
+    });
+
+    test('the database sums what each run adds: buckets to the millisecond, durations, lag histogram', async () => {
+      // Runs of job 9 over two hours, ended by updates (some setting startedAt, some not), inserted final, or ended
+      // twice; the expected cells are summed here, run by run, the way the rollup is defined.
+      const job = { id: 9, projectId: 5 };
+      const lags = [0, 5, 6, 10, 11, 25, 49, 50, 99, 100, 101, 250, 499, 500, 999, 1_000, 4_999, 5_000, 5_001, 60_000];
+      const boundary = T0 + HOUR; // 11:00:00.000: a run ending 1 ms before belongs to the 10 o'clock bucket.
+      type Expect = { status: string; trigger: string; fired: number; started: number | null; ended: number | null };
+      const expected: Expect[] = [];
+      const inserts: ReturnType<typeof newRun>[] = [];
+      const ends: { runId: string; status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT'; startedAt?: Date; endedAt: Date }[] = [];
+      lags.forEach((lag, i) => {
+        const fired = boundary - 30_000 + i * 3_001;
+        const started = fired + lag;
+        const ended = i % 3 === 0 ? boundary - 1 : started + i * 7;
+        const status = (['SUCCEEDED', 'FAILED', 'TIMED_OUT'] as const)[i % 3]!;
+        const trigger = i % 4 === 3 ? 'MANUAL' : 'SCHEDULE';
+        // Half the runs have their RUNNING row written with startedAt; the others get it with their end.
+        const run = newRun(job, new Date(fired), { trigger, status: i % 2 ? 'RUNNING' : 'QUEUED', startedAt: i % 2 ? new Date(started) : null });
+        inserts.push(run);
+        ends.push({ runId: run.runId, status, endedAt: new Date(ended), ...(i % 2 ? {} : { startedAt: new Date(started) }) });
+        expected.push({ status, trigger, fired, started, ended });
+      });
+      // Inserted final: a SKIPPED fire at the boundary exactly (no start: counted at its fire time), and one ended
+      // before its start (a clock step): its duration counts as 0.
+      const skipped = newRun(job, new Date(boundary), { status: 'SKIPPED', endedAt: null });
+      const backwards = newRun(job, new Date(boundary + 10), { trigger: 'MANUAL', status: 'FAILED', startedAt: new Date(boundary + 500), endedAt: new Date(boundary + 400) });
+      expected.push({ status: 'SKIPPED', trigger: 'SCHEDULE', fired: boundary, started: null, ended: null });
+      expected.push({ status: 'FAILED', trigger: 'MANUAL', fired: boundary + 10, started: boundary + 500, ended: boundary + 400 });
+      await sink.insertMany([...inserts, skipped, backwards]);
+      await sink.updateMany(ends);
+      // Every end sent again, one with another status: nothing more is counted.
+      await sink.updateMany(ends.map((end) => ({ ...end, status: 'KILLED' as const })));
+
+      const cells = new Map<string, Record<string, number>>();
+      for (const run of expected) {
+        const at = run.ended ?? run.started ?? run.fired;
+        const dur = run.started !== null && run.ended !== null ? Math.max(0, run.ended - run.started) : null;
+        const lag = run.trigger === 'SCHEDULE' && run.started !== null ? Math.max(0, run.started - run.fired) : null;
+        for (const [span, size] of [['h', HOUR], ['m', 60_000]] as const) {
+          const key = `${span} ${at - (at % size)} ${run.status}`;
+          const cell = cells.get(key) ?? { runs: 0, dur_n: 0, dur_sum: 0, dur_max: 0, lag_n: 0, lag_sum: 0, lag_max: 0, ...Object.fromEntries(ROLLUP_LAG_COLUMNS.map((c) => [c, 0])) };
+          cells.set(key, cell);
+          cell.runs!++;
+          if (dur !== null) Object.assign(cell, { dur_n: cell.dur_n! + 1, dur_sum: cell.dur_sum! + dur, dur_max: Math.max(cell.dur_max!, dur) });
+          if (lag !== null) {
+            Object.assign(cell, { lag_n: cell.lag_n! + 1, lag_sum: cell.lag_sum! + lag, lag_max: Math.max(cell.lag_max!, lag) });
+            const slot = ROLLUP_LAG_BOUNDS.findIndex((bound) => lag <= bound);
+            cell[ROLLUP_LAG_COLUMNS[slot === -1 ? ROLLUP_LAG_BOUNDS.length : slot]!]!++;
+          }
+        }
+      }
+      const rows = await ctx.driver.select('SELECT * FROM `run_rollups` WHERE `job_id` = ?', [job.id]);
+      const actual = new Map(
+        rows.map((row) => [
+          `${String(row.span)} ${Number(row.bucket)} ${String(row.status)}`,
+          Object.fromEntries(Object.keys(cells.values().next().value!).map((c) => [c, Number(row[c])])),
+        ]),
+      );
+      assert.equal(Number(rows[0]!.project_id), job.projectId);
+      assert.deepEqual(Object.fromEntries([...actual].sort()), Object.fromEntries([...cells].sort()));
     });
   });
 }

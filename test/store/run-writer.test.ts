@@ -206,9 +206,37 @@ describe('the batched run writer', () => {
     await writer.insert(a);
     events.length = 0;
     const inserted = writer.insert(b).then(() => void events.push('b heard'));
-    const updated = writer.update({ runId: a.runId, status: 'SUCCEEDED', endedAt: new Date(3) }).then(() => void events.push('a heard'));
+    const updated = writer.update({ runId: a.runId, status: 'RUNNING', startedAt: new Date(3) }).then(() => void events.push('a heard'));
     await Promise.all([inserted, updated]);
     assert.deepEqual(events, ['insert 1', 'update 1', 'b heard', 'a heard']);
+    await writer.close();
+  });
+
+  test("a run's final row waits for company; the next fire's insert and a start's RUNNING row do not wait behind it", async () => {
+    const { sink, calls } = recordingSink();
+    const writer = new BatchedRunWriter(sink, silentLogger, { finalDelayMs: 200 });
+    const [a, b, c] = [newRun(job, new Date(1)), newRun(job, new Date(2)), newRun(job, new Date(3))];
+    await Promise.all([writer.insert(a), writer.insert(c)]);
+    const t0 = performance.now();
+    let ended = false;
+    const end = writer.update({ runId: a.runId, status: 'SUCCEEDED', endedAt: new Date(4) }).then(() => (ended = true));
+    // The next fire's insert and another run's start go at once, without the final row.
+    await writer.insert(b);
+    await writer.update({ runId: c.runId, status: 'RUNNING', startedAt: new Date(5) });
+    assert.deepEqual(calls.inserts.at(-1)!.map((run) => run.runId), [b.runId]);
+    assert.deepEqual(calls.updates.map((batch) => batch.map((update) => update.status)), [['RUNNING']]);
+    assert.equal(ended, false);
+    // It goes when its wait is up, with any final rows that came meanwhile.
+    const endB = writer.update({ runId: b.runId, status: 'FAILED', endedAt: new Date(6) });
+    await Promise.all([end, endB]);
+    assert.ok(performance.now() - t0 >= 190, 'the final rows waited for company');
+    assert.deepEqual(calls.updates.at(-1)!.map((update) => update.runId), [a.runId, b.runId]);
+    // flush() does not wait: a closing host or a test reading the rows writes them at once.
+    const t1 = performance.now();
+    void writer.update({ runId: c.runId, status: 'SUCCEEDED', endedAt: new Date(7) });
+    await writer.flush();
+    assert.ok(performance.now() - t1 < 150, 'flush wrote the final row without its wait');
+    assert.equal(calls.updates.at(-1)![0]!.runId, c.runId);
     await writer.close();
   });
 
