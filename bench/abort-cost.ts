@@ -3,11 +3,13 @@
  * removed at the end), over bursts of runs held at once:
  * - a listener array (the `onAbort` hook RunHooks had beside its signal until issue 24),
  * - a new AbortController per run (its signal and an 'abort' listener),
- * - an AbortController taken from dispatch's idle ones and given back (host/dispatch/idle-controllers.ts).
+ * - an AbortController taken from dispatch's idle ones and given back (host/dispatch/idle-controllers.ts),
+ * - the same, watched through watchAbort (host/executors/shared/abort-watch.ts: one listener per signal for its life).
  * Run: npx tsc -b && node --no-node-snapshot --expose-gc dist/bench/abort-cost.js [burst] [rounds]
  */
 import { performance } from 'node:perf_hooks';
 import { IdleControllers } from '../host/dispatch/idle-controllers.js';
+import { watchAbort } from '../host/executors/shared/abort-watch.js';
 
 const burst = Number(process.argv[2] ?? 10_000);
 const rounds = Number(process.argv[3] ?? 30);
@@ -74,10 +76,24 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+const watchedIdle = new IdleControllers();
+const watchedController: Way = {
+  start(listener) {
+    const controller = watchedIdle.take();
+    return { controller, unwatch: watchAbort(controller.signal, listener) };
+  },
+  end(held) {
+    const { controller, unwatch } = held as { controller: AbortController; unwatch: () => void };
+    unwatch();
+    watchedIdle.give(controller);
+  },
+};
+
 const ways: Array<[string, Way]> = [
   ['listener array (onAbort)', listenerArray],
   ['new AbortController', newController],
   ['reused AbortController', reusedController],
+  ['reused, watchAbort', watchedController],
 ];
 const samples = new Map<string, number[]>(ways.map(([name]) => [name, []]));
 for (let r = 0; r < rounds; r++) {

@@ -5,7 +5,11 @@
  * only when reusing it cannot be seen: never aborted, and no listener left on its signal. Node does not say how many
  * listeners a signal has, so the signals made here count their own (addEventListener and removeEventListener are
  * wrapped on each signal); a signal whose `onabort` was set, or that a listener still holds, is not taken back.
+ * Executors watch a signal through watchAbort (abort-watch.ts), which leaves ONE listener on it for its life: that one
+ * is not counted, its watches are (a controller a run still watches is not taken back either).
  */
+import { isWatchListener, watching } from '../executors/shared/abort-watch.js';
+
 export class IdleControllers {
   readonly #idle: CountedController[] = [];
   readonly #cap: number;
@@ -28,7 +32,8 @@ export class IdleControllers {
   /** Takes a controller back once its run is over (and nothing may abort it any more); others are left to the GC. */
   give(controller: AbortController): void {
     if (!(controller instanceof CountedController)) return;
-    if (controller.signal.aborted || controller.listening !== 0 || controller.signal.onabort !== null) this.#made--;
+    const signal = controller.signal;
+    if (signal.aborted || controller.listening !== 0 || signal.onabort !== null || watching(signal) !== 0) this.#made--;
     else this.#idle.push(controller);
   }
 
@@ -51,11 +56,11 @@ class CountedController extends AbortController {
     super();
     const signal = this.signal;
     signal.addEventListener = (type: string, listener: Listener, options?: ListenerOptions) => {
-      if (listener) this.#note(listener, type, options, true);
+      if (listener && !isWatchListener(listener)) this.#note(listener, type, options, true);
       addListener.call(signal, type, listener, options);
     };
     signal.removeEventListener = (type: string, listener: Listener, options?: ListenerOptions) => {
-      if (listener) this.#note(listener, type, options, false);
+      if (listener && !isWatchListener(listener)) this.#note(listener, type, options, false);
       removeListener.call(signal, type, listener, options);
     };
   }

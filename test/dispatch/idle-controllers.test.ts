@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IdleControllers } from '../../host/dispatch/idle-controllers.js';
+import { watchAbort, watching } from '../../host/executors/shared/abort-watch.js';
 
 describe('idle AbortControllers', () => {
   test('a controller whose listeners were all removed is taken back and handed out again', () => {
@@ -74,4 +75,38 @@ describe('idle AbortControllers', () => {
     again.abort('timeout');
     assert.equal(heard, 'timeout');
   });
+
+  test('a controller watched through watchAbort is taken back once every watch is stopped, and its next run is watched alone', () => {
+    const idle = new IdleControllers();
+    const controller = idle.take();
+    const calls: string[] = [];
+    const stopFirst = watchAbort(controller.signal, () => calls.push('first run'));
+    idle.give(controller);
+    assert.equal(idle.size, 0, 'a run still watches it');
+    stopFirst();
+    idle.give(controller);
+    assert.equal(idle.size, 1, "watchAbort's own listener is not a run's");
+    const again = idle.take();
+    assert.equal(again, controller);
+    watchAbort(again.signal, () => calls.push('second run'));
+    again.abort('kill');
+    assert.deepEqual(calls, ['second run'], 'the stopped watch of the run before is not called');
+    assert.equal(watching(again.signal), 0);
+  });
+
+  test('watchAbort calls every watch once, and never a stopped one or one made after the abort', () => {
+    const controller = new AbortController();
+    const calls: string[] = [];
+    watchAbort(controller.signal, () => calls.push('a'));
+    watchAbort(controller.signal, () => calls.push('b'));
+    const stopC = watchAbort(controller.signal, () => calls.push('c'));
+    watchAbort(controller.signal, () => calls.push('d'));
+    stopC();
+    assert.equal(watching(controller.signal), 3);
+    controller.abort('stop');
+    controller.abort('again');
+    watchAbort(controller.signal, () => calls.push('late'));
+    assert.deepEqual(calls, ['a', 'b', 'd']);
+  });
 });
+

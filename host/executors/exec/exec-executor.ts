@@ -17,6 +17,7 @@ import { reasonText, serializeError, type SerializedError } from '../../errors/i
 import { abortedOutcome, failure, type Executor, type RunHooks, type RunOutcome, type RunRequest } from '../shared/executor.js';
 import type { Logger } from '../../log/logger.js';
 import { lookUpCommand } from '../shared/command-lookup.js';
+import { watchAbort } from '../shared/abort-watch.js';
 import { createContainment, type CellReport, type Containment, type RunCell } from './containment.js';
 import { execEnv, execRunFile } from './exec-env.js';
 import { GroupUsage } from './group-usage.js';
@@ -145,10 +146,10 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
         cell.killAll();
       }, config.killGraceMs);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    const unwatch = watchAbort(signal, onAbort);
     return () => {
       clearTimeout(graceTimer);
-      signal.removeEventListener('abort', onAbort);
+      unwatch();
     };
   }
 

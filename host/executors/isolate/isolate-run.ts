@@ -19,6 +19,7 @@
 import type { LogLevel } from '@jobcenter/job-api';
 import { reasonText } from '../../errors/index.js';
 import type { RunHooks, RunRequest, RunUsage } from '../shared/executor.js';
+import { watchAbort } from '../shared/abort-watch.js';
 import { FreshContext, type ContextBinding } from './isolate-context.js';
 import { createHostFetch } from './isolate-fetch.js';
 import type { IsolatePool, IsolateSlot } from './isolate-pool.js';
@@ -79,6 +80,8 @@ class IsolateRun {
   /** The heap reading in flight: a busy isolate answers only when its current task ends, so one is enough. */
   private heapReading: Promise<void> | null = null;
   private ended = false;
+  /** Stops watching the run's signal (cleanup). */
+  private unwatchAbort: () => void = () => undefined;
   private forced!: (why: Forced) => void;
   private readonly forcedPromise = new Promise<Forced>((resolve) => (this.forced = resolve));
   private watchdog: NodeJS.Timeout | undefined;
@@ -105,7 +108,7 @@ class IsolateRun {
       await new Promise<void>((resolve) => gate.onOpen(resolve));
       if (this.hooks.signal.aborted) return null;
     }
-    this.hooks.signal.addEventListener('abort', this.onAbort, { once: true });
+    this.unwatchAbort = watchAbort(this.hooks.signal, this.onAbort);
     this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
     const work = this.stages(entry, taking).then(
       (reply): RunEnd => ({ reply }),
@@ -176,7 +179,7 @@ class IsolateRun {
     this.ended = true;
     clearInterval(this.watchdog);
     clearTimeout(this.graceTimer);
-    this.hooks.signal.removeEventListener('abort', this.onAbort);
+    this.unwatchAbort();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.fetches?.abort(new Error('the run has ended'));

@@ -19,6 +19,7 @@ import { CurrentVersions } from '../shared/current-versions.js';
 import { MODULE_LOST_CODES, type ModuleThread } from './module-thread.js';
 import { openHostRun } from '../shared/run-port.js';
 import { buildTask, resultOutcome } from '../shared/worker-task.js';
+import { watchAbort } from '../shared/abort-watch.js';
 import { MAX_MOVES } from '../shared/vitals.js';
 
 /** How long a finished run's last log lines may take (they travel on another port than the result). */
@@ -111,15 +112,14 @@ export function createModuleExecutor(deps: { config: HostConfig; logger: Logger 
 
 /** True once the context is ready; false when the run was aborted first. Rejects when the context fails to boot. */
 async function readyUnlessAborted(thread: ModuleThread, signal: AbortSignal): Promise<boolean> {
-  let onAbort = (): void => {};
+  let unwatch = (): void => {};
   const aborted = new Promise<boolean>((resolve) => {
-    onAbort = () => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
+    unwatch = watchAbort(signal, () => resolve(false));
   });
   try {
     return await Promise.race([thread.ready.then(() => true), aborted]);
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    unwatch();
   }
 }
 

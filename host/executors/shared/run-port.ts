@@ -6,6 +6,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { reasonText, serializeError } from '../../errors/index.js';
 import type { RunHooks } from './executor.js';
+import { watchAbort } from './abort-watch.js';
 import type { CacheOp, HostMessage } from './run-protocol.js';
 import { boundedJson, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge } from './wire-limits.js';
 import { readRunPortMessage } from './wire-read.js';
@@ -118,7 +119,7 @@ export function openHostRun(hooks: RunHooks, graceMs: number, onGraceOver: () =>
       onGraceOver();
     }, graceMs);
   };
-  hooks.signal.addEventListener('abort', onAbort, { once: true });
+  const unwatch = watchAbort(hooks.signal, onAbort);
   return {
     workerPort: port2,
     ended: runPort.ended,
@@ -127,7 +128,7 @@ export function openHostRun(hooks: RunHooks, graceMs: number, onGraceOver: () =>
     },
     close() {
       clearTimeout(graceTimer);
-      hooks.signal.removeEventListener('abort', onAbort);
+      unwatch();
       runPort.close();
     },
   };

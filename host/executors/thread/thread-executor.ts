@@ -14,6 +14,7 @@ import type { Logger } from '../../log/logger.js';
 import { abortedOutcome, failure, interruptedOutcome, type Executor, type RunHooks, type RunOutcome, type RunRequest } from '../shared/executor.js';
 import type { ThreadRun } from '../shared/run-protocol.js';
 import { buildTask, resultOutcome } from '../shared/worker-task.js';
+import { watchAbort } from '../shared/abort-watch.js';
 import { LOST_RUN_CODES } from './thread-errors.js';
 import { startItemJson } from './thread-handle.js';
 import type { PoolRun } from './thread-pool.js';
@@ -95,7 +96,7 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
       run.abort(reasonText(hooks.signal.reason));
       graceTimer = setTimeout(() => run.kill(), config.killGraceMs);
     };
-    hooks.signal.addEventListener('abort', onAbort, { once: true });
+    const unwatch = watchAbort(hooks.signal, onAbort);
     try {
       return resultOutcome(await run.result, hooks.signal);
     } catch (err) {
@@ -103,7 +104,7 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     } finally {
       done = true;
       clearTimeout(graceTimer);
-      hooks.signal.removeEventListener('abort', onAbort);
+      unwatch();
       pools.release(entry);
     }
   }
