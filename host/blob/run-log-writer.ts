@@ -42,8 +42,9 @@ export function overCapNote(maxBytes: number): string {
 }
 
 export class LiveRunLog implements RunLogWriter {
-  private readonly log: CappedLog;
-  private readonly followers = new Set<Follower>();
+  /** Made on the first line or follower: a silent run (most runs) costs no buffer. */
+  private buffer: CappedLog | null = null;
+  private followers: Set<Follower> | null = null;
   private spill: WriteStream | null = null;
   /** Once the log is over the cap the spill file gets no more lines (the tail lives in memory). */
   private spillStopped = false;
@@ -51,8 +52,10 @@ export class LiveRunLog implements RunLogWriter {
   private ending: Promise<LogIndex | null> | null = null;
   private readonly openedAt = Date.now();
 
-  constructor(private readonly opts: WriterOptions) {
-    this.log = new CappedLog(opts.maxBytes);
+  constructor(private readonly opts: WriterOptions) {}
+
+  private get log(): CappedLog {
+    return (this.buffer ??= new CappedLog(this.opts.maxBytes));
   }
 
   get ended(): boolean {
@@ -61,7 +64,7 @@ export class LiveRunLog implements RunLogWriter {
 
   /** The capped text so far. */
   text(): string {
-    return this.log.text();
+    return this.buffer?.text() ?? '';
   }
 
   write(level: LogLevel, message: string, at?: Date): void {
@@ -86,9 +89,10 @@ export class LiveRunLog implements RunLogWriter {
       queueMicrotask(() => this.call(() => onEnd()));
       return () => {};
     }
-    this.followers.add(follower);
+    const followers = (this.followers ??= new Set());
+    followers.add(follower);
     return () => {
-      this.followers.delete(follower);
+      followers.delete(follower);
     };
   }
 
@@ -101,7 +105,7 @@ export class LiveRunLog implements RunLogWriter {
     if (this.spillTimer) clearTimeout(this.spillTimer);
     this.spillTimer = null;
     try {
-      if (this.log.isEmpty) return null;
+      if (!this.buffer || this.buffer.isEmpty) return null;
       const index = await this.opts.dayFiles.append(this.opts.startedAt, Buffer.from(this.log.text()));
       await this.removeSpill();
       return index;
@@ -111,8 +115,8 @@ export class LiveRunLog implements RunLogWriter {
       throw err;
     } finally {
       this.opts.onDone();
-      const followers = [...this.followers];
-      this.followers.clear();
+      const followers = this.followers ? [...this.followers] : [];
+      this.followers?.clear();
       for (const f of followers) this.call(() => f.onEnd());
     }
   }
@@ -176,7 +180,7 @@ export class LiveRunLog implements RunLogWriter {
   }
 
   private notify(line: string): void {
-    for (const f of this.followers) this.call(() => f.onLine(line));
+    if (this.followers) for (const f of this.followers) this.call(() => f.onLine(line));
   }
 
   private call(fn: () => void): void {
