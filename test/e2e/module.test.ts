@@ -148,7 +148,13 @@ describe('module jobs on a real host', () => {
     // The upload's introspection boots and stops the context once too, before any run.
     const v1Lines = (await lines()).filter((l) => l.startsWith('v1'));
     assert.deepEqual(v1Lines.slice(0, 3), ['v1 start', 'v1 stop', 'v1 dispose'], 'introspection at upload');
-    assert.deepEqual(v1Lines.slice(3), ['v1 start', 'v1 slow-start', 'v1 slow-done', 'v1 stop', 'v1 dispose'], 'v1 stopped after its run drained');
+    assert.deepEqual(v1Lines.slice(3, 8), ['v1 start', 'v1 slow-start', 'v1 slow-done', 'v1 stop', 'v1 dispose'], 'v1 stopped after its run drained');
+    // A tick planned or queued on v1 before the upload that reaches the executor after v1's context stopped runs on
+    // a context of its own, dropped at its end (executors/shared/current-versions.ts): seen on a busy machine. Each
+    // such context is a whole start-stop-dispose, and only a tick on v1 makes one.
+    const late = v1Lines.slice(8);
+    assert.deepEqual(late, late.map((_, i) => ['v1 start', 'v1 stop', 'v1 dispose'][i % 3]), 'only whole contexts of v1 after it stopped');
+    assert.ok(late.length % 3 === 0 && late.length / 3 <= (await ticksOn('v1')) - 1, `${late.length / 3} late contexts of v1`);
   });
 
   test('an upload whose bean fails to build is refused with 422 naming the bean, and the current version stays', async () => {
