@@ -85,20 +85,9 @@ function uniqueViolation(err: unknown): { message: string } | null {
  */
 export function createRunSink(ctx: StoreContext): RunSink {
   const { driver, traits, write } = ctx;
-  // A batch's runs share their times to the millisecond more often than not, and each time is written up to three
-  // times (the row, the end, the rollup's source): the last date's literal is kept.
-  let lastMs = NaN;
-  let lastDate = '';
   const literal = (value: unknown): string => {
     if (value === null || value === undefined) return 'NULL';
-    if (value instanceof Date) {
-      const ms = value.getTime();
-      if (ms !== lastMs) {
-        lastDate = driver.literal(traits.dateLiteral(value));
-        lastMs = ms;
-      }
-      return lastDate;
-    }
+    if (value instanceof Date) return driver.literal(traits.dateLiteral(value));
     // The error column: a serialised error, stored as JSON text.
     if (typeof value === 'object') return driver.literal(JSON.stringify(value));
     return driver.literal(value);
