@@ -312,6 +312,7 @@ function makeWebApp(
       pools: {
         threadWorkers: executors.thread.threadCount(),
         moduleContexts: executors.module.threadCount(),
+        moduleSpareWorkers: executors.module.spares().waiting,
         isolates: executors.isolate.isolateCount(),
         execGroups: executors.exec.runningCount(),
         execContainment: executors.exec.containment,

@@ -99,7 +99,7 @@ describe('auth and ownership', () => {
     assert.equal(hosts.body.length, 1);
     assert.equal(hosts.body[0].db, 'sqlite');
     const { pools } = hosts.body[0];
-    for (const count of ['threadWorkers', 'moduleContexts', 'isolates', 'execGroups']) assert.ok(Number.isInteger(pools[count]) && pools[count] >= 0, `${count}: ${pools[count]}`);
+    for (const count of ['threadWorkers', 'moduleContexts', 'moduleSpareWorkers', 'isolates', 'execGroups']) assert.ok(Number.isInteger(pools[count]) && pools[count] >= 0, `${count}: ${pools[count]}`);
     assert.match(pools.execContainment, /\w/);
   });
 

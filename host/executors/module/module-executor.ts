@@ -5,7 +5,8 @@
  * module's config (application-<profile>.properties) is per context, as `jobcenter-sdk run --profile` builds it. Runs use the thread executor's per-run channel (logs, console, cache, abort).
  * Kill = abort message to the run (ctx.signal); a run still going after killGraceMs can only be stopped by
  * terminating its context's worker: the runs on it that had not started run on a fresh context, the others that had
- * are interrupted (MODULE_RESTARTED, naming the run). A blocked context gets no new runs (module-registry.ts).
+ * are interrupted (MODULE_RESTARTED, naming the run). A blocked context gets no new runs (module-registry.ts), and
+ * the context that takes them adopts a worker started ahead of need (module-spares.ts).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +16,7 @@ import type { Logger } from '../../log/logger.js';
 import { abortedOutcome, failure, interruptedOutcome, type Executor, type RunHooks, type RunOutcome, type RunRequest } from '../shared/executor.js';
 import type { ThreadTask } from '../shared/run-protocol.js';
 import { ContextRegistry, type ContextEntry } from './module-registry.js';
+import type { SpareStats } from './module-spares.js';
 import { CurrentVersions } from '../shared/current-versions.js';
 import { MODULE_LOST_CODES, type ModuleThread } from './module-thread.js';
 import { openHostRun } from '../shared/run-port.js';
@@ -30,6 +32,8 @@ const RETIRE_STOP_GRACE_MS = 5_000;
 export interface ModuleExecutor extends Executor {
   /** Live module context workers (metrics, and tests that prove nothing leaked). */
   threadCount(): number;
+  /** Spare workers started ahead of need and how many were adopted (module-spares.ts); not in threadCount. */
+  spares(): SpareStats;
 }
 
 export function createModuleExecutor(deps: { config: HostConfig; logger: Logger }): ModuleExecutor {
@@ -107,6 +111,7 @@ export function createModuleExecutor(deps: { config: HostConfig; logger: Logger 
       await contexts.stopAll(Math.min(config.killGraceMs, config.shutdownGraceMs));
     },
     threadCount: () => contexts.threadCount(),
+    spares: () => contexts.spares(),
   };
 }
 

@@ -7,20 +7,29 @@ import type { LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../../errors/index.js';
 import type { ThreadTask, ThreadTaskResult } from '../shared/run-protocol.js';
 
-/** workerData of a module worker: which bundle version to boot, for which profile. */
-export interface ModuleWorkerData {
+/** Which bundle version a module worker boots, for which profile: its first message ('boot'). */
+export interface ModuleBoot {
   /** file: URL of the bundle's main module. */
   readonly mainUrl: string;
   /** The extracted bundle folder (its config/application.properties is the module's config). */
   readonly bundleDir: string;
   /** The job profile this context serves: application-<profile>.properties overlays the module's config. */
   readonly profile: string | null;
-  /** The worker's vitals (vitals.ts), taken out by its bootstrap before the bundle loads. */
+}
+
+/**
+ * workerData of a module worker. It carries no bundle: a worker starts blank and boots a bundle when told to, so one
+ * can be started ahead of need (module-spares.ts) and adopted by whichever context needs it next.
+ */
+export interface ModuleWorkerData {
+  /** The worker's vitals (vitals.ts), taken out by its bootstrap before any bundle loads. */
   readonly vitals?: SharedArrayBuffer;
 }
 
 /** Host → module worker. */
 export type ModuleHostMessage =
+  /** Import the bundle's main and build its context (the first message; a worker boots once). */
+  | { readonly type: 'boot'; readonly data: ModuleBoot }
   /** Run the bean named task.entry; task.port was transferred with the message. `slot`/`seq`: its claim (vitals.ts). */
   | { readonly type: 'run'; readonly task: ThreadTask; readonly slot: number; readonly seq: number }
   /** Call onStop and the disposers, then answer 'stopped' (the host terminates the worker after that). */

@@ -6,10 +6,13 @@
  * its worker ends. A context that ended (crashed, killed, failed to boot) is replaced by a fresh one on next use.
  * A blocked context (module-thread.ts) is retired too, and a fresh one takes the new runs, unless a context of the
  * same version retired as blocked is still alive: then at most MAX_CONTEXTS live, and new runs wait on the blocked one.
+ * A new context adopts a spare worker of its memory limit, started ahead of need (module-spares.ts), and once it has
+ * booted, the next spare of that limit starts.
  */
 import type { Logger } from '../../log/logger.js';
-import type { ModuleWorkerData } from './module-protocol.js';
+import type { ModuleBoot } from './module-protocol.js';
 import { ModuleThread } from './module-thread.js';
+import { SpareWorkers, type SpareStats } from './module-spares.js';
 
 export interface ContextKey {
   readonly projectId: number;
@@ -45,13 +48,15 @@ export class ContextRegistry {
   /** Stops under way (retired contexts), so close() can wait for them. */
   readonly #stopping = new Set<Promise<void>>();
   readonly #settings: RegistrySettings;
+  readonly #spares: SpareWorkers;
 
   constructor(settings: RegistrySettings) {
     this.#settings = settings;
+    this.#spares = new SpareWorkers(settings.env, settings.logger);
   }
 
   /** The live context of this version, booting one when there is none; `current` false marks it retiring. */
-  acquire(key: ContextKey, boot: { data: ModuleWorkerData }, current: boolean): ContextEntry {
+  acquire(key: ContextKey, boot: { data: ModuleBoot }, current: boolean): ContextEntry {
     const id = keyOf(key);
     let entry = this.#entries.get(id);
     if (entry && entry.thread.blocked && this.#blockedOf(key) + 1 < MAX_CONTEXTS) {
@@ -61,9 +66,11 @@ export class ContextRegistry {
     }
     if (!entry || entry.thread.state === 'ended') {
       const logger = this.#settings.logger.child({ projectId: key.projectId, bundleId: key.bundleId, ...(key.profile === null ? {} : { profile: key.profile }) });
-      const thread = new ModuleThread({ ...boot, memoryLimitMb: key.memoryLimitMb, env: this.#settings.env, bootTimeoutMs: this.#settings.bootTimeoutMs, logger });
+      const worker = this.#spares.take(key.memoryLimitMb);
+      const thread = new ModuleThread({ ...boot, worker, memoryLimitMb: key.memoryLimitMb, bootTimeoutMs: this.#settings.bootTimeoutMs, logger });
       entry = { ...key, thread, inFlight: 0, retiring: false };
       this.#entries.set(id, entry);
+      thread.ready.then(() => this.#spareFor(key.memoryLimitMb), () => this.#spareFor(key.memoryLimitMb));
     }
     entry.inFlight++;
     if (!current) entry.retiring = true;
@@ -92,8 +99,27 @@ export class ContextRegistry {
 
   /** Stops every context (onStop within graceMs each, in parallel), and waits for stops already under way. */
   async stopAll(graceMs: number): Promise<void> {
+    const spares = this.#spares.close();
     const stops = [...this.#entries.values(), ...this.#blocked].map((entry) => this.#stop(entry, graceMs));
-    await Promise.all([...stops, ...this.#stopping]);
+    await Promise.all([spares, ...stops, ...this.#stopping]);
+  }
+
+  /** Spare workers waiting for a context, and how many were adopted (module-spares.ts). */
+  spares(): SpareStats {
+    return this.#spares.stats();
+  }
+
+  /** The next spare of this limit while a context of that limit lives; none once the last one is gone. */
+  #spareFor(memoryLimitMb: number): void {
+    if (this.#live(memoryLimitMb)) this.#spares.prepare(memoryLimitMb);
+    else void this.#spares.drop(memoryLimitMb);
+  }
+
+  #live(memoryLimitMb: number): boolean {
+    for (const entry of [...this.#entries.values(), ...this.#blocked]) {
+      if (entry.memoryLimitMb === memoryLimitMb && entry.thread.state !== 'ended' && entry.thread.state !== 'stopping') return true;
+    }
+    return false;
   }
 
   /** Live module workers (tests and metrics). */
@@ -110,6 +136,7 @@ export class ContextRegistry {
   #stop(entry: ContextEntry, graceMs: number): Promise<void> {
     this.#forget(entry);
     this.#blocked.delete(entry);
+    if (!this.#live(entry.memoryLimitMb)) void this.#spares.drop(entry.memoryLimitMb);
     const stopping = entry.thread.stop(graceMs).catch((err: unknown) => {
       this.#settings.logger.warn('module context did not stop cleanly', { projectId: entry.projectId, err: String(err) });
     });

@@ -8,11 +8,10 @@
  * MODULE_RESTARTED naming it; any other end rejects every run with the reason.
  */
 import type { Worker } from 'node:worker_threads';
-import { startWorkerFile } from '../shared/worker-file.js';
 import { HostError, serializeError } from '../../errors/index.js';
 import type { Logger } from '../../log/logger.js';
-import { killGroupsOnExit } from '../shared/child-groups.js';
-import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
+import type { ModuleBoot, ModuleHostMessage, ModuleWorkerMessage } from './module-protocol.js';
+import type { BlankWorker } from './module-spares.js';
 import type { ThreadTask, ThreadTaskResult } from '../shared/run-protocol.js';
 import { culpritOf, NO_SLOT, WATCH_MS, BLOCKED_MS, WorkerVitals } from '../shared/vitals.js';
 import { clipText } from '../shared/wire-limits.js';
@@ -30,9 +29,6 @@ export const MODULE_LOST_CODES = {
   restarted: 'MODULE_RESTARTED',
 } as const;
 
-/** Claim slots of a context's vitals; runs beyond them cannot be handed back (they count as started). */
-const CLAIM_SLOTS = 4096;
-
 type State = 'booting' | 'ready' | 'stopping' | 'ended';
 
 interface Pending {
@@ -42,8 +38,9 @@ interface Pending {
 }
 
 export interface ModuleThreadOptions {
-  readonly data: ModuleWorkerData;
-  readonly env: Readonly<Record<string, string>>;
+  readonly data: ModuleBoot;
+  /** A started module worker, not booted yet (module-spares.ts), whose heap limit is memoryLimitMb. */
+  readonly worker: BlankWorker;
   readonly memoryLimitMb: number;
   /** Limit on building the context (a factory that never resolves must not hold runs forever). */
   readonly bootTimeoutMs: number;
@@ -64,7 +61,7 @@ export class ModuleThread {
   #stopped: () => void = () => {};
   #stopping: Promise<void> | null = null;
   readonly #exited: Promise<void>;
-  readonly #vitals = new WorkerVitals(CLAIM_SLOTS);
+  readonly #vitals: WorkerVitals;
   #watch: NodeJS.Timeout | null = null;
   #blocked = false;
 
@@ -76,15 +73,10 @@ export class ModuleThread {
     });
     // Runs' code awaits this, but a context nobody waits for must not become an unhandled rejection.
     this.ready.catch(() => {});
-    this.#worker = startWorkerFile(import.meta.url, 'module-worker', {
-      workerData: { ...opts.data, vitals: this.#vitals.buffer } satisfies ModuleWorkerData,
-      resourceLimits: { maxOldGenerationSizeMb: opts.memoryLimitMb },
-      env: { ...opts.env },
-      stdout: true,
-      stderr: true,
-    });
+    this.#worker = opts.worker.worker;
+    this.#vitals = opts.worker.vitals;
     this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
-    killGroupsOnExit(this.#worker);
+    this.#worker.postMessage({ type: 'boot', data: opts.data } satisfies ModuleHostMessage);
     this.#listen();
     const timer = setTimeout(() => {
       if (this.#state === 'booting') this.#end(new HostError('UNPROCESSABLE', `module context did not start within ${opts.bootTimeoutMs} ms`));

@@ -1,17 +1,18 @@
 /**
- * The worker of one module context (one project's bundle version): imports the bundle's main, builds every bean,
- * calls onStart, then serves runs. Unlike a pool worker it runs many tasks at once (beans are shared singletons),
+ * The worker of one module context (one project's bundle version). It starts blank, with the channel's guards in
+ * place; its first message names the bundle ('boot'): it imports the bundle's main, builds every bean, calls
+ * onStart, then serves runs. Starting blank lets the host keep one started ahead of need (module-spares.ts). Unlike a pool worker it runs many tasks at once (beans are shared singletons),
  * so the run a console call belongs to is found through AsyncLocalStorage instead of a "current run" variable.
  * Each result carries what its run used, measured here (worker-usage.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { format } from 'node:util';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { JobLogger, LogLevel } from '@jobcenter/job-api';
 import { serializeError } from '../../errors/index.js';
 import { loadModuleConfig } from '@jobcenter/config';
 import { bootModule, moduleDefinitionOf, type BootedModule } from './module-context.js';
-import type { ModuleHostMessage, ModuleWorkerData, ModuleWorkerMessage } from './module-protocol.js';
+import type { ModuleBoot, ModuleHostMessage, ModuleWorkerMessage } from './module-protocol.js';
 import type { ThreadTask, ThreadTaskResult } from '../shared/run-protocol.js';
 import { asRunnable, catchStrayRejections, openRunChannel, routeConsole, runJob, type RunChannel, type Runnable } from '../shared/worker-context.js';
 import { RunLogGate } from '../shared/run-log-gate.js';
@@ -38,7 +39,7 @@ function lifecycleLogger(port: NonNullable<typeof parentPort>): JobLogger & { lo
   return { log, trace: line('trace'), debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }
 
-async function boot(data: ModuleWorkerData, log: JobLogger): Promise<BootedModule> {
+async function boot(data: ModuleBoot, log: JobLogger): Promise<BootedModule> {
   const namespace = (await import(data.mainUrl)) as Record<string, unknown>;
   const def = moduleDefinitionOf(namespace);
   return bootModule(def, { config: await loadModuleConfig(data.bundleDir, data.profile), log });
@@ -53,18 +54,32 @@ function jobBean(module: BootedModule, name: string): Runnable | Promise<Runnabl
 }
 
 /**
- * Listens before the bundle is imported, so the listener is in place whatever the bundle does to MessagePort; runs
- * and the stop only come once the module has booted.
+ * Listens before the bundle is imported, so the listener is in place whatever the bundle does to MessagePort; the
+ * first 'boot' message boots the module, and runs and the stop only come once it has booted.
  */
-function serve(port: NonNullable<typeof parentPort>, booted: Promise<BootedModule>, vitals: SharedArrayBuffer | null): void {
+function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer | null, lifecycle: JobLogger): void {
   let module: BootedModule | null = null;
-  void booted.then((built) => (module = built), () => undefined);
+  let booting = false;
   // One message per run each way already: a reading at each run's start and end costs little beside them.
   const usage = new WorkerUsage();
   let live = 0;
   const heartbeat = new Heartbeat(vitals, () => live > 0);
   port.on('message', (message: ModuleHostMessage) => {
     heartbeat.bump();
+    if (message.type === 'boot') {
+      if (booting) return;
+      booting = true;
+      // `module` is set before the host hears 'booted', so the runs it then sends find it.
+      boot(message.data, lifecycle).then(
+        (built) => {
+          module = built;
+          const jobs = [...built.beans].filter(([, value]) => asRunnable(value) !== null).map(([name]) => name);
+          post(port, { type: 'booted', jobs });
+        },
+        (err: unknown) => post(port, { type: 'boot-failed', error: serializeError(err) }),
+      );
+      return;
+    }
     if (!module) return;
     if (message.type === 'run') {
       const task: ThreadTask = message.task;
@@ -120,13 +135,5 @@ if (parentPort) {
   trackLeftovers(() => runs.getStore() ?? null);
   // Before the bundle loads: its inline source maps (jobcenter-sdk build writes them) make a job's stack name src/…ts.
   process.setSourceMapsEnabled(true);
-  const booted = boot(workerData as ModuleWorkerData, lifecycle);
-  serve(port, booted, vitals);
-  booted.then(
-    (module) => {
-      const jobs = [...module.beans].filter(([, value]) => asRunnable(value) !== null).map(([name]) => name);
-      post(port, { type: 'booted', jobs });
-    },
-    (err: unknown) => post(port, { type: 'boot-failed', error: serializeError(err) }),
-  );
+  serve(port, vitals, lifecycle);
 }

@@ -68,6 +68,7 @@ describe('module executor', () => {
     delete process.env.JC_MODULE_EVENTS;
     rmSync(eventsFile, { force: true });
     assert.equal(executor.threadCount(), 0, 'no module worker left behind');
+    assert.equal(executor.spares().waiting, 0, 'no spare worker left behind');
   });
 
   test('a job bean runs with its run context, its beans and the module config (application.properties + profile)', async () => {
@@ -122,6 +123,9 @@ describe('module executor', () => {
     const hungRequest = moduleRequest('hang', {}, 'graph', 2);
     const hung = executor.execute(hungRequest, hooks);
     const before = resultOf(await executor.execute(moduleRequest('countRows', {}, 'graph', 2), recordingHooks()));
+    // Once a context has booted, a worker of its memory limit waits for the next context (module-spares.ts).
+    await eventually('a spare worker', () => (executor.spares().waiting === 1 ? true : undefined));
+    const adopted = executor.spares().adopted;
     const bystander = executor.execute(moduleRequest('countRows', { params: { ms: 5_000 } }, 'graph', 2), recordingHooks());
     await new Promise((resolve) => setTimeout(resolve, 100));
     hooks.controller.abort(new Error('killed by test'));
@@ -134,6 +138,8 @@ describe('module executor', () => {
     assert.match(other.error.message, new RegExp(`module context terminated because run ${hungRequest.runId} did not stop after its abort`));
     const afterKill = resultOf(await executor.execute(moduleRequest('countRows', {}, 'graph', 2), recordingHooks()));
     assert.notEqual(afterKill.contextId, before.contextId, 'a fresh context serves the next run');
+    assert.equal(executor.spares().adopted, adopted + 1, 'the fresh context adopted the spare worker instead of starting one');
+    await eventually('the next spare worker', () => (executor.spares().waiting === 1 ? true : undefined));
   });
 
   test('a new bundle version boots a new context; the old one drains its run, then its onStop and disposers run', async () => {
@@ -158,6 +164,7 @@ describe('module executor', () => {
     assert.equal(own.threadCount(), 2, "two projects' modules are two contexts");
     await own.close();
     assert.equal(own.threadCount(), 0);
+    assert.equal(own.spares().waiting, 0, 'close() ends the spare workers');
     const lines = events(eventsFile);
     for (const id of [a.contextId, b.contextId]) assert.ok(lines.includes(`${id} stop`), `${id} got onStop`);
     assert.equal(failed(await own.execute(moduleRequest('countRows'), recordingHooks())).aborted, true);
