@@ -29,11 +29,13 @@ export class IdleControllers {
     return new CountedController();
   }
 
-  /** Takes a controller back once its run is over (and nothing may abort it any more); others are left to the GC. */
-  give(controller: AbortController): void {
+  /**
+   * Takes a controller back once its run is over (and nothing may abort it any more); others are left to the GC.
+   * `aborted`: whether the run aborted it, as the run knows (reading the signal's getters again costs every run).
+   */
+  give(controller: AbortController, aborted = controller.signal.aborted): void {
     if (!(controller instanceof CountedController)) return;
-    const signal = controller.signal;
-    if (signal.aborted || controller.listening !== 0 || signal.onabort !== null || watching(signal) !== 0) this.#made--;
+    if (aborted || controller.listening !== 0 || controller.handled || watching(controller.watched) !== 0) this.#made--;
     else this.#idle.push(controller);
   }
 
@@ -47,14 +49,35 @@ type Listener = Parameters<AbortSignal['addEventListener']>[1];
 type ListenerOptions = Parameters<AbortSignal['addEventListener']>[2];
 const { addEventListener: addListener, removeEventListener: removeListener } = EventTarget.prototype;
 
+/** The `onabort` accessor of AbortSignal (Node defines it on the prototype). */
+const onabort = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'onabort');
+
 class CountedController extends AbortController {
   /** Listeners on the signal: per listener, the event types and phases it is registered for. */
   readonly #listeners = new Map<unknown, Set<string>>();
   #count = 0;
+  /** Whether an `onabort` handler is set on the signal (it is a listener too). */
+  #handled = false;
+  /** The signal, kept (the `signal` getter runs Node's checks on every read). */
+  readonly watched: AbortSignal;
 
   constructor() {
     super();
     const signal = this.signal;
+    this.watched = signal;
+    const { get, set } = onabort ?? {};
+    if (get && set) {
+      // The handler is noted as it is set, so giving the controller back reads no accessor.
+      Object.defineProperty(signal, 'onabort', {
+        configurable: true,
+        enumerable: true,
+        get: () => get.call(signal),
+        set: (handler: unknown) => {
+          set.call(signal, handler);
+          this.#handled = get.call(signal) !== null;
+        },
+      });
+    } else this.#handled = true;
     signal.addEventListener = (type: string, listener: Listener, options?: ListenerOptions) => {
       if (listener && !isWatchListener(listener)) this.#note(listener, type, options, true);
       addListener.call(signal, type, listener, options);
@@ -67,6 +90,11 @@ class CountedController extends AbortController {
 
   get listening(): number {
     return this.#count;
+  }
+
+  /** An `onabort` handler is set on the signal (or the platform's accessor was not found: it cannot be told). */
+  get handled(): boolean {
+    return this.#handled;
   }
 
   #note(listener: unknown, type: string, options: ListenerOptions, added: boolean): void {

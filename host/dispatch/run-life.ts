@@ -48,6 +48,8 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
   readonly #startAt: Date | undefined;
   #cache: RunCache | null = null;
   #controller: AbortController | null = null;
+  /** The controller's signal, kept: AbortController's `signal` getter runs Node's checks on every read. */
+  #signal: AbortSignal | null = null;
   #abortReason: AbortReason | null = null;
   #open = false;
   #waiting: (() => void)[] | null = null;
@@ -88,11 +90,15 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
   }
 
   get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = this.#deps.controllers?.take() ?? new AbortController();
-      if (this.#abortReason) this.#controller.abort(this.#abortReason);
-    }
-    return this.#controller.signal;
+    return this.#signal ?? this.#takeSignal();
+  }
+
+  #takeSignal(): AbortSignal {
+    const controller = this.#deps.controllers?.take() ?? new AbortController();
+    if (this.#abortReason) controller.abort(this.#abortReason);
+    this.#controller = controller;
+    this.#signal = controller.signal;
+    return this.#signal;
   }
 
   started(at: number): void {
@@ -208,7 +214,9 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
     const controller = this.#controller;
     if (!controller) return;
     this.#controller = null;
-    this.#deps.controllers?.give(controller);
+    this.#signal = null;
+    // Its signal aborted exactly when this run was aborted (an abort before the signal was taken aborts it at once).
+    this.#deps.controllers?.give(controller, this.#abortReason !== null);
   }
 
   async #finish(): Promise<RunEnd> {

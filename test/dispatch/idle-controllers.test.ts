@@ -26,6 +26,30 @@ describe('idle AbortControllers', () => {
     assert.equal(idle.size, 0);
   });
 
+  test('an onabort handler works on a counted signal, and a signal that ever had one is not taken back', () => {
+    const idle = new IdleControllers();
+    const cleared = idle.take();
+    const handler = (): void => undefined;
+    cleared.signal.onabort = handler;
+    assert.equal(cleared.signal.onabort, handler, 'the handler reads back');
+    cleared.signal.onabort = null;
+    assert.equal(cleared.signal.onabort, null);
+    // Node keeps the handler's own listener on the signal once one was set: reusing it is not worth the doubt.
+    idle.give(cleared, false);
+    assert.equal(idle.size, 0);
+    const fired = idle.take();
+    let called = 0;
+    fired.signal.onabort = () => void called++;
+    fired.abort('kill');
+    assert.equal(called, 1, 'the handler is called on the abort');
+  });
+
+  test("a run's own word that it aborted its controller keeps the controller out, whatever the signal says", () => {
+    const idle = new IdleControllers();
+    idle.give(idle.take(), true);
+    assert.equal(idle.size, 0);
+  });
+
   test('a listener added twice, or for the capture phase too, must be removed as often before the controller is taken back', () => {
     const idle = new IdleControllers();
     const controller = idle.take();

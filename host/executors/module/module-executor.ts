@@ -84,7 +84,7 @@ export function createModuleExecutor(deps: { config: HostConfig; logger: Logger 
     try {
       const result = await entry.thread.run({ ...task, port: run.workerPort });
       await withTimeout(run.ended, LOG_FLUSH_MS);
-      return resultOutcome(result, hooks.signal);
+      return resultOutcome(result, hooks.signal.aborted ? hooks.signal : null);
     } catch (err) {
       if (run.graceOver) {
         return abortedOutcome(`run did not stop after abort (${reasonText(hooks.signal.reason)}); its module context was terminated and restarts for the next run`);

@@ -25,12 +25,13 @@ export function buildTask(request: RunRequest, entry: string, mainUrl: string, l
 
 /**
  * A run that ended after hooks.signal aborted counts as aborted, whatever the job returned on its way out. What the
- * run used (measured in its worker) goes with the outcome either way.
+ * run used (measured in its worker) goes with the outcome either way. `abortedBy`: the run's signal if it aborted,
+ * else null (an executor knows it from its watch, abort-watch.ts, without reading the signal's getters again).
  */
-export function resultOutcome(result: ThreadTaskResult, signal: AbortSignal): RunOutcome {
+export function resultOutcome(result: ThreadTaskResult, abortedBy: AbortSignal | null): RunOutcome {
   const { cpuMs, peakMemoryMb } = result;
-  if (signal.aborted) {
-    const error = result.ok ? { name: 'AbortError', message: `run aborted: ${reasonText(signal.reason)}` } : result.error;
+  if (abortedBy) {
+    const error = result.ok ? { name: 'AbortError', message: `run aborted: ${reasonText(abortedBy.reason)}` } : result.error;
     return { ok: false, error, aborted: true, cpuMs, peakMemoryMb };
   }
   if (!result.ok) return { ok: false, error: result.error, aborted: false, cpuMs, peakMemoryMb };

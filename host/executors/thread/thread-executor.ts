@@ -54,7 +54,9 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
 
   async function execute(request: RunRequest, hooks: RunHooks): Promise<RunOutcome> {
     if (closed) return abortedOutcome('the thread executor is closed');
-    if (hooks.signal.aborted) return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
+    // Read once: hooks.signal and signal.aborted are getters with Node's checks behind them, on every run.
+    const signal = hooks.signal;
+    if (signal.aborted) return abortedOutcome(`run aborted before it started: ${reasonText(signal.reason)}`);
     const bundle = request.bundle;
     if (!bundle || !bundle.main) return failure({ name: 'Error', message: 'a thread job needs a bundle with a main module' });
     if (typeof request.entry !== 'string') return failure({ name: 'Error', message: 'a thread job entry must be an export name' });
@@ -63,44 +65,41 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
     const mainUrl = mainUrlOf(bundle.id, bundle.dir, bundle.main);
     const entry = pools.acquire(key, mainUrl, versions.isCurrent(key.projectId, key.bundleId));
     const task = buildTask(request, request.entry, mainUrl, config);
-    const gate = hooks.gate;
-    let run: PoolRun | null;
-    if (gate) {
-      // Handed over now and started by the worker at startAt (the gate's opening is then dispatch's bookkeeping),
-      // or serialised now and sent at the gate: either way only a string joins the worker's batch at the fire time.
-      const startAt = gate.startAt;
-      const early = startAt !== undefined && startAt > Date.now() && !hooks.signal.aborted;
-      const sent: ThreadRun = early ? { ...task, notBefore: startAt } : task;
-      let startJson: string;
-      try {
-        startJson = startItemJson(sent);
-      } catch (err) {
-        pools.release(entry);
-        return failure({ name: 'Error', message: `the run could not be sent to its worker: ${serializeError(err).message}`, code: LOST_RUN_CODES.unsendable });
-      }
-      if (early) run = entry.pool.run(sent, hooks, startJson);
-      else {
-        run = await new Promise<PoolRun | null>((resolve) =>
-          gate.onOpen(() => resolve(closed || hooks.signal.aborted ? null : entry.pool.run(task, hooks, startJson))),
-        );
-      }
-    } else run = entry.pool.run(task, hooks);
-    if (!run) {
-      pools.release(entry);
-      return abortedOutcome(`run aborted before it started: ${reasonText(hooks.signal.reason)}`);
-    }
+    // From here on the watch says whether the run was aborted: it is called once, on the abort.
+    let aborted = false;
+    let run: PoolRun | null = null;
     let done = false;
     let graceTimer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => {
-      if (done) return;
-      run.abort(reasonText(hooks.signal.reason));
-      graceTimer = setTimeout(() => run.kill(), config.killGraceMs);
-    };
-    const unwatch = watchAbort(hooks.signal, onAbort);
+    const unwatch = watchAbort(signal, () => {
+      aborted = true;
+      if (!run || done) return;
+      run.abort(reasonText(signal.reason));
+      const lost = run;
+      graceTimer = setTimeout(() => lost.kill(), config.killGraceMs);
+    });
     try {
-      return resultOutcome(await run.result, hooks.signal);
-    } catch (err) {
-      return lostOutcome(err, hooks.signal);
+      const gate = hooks.gate;
+      if (gate) {
+        // Handed over now and started by the worker at startAt (the gate's opening is then dispatch's bookkeeping),
+        // or serialised now and sent at the gate: either way only a string joins the worker's batch at the fire time.
+        const startAt = gate.startAt;
+        const early = startAt !== undefined && startAt > Date.now() && !aborted;
+        const sent: ThreadRun = early ? { ...task, notBefore: startAt } : task;
+        let startJson: string;
+        try {
+          startJson = startItemJson(sent);
+        } catch (err) {
+          return failure({ name: 'Error', message: `the run could not be sent to its worker: ${serializeError(err).message}`, code: LOST_RUN_CODES.unsendable });
+        }
+        if (early) run = entry.pool.run(sent, hooks, startJson);
+        else run = await new Promise<PoolRun | null>((resolve) => gate.onOpen(() => resolve(closed || aborted ? null : entry.pool.run(task, hooks, startJson))));
+      } else run = entry.pool.run(task, hooks);
+      if (!run) return abortedOutcome(`run aborted before it started: ${reasonText(signal.reason)}`);
+      try {
+        return resultOutcome(await run.result, aborted ? signal : null);
+      } catch (err) {
+        return lostOutcome(err, aborted ? signal : null);
+      }
     } finally {
       done = true;
       clearTimeout(graceTimer);
@@ -125,20 +124,20 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
   };
 }
 
-/** The pool lost the run (see thread-errors.ts): the codes that mean "aborted" become aborted outcomes. */
-function lostOutcome(err: unknown, signal: AbortSignal): RunOutcome {
+/** The pool lost the run (see thread-errors.ts): the codes that mean "aborted" become aborted outcomes. `abortedBy`: the run's signal if it aborted. */
+function lostOutcome(err: unknown, abortedBy: AbortSignal | null): RunOutcome {
   const error = serializeError(err);
   // The host's stack of where it noticed is no part of the run's error.
   const shown = { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) };
   switch (error.code) {
     case LOST_RUN_CODES.killed:
-      return abortedOutcome(`run did not stop after abort (${reasonText(signal.reason)}); its worker was terminated`);
+      return abortedOutcome(`run did not stop after abort (${reasonText(abortedBy?.reason)}); its worker was terminated`);
     case LOST_RUN_CODES.abortedQueued:
     case LOST_RUN_CODES.closed:
       return abortedOutcome(error.message);
     case LOST_RUN_CODES.restarted:
-      return signal.aborted ? failure(shown, true) : interruptedOutcome(shown);
+      return abortedBy ? failure(shown, true) : interruptedOutcome(shown);
     default:
-      return failure(shown, signal.aborted);
+      return failure(shown, abortedBy !== null);
   }
 }
