@@ -72,10 +72,22 @@ export class RunService {
     const run = await this.get(actor, runId);
     const live = this.deps.logs.live(run.runId);
     if (live) return live.text;
-    if (run.logFile && run.logOffset !== null && run.logLength !== null) {
-      return this.deps.logs.read({ file: run.logFile, offset: run.logOffset, length: run.logLength });
+    const stored = run.logFile || FINAL_RUN_STATUSES.includes(run.status) ? run : await this.settled(run);
+    if (stored.logFile && stored.logOffset !== null && stored.logLength !== null) {
+      return this.deps.logs.read({ file: stored.logFile, offset: stored.logOffset, length: stored.logLength });
     }
     return '';
+  }
+
+  /**
+   * A run whose row is not final yet, and that no longer runs here, may have just ended: its live log is gone and its
+   * final row, which says where the log went, may still wait in the writer (store/run-writer.ts). That row is
+   * committed first (2 s at most), then read again, so a log read right after a run's end is not empty.
+   */
+  private async settled(run: RunRecord): Promise<RunRecord> {
+    if (this.deps.dispatcher.isActive(run.runId)) return run;
+    await this.deps.store.runWriter.flush(2_000);
+    return (await this.deps.store.runs.get(run.runId)) ?? run;
   }
 
   /** A stream of the log that stays open while the run goes on and ends when it ends. */

@@ -99,6 +99,31 @@ for (const database of testDatabases()) {
       }
     });
 
+    test("a run's log read right after its end is whole, while its final row is still being written", async () => {
+      const id = await createJob({ name: 'log-at-end', kind: 'thread', entry: 'quick' });
+      // A database that takes 600 ms to commit a run's end: the run is over before its final row says where its log is.
+      const sink = (th.host.parts.store.runWriter as unknown as { sink: { updateMany(updates: { endedAt?: unknown }[]): Promise<void> } }).sink;
+      const updateMany = sink.updateMany;
+      sink.updateMany = async function (updates) {
+        if (updates.some((u) => u.endedAt)) await sleep(600);
+        return updateMany.call(this, updates);
+      };
+      try {
+        for (const follow of [false, true]) {
+          const trigger = await th.api.post(`/api/v1/jobs/${id}/trigger`);
+          assert.equal(trigger.status, 202, trigger.text);
+          const runId: string = trigger.body.runId;
+          await eventually(`run ${runId} to end`, async () => (th.host.parts.dispatcher.isActive(runId) ? undefined : true));
+          const row = (await th.api.get(`/api/v1/runs/${runId}`)).body;
+          const log = await th.api.get(`/api/v1/runs/${runId}/log${follow ? '?follow=1' : ''}`);
+          assert.equal(log.status, 200, log.text);
+          assert.match(log.text, new RegExp(`quick ${runId}`), `the log of run ${runId} (its row said ${row.status} as the log was asked for${follow ? ', followed' : ''})`);
+        }
+      } finally {
+        sink.updateMany = updateMany;
+      }
+    });
+
     test('a planned run that its worker started on its own keeps its row when the job is stopped at that moment', async () => {
       const id = await createJob({ name: 'planned-allow', kind: 'thread', entry: 'sleepy', params: { ms: 1_500 }, schedule: { type: 'INTERVAL', everyMs: 1_000 }, start: true });
       const job = (await th.host.parts.store.jobs.get(id))!;
