@@ -4,7 +4,9 @@
  * listener 13.5–14.7 µs a run, a reused one 10.3–11.2 µs, most of that Node's listener add and remove). One comes back
  * only when reusing it cannot be seen: never aborted, and no listener left on its signal. Node does not say how many
  * listeners a signal has, so the signals made here count their own (addEventListener and removeEventListener are
- * wrapped on each signal); a signal whose `onabort` was set, or that a listener still holds, is not taken back.
+ * wrapped on each signal); a signal that a listener still holds is not taken back. An `onabort` handler counts too:
+ * Node's setter adds the handler's own listener through the signal's addEventListener, and keeps it there even after
+ * the handler is cleared, so a signal that ever had one is never handed on (test/dispatch/idle-controllers.test.ts).
  * Executors watch a signal through watchAbort (abort-watch.ts), which leaves ONE listener on it for its life: that one
  * is not counted, its watches are (a controller a run still watches is not taken back either).
  */
@@ -35,7 +37,7 @@ export class IdleControllers {
    */
   give(controller: AbortController, aborted = controller.signal.aborted): void {
     if (!(controller instanceof CountedController)) return;
-    if (aborted || controller.listening !== 0 || controller.handled || watching(controller.watched) !== 0) this.#made--;
+    if (aborted || controller.listening !== 0 || watching(controller.watched) !== 0) this.#made--;
     else this.#idle.push(controller);
   }
 
@@ -49,35 +51,17 @@ type Listener = Parameters<AbortSignal['addEventListener']>[1];
 type ListenerOptions = Parameters<AbortSignal['addEventListener']>[2];
 const { addEventListener: addListener, removeEventListener: removeListener } = EventTarget.prototype;
 
-/** The `onabort` accessor of AbortSignal (Node defines it on the prototype). */
-const onabort = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'onabort');
-
 class CountedController extends AbortController {
   /** Listeners on the signal: per listener, the event types and phases it is registered for. */
   readonly #listeners = new Map<unknown, Set<string>>();
   #count = 0;
-  /** Whether an `onabort` handler is set on the signal (it is a listener too). */
-  #handled = false;
-  /** The signal, kept (the `signal` getter runs Node's checks on every read). */
+  /** The signal, kept for give() (the `signal` getter runs Node's checks on every read). */
   readonly watched: AbortSignal;
 
   constructor() {
     super();
     const signal = this.signal;
     this.watched = signal;
-    const { get, set } = onabort ?? {};
-    if (get && set) {
-      // The handler is noted as it is set, so giving the controller back reads no accessor.
-      Object.defineProperty(signal, 'onabort', {
-        configurable: true,
-        enumerable: true,
-        get: () => get.call(signal),
-        set: (handler: unknown) => {
-          set.call(signal, handler);
-          this.#handled = get.call(signal) !== null;
-        },
-      });
-    } else this.#handled = true;
     signal.addEventListener = (type: string, listener: Listener, options?: ListenerOptions) => {
       if (listener && !isWatchListener(listener)) this.#note(listener, type, options, true);
       addListener.call(signal, type, listener, options);
@@ -90,11 +74,6 @@ class CountedController extends AbortController {
 
   get listening(): number {
     return this.#count;
-  }
-
-  /** An `onabort` handler is set on the signal (or the platform's accessor was not found: it cannot be told). */
-  get handled(): boolean {
-    return this.#handled;
   }
 
   #note(listener: unknown, type: string, options: ListenerOptions, added: boolean): void {

@@ -86,7 +86,7 @@ export class RunService {
    */
   private async settled(run: RunRecord): Promise<RunRecord> {
     if (this.deps.dispatcher.isActive(run.runId)) return run;
-    await this.deps.store.runWriter.flush(2_000);
+    await this.recorded(run.runId);
     return (await this.deps.store.runs.get(run.runId)) ?? run;
   }
 

@@ -136,7 +136,7 @@ export class ContextRegistry {
   #stop(entry: ContextEntry, graceMs: number): Promise<void> {
     this.#forget(entry);
     this.#blocked.delete(entry);
-    if (!this.#live(entry.memoryLimitMb)) void this.#spares.drop(entry.memoryLimitMb);
+    this.#spareFor(entry.memoryLimitMb);
     const stopping = entry.thread.stop(graceMs).catch((err: unknown) => {
       this.#settings.logger.warn('module context did not stop cleanly', { projectId: entry.projectId, err: String(err) });
     });
