@@ -8,7 +8,7 @@
  * and report all that failed, so one run of the suite says everything a host gets wrong.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -240,6 +240,36 @@ describe('hostile-job suite (issue 22)', { concurrency: true }, () => {
           const f = new Findings();
           f.check(run.status === 'FAILED', `the run is FAILED, not ${said(run)}`);
           f.check(/memory/i.test(run.error?.message ?? '') && (run.error?.message ?? '').includes(String(MEMORY_LIMIT_MB)), `the error names the memory limit of ${MEMORY_LIMIT_MB} MB: "${run.error?.message ?? ''}"`);
+          await h.assertAlive();
+          f.settle();
+        });
+      }
+
+      if (applies.has('bufferBomb') && fx.kind === 'module') {
+        // A module context runs all its runs on one worker: a neighbour that starts while the bomb grows is in flight
+        // when the context is ended, and the bomb is still named (vitals.ts noteMemory: growth while it ran alone).
+        test('a Buffer bomb that grew alone is named when a neighbour started on its context before the limit was passed', async (t) => {
+          await begin(t);
+          const grown = path.join(dir, 'bomb.grown');
+          const go = path.join(dir, 'bomb.go');
+          await rm(grown, { force: true });
+          await rm(go, { force: true });
+          const bombId = await h.trigger(job('bufferBomb'), { grown, go });
+          await eventually('the bomb holding 80 MB', async () => (await stat(grown).catch(() => null)) ?? undefined, 30_000);
+          // The host reads the context's memory every 50 ms: the bomb's 80 MB are seen while it runs alone.
+          await sleep(300);
+          const neighbourId = await h.trigger(job('sleeper'), { ms: 6_000 });
+          await eventually('the neighbour running', async () => {
+            const res = await h.api.get<{ status: string }>(`/api/v1/runs/${neighbourId}`);
+            return res.status === 200 && res.body.status === 'RUNNING' ? true : undefined;
+          }, 10_000);
+          await sleep(300);
+          await writeFile(go, '');
+          const [bomb, neighbour] = await Promise.all([h.finished(bombId, 60_000), h.finished(neighbourId)]);
+          t.diagnostic(`bomb ${said(bomb)}; neighbour ${said(neighbour)}`);
+          const f = new Findings();
+          f.check(bomb.status === 'FAILED' && new RegExp(`memory limit of ${MEMORY_LIMIT_MB} MB`).test(bomb.error?.message ?? ''), `the bomb is FAILED naming the memory limit, not ${said(bomb)}`);
+          f.check(neighbour.status === 'INTERRUPTED' && (neighbour.error?.message ?? '').includes(bombId), `the neighbour is INTERRUPTED naming ${bombId}, not ${said(neighbour)}`);
           await h.assertAlive();
           f.settle();
         });

@@ -139,7 +139,7 @@ export class ModuleThread {
   }
 
   #overLimit(): boolean {
-    const usedMb = this.#vitals.memoryMb;
+    const usedMb = this.#vitals.noteMemory();
     if (usedMb <= this.memoryLimitMb) return false;
     const deed = `exceeded its memory limit of ${this.memoryLimitMb} MB: the context held ${Math.round(usedMb)} MB of heap and Buffers`;
     this.#end(Object.assign(new Error(`job ${deed}`), { code: 'ERR_WORKER_OUT_OF_MEMORY', deed }), null);
@@ -236,7 +236,8 @@ export class ModuleThread {
   #blame(reason: Error & { deed?: string }, culprit: string | null, pending: [string, Pending][]): void {
     const started = pending.filter(([, run]) => run.slot === NO_SLOT || !this.#vitals.revoke(run.slot));
     for (const [runId, run] of pending) if (!started.some(([id]) => id === runId)) run.reject(notStarted('its module context was ended'));
-    const blamed = culprit ?? culpritOf(this.#vitals, started);
+    const memory = (reason as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? this.memoryLimitMb : undefined;
+    const blamed = culprit ?? culpritOf(this.#vitals, started, memory);
     const deed = reason.deed ?? `had to be stopped (${reason.message})`;
     for (const [runId, run] of started) {
       if (runId === blamed) run.reject(reason);

@@ -42,6 +42,10 @@ export class WorkerVitals {
   /** The sequence number of the run in each slot (0: free). */
   readonly #seqs: Int32Array;
   readonly #free: number[] = [];
+  /** Per slot: MiB the memory figure grew by, seen between two reads while that slot's run was the only one started. */
+  readonly #grownMb: Float64Array;
+  /** The memory figure at the last noteMemory(), or when the worker last held no runs (rest). */
+  #seenMb = 0;
   #seq = 0;
   #beat = 0;
   #beatAt = 0;
@@ -50,6 +54,7 @@ export class WorkerVitals {
     this.buffer = new SharedArrayBuffer((VITALS_WORDS.claims + slots) * 4);
     this.#words = new Int32Array(this.buffer);
     this.#seqs = new Int32Array(slots);
+    this.#grownMb = new Float64Array(slots);
     for (let slot = slots - 1; slot >= 0; slot--) this.#free.push(slot);
   }
 
@@ -60,6 +65,7 @@ export class WorkerVitals {
     // Sequence numbers stay positive int32s: a stale start item of a slot's earlier run can never match a later one.
     this.#seq = this.#seq >= 0x7fffffff ? 1 : this.#seq + 1;
     this.#seqs[slot] = this.#seq;
+    this.#grownMb[slot] = 0;
     store(this.#words, VITALS_WORDS.claims + slot, this.#seq);
     return slot;
   }
@@ -100,6 +106,34 @@ export class WorkerVitals {
   rest(now: number): void {
     this.#beat = load(this.#words, VITALS_WORDS.beat);
     this.#beatAt = now;
+    this.#seenMb = this.memoryMb;
+  }
+
+  /**
+   * Reads the memory figure as memoryMb does, and books its growth since the last read to the run that was the only
+   * one started on the worker, if one was: that growth can only be its doing (or a leftover's), so a worker over its
+   * memory limit can name its culprit while its runs overlap (culpritOf). The host calls it at each watch, not per
+   * batch: it looks at every slot.
+   */
+  noteMemory(): number {
+    const mb = this.memoryMb;
+    const grown = mb - this.#seenMb;
+    this.#seenMb = mb;
+    if (grown <= 0) return mb;
+    let only = NO_SLOT;
+    for (let slot = 0; slot < this.#seqs.length; slot++) {
+      const seq = this.#seqs[slot]!;
+      if (seq === 0 || load(this.#words, VITALS_WORDS.claims + slot) !== -seq) continue;
+      if (only !== NO_SLOT) return mb;
+      only = slot;
+    }
+    if (only !== NO_SLOT) this.#grownMb[only] += grown;
+    return mb;
+  }
+
+  /** MiB the memory figure grew by while the run in `slot` was the only one started (noteMemory). */
+  grownMbOf(slot: number): number {
+    return slot === NO_SLOT ? 0 : this.#grownMb[slot]!;
   }
 
   /** The worker's heap in use plus its external memory, in MiB, as it last wrote it. */
@@ -115,13 +149,26 @@ export class WorkerVitals {
 
 /**
  * Which run made a worker end, among the runs that had started on it: the run whose synchronous code it was in,
- * else the only run that had started; null when several had and none was in synchronous code (docs/isolation.md,
+ * else the only run that had started; for a worker over its memory limit (`memoryLimitMb` given), else the run that
+ * alone grew its memory by half the limit or more (noteMemory); null when none of these tells (docs/isolation.md,
  * "Neighbours of a run that ends its worker").
  */
-export function culpritOf<T extends { readonly slot: number }>(vitals: WorkerVitals, started: readonly (readonly [string, T])[]): string | null {
+export function culpritOf<T extends { readonly slot: number }>(
+  vitals: WorkerVitals,
+  started: readonly (readonly [string, T])[],
+  memoryLimitMb?: number,
+): string | null {
   const current = vitals.current;
   if (current !== NO_SLOT) {
     for (const [runId, run] of started) if (run.slot === current) return runId;
   }
-  return started.length === 1 ? started[0]![0] : null;
+  if (started.length === 1) return started[0]![0];
+  if (memoryLimitMb === undefined) return null;
+  let culprit: string | null = null;
+  let grownMb = memoryLimitMb / 2;
+  for (const [runId, run] of started) {
+    const grown = vitals.grownMbOf(run.slot);
+    if (grown >= grownMb) [culprit, grownMb] = [runId, grown];
+  }
+  return culprit;
 }

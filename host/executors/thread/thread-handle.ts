@@ -125,7 +125,9 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
    * memory limit; marks it blocked, handing back the runs that had not started, or free again.
    */
   inspect(now: number): void {
-    if (this.#state !== 'ready' || this.#overLimit()) return;
+    if (this.#state !== 'ready') return;
+    this.#vitals.noteMemory();
+    if (this.#overLimit()) return;
     if (this.#runs.size === 0) {
       this.#vitals.rest(now);
       if (this.#blocked) this.#setBlocked(false);
@@ -227,6 +229,7 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
   #overLimit(): boolean {
     const usedMb = this.#vitals.memoryMb;
     if (usedMb <= this.#options.memoryLimitMb) return false;
+    this.#vitals.noteMemory();
     this.#finish({ kind: 'memory-limit', memoryLimitMb: this.#options.memoryLimitMb, usedMb: Math.round(usedMb), culprit: null });
     return true;
   }
@@ -313,7 +316,8 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
     const unstarted = end.kind === 'closed' ? [] : this.#takeBackUnstarted();
     const started = [...this.#runs];
     this.#runs.clear();
-    const culprit = end.kind === 'killed' ? end.runId : culpritOf(this.#vitals, started);
+    const memory = end.kind === 'memory-limit' || end.kind === 'out-of-memory' ? end.memoryLimitMb : undefined;
+    const culprit = end.kind === 'killed' ? end.runId : culpritOf(this.#vitals, started, memory);
     this.#end = 'culprit' in end ? { ...end, culprit } : end;
     for (const [runId, run] of started) run.settle.reject(lostRunError(this.#end, runId, started.length));
     if (unstarted.length > 0) this.#options.onUnstarted(this, unstarted);
