@@ -4,9 +4,10 @@
  * CONFLICT row must satisfy NOT NULL before the conflict is seen, and an update carries only the columns that changed.
  */
 import { UniqueConstraintError } from 'sequelize';
+import type { DialectTraits } from './capabilities.js';
 import type { StoreContext } from './context.js';
 import { FINAL_RUN_STATUSES, type RunRecord, type RunUpdate } from '../domain/index.js';
-import { isFinalStatus, rollupFrom, ROLLUP_SOURCE_COLUMNS } from './run-rollups.js';
+import { isFinalStatus, rollupFrom, rollupSource } from './run-rollups.js';
 
 export interface RunSink {
   insertMany(runs: RunRecord[]): Promise<void>;
@@ -111,7 +112,7 @@ export function createRunSink(ctx: StoreContext): RunSink {
       // an insert sent again fails on the primary key and adds nothing.
       const final = runs.filter((run) => isFinalStatus(run.status));
       if (final.length === 0) return write(() => driver.run(sql));
-      const source = `SELECT ${ROLLUP_SOURCE_COLUMNS.map((c) => `\`${c}\``).join(', ')} FROM \`runs\` WHERE \`run_id\` IN (${final.map((run) => literal(run.runId)).join(', ')})`;
+      const source = rollupSource(traits, `\`runs\` WHERE \`run_id\` IN (${final.map((run) => literal(run.runId)).join(', ')})`);
       await write(() => driver.script([sql, rollupFrom(source, traits)]));
     },
     // One UPDATE joined to the batch's values per shape of update (the set of columns it sets): a join on the
@@ -127,7 +128,7 @@ export function createRunSink(ctx: StoreContext): RunSink {
       }
       // The rollup reads the rows before the updates do their work, in the same transaction: a row final already
       // (an end sent again, a run ended twice) is not counted again.
-      await write(() => driver.script([rollupFrom(endingSource(ending, traits.dialect, literal), traits), ...statements]));
+      await write(() => driver.script([rollupFrom(endingSource(ending, traits, literal), traits), ...statements]));
     },
     isUniqueViolation: (err) => uniqueViolation(err) !== null,
     // SQLite: "UNIQUE constraint failed: runs.job_id, runs.fire_key"; MySQL: "… for key 'runs_job_fire_key'".
@@ -140,15 +141,17 @@ export function createRunSink(ctx: StoreContext): RunSink {
 const NOT_FINAL = `\`status\` NOT IN (${FINAL_RUN_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /**
- * The rows these updates end that were not final, as the rollup reads them (ROLLUP_SOURCE_COLUMNS): status and times
- * from the update, where it sets them, the rest from the row.
+ * The rows these updates end that were not final, as the rollup reads them (rollupSource): status, start and end
+ * from the update where it sets them (the times as epoch milliseconds, no date text for the database to parse), the
+ * rest from the row.
  */
-function endingSource(ending: readonly RunUpdate[], dialect: 'sqlite' | 'mysql', literal: (value: unknown) => string): string {
-  const names = ['run_id', 'status', 'started_at', 'ended_at'];
+function endingSource(ending: readonly RunUpdate[], traits: Pick<DialectTraits, 'dialect' | 'epochMs'>, literal: (value: unknown) => string): string {
+  const { dialect } = traits;
+  const names = ['run_id', 'status', 'started', 'ended'];
   const out: string[] = [];
   for (let i = 0; i < ending.length; i++) {
     const { runId, status, startedAt, endedAt } = ending[i]!;
-    const values = [runId, status, startedAt, endedAt].map(literal);
+    const values = [literal(runId), literal(status), epochLiteral(startedAt), epochLiteral(endedAt)];
     if (dialect === 'sqlite') out.push(i === 0 ? '(VALUES (' : ', (', values.join(', '), ')');
     else out.push(i === 0 ? '(SELECT ' : ' UNION ALL SELECT ', values.map((value, j) => (i === 0 ? `${value} AS \`${names[j]}\`` : value)).join(', '));
   }
@@ -156,8 +159,16 @@ function endingSource(ending: readonly RunUpdate[], dialect: 'sqlite' | 'mysql',
   // SQLite names the VALUES columns column1, column2, …
   const v = (j: number) => (dialect === 'sqlite' ? `v.column${j + 1}` : `v.\`${names[j]}\``);
   return `SELECT r.\`job_id\`, r.\`project_id\`, ${v(1)} AS \`status\`, r.\`trigger_type\`, r.\`scheduled_at\`,
-    COALESCE(${v(2)}, r.\`started_at\`) AS \`started_at\`, COALESCE(${v(3)}, r.\`ended_at\`) AS \`ended_at\`
+    COALESCE(${v(2)}, ${traits.epochMs('r.`started_at`')}) AS \`started\`, COALESCE(${v(3)}, ${traits.epochMs('r.`ended_at`')}) AS \`ended\`
     FROM \`runs\` r JOIN ${out.join('')} ON r.\`run_id\` = ${v(0)} WHERE r.${NOT_FINAL}`;
+}
+
+/** A time of an update as whole epoch milliseconds, or NULL when the update does not set it. */
+function epochLiteral(date: Date | null | undefined): string {
+  if (!date) return 'NULL';
+  const ms = date.getTime();
+  if (!Number.isFinite(ms)) throw new Error(`cannot write ${ms} to the database`);
+  return String(ms);
 }
 
 interface Shape {
