@@ -9,6 +9,7 @@
 import type { LogLevel } from '@jobcenter/job-api';
 import type { SerializedError } from '../../errors/index.js';
 import type { CacheOp, ThreadTaskResult } from '../shared/run-protocol.js';
+import type { RunUsage } from '../shared/executor.js';
 import { boundedJson, boundError, CACHE_VALUE_MAX_CHARS, cacheValueTooLarge, count, SPECS_MAX_CHARS, TOO_LARGE_CODES, TooLargeError } from '../shared/wire-limits.js';
 import { stringify } from '../shared/worker-primordials.js';
 
@@ -39,14 +40,17 @@ export function cacheItemJson(runId: string, id: number, request: CacheOp): stri
   return `{"type":"cache","runId":${quote(runId)},"id":${id},"request":${op}}}`;
 }
 
-/** A run's end; throws only when a resolver's specs cannot be made JSON (the caller reports that as its error). */
-export function resultItemJson(runId: string, result: ThreadTaskResult, startedAt: number | undefined): string {
-  const at = startedAt === undefined ? '' : `,"startedAt":${stringify(startedAt)}`;
-  return `{"type":"result","runId":${quote(runId)},"result":${taskResultJson(result)}${at}}`;
+/**
+ * A run's end; throws only when a resolver's specs cannot be made JSON (the caller reports that as its error).
+ * `used`: what the run used, written with the result (no object made to merge the two), else the result's own figures.
+ */
+export function resultItemJson(runId: string, result: ThreadTaskResult, startedAt: number | undefined, used?: RunUsage | null): string {
+  const at = startedAt === undefined ? '' : `,"startedAt":${numberJson(startedAt)}`;
+  return `{"type":"result","runId":${quote(runId)},"result":${taskResultJson(result, used ?? result)}${at}}`;
 }
 
-function taskResultJson(result: ThreadTaskResult): string {
-  const usage = usageJson(result);
+function taskResultJson(result: ThreadTaskResult, used: RunUsage): string {
+  const usage = usageJson(used);
   if (!result.ok) return `{"ok":false,"error":${errorJson(result.error)}${usage}}`;
   const text = result.result === null ? 'null' : quote(result.result);
   if (result.specs === undefined) return `{"ok":true,"result":${text}${usage}}`;
@@ -59,11 +63,19 @@ function taskResultJson(result: ThreadTaskResult): string {
 }
 
 /** What the run used (worker-usage.ts), when known: finite numbers, written as JSON numbers. */
-function usageJson({ cpuMs, peakMemoryMb }: ThreadTaskResult): string {
+function usageJson({ cpuMs, peakMemoryMb }: RunUsage): string {
   let text = '';
-  if (cpuMs !== undefined && isFinite(cpuMs)) text += `,"cpuMs":${stringify(cpuMs)}`;
-  if (peakMemoryMb !== undefined && isFinite(peakMemoryMb)) text += `,"peakMemoryMb":${stringify(peakMemoryMb)}`;
+  if (cpuMs !== undefined && isFinite(cpuMs)) text += `,"cpuMs":${numberJson(cpuMs)}`;
+  if (peakMemoryMb !== undefined && isFinite(peakMemoryMb)) text += `,"peakMemoryMb":${numberJson(peakMemoryMb)}`;
   return text;
+}
+
+/**
+ * A finite number as JSON writes it: ToString of a primitive number is the language's own (no method job code can
+ * replace is looked up), the text JSON.stringify gives for it, without its generic path (~10 % of the cost).
+ */
+function numberJson(value: number): string {
+  return `${value}`;
 }
 
 /** Every text of a job's error is cut to ERROR_TEXT_MAX_CHARS (wire-limits.ts). */

@@ -12,6 +12,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../../errors/index.js';
 import type { ThreadTaskResult } from '../shared/run-protocol.js';
+import type { RunUsage } from '../shared/executor.js';
 import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage } from './thread-protocol.js';
 import { Outbox } from './thread-outbox.js';
 import { resultItemJson } from './thread-wire.js';
@@ -50,7 +51,7 @@ function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer |
     heartbeat.memory(at.heapBytes);
     for (let i = 0; i < finished.length; i++) {
       const { runId, result, startedAt, meter } = finished[i]!;
-      push(resultJson(runId, meter ? { ...result, ...usage.close(meter, at) } : result, startedAt));
+      push(resultJson(runId, result, startedAt, meter ? usage.close(meter, at) : null));
     }
   });
   const push = (itemJson: string): void => outbox.push(itemJson);
@@ -194,13 +195,13 @@ interface Ended {
 }
 
 /** A result item's JSON; a result that cannot be written (a job's specs that are not JSON) fails its run instead. */
-function resultJson(runId: string, result: ThreadTaskResult, startedAt: number | undefined): string {
+function resultJson(runId: string, result: ThreadTaskResult, startedAt: number | undefined, used: RunUsage | null): string {
   try {
-    return resultItemJson(runId, result, startedAt);
+    return resultItemJson(runId, result, startedAt, used);
   } catch (err) {
     const { message: why, code } = serializeError(err);
     const message = `the run's outcome could not be sent to the host: ${why}`;
-    const { cpuMs, peakMemoryMb } = result;
+    const { cpuMs, peakMemoryMb } = used ?? result;
     const error = code === undefined ? { name: 'Error', message } : { name: 'Error', message, code };
     return resultItemJson(runId, { ok: false, error, cpuMs, peakMemoryMb }, startedAt);
   }
