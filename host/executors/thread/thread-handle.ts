@@ -28,10 +28,61 @@ const MAX_BATCH = 64;
 
 /**
  * A run's start item as the worker gets it, serialised, without its claim (added when it is sent to a worker);
- * throws for what JSON cannot carry (a BigInt).
+ * throws for what JSON cannot carry (a BigInt). What every run of one job target shares (its job, bundle, entry,
+ * config and limits) is serialised once, per config object (targets.ts makes one per job and bundle version, and
+ * keeps it while the target is reused): JSON.stringify of the whole item was the host thread's largest single cost
+ * in a throughput burst. Only the run's id, params, times and attempt are written per run.
  */
 export function startItemJson(run: ThreadRun): string {
-  return JSON.stringify({ type: 'start', run } satisfies Omit<Extract<PoolHostItem, { type: 'start' }>, 'slot' | 'seq'>);
+  if (run.config === null || typeof run.config !== 'object') return JSON.stringify({ type: 'start', run });
+  const shared = sharedPart(run);
+  let head = `{"type":"start","run":{"runId":${JSON.stringify(run.runId)},"scheduledAt":${numberJson(run.scheduledAt)},"attempt":${numberJson(run.attempt)}`;
+  // As JSON.stringify does: params that JSON cannot carry (undefined, a function) leave the key out.
+  const params = JSON.stringify(run.params) as string | undefined;
+  if (params !== undefined) head += `,"params":${params}`;
+  if (run.notBefore !== undefined) head += `,"notBefore":${numberJson(run.notBefore)}`;
+  return `${head},${shared.json}}}`;
+}
+
+/** The fields of a start item that are the same for every run of one job target, and their JSON (no braces). */
+interface SharedPart {
+  readonly job: ThreadRun['job'];
+  readonly mainUrl: string;
+  readonly entry: string;
+  readonly fencingToken: string;
+  readonly resultMaxChars: number;
+  readonly logMaxBytes: number;
+  readonly json: string;
+}
+
+const sharedParts = new WeakMap<object, SharedPart>();
+
+function sharedPart(run: ThreadRun): SharedPart {
+  const known = sharedParts.get(run.config);
+  if (known && sameShared(known, run)) return known;
+  const { job, mainUrl, entry, config, fencingToken, resultMaxChars, logMaxBytes } = run;
+  const json = JSON.stringify({ job: { id: job.id, name: job.name, project: job.project }, mainUrl, entry, config, fencingToken, resultMaxChars, logMaxBytes }).slice(1, -1);
+  const part: SharedPart = { job: { id: job.id, name: job.name, project: job.project }, mainUrl, entry, fencingToken, resultMaxChars, logMaxBytes, json };
+  sharedParts.set(run.config, part);
+  return part;
+}
+
+function sameShared(part: SharedPart, run: ThreadRun): boolean {
+  return (
+    part.job.id === run.job.id &&
+    part.job.name === run.job.name &&
+    part.job.project === run.job.project &&
+    part.mainUrl === run.mainUrl &&
+    part.entry === run.entry &&
+    part.fencingToken === run.fencingToken &&
+    part.resultMaxChars === run.resultMaxChars &&
+    part.logMaxBytes === run.logMaxBytes
+  );
+}
+
+/** A number as JSON.stringify writes it (null for NaN and the infinities). */
+function numberJson(value: number): string {
+  return Number.isFinite(value) ? `${value}` : 'null';
 }
 
 /** Where a run's end is reported (the pool's ticket of the run). */

@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import { cacheItemJson, logItemJson, resultItemJson } from '../../../host/executors/thread/thread-wire.js';
 import { readTaskResult } from '../../../host/executors/shared/wire-read.js';
 import { readPoolWorkerItem, readPoolWorkerMessage } from '../../../host/executors/thread/thread-read.js';
+import { startItemJson } from '../../../host/executors/thread/thread-handle.js';
+import type { ThreadRun } from '../../../host/executors/shared/run-protocol.js';
 
 const runId = '0190a0b0-0000-7000-8000-000000000001';
 
@@ -49,5 +51,56 @@ describe('the pool worker items as JSON text, and how the host reads them', () =
     assert.equal(readTaskResult({ ok: false, error: { name: 'E', message: { text: 'no' } } }), 'the error has no text name and message');
     assert.equal(readTaskResult({ ok: true, result: 'r', specs: 'all' }), "the resolver's job specs are not a list");
     assert.equal(readTaskResult({ ok: 'yes' }), 'the result says neither ok nor failed');
+  });
+});
+
+describe("a run's start item as the host writes it", () => {
+  const base = {
+    runId,
+    job: { id: 4, name: 'noop', project: 'p' },
+    mainUrl: 'file:///bundles/1/index.js',
+    entry: 'noop',
+    params: null as unknown,
+    config: { 'db.url': 'x' } as Record<string, string>,
+    scheduledAt: 1_700_000_000_123,
+    attempt: 1,
+    fencingToken: 'h:4',
+    resultMaxChars: 4000,
+    logMaxBytes: 1024,
+  };
+  /** What the item was before its shared part was kept: JSON.stringify of the whole item. */
+  const plain = (run: ThreadRun) => JSON.parse(JSON.stringify({ type: 'start', run }));
+
+  test('reads back as the whole item, for every form of params and times, each run its own', () => {
+    const runs = [
+      base,
+      { ...base, runId: '0190a0b0-0000-7000-8000-000000000002', params: { n: 1, list: ['a'] }, attempt: 2 },
+      { ...base, params: undefined },
+      { ...base, params: () => 1 },
+      { ...base, params: 'text "quoted"' },
+      { ...base, notBefore: 1_700_000_000_500 },
+      { ...base, scheduledAt: Number.NaN },
+    ];
+    for (const run of runs) assert.deepEqual(JSON.parse(startItemJson(run)), plain(run));
+  });
+
+  test('a run of the same config object with another job, bundle or limit is written with its own', () => {
+    const config = { a: '1' };
+    const first = { ...base, config };
+    assert.deepEqual(JSON.parse(startItemJson(first)), plain(first));
+    for (const other of [
+      { ...first, job: { ...first.job, name: 'renamed' } },
+      { ...first, mainUrl: 'file:///bundles/2/index.js' },
+      { ...first, entry: 'other' },
+      { ...first, fencingToken: 'h2:4' },
+      { ...first, resultMaxChars: 10 },
+      { ...first, logMaxBytes: 10 },
+    ]) {
+      assert.deepEqual(JSON.parse(startItemJson(other)), plain(other));
+    }
+  });
+
+  test('params JSON cannot carry throw, as JSON.stringify does', () => {
+    assert.throws(() => startItemJson({ ...base, params: { big: 1n } }), TypeError);
   });
 });
