@@ -115,7 +115,9 @@ export class ModuleThread {
 
   /** Ends a context over its memory limit; marks it blocked (handing back unstarted runs), or free again. */
   #inspect(): void {
-    if (this.#state === 'ended' || this.#overLimit()) return;
+    if (this.#state === 'ended') return;
+    this.#vitals.noteMemory();
+    if (this.#overLimit()) return;
     const now = Date.now();
     if (this.#pending.size === 0) {
       this.#vitals.rest(now);
@@ -139,8 +141,9 @@ export class ModuleThread {
   }
 
   #overLimit(): boolean {
-    const usedMb = this.#vitals.noteMemory();
+    const usedMb = this.#vitals.memoryMb;
     if (usedMb <= this.memoryLimitMb) return false;
+    this.#vitals.noteMemory();
     const deed = `exceeded its memory limit of ${this.memoryLimitMb} MB: the context held ${Math.round(usedMb)} MB of heap and Buffers`;
     this.#end(Object.assign(new Error(`job ${deed}`), { code: 'ERR_WORKER_OUT_OF_MEMORY', deed }), null);
     return true;
