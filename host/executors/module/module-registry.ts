@@ -109,10 +109,10 @@ export class ContextRegistry {
     return this.#spares.stats();
   }
 
-  /** The next spare of this limit while a context of that limit lives; none once the last one is gone. */
+  /** The next spare of this limit while a context of that limit lives; once the last one is gone, it lingers a while. */
   #spareFor(memoryLimitMb: number): void {
     if (this.#live(memoryLimitMb)) this.#spares.prepare(memoryLimitMb);
-    else void this.#spares.drop(memoryLimitMb);
+    else this.#spares.linger(memoryLimitMb);
   }
 
   #live(memoryLimitMb: number): boolean {

@@ -8,7 +8,9 @@
  *
  * Cost: one idle worker thread per memory limit of a live module context (docs/decisions.md, "Spare module
  * workers"). A spare is started only after the context that took the last one has booted, so it never competes
- * with that boot, and the spares of a limit are dropped once no context of that limit is left.
+ * with that boot, and the spare of a limit is dropped once no context of that limit has been left for LINGER_MS: a
+ * version upload retires the only context of its limit before the new version's first run boots the next one, and
+ * that boot should not start a worker either.
  */
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log/logger.js';
@@ -16,6 +18,9 @@ import { killGroupsOnExit } from '../shared/child-groups.js';
 import { WorkerVitals } from '../shared/vitals.js';
 import { startWorkerFile } from '../shared/worker-file.js';
 import type { ModuleWorkerData } from './module-protocol.js';
+
+/** How long the spare of a limit outlives the last context of that limit (an upload's new context adopts it). */
+export const LINGER_MS = 30_000;
 
 /** Claim slots of a context's vitals; runs beyond them cannot be handed back (they count as started). */
 const CLAIM_SLOTS = 4096;
@@ -47,6 +52,8 @@ export interface SpareStats {
 interface Spare extends BlankWorker {
   dead: boolean;
   readonly onGone: () => void;
+  /** Set while no context of its limit lives: ends the spare when it fires (linger). */
+  ending: NodeJS.Timeout | null;
 }
 
 export class SpareWorkers {
@@ -64,7 +71,10 @@ export class SpareWorkers {
   /** A started worker of this limit: the spare when there is a live one, else one started now. */
   take(memoryLimitMb: number): BlankWorker {
     const spare = this.#spares.get(memoryLimitMb);
-    if (spare) this.#spares.delete(memoryLimitMb);
+    if (spare) {
+      this.#spares.delete(memoryLimitMb);
+      clearTimeout(spare.ending ?? undefined);
+    }
     if (!spare || spare.dead) return startBlankWorker(this.#env, memoryLimitMb);
     spare.worker.off('error', spare.onGone).off('exit', spare.onGone);
     this.#adopted++;
@@ -73,11 +83,17 @@ export class SpareWorkers {
 
   /** Starts a spare of this limit unless one is there. */
   prepare(memoryLimitMb: number): void {
-    if (this.#closed || this.#spares.has(memoryLimitMb)) return;
+    const waiting = this.#spares.get(memoryLimitMb);
+    if (waiting) {
+      clearTimeout(waiting.ending ?? undefined);
+      waiting.ending = null;
+    }
+    if (this.#closed || waiting) return;
     const blank = startBlankWorker(this.#env, memoryLimitMb);
     const spare: Spare = {
       ...blank,
       dead: false,
+      ending: null,
       onGone: () => {
         if (spare.dead) return;
         spare.dead = true;
@@ -90,12 +106,16 @@ export class SpareWorkers {
     this.#spares.set(memoryLimitMb, spare);
   }
 
-  /** Ends the spare of this limit (no context of that limit is left). */
-  drop(memoryLimitMb: number): Promise<void> {
+  /** No context of this limit is left: its spare ends in LINGER_MS, unless a context takes it or one is needed again. */
+  linger(memoryLimitMb: number): void {
     const spare = this.#spares.get(memoryLimitMb);
-    if (!spare) return Promise.resolve();
-    this.#spares.delete(memoryLimitMb);
-    return this.#end(spare);
+    if (!spare || spare.ending) return;
+    spare.ending = setTimeout(() => {
+      if (this.#spares.get(memoryLimitMb) !== spare) return;
+      this.#spares.delete(memoryLimitMb);
+      void this.#end(spare);
+    }, LINGER_MS);
+    spare.ending.unref();
   }
 
   /** Ends every spare; none is made after. */
@@ -112,6 +132,7 @@ export class SpareWorkers {
   }
 
   async #end(spare: Spare): Promise<void> {
+    clearTimeout(spare.ending ?? undefined);
     spare.dead = true;
     spare.worker.off('exit', spare.onGone);
     await spare.worker.terminate().catch(() => undefined);

@@ -157,6 +157,25 @@ describe('module executor', () => {
     assert.deepEqual(v1Events, ['start', 'stop', 'dispose repository', 'dispose clock']);
   });
 
+  test("a version upload that retires its limit's only context leaves the spare worker a while: the new version's context adopts it", async () => {
+    const own = createModuleExecutor({ config: testConfig(), logger: silentLogger });
+    try {
+      const job = { id: 30, name: 'solo', project: 'p30', projectId: 30 };
+      const v1 = resultOf(await own.execute(moduleRequest('countRows', { job }, 'graph', 30), recordingHooks()));
+      await eventually('a spare worker', () => (own.spares().waiting === 1 ? true : undefined));
+      await own.retire(30, 31);
+      assert.equal(own.threadCount(), 0, 'v1 stopped: no context of its memory limit is left');
+      assert.equal(own.spares().waiting, 1, 'the spare worker lingers (module-spares.ts LINGER_MS)');
+      const adopted = own.spares().adopted;
+      const v2 = resultOf(await own.execute(moduleRequest('countRows', { job }, 'graph', 31), recordingHooks()));
+      assert.notEqual(v2.contextId, v1.contextId);
+      assert.equal(own.spares().adopted, adopted + 1, "v2's context adopted the spare worker instead of starting one");
+    } finally {
+      await own.close();
+    }
+    assert.equal(own.spares().waiting, 0, 'close() ends a lingering spare too');
+  });
+
   test('close() calls onStop of every live context and ends their workers', async () => {
     const own = createModuleExecutor({ config: testConfig(), logger: silentLogger });
     const a = resultOf(await own.execute(moduleRequest('countRows', {}, 'graph', 20), recordingHooks()));
