@@ -7,12 +7,14 @@
  *   npm run bench -- --only tick,scale --no-write
  *   npm run bench -- --only console    the console's API on 10,000 jobs and 1,000,000 runs (docs/benchmarks.md §6)
  *
- * Every finished step is appended to a results file as one JSON line (docs/bench/results-full.jsonl, or -quick),
+ * Every finished step is appended to a results file as one JSON line (docs/bench/results-full.jsonl, or -quick; with
+ * --no-write, jobcenter-bench-results-*.jsonl in the system's temporary folder, so docs/ is left alone),
  * and the tables are made from that file. `--resume` skips the steps the file already holds, so a full run (hours
  * on this machine) can be stopped and carried on later, even from another checkout once the file is committed.
  */
 import { spawn } from 'node:child_process';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -90,7 +92,9 @@ async function main(): Promise<void> {
   const reps = values.reps ? Number(values.reps) : plan.reps;
   // The console workload keeps its own results, so `--only console` does not empty the peers' file.
   const kind = values.only === 'console' ? 'console' : quick ? 'quick' : 'full';
-  const resultsFile = values.results ?? path.join(here, '..', '..', 'docs', 'bench', `results-${kind}.jsonl`);
+  // --no-write leaves docs/ alone, its records included: they go to the system's temporary folder unless --results says.
+  const ownFile = values['no-write'] ? path.join(tmpdir(), `jobcenter-bench-results-${kind}.jsonl`) : path.join(here, '..', '..', 'docs', 'bench', `results-${kind}.jsonl`);
+  const resultsFile = values.results ?? ownFile;
   await mkdir(path.dirname(resultsFile), { recursive: true });
   const recorded = values.resume ? await readRecorded(resultsFile) : [];
   if (!values.resume) await writeFile(resultsFile, '');
