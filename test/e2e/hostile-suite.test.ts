@@ -255,8 +255,8 @@ describe('hostile-job suite (issue 22)', { concurrency: true }, () => {
           await rm(grown, { force: true });
           await rm(go, { force: true });
           const bombId = await h.trigger(job('bufferBomb'), { grown, go });
-          await eventually('the bomb holding 80 MB', async () => (await stat(grown).catch(() => null)) ?? undefined, 30_000);
-          // The host reads the context's memory every 50 ms: the bomb's 80 MB are seen while it runs alone.
+          await eventually('the bomb holding 96 MB', async () => (await stat(grown).catch(() => null)) ?? undefined, 30_000);
+          // The host reads the context's memory every 50 ms: the bomb's 96 MB are seen while it runs alone.
           await sleep(300);
           const neighbourId = await h.trigger(job('sleeper'), { ms: 6_000 });
           await eventually('the neighbour running', async () => {
