@@ -151,7 +151,7 @@ function endingSource(ending: readonly RunUpdate[], traits: Pick<DialectTraits, 
   const out: string[] = [];
   for (let i = 0; i < ending.length; i++) {
     const { runId, status, startedAt, endedAt } = ending[i]!;
-    const values = [literal(runId), literal(status), epochLiteral(startedAt), epochLiteral(endedAt)];
+    const values = [literal(runId), literal(status), literal(startedAt?.getTime()), literal(endedAt?.getTime())];
     if (dialect === 'sqlite') out.push(i === 0 ? '(VALUES (' : ', (', values.join(', '), ')');
     else out.push(i === 0 ? '(SELECT ' : ' UNION ALL SELECT ', values.map((value, j) => (i === 0 ? `${value} AS \`${names[j]}\`` : value)).join(', '));
   }
@@ -161,14 +161,6 @@ function endingSource(ending: readonly RunUpdate[], traits: Pick<DialectTraits, 
   return `SELECT r.\`job_id\`, r.\`project_id\`, ${v(1)} AS \`status\`, r.\`trigger_type\`, r.\`scheduled_at\`,
     COALESCE(${v(2)}, ${traits.epochMs('r.`started_at`')}) AS \`started\`, COALESCE(${v(3)}, ${traits.epochMs('r.`ended_at`')}) AS \`ended\`
     FROM \`runs\` r JOIN ${out.join('')} ON r.\`run_id\` = ${v(0)} WHERE r.${NOT_FINAL}`;
-}
-
-/** A time of an update as whole epoch milliseconds, or NULL when the update does not set it. */
-function epochLiteral(date: Date | null | undefined): string {
-  if (!date) return 'NULL';
-  const ms = date.getTime();
-  if (!Number.isFinite(ms)) throw new Error(`cannot write ${ms} to the database`);
-  return String(ms);
 }
 
 interface Shape {

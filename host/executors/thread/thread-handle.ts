@@ -19,6 +19,7 @@ import { Outbox } from './thread-outbox.js';
 import { BLOCKED_MS, culpritOf, WorkerVitals } from '../shared/vitals.js';
 import { unreadableRunError } from '../shared/wire-read.js';
 import { readPoolWorkerItem, readPoolWorkerMessage } from './thread-read.js';
+import { numberJson } from './thread-wire.js';
 
 /**
  * Items per host → worker message. A burst is sent in slices so the worker starts on the first runs while the host
@@ -61,9 +62,9 @@ function sharedPart(run: ThreadRun): SharedPart {
   const known = sharedParts.get(run.config);
   if (known && sameShared(known, run)) return known;
   const { job, mainUrl, entry, config, fencingToken, resultMaxChars, logMaxBytes } = run;
-  const json = JSON.stringify({ job: { id: job.id, name: job.name, project: job.project }, mainUrl, entry, config, fencingToken, resultMaxChars, logMaxBytes }).slice(1, -1);
-  const part: SharedPart = { job: { id: job.id, name: job.name, project: job.project }, mainUrl, entry, fencingToken, resultMaxChars, logMaxBytes, json };
-  sharedParts.set(run.config, part);
+  const fields = { job: { id: job.id, name: job.name, project: job.project }, mainUrl, entry, fencingToken, resultMaxChars, logMaxBytes };
+  const part: SharedPart = { ...fields, json: JSON.stringify({ ...fields, config }).slice(1, -1) };
+  sharedParts.set(config, part);
   return part;
 }
 
@@ -80,10 +81,6 @@ function sameShared(part: SharedPart, run: ThreadRun): boolean {
   );
 }
 
-/** A number as JSON.stringify writes it (null for NaN and the infinities). */
-function numberJson(value: number): string {
-  return Number.isFinite(value) ? `${value}` : 'null';
-}
 
 /** Where a run's end is reported (the pool's ticket of the run). */
 export interface RunSettle {

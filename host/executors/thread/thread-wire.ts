@@ -71,11 +71,12 @@ function usageJson({ cpuMs, peakMemoryMb }: RunUsage): string {
 }
 
 /**
- * A finite number as JSON writes it: ToString of a primitive number is the language's own (no method job code can
- * replace is looked up), the text JSON.stringify gives for it, without its generic path (~10 % of the cost).
+ * A number as JSON.stringify writes it (null for NaN and the infinities), without its generic path: ToString of a
+ * primitive number is the language's own, so no method job code can replace is looked up. The host's start items
+ * use it too (thread-handle.ts).
  */
-function numberJson(value: number): string {
-  return `${value}`;
+export function numberJson(value: number): string {
+  return isFinite(value) ? `${value}` : 'null';
 }
 
 /** Every text of a job's error is cut to ERROR_TEXT_MAX_CHARS (wire-limits.ts). */

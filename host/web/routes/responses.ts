@@ -224,7 +224,7 @@ export const OUTPUT_SCHEMAS: Record<string, Schema> = {
       {
         threadWorkers: { type: 'integer', description: 'live worker threads of thread jobs, all projects' },
         moduleContexts: { type: 'integer', description: 'live module contexts (one worker each)' },
-        moduleSpareWorkers: { type: 'integer', description: 'blank module workers started ahead of need, one per memory limit in use, adopted by the next context' },
+        moduleSpareWorkers: { type: 'integer', description: 'blank module workers started ahead of need, one per memory limit in use (kept 30 s after the last context of a limit stops), adopted by the next context' },
         isolates: { type: 'integer', description: 'live isolates of isolate jobs (idle and busy)' },
         execGroups: { type: 'integer', description: 'process groups of exec runs now running' },
         execContainment: { type: 'string', description: 'how exec runs are contained (docs/isolation.md)' },

@@ -11,22 +11,31 @@ function worker(vitals: WorkerVitals) {
   };
 }
 
+/** Vitals of `slots` slots whose worker holds `mb` and no runs, with the worker's side, and a run started on it. */
+function atRest(slots: number, mb: number) {
+  const vitals = new WorkerVitals(slots);
+  const w = worker(vitals);
+  w.memory(mb);
+  vitals.rest(0);
+  const start = (): number => {
+    const slot = vitals.assign();
+    w.claim(slot);
+    return slot;
+  };
+  return { vitals, w, start };
+}
+
 describe("a worker's vitals name the run that grew its memory", () => {
   test('growth seen while one run alone had started is booked to it, and names it among overlapping runs', () => {
-    const vitals = new WorkerVitals(4);
-    const w = worker(vitals);
-    w.memory(10);
-    vitals.rest(0);
-    const bomb = vitals.assign();
-    w.claim(bomb);
+    const { vitals, w, start } = atRest(4, 10);
+    const bomb = start();
     vitals.noteMemory();
     for (const mb of [26, 42, 58, 74]) {
       w.memory(mb);
       vitals.noteMemory();
     }
     // A neighbour starts; the growth from here on is not anyone's alone.
-    const beat = vitals.assign();
-    w.claim(beat);
+    const beat = start();
     w.memory(140);
     vitals.noteMemory();
     assert.equal(vitals.grownMbOf(bomb), 64);
@@ -38,19 +47,14 @@ describe("a worker's vitals name the run that grew its memory", () => {
   });
 
   test('growth under half the limit names no one, and a run handed over but not started is not alone', () => {
-    const vitals = new WorkerVitals(4);
-    const w = worker(vitals);
-    w.memory(10);
-    vitals.rest(0);
-    const a = vitals.assign();
-    w.claim(a);
+    const { vitals, w, start } = atRest(4, 10);
+    const a = start();
     const waiting = vitals.assign(); // not claimed: it has not started, so `a` is still alone
     vitals.noteMemory();
     w.memory(60);
     vitals.noteMemory();
     assert.equal(vitals.grownMbOf(a), 50);
-    const b = vitals.assign();
-    w.claim(b);
+    const b = start();
     w.memory(130);
     vitals.noteMemory();
     assert.equal(culpritOf(vitals, [['a', { slot: a }], ['b', { slot: b }]], 128), null);
@@ -58,12 +62,8 @@ describe("a worker's vitals name the run that grew its memory", () => {
   });
 
   test('a slot given to a new run starts from nothing, and memory that fell is booked to no one', () => {
-    const vitals = new WorkerVitals(1);
-    const w = worker(vitals);
-    w.memory(10);
-    vitals.rest(0);
-    const first = vitals.assign();
-    w.claim(first);
+    const { vitals, w, start } = atRest(1, 10);
+    const first = start();
     vitals.noteMemory();
     w.memory(100);
     vitals.noteMemory();
