@@ -4,7 +4,9 @@
  * by all of them; a CPU profile of the host thread does not show the others (docs/benchmarks.md, "Where a burst's CPU
  * goes, thread by thread").
  *
- *   node bench/thread-cpu.mjs [--dir .] [--workload throughput] [--size 40000] [--db sqlite]
+ *   node bench/thread-cpu.mjs [--dir .] [--workload throughput] [--size 40000] [--db sqlite] [--top 0]
+ *
+ * `--top N` also prints each kind of thread's N busiest functions (samples where the function itself was running).
  *
  * Needs Linux `perf`. It samples the whole process at 999 Hz (`perf record -g -p PID`), so a sample is about 1 ms of
  * CPU; set-up is included. Threads are told apart by what they run: the process's own thread is the host's, a thread
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     workload: { type: 'string', default: 'throughput' },
     size: { type: 'string', default: '40000' },
     db: { type: 'string', default: 'sqlite' },
+    top: { type: 'string', default: '0' },
   },
 });
 
@@ -59,6 +62,8 @@ try {
   }
   const totals = { host: 0, workers: 0, sqlite: 0, 'v8 platform and other': 0 };
   let sqliteLibrary = 0;
+  /** kind → symbol → samples */
+  const symbols = new Map();
   for (const [tid, counts] of threads) {
     let all = 0;
     let inSqlite = 0;
@@ -71,9 +76,17 @@ try {
     sqliteLibrary += inSqlite;
     const kind = tid === String(bench.pid) ? 'host' : worker ? 'workers' : inSqlite >= all / 10 ? 'sqlite' : 'v8 platform and other';
     totals[kind] += all;
+    const ofKind = symbols.get(kind) ?? new Map();
+    for (const [symbol, n] of counts) ofKind.set(symbol, (ofKind.get(symbol) ?? 0) + n);
+    symbols.set(kind, ofKind);
   }
   const total = Object.values(totals).reduce((sum, n) => sum + n, 0);
   process.stdout.write(`CPU samples (~1 ms each): ${Object.entries(totals).map(([k, n]) => `${k} ${n}`).join(', ')}; total ${total}; in the sqlite3 library ${sqliteLibrary}\n`);
+  const top = Number(values.top);
+  for (const [kind, counts] of top > 0 ? symbols : []) {
+    process.stdout.write(`${kind}:\n`);
+    for (const [symbol, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${String(n).padStart(6)}  ${symbol}\n`);
+  }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -83,7 +83,7 @@ export class Admission {
       this.slots.release(job.id);
       row.status = 'INTERRUPTED';
       const error = { name: 'Interrupted', message: 'the host shut down before the run started' };
-      this.book.track(this.rows.record({ runId: row.runId, status: 'INTERRUPTED', startedAt: null, endedAt: new Date(), error }));
+      this.book.track(this.rows.record({ runId: row.runId, status: 'INTERRUPTED', startedAt: null, endedAt: new Date(), error, run: row }));
       return { runId: row.runId, status: row.status };
     }
     if (!committed) {
@@ -117,7 +117,7 @@ export class Admission {
     } else {
       row.status = 'SKIPPED';
       if (prepared) this.book.track(prepared.cancel());
-      this.book.track(this.rows.record({ runId: row.runId, status: 'SKIPPED', endedAt: new Date(), error: skipError(admission, job) }));
+      this.book.track(this.rows.record({ runId: row.runId, status: 'SKIPPED', endedAt: new Date(), error: skipError(admission, job), run: row }));
     }
   }
 
@@ -162,7 +162,7 @@ export class Admission {
     queued.row.status = status;
     this.notifyEnded(queued.row.runId);
     await queued.prepared?.cancel();
-    await this.deps.store.runWriter.update({ runId: queued.row.runId, status, endedAt: new Date(), error });
+    await this.deps.store.runWriter.update({ runId: queued.row.runId, status, endedAt: new Date(), error, run: queued.row });
   }
 
   /** The only door into a run's life: its row is committed (see the header). */

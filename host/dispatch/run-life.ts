@@ -253,6 +253,7 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
       logFile: index?.file ?? null,
       logOffset: index?.offset ?? null,
       logLength: index?.length ?? null,
+      run: row,
     });
     // A database that is down keeps the row queued (the writer retries); one that refuses the row (a value it will
     // not take) gets the end without the run's result and error, so the run is never left RUNNING.
@@ -261,7 +262,7 @@ class RunExecution implements PreparedRun, RunHooks, RunGate, ActiveRun, BundleU
       logger.error('could not record the end of a run; recording it without its result', { runId: row.runId, error: why });
       const failure = { name: 'RecordError', message: `the end of this run could not be recorded in full: ${why}` };
       return store.runWriter
-        .update({ runId: row.runId, status: row.status, startedAt: row.startedAt ?? undefined, endedAt: row.endedAt, result: null, error: failure })
+        .update({ runId: row.runId, status: row.status, startedAt: row.startedAt ?? undefined, endedAt: row.endedAt, result: null, error: failure, run: row })
         .catch((again: unknown) => logger.error('could not record the end of a run', { runId: row.runId, error: serializeError(again).message }));
     });
     return { status: row.status, error, written: recorded };

@@ -69,6 +69,11 @@ export interface RunUpdate {
   logFile?: string | null;
   logOffset?: number | null;
   logLength?: number | null;
+  /**
+   * The run this update ends, as the host holds it: the store counts the end in the dashboard's rollups from these
+   * facts instead of reading the row back (run-sink.ts). Not a column; an update without it costs the store a read.
+   */
+  run?: Pick<RunRecord, 'jobId' | 'projectId' | 'trigger' | 'scheduledAt' | 'startedAt'>;
 }
 
 /** A job's runs at a glance (the job list): how many in each status, and the latest one. */

@@ -114,6 +114,7 @@ async function resumeRetries(deps: RecoveryDeps, retries: RunRecord[]): Promise<
         status: 'INTERRUPTED',
         endedAt: new Date(),
         error: { name: 'Interrupted', message: 'the retry could not wait across the restart: its job is gone or disabled' },
+        run,
       });
     }
   }
@@ -142,6 +143,7 @@ async function interruptLeftovers(deps: RecoveryDeps, now: Date): Promise<{ inte
         endedAt: now,
         error: { name: 'Interrupted', message: `the host stopped while the run was ${run.status}` },
         ...(index ? { logFile: index.file, logOffset: index.offset, logLength: index.length } : {}),
+        run,
       });
     }),
   );

@@ -2,7 +2,7 @@
  * Run rollups (migration 0008): what the dashboard reads instead of the runs table. The run sink adds each final row
  * to its hour and minute buckets in the transaction that writes the row, and only when the row was not final before
  * (an insert sent again, an update repeated after a lost answer, a run ended twice): every final row counts once.
- * The database does the sums (rollupFrom), from the rows as the transaction sees them.
+ * The host does the sums (rollupUpsert); the run sink knows which rows were not final (run-sink.ts).
  */
 import { FINAL_RUN_STATUSES } from '../domain/index.js';
 import { ROLLUP_LAG_BOUNDS, ROLLUP_LAG_COLUMNS } from './migrations/0008-run-rollups.js';
@@ -20,66 +20,104 @@ export function isFinalStatus(status: string | undefined): boolean {
   return status !== undefined && FINAL.has(status);
 }
 
-/**
- * What a rollup reads from its source, each row one run that is final now and was not before: `job_id`,
- * `project_id`, `status`, `trigger_type`, `scheduled_at` as the runs table holds it, and `started` and `ended` as epoch
- * milliseconds. The run sink knows most starts and ends as numbers already (a run's final update carries both), so
- * the database reads a date's text only where the sink does not have it: on SQLite that parse (strftime and substr,
- * epochMs) was a tenth of the writer thread's time in a 40,000-run burst (perf record).
- */
-export function rollupSource(traits: Pick<DialectTraits, 'epochMs'>, from: string): string {
-  return `SELECT \`job_id\`, \`project_id\`, \`status\`, \`trigger_type\`, \`scheduled_at\`,
-    ${traits.epochMs('`started_at`')} AS \`started\`, ${traits.epochMs('`ended_at`')} AS \`ended\` FROM ${from}`;
+/** What a final row adds to the rollups: the run's facts, its times as epoch milliseconds. */
+export interface RollupFact {
+  jobId: number;
+  projectId: number;
+  status: string;
+  trigger: string;
+  /** The fire time (scheduled_at). */
+  fired: number;
+  started: number | null;
+  ended: number | null;
 }
 
 const SUMS = ['runs', 'dur_n', 'dur_sum', 'lag_n', 'lag_sum', ...ROLLUP_LAG_COLUMNS];
 const MAXES = ['dur_max', 'lag_max'];
 const COLUMNS = ['span', 'bucket', 'job_id', 'project_id', 'status', 'runs', 'dur_n', 'dur_sum', 'dur_max', 'lag_n', 'lag_sum', 'lag_max', ...ROLLUP_LAG_COLUMNS];
-/**
- * A LIMIT no batch reaches, on the runs' subquery: SQLite then keeps it a subquery rather than copying its
- * expressions into each of the outer query's 20 uses (a statement 4 times as long to prepare: 1.0 ms against 0.23
- * for one run, measured with sqlite3's exec). Harmless on MySQL.
- */
-const NOT_FLATTENED = 1_000_000_000;
-const SPANS = `SELECT 'h' AS span, ${HOUR_MS} AS size UNION ALL SELECT 'm', ${MINUTE_MS}`;
+const HEAD = `INSERT INTO \`run_rollups\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
+const SPANS = [
+  ['h', HOUR_MS],
+  ['m', MINUTE_MS],
+] as const;
+/** A cell's figures, in the order of COLUMNS from `runs` on. */
+const RUNS = 0;
+const DUR_N = 1;
+const DUR_SUM = 2;
+const DUR_MAX = 3;
+const LAG_N = 4;
+const LAG_SUM = 5;
+const LAG_MAX = 6;
+const LAG_H0 = 7;
 
-/** The lag histogram: one count per bucket of ROLLUP_LAG_BOUNDS, the last one taking the rest. */
-function lagCounts(): string[] {
-  return ROLLUP_LAG_COLUMNS.map((_, i) => {
-    const above = i === 0 ? null : ROLLUP_LAG_BOUNDS[i - 1]!;
-    const upTo = ROLLUP_LAG_BOUNDS[i] ?? null;
-    const test = [above === null ? null : `e.lag > ${above}`, upTo === null ? null : `e.lag <= ${upTo}`].filter(Boolean).join(' AND ');
-    return `SUM(CASE WHEN ${test} THEN 1 ELSE 0 END)`;
-  });
+interface Cell {
+  span: string;
+  bucket: number;
+  jobId: number;
+  projectId: number;
+  status: string;
+  figures: number[];
 }
 
 /**
- * One INSERT … SELECT that adds the source's runs to their hour and minute buckets, summed by the database: the
- * sink sends it in the transaction that makes the rows final, in the same call (driver.script), so that a lone run's
- * end costs the writer one trip and not four (BEGIN, a read of the rows, the upsert, COMMIT).
- * - A run counts in the minute it ended (a SKIPPED row that never started: its fire time).
+ * The slot of ROLLUP_LAG_BOUNDS a lag falls in: the first bound it does not pass, the last slot taking the rest.
+ */
+function lagSlot(lag: number): number {
+  for (let i = 0; i < ROLLUP_LAG_BOUNDS.length; i++) if (lag <= ROLLUP_LAG_BOUNDS[i]!) return i;
+  return ROLLUP_LAG_BOUNDS.length;
+}
+
+/**
+ * One upsert that adds these runs to their hour and minute buckets (null: no runs), summed here. The run sink sends
+ * it in the transaction that makes the rows final, and only for rows that were not final before (run-sink.ts).
+ * - A run counts in the minute it ended (one that never started: its fire time).
  * - Its duration is ended − started when it has both; its fire lag, started − fire time, for SCHEDULE runs that
  *   started. Both are at least 0.
+ *
+ * The database used to sum them, with an INSERT … SELECT over the rows: a read of every row back, its date text
+ * parsed, and a sort of two cells per run, about a fifth of SQLite's work in a burst (docs/benchmarks.md).
  */
-export function rollupFrom(source: string, traits: Pick<DialectTraits, 'epochMs' | 'upsertAdding'>): string {
-  const ms = traits.epochMs;
-  const positive = (a: string, b: string) => `CASE WHEN ${a} > ${b} THEN ${a} - ${b} ELSE 0 END`;
-  // The fire time is read only where it counts: the lag of a SCHEDULE run, and the bucket of a run that never started.
-  const fired = `CASE WHEN s.trigger_type = 'SCHEDULE' OR COALESCE(s.ended, s.started) IS NULL THEN ${ms('s.scheduled_at')} END`;
-  const times = `SELECT s.job_id, s.project_id, s.status, s.trigger_type, ${fired} AS fired, s.started, s.ended FROM (${source}) s`;
-  const runs = `SELECT t.job_id, t.project_id, t.status, COALESCE(t.ended, t.started, t.fired) AS at,
-    CASE WHEN t.started IS NOT NULL AND t.ended IS NOT NULL THEN ${positive('t.ended', 't.started')} END AS dur,
-    CASE WHEN t.trigger_type = 'SCHEDULE' AND t.started IS NOT NULL THEN ${positive('t.started', 't.fired')} END AS lag
-    FROM (${times}) t LIMIT ${NOT_FLATTENED}`;
-  const bucket = 'e.at - e.at % p.size';
-  return `INSERT INTO \`run_rollups\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')})
-    SELECT p.span, ${bucket}, e.job_id, MAX(e.project_id), e.status, COUNT(*),
-      COUNT(e.dur), COALESCE(SUM(e.dur), 0), COALESCE(MAX(e.dur), 0),
-      COUNT(e.lag), COALESCE(SUM(e.lag), 0), COALESCE(MAX(e.lag), 0), ${lagCounts().join(', ')}
-    FROM (${runs}) e CROSS JOIN (${SPANS}) p
-    WHERE e.at IS NOT NULL
-    GROUP BY p.span, ${bucket}, e.job_id, e.status
-    ${traits.upsertAdding(['span', 'bucket', 'job_id', 'status'], SUMS, MAXES)}`;
+export function rollupUpsert(facts: readonly RollupFact[], traits: Pick<DialectTraits, 'upsertAdding'>, literal: (value: unknown) => string): string | null {
+  if (facts.length === 0) return null;
+  const cells = new Map<string, Cell>();
+  // A burst's runs mostly share their job, status and minute: the last cell is looked at before the map.
+  const last: Cell[] = [];
+  for (const fact of facts) {
+    const at = fact.ended ?? fact.started ?? fact.fired;
+    const dur = fact.started !== null && fact.ended !== null ? Math.max(0, fact.ended - fact.started) : null;
+    const lag = fact.trigger === 'SCHEDULE' && fact.started !== null ? Math.max(0, fact.started - fact.fired) : null;
+    for (let s = 0; s < SPANS.length; s++) {
+      const [span, size] = SPANS[s]!;
+      const bucket = at - (at % size);
+      let cell = last[s];
+      if (!cell || cell.bucket !== bucket || cell.jobId !== fact.jobId || cell.status !== fact.status) {
+        const key = `${span} ${bucket} ${fact.jobId} ${fact.status}`;
+        const known = cells.get(key);
+        cell = known ?? { span, bucket, jobId: fact.jobId, projectId: fact.projectId, status: fact.status, figures: new Array<number>(SUMS.length + MAXES.length).fill(0) };
+        if (!known) cells.set(key, cell);
+        last[s] = cell;
+      }
+      const f = cell.figures;
+      cell.projectId = Math.max(cell.projectId, fact.projectId);
+      f[RUNS]!++;
+      if (dur !== null) {
+        f[DUR_N]!++;
+        f[DUR_SUM]! += dur;
+        f[DUR_MAX] = Math.max(f[DUR_MAX]!, dur);
+      }
+      if (lag !== null) {
+        f[LAG_N]!++;
+        f[LAG_SUM]! += lag;
+        f[LAG_MAX] = Math.max(f[LAG_MAX]!, lag);
+        f[LAG_H0 + lagSlot(lag)]!++;
+      }
+    }
+  }
+  const rows: string[] = [];
+  for (const cell of cells.values()) {
+    rows.push(`(${literal(cell.span)}, ${cell.bucket}, ${cell.jobId}, ${cell.projectId}, ${literal(cell.status)}, ${cell.figures.join(', ')})`);
+  }
+  return `${HEAD}${rows.join(', ')} ${traits.upsertAdding(['span', 'bucket', 'job_id', 'status'], SUMS, MAXES)}`;
 }
 
 export function createRollupRepo({ driver }: StoreContext): RollupRepo {

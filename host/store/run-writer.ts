@@ -412,7 +412,8 @@ async function within(promise: Promise<void>, ms: number): Promise<boolean> {
 
 function mergeInto(row: RunRecord | RunUpdate, update: RunUpdate): void {
   for (const [key, value] of Object.entries(update)) {
-    if (value !== undefined) (row as unknown as Record<string, unknown>)[key] = value;
+    // A queued insert is the run itself: the facts an update carries for the rollup are its own already.
+    if (value !== undefined && !(key === 'run' && 'jobId' in row)) (row as unknown as Record<string, unknown>)[key] = value;
   }
 }
 

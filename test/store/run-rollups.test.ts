@@ -67,16 +67,19 @@ for (const database of testDatabases()) {
       assert.deepEqual((await summary([4])).byStatus, {});
     });
 
-    test('the database sums what each run adds: buckets to the millisecond, durations, lag histogram', async () => {
-      // Runs of job 9 over two hours, ended by updates (some setting startedAt, some not), inserted final, or ended
+    // The ends carry their runs (as dispatch sends them: summed from those facts, the script checking each row was not
+    // final) or do not (the store reads the rows that are not final first); sent again, they go the second way.
+    for (const carried of [false, true]) {
+    test(`each run adds its bucket to the millisecond, its duration and its lag (ends ${carried ? 'with' : 'without'} their runs)`, async () => {
+      // Runs of one job over two hours, ended by updates (some setting startedAt, some not), inserted final, or ended
       // twice; the expected cells are summed here, run by run, the way the rollup is defined.
-      const job = { id: 9, projectId: 5 };
+      const job = { id: carried ? 10 : 9, projectId: 5 };
       const lags = [0, 5, 6, 10, 11, 25, 49, 50, 99, 100, 101, 250, 499, 500, 999, 1_000, 4_999, 5_000, 5_001, 60_000];
       const boundary = T0 + HOUR; // 11:00:00.000: a run ending 1 ms before belongs to the 10 o'clock bucket.
       type Expect = { status: string; trigger: string; fired: number; started: number | null; ended: number | null };
       const expected: Expect[] = [];
       const inserts: ReturnType<typeof newRun>[] = [];
-      const ends: { runId: string; status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT'; startedAt?: Date; endedAt: Date }[] = [];
+      const ends: { runId: string; status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT'; startedAt?: Date; endedAt: Date; run?: ReturnType<typeof newRun> }[] = [];
       lags.forEach((lag, i) => {
         const fired = boundary - 30_000 + i * 3_001;
         const started = fired + lag;
@@ -86,7 +89,7 @@ for (const database of testDatabases()) {
         // Half the runs have their RUNNING row written with startedAt; the others get it with their end.
         const run = newRun(job, new Date(fired), { trigger, status: i % 2 ? 'RUNNING' : 'QUEUED', startedAt: i % 2 ? new Date(started) : null });
         inserts.push(run);
-        ends.push({ runId: run.runId, status, endedAt: new Date(ended), ...(i % 2 ? {} : { startedAt: new Date(started) }) });
+        ends.push({ runId: run.runId, status, endedAt: new Date(ended), ...(i % 2 ? {} : { startedAt: new Date(started) }), ...(carried ? { run } : {}) });
         expected.push({ status, trigger, fired, started, ended });
       });
       // Inserted final: a SKIPPED fire at the boundary exactly (no start: counted at its fire time), and one ended
@@ -127,6 +130,10 @@ for (const database of testDatabases()) {
       );
       assert.equal(Number(rows[0]!.project_id), job.projectId);
       assert.deepEqual(Object.fromEntries([...actual].sort()), Object.fromEntries([...cells].sort()));
+      // The first end of each row stays: the ends sent again with another status changed nothing.
+      const statuses = await ctx.driver.select('SELECT `status`, COUNT(*) AS n FROM `runs` WHERE `job_id` = ? GROUP BY `status`', [job.id]);
+      assert.deepEqual(Object.fromEntries(statuses.map((row) => [String(row.status), Number(row.n)])), { SUCCEEDED: 7, FAILED: 8, TIMED_OUT: 6, SKIPPED: 1 });
     });
+    }
   });
 }
