@@ -16,7 +16,7 @@ import type { ThreadRun } from '../shared/run-protocol.js';
 import { buildTask, resultOutcome } from '../shared/worker-task.js';
 import { watchAbort } from '../shared/abort-watch.js';
 import { LOST_RUN_CODES } from './thread-errors.js';
-import { startItemJson } from './thread-handle.js';
+import { startItem, type StartItem } from './thread-handle.js';
 import type { PoolRun } from './thread-pool.js';
 import { CurrentVersions } from '../shared/current-versions.js';
 import { PoolRegistry } from './thread-pools.js';
@@ -85,14 +85,14 @@ export function createThreadExecutor(deps: { config: HostConfig; logger: Logger 
         const startAt = gate.startAt;
         const early = startAt !== undefined && startAt > Date.now() && !aborted;
         const sent: ThreadRun = early ? { ...task, notBefore: startAt } : task;
-        let startJson: string;
+        let made: StartItem;
         try {
-          startJson = startItemJson(sent);
+          made = startItem(sent);
         } catch (err) {
           return failure({ name: 'Error', message: `the run could not be sent to its worker: ${serializeError(err).message}`, code: LOST_RUN_CODES.unsendable });
         }
-        if (early) run = entry.pool.run(sent, hooks, startJson);
-        else run = await new Promise<PoolRun | null>((resolve) => gate.onOpen(() => resolve(closed || aborted ? null : entry.pool.run(task, hooks, startJson))));
+        if (early) run = entry.pool.run(sent, hooks, made);
+        else run = await new Promise<PoolRun | null>((resolve) => gate.onOpen(() => resolve(closed || aborted ? null : entry.pool.run(task, hooks, made))));
       } else run = entry.pool.run(task, hooks);
       if (!run) return abortedOutcome(`run aborted before it started: ${reasonText(signal.reason)}`);
       try {

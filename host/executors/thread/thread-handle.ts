@@ -12,7 +12,7 @@ import { killGroupsOnExit } from '../shared/child-groups.js';
 import type { RunHooks } from '../shared/executor.js';
 import { startWorkerFile } from '../shared/worker-file.js';
 import type { ThreadRun, ThreadTaskResult } from '../shared/run-protocol.js';
-import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem } from './thread-protocol.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerItem, ThreadTarget } from './thread-protocol.js';
 import { callCache } from '../shared/run-port.js';
 import { LOST_RUN_CODES, lostRunError, type WorkerEnd } from './thread-errors.js';
 import { Outbox } from './thread-outbox.js';
@@ -27,43 +27,57 @@ import { numberJson } from './thread-wire.js';
  */
 const MAX_BATCH = 64;
 
+/** Targets a worker holds at most: past that it is told to forget them all, and gets them again as runs need them. */
+const MAX_TARGETS = 1_024;
+
+/** A run's start item, serialised ahead (startItem), and the target it names (null: the item holds the whole run). */
+export interface StartItem {
+  readonly json: string;
+  readonly target: SharedPart | null;
+}
+
 /**
  * A run's start item as the worker gets it, serialised, without its claim (added when it is sent to a worker);
  * throws for what JSON cannot carry (a BigInt). What every run of one job target shares (its job, bundle, entry,
- * config and limits) is serialised once, per config object (targets.ts makes one per job and bundle version, and
- * keeps it while the target is reused): JSON.stringify of the whole item was the host thread's largest single cost
- * in a throughput burst. Only the run's id, params, times and attempt are written per run.
+ * config and limits) is made JSON once per config object (targets.ts makes one per job and bundle version, and keeps
+ * it while the target is reused), and crosses to each worker once (a 'target' item, thread-protocol.ts): the item
+ * holds the run's id, params, times and attempt, and the target's id.
  */
-export function startItemJson(run: ThreadRun): string {
-  if (run.config === null || typeof run.config !== 'object') return JSON.stringify({ type: 'start', run });
+export function startItem(run: ThreadRun): StartItem {
+  if (run.config === null || typeof run.config !== 'object') return { json: JSON.stringify({ type: 'start', run }), target: null };
   const shared = sharedPart(run);
   let head = `{"type":"start","run":{"runId":${JSON.stringify(run.runId)},"scheduledAt":${numberJson(run.scheduledAt)},"attempt":${numberJson(run.attempt)}`;
   // As JSON.stringify does: params that JSON cannot carry (undefined, a function) leave the key out.
   const params = JSON.stringify(run.params) as string | undefined;
   if (params !== undefined) head += `,"params":${params}`;
   if (run.notBefore !== undefined) head += `,"notBefore":${numberJson(run.notBefore)}`;
-  return `${head},${shared.json}}}`;
+  return { json: `${head},"target":${shared.id}}}`, target: shared };
 }
 
-/** The fields of a start item that are the same for every run of one job target, and their JSON (no braces). */
+/** The fields of a start item that are the same for every run of one job target, its id, and its item's JSON. */
 interface SharedPart {
+  readonly id: number;
   readonly job: ThreadRun['job'];
   readonly mainUrl: string;
   readonly entry: string;
   readonly fencingToken: string;
   readonly resultMaxChars: number;
   readonly logMaxBytes: number;
+  /** Its 'target' item, as JSON. */
   readonly json: string;
 }
 
 const sharedParts = new WeakMap<object, SharedPart>();
+let lastTargetId = 0;
 
 function sharedPart(run: ThreadRun): SharedPart {
   const known = sharedParts.get(run.config);
   if (known && sameShared(known, run)) return known;
   const { job, mainUrl, entry, config, fencingToken, resultMaxChars, logMaxBytes } = run;
   const fields = { job: { id: job.id, name: job.name, project: job.project }, mainUrl, entry, fencingToken, resultMaxChars, logMaxBytes };
-  const part: SharedPart = { ...fields, json: JSON.stringify({ ...fields, config }).slice(1, -1) };
+  const id = ++lastTargetId;
+  const target: ThreadTarget = { ...fields, config };
+  const part: SharedPart = { ...fields, id, json: JSON.stringify({ type: 'target', id, target } satisfies PoolHostItem) };
   sharedParts.set(config, part);
   return part;
 }
@@ -80,7 +94,6 @@ function sameShared(part: SharedPart, run: ThreadRun): boolean {
     part.logMaxBytes === run.logMaxBytes
   );
 }
-
 
 /** Where a run's end is reported (the pool's ticket of the run). */
 export interface RunSettle {
@@ -114,6 +127,8 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
   #everReady = false;
   #blocked = false;
   readonly #runs = new Map<string, InFlight<S>>();
+  /** The ids of the targets this worker holds ('target' items sent to it). */
+  readonly #targets = new Set<number>();
   readonly #vitals: WorkerVitals;
   readonly #worker: Worker;
   /** Items as JSON texts: a planned run's start item is serialised when it is prepared, not at its fire time. */
@@ -185,11 +200,11 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
     if (blocked !== this.#blocked) this.#setBlocked(blocked);
   }
 
-  /** `startJson`: the start item already serialised (startItemJson); made here when absent. */
-  start(run: ThreadRun, hooks: RunHooks, settle: S, startJson?: string): void {
-    let json: string;
+  /** `made`: the start item already serialised (startItem); made here when absent. */
+  start(run: ThreadRun, hooks: RunHooks, settle: S, made?: StartItem): void {
+    let item: StartItem;
     try {
-      json = startJson ?? startItemJson(run);
+      item = made ?? startItem(run);
     } catch (err) {
       const message = `the run could not be sent to its worker: ${serializeError(err).message}`;
       settle.reject(Object.assign(new Error(message), { code: LOST_RUN_CODES.unsendable }));
@@ -199,8 +214,17 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
     if (this.#runs.size === 0) this.#vitals.rest(Date.now());
     const slot = this.#vitals.assign();
     this.#runs.set(run.runId, { hooks, settle, slot });
+    const target = item.target;
+    if (target && !this.#targets.has(target.id)) {
+      if (this.#targets.size >= MAX_TARGETS) {
+        this.#outbox.push('{"type":"forget"}');
+        this.#targets.clear();
+      }
+      this.#targets.add(target.id);
+      this.#outbox.push(target.json);
+    }
     // The claim goes first: the rest of the item is the text made ahead, unchanged (`{` is its first character).
-    this.#outbox.push(`{"slot":${slot},"seq":${this.#vitals.seqOf(slot)},${json.slice(1)}`);
+    this.#outbox.push(`{"slot":${slot},"seq":${this.#vitals.seqOf(slot)},${item.json.slice(1)}`);
   }
 
   /** Sends the batch collected so far. */

@@ -13,7 +13,7 @@ import type { Logger } from '../../log/logger.js';
 import type { RunHooks } from '../shared/executor.js';
 import type { ThreadRun, ThreadTaskResult } from '../shared/run-protocol.js';
 import { LOST_RUN_CODES, lostRunError } from './thread-errors.js';
-import { WorkerHandle, type RunSettle } from './thread-handle.js';
+import { WorkerHandle, type RunSettle, type StartItem } from './thread-handle.js';
 import { MAX_MOVES, WATCH_MS } from '../shared/vitals.js';
 
 export interface ThreadPoolOptions {
@@ -38,7 +38,7 @@ export interface PoolRun {
 
 interface Ticket extends RunSettle {
   readonly run: ThreadRun;
-  readonly startJson: string | undefined;
+  readonly made: StartItem | undefined;
   readonly hooks: RunHooks;
   worker: Worker | null;
   /** Times it was handed back unstarted by a blocked or ended worker. */
@@ -61,11 +61,11 @@ export class ThreadPool {
     this.#options = options;
   }
 
-  /** `startJson`: the run's start item serialised ahead (thread-handle startItemJson), or made when it is sent. */
-  run(run: ThreadRun, hooks: RunHooks, startJson?: string): PoolRun {
+  /** `made`: the run's start item serialised ahead (thread-handle startItem), or made when it is sent. */
+  run(run: ThreadRun, hooks: RunHooks, made?: StartItem): PoolRun {
     let ticket!: Ticket;
     const result = new Promise<ThreadTaskResult>((resolve, reject) => {
-      ticket = { run, startJson, hooks, worker: null, moves: 0, resolve, reject };
+      ticket = { run, made, hooks, worker: null, moves: 0, resolve, reject };
     });
     if (this.#closed) ticket.reject(lostRunError({ kind: 'closed' }, run.runId, 1));
     else {
@@ -116,7 +116,7 @@ export class ThreadPool {
       const ticket = this.#queue[next++];
       ticket.worker = worker;
       this.#wake(worker);
-      worker.start(ticket.run, ticket.hooks, ticket, ticket.startJson);
+      worker.start(ticket.run, ticket.hooks, ticket, ticket.made);
     }
     if (next > 0) {
       this.#queue = next === this.#queue.length ? [] : this.#queue.slice(next);

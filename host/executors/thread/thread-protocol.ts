@@ -18,10 +18,24 @@ export interface PoolWorkerData {
   readonly vitals?: SharedArrayBuffer;
 }
 
+/**
+ * What every run of one job target shares (its job, bundle, entry, config and limits). The host sends it to a worker
+ * once, as a 'target' item, and each start item names it by id: the whole run in every item was ~430 characters of
+ * JSON to write, copy and parse per run, and a copy of its config object for each in the worker.
+ */
+export type ThreadTarget = Pick<ThreadRun, 'job' | 'mainUrl' | 'entry' | 'config' | 'fencingToken' | 'resultMaxChars' | 'logMaxBytes'>;
+
+/** A start item's run: its own fields and the id of its target, or (a config that is not an object) the whole run. */
+export type WireRun = ThreadRun | (Pick<ThreadRun, 'runId' | 'params' | 'scheduledAt' | 'attempt' | 'notBefore'> & { readonly target: number });
+
 /** One item of a host → pool worker batch. */
 export type PoolHostItem =
   /** `slot` and `seq`: the run's claim in the worker's vitals (vitals.ts); the worker starts it only if it wins it. */
-  | { readonly type: 'start'; readonly slot: number; readonly seq: number; readonly run: ThreadRun }
+  | { readonly type: 'start'; readonly slot: number; readonly seq: number; readonly run: WireRun }
+  /** A target the start items after it name (ids are the host's, the same on every worker). */
+  | { readonly type: 'target'; readonly id: number; readonly target: ThreadTarget }
+  /** The worker drops every target it holds (the host sends them again as runs need them). */
+  | { readonly type: 'forget' }
   | { readonly type: 'abort'; readonly runId: string; readonly reason: string }
   /** The answer to the worker's cache request `id` (ids are unique per worker). */
   | { readonly type: 'cache-reply'; readonly id: number; readonly ok: true; readonly value?: unknown }

@@ -5,11 +5,36 @@
  */
 import type { LogLevel } from '@jobcenter/job-api';
 import type { CacheOp, ThreadRun, WorkerMessage } from '../shared/run-protocol.js';
-import type { PoolHostItem } from './thread-protocol.js';
+import type { PoolHostItem, ThreadTarget, WireRun } from './thread-protocol.js';
 import { RunLogGate } from '../shared/run-log-gate.js';
 import { cacheItemJson, logItemJson } from './thread-wire.js';
 import { buildContext, type RunChannel } from '../shared/worker-context.js';
 import { SafeMap } from '../shared/worker-primordials.js';
+
+/**
+ * The run a start item names: its own fields with its target's (the targets the host sent this worker, by id); null
+ * when the worker does not hold that target. The target's objects are shared by its runs: a run's context gives the
+ * job copies of them (worker-context.ts).
+ */
+export function runOf(wire: WireRun, targets: { get(id: number): ThreadTarget | undefined }): ThreadRun | null {
+  if (!('target' in wire)) return wire;
+  const target = targets.get(wire.target);
+  if (!target) return null;
+  return {
+    runId: wire.runId,
+    job: target.job,
+    mainUrl: target.mainUrl,
+    entry: target.entry,
+    params: wire.params,
+    config: target.config,
+    scheduledAt: wire.scheduledAt,
+    attempt: wire.attempt,
+    fencingToken: target.fencingToken,
+    resultMaxChars: target.resultMaxChars,
+    logMaxBytes: target.logMaxBytes,
+    notBefore: wire.notBefore,
+  };
+}
 
 interface Pending {
   readonly runId: string;

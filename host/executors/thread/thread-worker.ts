@@ -11,13 +11,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../../errors/index.js';
-import type { ThreadTaskResult } from '../shared/run-protocol.js';
+import type { ThreadRun, ThreadTaskResult } from '../shared/run-protocol.js';
 import type { RunUsage } from '../shared/executor.js';
-import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage } from './thread-protocol.js';
+import type { PoolHostItem, PoolHostMessage, PoolWorkerData, PoolWorkerMessage, ThreadTarget } from './thread-protocol.js';
 import { Outbox } from './thread-outbox.js';
 import { resultItemJson } from './thread-wire.js';
 import { trackLeftovers } from '../shared/run-leftovers.js';
-import { CacheRequests, openPooledRun, type PooledRun } from './thread-worker-run.js';
+import { CacheRequests, openPooledRun, runOf, type PooledRun } from './thread-worker-run.js';
 import { asRunnable, catchStrayRejections, routeConsole, runJob, type RunChannel, type Runnable } from '../shared/worker-context.js';
 import { append, now, parse, postOn, SafeMap, setTimeoutSafe, settle } from '../shared/worker-primordials.js';
 import { Heartbeat, takeVitals } from '../shared/worker-vitals.js';
@@ -34,6 +34,8 @@ function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer |
   const usage = new WorkerUsage();
   // Runs handed over ahead of their time, by runId, and one timer per start time.
   const held = new SafeMap<string, Held>();
+  /** What the runs of each job target share, by the host's id (thread-protocol.ts ThreadTarget). */
+  const targets = new SafeMap<number, ThreadTarget>();
   const heldAt = new SafeMap<number, Held[]>();
   const heartbeat = new Heartbeat(vitals, () => live.size > 0 || held.size > 0);
   /**
@@ -100,10 +102,18 @@ function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer |
   };
   const onItem = (item: PoolHostItem): void => {
     if (item.type === 'start') {
-      const at = item.run.notBefore;
-      if (at !== undefined && at > now()) hold(item, at);
-      else start(item, batchStart());
-    } else if (item.type === 'abort') {
+      const run = runOf(item.run, targets);
+      if (!run) {
+        const message = `the host named job target ${String((item.run as { target?: unknown }).target)}, which this worker does not hold`;
+        return finish(item.run.runId, { ok: false, error: { name: 'Error', message } }, undefined, null);
+      }
+      const held: Held = { slot: item.slot, seq: item.seq, run };
+      const at = run.notBefore;
+      if (at !== undefined && at > now()) hold(held, at);
+      else start(held, batchStart());
+    } else if (item.type === 'target') targets.set(item.id, item.target);
+    else if (item.type === 'forget') targets.clear();
+    else if (item.type === 'abort') {
       if (held.delete(item.runId)) {
         finish(item.runId, { ok: false, error: { name: 'AbortError', message: `run aborted before it started: ${item.reason}` } }, undefined, null);
       } else live.get(item.runId)?.abort(item.reason);
@@ -183,8 +193,12 @@ function instantiate(exported: unknown, entry: string): Runnable {
   });
 }
 
-/** A start item: the run and its claim (vitals.ts). */
-type Held = Extract<PoolHostItem, { type: 'start' }>;
+/** A run to start and its claim (vitals.ts). */
+interface Held {
+  readonly slot: number;
+  readonly seq: number;
+  readonly run: ThreadRun;
+}
 
 interface Ended {
   runId: string;

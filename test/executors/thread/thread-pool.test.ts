@@ -22,6 +22,19 @@ describe('thread pool workers running many runs at once', () => {
     assert.ok(executor.threadCount() <= 2, `threads: ${executor.threadCount()}`);
   });
 
+  test('runs of 1,100 job targets on one worker each see their own config (past the 1,024 targets a worker holds)', async (t) => {
+    const executor = createThreadExecutor({ config: testConfig({ threadsPerProject: 1 }), logger: silentLogger });
+    t.after(() => executor.close());
+    const run = (i: number) =>
+      executor.execute(threadRequest('configEcho', { job: { id: 7, name: `job${i % 3}`, project: 'demo', projectId: 1 }, config: { greeting: `hi ${i}` } }), recordingHooks());
+    // Twice round: the second time the worker has forgotten the first targets and is sent them again.
+    for (const round of [0, 1]) {
+      const outcomes = await Promise.all(Array.from({ length: 1100 }, (_, i) => run(i)));
+      outcomes.forEach((outcome, i) => assert.deepEqual(measured(outcome), { ok: true, result: `job${i % 3}:hi ${i}` }, `round ${round}, run ${i}`));
+    }
+    assert.equal(executor.threadCount(), 1);
+  });
+
   test('concurrent runs on one worker keep their own log lines, console output included', async (t) => {
     const executor = createThreadExecutor({ config: testConfig({ threadsPerProject: 1 }), logger: silentLogger });
     t.after(() => executor.close());

@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import { cacheItemJson, logItemJson, resultItemJson } from '../../../host/executors/thread/thread-wire.js';
 import { readTaskResult } from '../../../host/executors/shared/wire-read.js';
 import { readPoolWorkerItem, readPoolWorkerMessage } from '../../../host/executors/thread/thread-read.js';
-import { startItemJson } from '../../../host/executors/thread/thread-handle.js';
+import { startItem } from '../../../host/executors/thread/thread-handle.js';
+import { runOf } from '../../../host/executors/thread/thread-worker-run.js';
+import type { ThreadTarget } from '../../../host/executors/thread/thread-protocol.js';
 import type { ThreadRun } from '../../../host/executors/shared/run-protocol.js';
 
 const runId = '0190a0b0-0000-7000-8000-000000000001';
@@ -70,6 +72,21 @@ describe("a run's start item as the host writes it", () => {
   };
   /** What the item was before its shared part was kept: JSON.stringify of the whole item. */
   const plain = (run: ThreadRun) => JSON.parse(JSON.stringify({ type: 'start', run }));
+  /** The start item as a worker reads it: parsed, and its run made whole from the target item sent before it. */
+  const startItemJson = (run: ThreadRun) => {
+    const made = startItem(run);
+    const item = JSON.parse(made.json);
+    const targets = new Map<number, ThreadTarget>();
+    if (made.target) {
+      const sent = JSON.parse(made.target.json);
+      assert.equal(sent.type, 'target');
+      targets.set(sent.id, sent.target);
+    }
+    const whole = runOf(item.run, targets);
+    assert.ok(whole, 'the worker holds the target the item names');
+    // JSON.stringify leaves out what is undefined; the worker's run has every key.
+    return JSON.stringify({ ...item, run: whole });
+  };
 
   test('reads back as the whole item, for every form of params and times, each run its own', () => {
     const runs = [
@@ -100,7 +117,16 @@ describe("a run's start item as the host writes it", () => {
     }
   });
 
+  test('the runs of one target name one target item; a worker that does not hold it gets no run', () => {
+    const config = { k: 'v' };
+    const a = startItem({ ...base, config });
+    const b = startItem({ ...base, config, runId: '0190a0b0-0000-7000-8000-000000000009' });
+    assert.ok(a.target && a.target === b.target);
+    assert.ok(a.json.length < 200, `a start item carries the run's own fields only (${a.json.length} chars)`);
+    assert.equal(runOf(JSON.parse(a.json).run, new Map()), null);
+  });
+
   test('params JSON cannot carry throw, as JSON.stringify does', () => {
-    assert.throws(() => startItemJson({ ...base, params: { big: 1n } }), TypeError);
+    assert.throws(() => startItem({ ...base, params: { big: 1n } }), TypeError);
   });
 });
