@@ -21,9 +21,10 @@ export type { ApiDeps };
 /** Each route is mounted behind the door of its description in routes/ (who may call it, its input's schemas). */
 export function apiRouter(deps: ApiDeps, door: Door): Router {
   const r = documented(new Router({ prefix: '/api/v1' }), '/api/v1', ROUTES, door);
-  const reference = openApiDocument();
+  // Made at its first request: building it took ~0.8 ms of every start.
+  let reference: Record<string, unknown> | null = null;
   r.get('/openapi.json', (ctx) => {
-    ctx.body = reference;
+    ctx.body = reference ??= openApiDocument();
   });
   mountAuthRoutes(r, deps);
   mountProjectRoutes(r, deps);

@@ -1,6 +1,6 @@
 /**
  * /assets/: the console's own stylesheet and scripts (views/assets/) and uPlot's build from node_modules, served
- * from a list made at start (no path from the URL reaches the file system).
+ * from a list made at the first request for one (no path from the URL reaches the file system).
  */
 import Router from '@koa/router';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -25,9 +25,9 @@ function assetFiles(viewsDir: string): Map<string, { type: string; body: Buffer 
 }
 
 export function mountAssets(router: Router, viewsDir: string): void {
-  const files = assetFiles(viewsDir);
+  let files: Map<string, { type: string; body: Buffer }> | null = null;
   router.get('/assets/:name', (ctx) => {
-    const file = files.get(ctx.params.name ?? '');
+    const file = (files ??= assetFiles(viewsDir)).get(ctx.params.name ?? '');
     if (!file) return;
     securityHeaders(ctx);
     ctx.set('Cache-Control', 'public, max-age=300');
