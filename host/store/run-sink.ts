@@ -22,19 +22,22 @@ export interface RunSink {
 
 type UpdateField = Exclude<keyof RunUpdate, 'runId'>;
 
-/** What an update may set, and the column each goes to. */
-const UPDATE_FIELDS: readonly (readonly [UpdateField, string])[] = [
-  ['status', 'status'],
-  ['bundleId', 'bundle_id'],
-  ['startedAt', 'started_at'],
-  ['endedAt', 'ended_at'],
-  ['result', 'result'],
-  ['error', 'error'],
-  ['cpuMs', 'cpu_ms'],
-  ['peakMemoryMb', 'peak_memory_mb'],
-  ['logFile', 'log_file'],
-  ['logOffset', 'log_offset'],
-  ['logLength', 'log_length'],
+/**
+ * What an update may set, the column each goes to, and a reader of its value: `update[field]` with the field as a
+ * variable was a megamorphic keyed load, 11 to 23 of them per run (perf record of a burst).
+ */
+const UPDATE_FIELDS: readonly (readonly [UpdateField, string, (update: RunUpdate) => unknown])[] = [
+  ['status', 'status', (u) => u.status],
+  ['bundleId', 'bundle_id', (u) => u.bundleId],
+  ['startedAt', 'started_at', (u) => u.startedAt],
+  ['endedAt', 'ended_at', (u) => u.endedAt],
+  ['result', 'result', (u) => u.result],
+  ['error', 'error', (u) => u.error],
+  ['cpuMs', 'cpu_ms', (u) => u.cpuMs],
+  ['peakMemoryMb', 'peak_memory_mb', (u) => u.peakMemoryMb],
+  ['logFile', 'log_file', (u) => u.logFile],
+  ['logOffset', 'log_offset', (u) => u.logOffset],
+  ['logLength', 'log_length', (u) => u.logLength],
 ];
 
 /**
@@ -273,7 +276,7 @@ function byShape(updates: readonly RunUpdate[]): Iterable<Shape> {
   const shapes = new Map<number, Shape>();
   for (const update of updates) {
     let mask = 0;
-    for (let i = 0; i < UPDATE_FIELDS.length; i++) if (update[UPDATE_FIELDS[i]![0]] !== undefined) mask |= 1 << i;
+    for (let i = 0; i < UPDATE_FIELDS.length; i++) if (UPDATE_FIELDS[i]![2](update) !== undefined) mask |= 1 << i;
     const shape = shapes.get(mask);
     if (shape) shape.group.push(update);
     else shapes.set(mask, { fields: UPDATE_FIELDS.map((_, i) => i).filter((i) => mask & (1 << i)), group: [update] });
@@ -286,7 +289,7 @@ function pushValues(out: string[], update: RunUpdate, fields: readonly number[],
   out.push(literal(update.runId));
   if (aliases) out.push(' AS `run_id`');
   for (let j = 0; j < fields.length; j++) {
-    out.push(', ', literal(update[UPDATE_FIELDS[fields[j]!]![0]]));
+    out.push(', ', literal(UPDATE_FIELDS[fields[j]!]![2](update)));
     if (aliases) out.push(aliases[j]!);
   }
 }

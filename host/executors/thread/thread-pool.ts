@@ -36,13 +36,37 @@ export interface PoolRun {
   kill(): void;
 }
 
-interface Ticket extends RunSettle {
-  readonly run: ThreadRun;
-  readonly made: StartItem | undefined;
-  readonly hooks: RunHooks;
-  worker: Worker | null;
+/**
+ * A run handed to the pool: where it waits or runs, how it is settled, and the caller's handle on it (PoolRun). One
+ * object per run: the handle had been an object and two closures more.
+ */
+class Ticket implements RunSettle, PoolRun {
+  worker: Worker | null = null;
   /** Times it was handed back unstarted by a blocked or ended worker. */
-  moves: number;
+  moves = 0;
+  resolve!: (result: ThreadTaskResult) => void;
+  reject!: (err: Error) => void;
+  readonly result: Promise<ThreadTaskResult>;
+
+  constructor(
+    readonly pool: ThreadPool,
+    readonly run: ThreadRun,
+    readonly hooks: RunHooks,
+    readonly made: StartItem | undefined,
+  ) {
+    this.result = new Promise<ThreadTaskResult>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  abort(reason: string): void {
+    this.pool.abortTicket(this, reason);
+  }
+
+  kill(): void {
+    this.worker?.kill(this.run.runId);
+  }
 }
 
 type Worker = WorkerHandle<Ticket>;
@@ -63,16 +87,13 @@ export class ThreadPool {
 
   /** `made`: the run's start item serialised ahead (thread-handle startItem), or made when it is sent. */
   run(run: ThreadRun, hooks: RunHooks, made?: StartItem): PoolRun {
-    let ticket!: Ticket;
-    const result = new Promise<ThreadTaskResult>((resolve, reject) => {
-      ticket = { run, made, hooks, worker: null, moves: 0, resolve, reject };
-    });
+    const ticket = new Ticket(this, run, hooks, made);
     if (this.#closed) ticket.reject(lostRunError({ kind: 'closed' }, run.runId, 1));
     else {
       this.#queue.push(ticket);
       this.#place();
     }
-    return { result, abort: (reason) => this.#abort(ticket, reason), kill: () => ticket.worker?.kill(run.runId) };
+    return ticket;
   }
 
   /** Sends what is waiting in the workers' batches now instead of at the end of the macrotask. */
@@ -96,7 +117,8 @@ export class ThreadPool {
     await Promise.all([...this.#exiting]);
   }
 
-  #abort(ticket: Ticket, reason: string): void {
+  /** A ticket's abort(): waiting, it is dropped (RUN_ABORTED); on a worker, its job is told. */
+  abortTicket(ticket: Ticket, reason: string): void {
     if (ticket.worker) {
       ticket.worker.abort(ticket.run.runId, reason);
       return;
@@ -119,7 +141,9 @@ export class ThreadPool {
       worker.start(ticket.run, ticket.hooks, ticket, ticket.made);
     }
     if (next > 0) {
-      this.#queue = next === this.#queue.length ? [] : this.#queue.slice(next);
+      // Emptied in place: a new array per placed run was garbage on every fire.
+      if (next === this.#queue.length) this.#queue.length = 0;
+      else this.#queue = this.#queue.slice(next);
       this.#watch ??= this.#startWatch();
     }
   }
