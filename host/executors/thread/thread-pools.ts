@@ -32,6 +32,8 @@ export class PoolRegistry {
   readonly #settings: PoolSettings;
   /** Pools being destroyed, with the end of it: their threads still count until they have exited. */
   readonly #closing = new Map<ThreadPool, Promise<void>>();
+  /** The entry the last acquire handed out: a burst's runs mostly go to one pool (no key string made for them). */
+  #last: PoolEntry | null = null;
 
   constructor(settings: PoolSettings) {
     this.#settings = settings;
@@ -42,11 +44,15 @@ export class PoolRegistry {
    * retiring, so a run pinned to an older version does not keep that version's threads alive afterwards.
    */
   acquire(key: PoolKey, mainUrl: string, current: boolean): PoolEntry {
-    const id = keyOf(key);
-    let entry = this.#pools.get(id);
-    if (!entry) {
-      entry = { ...key, pool: this.#createPool(key, mainUrl), inFlight: 0, retiring: false };
-      this.#pools.set(id, entry);
+    let entry = this.#last;
+    if (!entry || entry.projectId !== key.projectId || entry.bundleId !== key.bundleId || entry.memoryLimitMb !== key.memoryLimitMb) {
+      const id = keyOf(key);
+      entry = this.#pools.get(id) ?? null;
+      if (!entry) {
+        entry = { projectId: key.projectId, bundleId: key.bundleId, memoryLimitMb: key.memoryLimitMb, pool: this.#createPool(key, mainUrl), inFlight: 0, retiring: false };
+        this.#pools.set(id, entry);
+      }
+      this.#last = entry;
     }
     entry.inFlight++;
     if (!current) entry.retiring = true;
@@ -92,6 +98,7 @@ export class PoolRegistry {
     const id = keyOf(entry);
     if (this.#pools.get(id) !== entry) return;
     this.#pools.delete(id);
+    if (this.#last === entry) this.#last = null;
     const done = entry.pool.destroy().finally(() => this.#closing.delete(entry.pool));
     this.#closing.set(entry.pool, done);
     await done;
