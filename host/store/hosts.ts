@@ -21,9 +21,10 @@ const CLAIM_ATTEMPTS = 10;
  */
 export function createHostRepo({ models: { Host }, traits, write, driver }: StoreContext): HostRepo {
   const clock = traits.clockNow;
-  const readSql = (locked: boolean) =>
-    `SELECT ${selectList(Host)}, ${clock} AS \`dbNow\` FROM \`hosts\` ORDER BY \`host_id\`${locked && traits.dialect === 'mysql' ? ' FOR UPDATE' : ''}`;
-  const lit = (value: unknown) => driver.literal(value);
+  const read = `SELECT ${selectList(Host)}, ${clock} AS \`dbNow\` FROM \`hosts\` ORDER BY \`host_id\``;
+  // Every row locked in the claim's transaction (see above); SQLite's IMMEDIATE transaction needs no clause.
+  const readLocked = traits.dialect === 'mysql' ? `${read} FOR UPDATE` : read;
+  const lit = driver.literal;
 
   /**
    * One transaction: read every lease, refuse when another instance holds a live one, mark the expired ones DEAD
@@ -31,7 +32,7 @@ export function createHostRepo({ models: { Host }, traits, write, driver }: Stor
    */
   const claimOnce = (identity: HostIdentity, leaseMs: number) =>
     driver.transaction(async (tx): Promise<LeaseClaim> => {
-      const hosts = (await tx.select(readSql(true), [])).map(toHost);
+      const hosts = (await tx.select(readLocked, [])).map(toHost);
       const holder = hosts.find((host) => host.live && host.instance !== identity.instance);
       if (holder) return { ok: false, holder };
       const takenOver = hosts.filter((host) => host.state === 'ACTIVE' && host.instance !== identity.instance);
@@ -56,7 +57,7 @@ export function createHostRepo({ models: { Host }, traits, write, driver }: Stor
         const columns = [['host_id', lit(identity.hostId)], ...lease];
         await tx.run(`INSERT INTO \`hosts\` (${columns.map(([column]) => `\`${column}\``).join(', ')}) VALUES (${columns.map(([, value]) => value).join(', ')})`);
       }
-      const host = (await tx.select(readSql(true), [])).map(toHost).find((h) => h.hostId === identity.hostId)!;
+      const host = (await tx.select(readLocked, [])).map(toHost).find((h) => h.hostId === identity.hostId)!;
       return { ok: true, host, takenOver };
     });
 
@@ -83,7 +84,7 @@ export function createHostRepo({ models: { Host }, traits, write, driver }: Stor
     async release(hostId, instance) {
       await write(() => driver.run(`UPDATE \`hosts\` SET \`state\` = 'STOPPED', \`lease_until\` = ${clock} ${mine(hostId, instance)}`));
     },
-    list: async () => (await driver.select(readSql(false), [])).map(toHost),
+    list: async () => (await driver.select(read, [])).map(toHost),
   };
 }
 

@@ -34,21 +34,17 @@ export interface RollupFact {
 
 const SUMS = ['runs', 'dur_n', 'dur_sum', 'lag_n', 'lag_sum', ...ROLLUP_LAG_COLUMNS];
 const MAXES = ['dur_max', 'lag_max'];
-const COLUMNS = ['span', 'bucket', 'job_id', 'project_id', 'status', 'runs', 'dur_n', 'dur_sum', 'dur_max', 'lag_n', 'lag_sum', 'lag_max', ...ROLLUP_LAG_COLUMNS];
+/** A cell's figures, in the order they are written after its key (span, bucket, job, project, status). */
+const FIGURES = ['runs', 'dur_n', 'dur_sum', 'dur_max', 'lag_n', 'lag_sum', 'lag_max', ...ROLLUP_LAG_COLUMNS];
+const COLUMNS = ['span', 'bucket', 'job_id', 'project_id', 'status', ...FIGURES];
 const HEAD = `INSERT INTO \`run_rollups\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
 const SPANS = [
   ['h', HOUR_MS],
   ['m', MINUTE_MS],
 ] as const;
-/** A cell's figures, in the order of COLUMNS from `runs` on. */
-const RUNS = 0;
-const DUR_N = 1;
-const DUR_SUM = 2;
-const DUR_MAX = 3;
-const LAG_N = 4;
-const LAG_SUM = 5;
-const LAG_MAX = 6;
-const LAG_H0 = 7;
+const [RUNS, DUR_N, DUR_SUM, DUR_MAX, LAG_N, LAG_SUM, LAG_MAX, LAG_H0] = ['runs', 'dur_n', 'dur_sum', 'dur_max', 'lag_n', 'lag_sum', 'lag_max', 'lag_h0'].map(
+  (column) => FIGURES.indexOf(column),
+) as [number, number, number, number, number, number, number, number];
 
 interface Cell {
   span: string;
@@ -93,7 +89,7 @@ export function rollupUpsert(facts: readonly RollupFact[], traits: Pick<DialectT
       if (!cell || cell.bucket !== bucket || cell.jobId !== fact.jobId || cell.status !== fact.status) {
         const key = `${span} ${bucket} ${fact.jobId} ${fact.status}`;
         const known = cells.get(key);
-        cell = known ?? { span, bucket, jobId: fact.jobId, projectId: fact.projectId, status: fact.status, figures: new Array<number>(SUMS.length + MAXES.length).fill(0) };
+        cell = known ?? { span, bucket, jobId: fact.jobId, projectId: fact.projectId, status: fact.status, figures: new Array<number>(FIGURES.length).fill(0) };
         if (!known) cells.set(key, cell);
         last[s] = cell;
       }

@@ -9,6 +9,7 @@ import type { StoreContext } from './context.js';
 import { FINAL_RUN_STATUSES, type RunRecord, type RunUpdate } from '../domain/index.js';
 import { isFinalStatus, rollupUpsert, type RollupFact } from './run-rollups.js';
 import { RowCountMismatch } from './driver.js';
+import { num, numOrNull } from './records.js';
 
 export interface RunSink {
   insertMany(runs: RunRecord[]): Promise<void>;
@@ -170,7 +171,7 @@ export function createRunSink(ctx: StoreContext): RunSink {
       // Rows final already (SKIPPED, or ended before their insert went) are rolled up with them, in one transaction:
       // an insert sent again fails on the primary key and adds nothing.
       const upsert = rollupUpsert(
-        runs.filter((run) => isFinalStatus(run.status)).map((run) => factOf(run, run.status, run.startedAt, run.endedAt)),
+        runs.filter((run) => isFinalStatus(run.status)).map((run) => factOf(run, run.status, run.scheduledAt.getTime(), epochOrNull(run.startedAt), epochOrNull(run.endedAt))),
         traits,
         literal,
       );
@@ -196,7 +197,11 @@ export function createRunSink(ctx: StoreContext): RunSink {
         return;
       }
       if (ending.every((update) => update.run)) {
-        const facts = ending.map((update) => factOf(update.run!, update.status, update.startedAt !== undefined ? update.startedAt : update.run!.startedAt, update.endedAt));
+        // The run as the host holds it: its row's end is not written yet.
+        const facts = ending.map((update) => {
+          const run = update.run!;
+          return endFact(update, run, run.scheduledAt.getTime(), epochOrNull(run.startedAt), null);
+        });
         const checked = statements.map((sql, i) => ({ sql, changes: shapes[i]!.group.length }));
         try {
           await write(() => driver.script([...checked, rollupUpsert(facts, traits, literal)!]));
@@ -213,16 +218,8 @@ export function createRunSink(ctx: StoreContext): RunSink {
           for (const update of ending) {
             const row = byId.get(update.runId);
             if (!row) continue;
-            facts.push({
-              jobId: Number(row.job_id),
-              projectId: Number(row.project_id),
-              status: update.status,
-              trigger: String(row.trigger_type),
-              fired: Number(row.fired),
-              // What the row holds once updated: the update's time where it sets one (null included), else the row's.
-              started: update.startedAt !== undefined ? (update.startedAt?.getTime() ?? null) : numberOrNull(row.started),
-              ended: update.endedAt !== undefined ? (update.endedAt?.getTime() ?? null) : numberOrNull(row.ended),
-            });
+            const held = { jobId: num(row.job_id), projectId: num(row.project_id), trigger: String(row.trigger_type) };
+            facts.push(endFact(update, held, num(row.fired), numOrNull(row.started), numOrNull(row.ended)));
           }
           for (const sql of statements) await tx.run(sql);
           const upsert = rollupUpsert(facts, traits, literal);
@@ -240,17 +237,21 @@ export function createRunSink(ctx: StoreContext): RunSink {
 
 const NOT_FINAL = `\`status\` NOT IN (${FINAL_RUN_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
-/** What a final row adds to the rollups (run-rollups.ts), from the run the host holds. */
-function factOf(run: NonNullable<RunUpdate['run']>, status: string, startedAt: Date | null | undefined, endedAt: Date | null | undefined): RollupFact {
-  return {
-    jobId: run.jobId,
-    projectId: run.projectId,
-    status,
-    trigger: run.trigger,
-    fired: run.scheduledAt.getTime(),
-    started: startedAt ? startedAt.getTime() : null,
-    ended: endedAt ? endedAt.getTime() : null,
-  };
+type RunKey = Pick<RollupFact, 'jobId' | 'projectId' | 'trigger'>;
+
+/** What a final row adds to the rollups (run-rollups.ts); times as epoch ms. */
+function factOf(run: RunKey, status: string, fired: number, started: number | null, ended: number | null): RollupFact {
+  return { jobId: run.jobId, projectId: run.projectId, status, trigger: run.trigger, fired, started, ended };
+}
+
+/** What a row adds once this update ends it: the update's times where it sets them (null included), else the row's. */
+function endFact(update: RunUpdate, run: RunKey, fired: number, started: number | null, ended: number | null): RollupFact {
+  const start = update.startedAt !== undefined ? epochOrNull(update.startedAt) : started;
+  return factOf(run, update.status, fired, start, update.endedAt !== undefined ? epochOrNull(update.endedAt) : ended);
+}
+
+function epochOrNull(date: Date | null | undefined): number | null {
+  return date ? date.getTime() : null;
 }
 
 /** The rows these updates end that are not final yet, with what the rollup reads of them (times as epoch ms). */
@@ -259,10 +260,6 @@ function notFinalRows(ending: readonly RunUpdate[], traits: Pick<DialectTraits, 
   return `SELECT \`run_id\`, \`job_id\`, \`project_id\`, \`trigger_type\`, ${traits.epochMs('`scheduled_at`')} AS \`fired\`,
     ${traits.epochMs('`started_at`')} AS \`started\`, ${traits.epochMs('`ended_at`')} AS \`ended\`
     FROM \`runs\` WHERE \`run_id\` IN (${ids}) AND ${NOT_FINAL}${traits.dialect === 'mysql' ? ' FOR UPDATE' : ''}`;
-}
-
-function numberOrNull(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
 }
 
 interface Shape {

@@ -54,16 +54,10 @@ export function startItem(run: ThreadRun): StartItem {
   return { json: `${head},"target":${shared.id}}}`, target: shared };
 }
 
-/** The fields of a start item that are the same for every run of one job target, its id, and its item's JSON. */
+/** What every run of one job target shares, its id, and its 'target' item as JSON. */
 interface SharedPart {
   readonly id: number;
-  readonly job: ThreadRun['job'];
-  readonly mainUrl: string;
-  readonly entry: string;
-  readonly fencingToken: string;
-  readonly resultMaxChars: number;
-  readonly logMaxBytes: number;
-  /** Its 'target' item, as JSON. */
+  readonly target: ThreadTarget;
   readonly json: string;
 }
 
@@ -72,26 +66,26 @@ let lastTargetId = 0;
 
 function sharedPart(run: ThreadRun): SharedPart {
   const known = sharedParts.get(run.config);
-  if (known && sameShared(known, run)) return known;
+  if (known && sameShared(known.target, run)) return known;
   const { job, mainUrl, entry, config, fencingToken, resultMaxChars, logMaxBytes } = run;
-  const fields = { job: { id: job.id, name: job.name, project: job.project }, mainUrl, entry, fencingToken, resultMaxChars, logMaxBytes };
+  const target: ThreadTarget = { job: { id: job.id, name: job.name, project: job.project }, mainUrl, entry, config, fencingToken, resultMaxChars, logMaxBytes };
   const id = ++lastTargetId;
-  const target: ThreadTarget = { ...fields, config };
-  const part: SharedPart = { ...fields, id, json: JSON.stringify({ type: 'target', id, target } satisfies PoolHostItem) };
+  const part: SharedPart = { id, target, json: JSON.stringify({ type: 'target', id, target } satisfies PoolHostItem) };
   sharedParts.set(config, part);
   return part;
 }
 
-function sameShared(part: SharedPart, run: ThreadRun): boolean {
+/** The run is of this target (its config object is the target's: the WeakMap's key). */
+function sameShared(target: ThreadTarget, run: ThreadRun): boolean {
   return (
-    part.job.id === run.job.id &&
-    part.job.name === run.job.name &&
-    part.job.project === run.job.project &&
-    part.mainUrl === run.mainUrl &&
-    part.entry === run.entry &&
-    part.fencingToken === run.fencingToken &&
-    part.resultMaxChars === run.resultMaxChars &&
-    part.logMaxBytes === run.logMaxBytes
+    target.job.id === run.job.id &&
+    target.job.name === run.job.name &&
+    target.job.project === run.job.project &&
+    target.mainUrl === run.mainUrl &&
+    target.entry === run.entry &&
+    target.fencingToken === run.fencingToken &&
+    target.resultMaxChars === run.resultMaxChars &&
+    target.logMaxBytes === run.logMaxBytes
   );
 }
 

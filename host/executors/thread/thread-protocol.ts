@@ -3,7 +3,7 @@
  * Both sides import this file, so a message shape changes in one place only.
  *
  * Thread pool workers have no port per run. Everything for a worker is collected and crosses as ONE batch per flush
- * (a macrotask) in each direction: run starts, aborts and cache replies from the host; started, log lines, cache
+ * (a macrotask) in each direction: job targets, run starts, aborts and cache replies from the host; started, log lines, cache
  * requests and results from the worker. Every item names its run. The run itself and its result are shared with
  * the module executor (../shared/run-protocol.ts).
  */

@@ -67,13 +67,19 @@ function helpers(hb: typeof Handlebars): void {
   hb.registerHelper('checked', (a: unknown) => (a ? 'checked' : ''));
 }
 
+/** The templates of one host's console: the layout, and the pages' names (partials and pages are registered in hb). */
+interface Loaded {
+  layout: Handlebars.TemplateDelegate;
+  pages: Set<string>;
+}
+
 /** The console's templates, read at the first page a host renders (reading them all took ~0.7 ms of every start). */
 export class Views {
-  #loaded: { hb: typeof Handlebars; layout: Handlebars.TemplateDelegate; pages: Set<string> } | null = null;
+  #loaded: Loaded | null = null;
 
   constructor(readonly dir = viewsDir()) {}
 
-  private get loaded(): { hb: typeof Handlebars; layout: Handlebars.TemplateDelegate; pages: Set<string> } {
+  private get loaded(): Loaded {
     if (this.#loaded) return this.#loaded;
     const hb = Handlebars.create();
     const pages = new Set<string>();
@@ -86,7 +92,7 @@ export class Views {
         if (prefix) pages.add(name);
       }
     }
-    this.#loaded = { hb, layout: hb.compile(readFileSync(path.join(this.dir, 'layouts', 'main.hbs'), 'utf8')), pages };
+    this.#loaded = { layout: hb.compile(readFileSync(path.join(this.dir, 'layouts', 'main.hbs'), 'utf8')), pages };
     return this.#loaded;
   }
 
