@@ -24,11 +24,15 @@ export class MissedFires {
   /** Fires handed back to the schedule as catch-up runs, and fires counted as missed, since the start. */
   caughtUp = 0;
   missed = 0;
+  /** Told when a fire is noted while none was (the catch-up wakes for it, and sleeps while nothing is noted). */
+  onFirstNoted: (() => void) | null = null;
 
   note(jobId: number, fireAt: Date): void {
     const entry = this.#byJob.get(jobId);
-    if (!entry) this.#byJob.set(jobId, { count: 1, times: [fireAt] });
-    else {
+    if (!entry) {
+      this.#byJob.set(jobId, { count: 1, times: [fireAt] });
+      if (this.#byJob.size === 1) this.onFirstNoted?.();
+    } else {
       entry.count++;
       if (entry.times.length < FIRE_ALL_LIMIT) entry.times.push(fireAt);
     }

@@ -12,7 +12,7 @@ import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/types.js';
 import type { Engine } from './engine.js';
 
-/** How often the catch-up looks for noted fires (it costs a size check while there are none). */
+/** How often the catch-up looks again while fires are noted (no timer runs while none is: an idle host stays idle). */
 const CHECK_EVERY_MS = 1_000;
 /** The database must be this close to keeping up before catch-up runs add rows to it. */
 const MAX_LAG_MS = 1_000;
@@ -24,19 +24,31 @@ export class MissedFireCatchUp {
   constructor(private readonly deps: { store: Store; dispatcher: Dispatcher; engine: Engine; logger: Logger }) {}
 
   start(): void {
+    const { missed } = this.deps.dispatcher;
+    missed.onFirstNoted = () => this.#arm();
+    if (missed.size > 0) this.#arm();
+  }
+
+  async stop(): Promise<void> {
+    this.deps.dispatcher.missed.onFirstNoted = null;
+    this.#disarm();
+    await this.#running;
+  }
+
+  #arm(): void {
     this.#timer ??= setInterval(() => void this.check(), CHECK_EVERY_MS);
     this.#timer.unref();
   }
 
-  async stop(): Promise<void> {
+  #disarm(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    await this.#running;
   }
 
   /** Runs a catch-up when fires are noted and the database takes rows; resolves when it is done. */
   check(): Promise<void> {
     const { store, dispatcher } = this.deps;
+    if (!this.#running && dispatcher.missed.size === 0) this.#disarm();
     if (this.#running || dispatcher.missed.size === 0 || !store.health.up || store.runWriter.lagMs >= MAX_LAG_MS) {
       return this.#running ?? Promise.resolve();
     }
