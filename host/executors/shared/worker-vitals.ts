@@ -11,8 +11,18 @@ const { store, compareExchange } = Atomics;
 const setIntervalSafe = setInterval;
 const clearIntervalSafe = clearInterval;
 const { floor } = Math;
-/** Ticks the heartbeat goes on after the worker's last run: longer than the host takes to see that run's result. */
-const LINGER_TICKS = Math.ceil((2 * BLOCKED_MS) / BEAT_MS);
+/**
+ * The heartbeat's slow pace: four beats per BLOCKED_MS, and no heap reading. A worker beats at it while it holds only
+ * runs waiting for their start time (planned fires arrive fireLeadMs early: no job code of theirs runs yet), and for
+ * 2 × BLOCKED_MS after its last run (longer than the host takes to see that run's result; the runs' last memory
+ * figure came with their results). At the busy pace, an every-second job's worker beat through ~1.3 s of each second,
+ * ~50 wakeups each reading the heap, where ~10 do now.
+ */
+const SLOW_BEAT_MS = BLOCKED_MS / 4;
+const LINGER_TICKS = Math.ceil((2 * BLOCKED_MS) / SLOW_BEAT_MS);
+
+/** What a worker holds: runs that run (the busy pace), only runs waiting for their start time (the slow one), or none. */
+export type Holding = 'running' | 'waiting' | 'none';
 
 /**
  * Takes the vitals buffer out of workerData, so job code never finds it (it reads workerData too). Null when the
@@ -27,15 +37,16 @@ export function takeVitals(): SharedArrayBuffer | null {
 
 export class Heartbeat {
   readonly #words: Int32Array | null;
-  readonly #busy: () => boolean;
+  readonly #holding: () => Holding;
   #beat = 0;
   #timer: NodeJS.Timeout | null = null;
+  /** The timer beats at the slow pace. */
+  #slow = false;
   #idleTicks = 0;
 
-  /** `busy`: the worker holds runs (running or waiting for their start time). */
-  constructor(buffer: SharedArrayBuffer | null, busy: () => boolean) {
+  constructor(buffer: SharedArrayBuffer | null, holding: () => Holding) {
     this.#words = buffer ? new Int32Array(buffer) : null;
-    this.#busy = busy;
+    this.#holding = holding;
   }
 
   /** The worker got a message (its timers may be starved by a stream of them): it is alive; the timer runs. */
@@ -43,10 +54,7 @@ export class Heartbeat {
     if (!this.#words) return;
     store(this.#words, VITALS_WORDS.beat, ++this.#beat);
     this.#idleTicks = 0;
-    if (!this.#timer) {
-      this.#timer = setIntervalSafe(() => this.#tick(), BEAT_MS);
-      this.#timer.unref();
-    }
+    if (!this.#timer) this.#arm(false);
   }
 
   /** True when the run handed over in `slot` with `seq` may start here: the host has not taken it back. */
@@ -55,9 +63,11 @@ export class Heartbeat {
     return compareExchange(this.#words, VITALS_WORDS.claims + slot, seq, -seq) === seq;
   }
 
-  /** The worker enters the synchronous start of the run in `slot`. */
+  /** The worker enters the synchronous start of the run in `slot`: the busy pace, from a slow one. */
   enter(slot: number): void {
-    if (this.#words) store(this.#words, VITALS_WORDS.current, slot + 1);
+    if (!this.#words) return;
+    store(this.#words, VITALS_WORDS.current, slot + 1);
+    if (this.#slow || !this.#timer) this.#arm(false);
   }
 
   /** ... and leaves it (the run reached its first await, or ended). */
@@ -70,18 +80,32 @@ export class Heartbeat {
     if (this.#words) store(this.#words, VITALS_WORDS.memoryKib, floor(bytes / 1024));
   }
 
+  /** (Re)starts the timer at the busy pace, or at the slow one. */
+  #arm(slow: boolean): void {
+    if (this.#timer) clearIntervalSafe(this.#timer);
+    this.#slow = slow;
+    this.#idleTicks = 0;
+    this.#timer = setIntervalSafe(() => this.#tick(), slow ? SLOW_BEAT_MS : BEAT_MS);
+    this.#timer.unref();
+  }
+
   #tick(): void {
     store(this.#words!, VITALS_WORDS.beat, ++this.#beat);
-    try {
-      const heap = getHeapStatistics();
-      this.memory(heap.used_heap_size + heap.external_memory);
-    } catch {
-      // A figure that cannot be read leaves the last one.
-    }
-    if (this.#busy()) this.#idleTicks = 0;
-    else if (++this.#idleTicks > LINGER_TICKS) {
+    const holding = this.#holding();
+    if (holding === 'running') {
+      if (this.#slow) this.#arm(false);
+      try {
+        const heap = getHeapStatistics();
+        this.memory(heap.used_heap_size + heap.external_memory);
+      } catch {
+        // A figure that cannot be read leaves the last one.
+      }
+    } else if (!this.#slow) this.#arm(true);
+    else if (holding === 'waiting') this.#idleTicks = 0;
+    else if (++this.#idleTicks >= LINGER_TICKS) {
       clearIntervalSafe(this.#timer!);
       this.#timer = null;
+      this.#slow = false;
     }
   }
 }

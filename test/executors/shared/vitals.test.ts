@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { culpritOf, VITALS_WORDS, WorkerVitals } from '../../../host/executors/shared/vitals.js';
+import { BEAT_MS, BLOCKED_MS, culpritOf, VITALS_WORDS, WorkerVitals } from '../../../host/executors/shared/vitals.js';
+import { Heartbeat, type Holding } from '../../../host/executors/shared/worker-vitals.js';
 
 /** The worker's side of the words, as worker-vitals.ts writes them. */
 function worker(vitals: WorkerVitals) {
@@ -78,5 +79,53 @@ describe("a worker's vitals name the run that grew its memory", () => {
     w.memory(20);
     vitals.noteMemory();
     assert.equal(vitals.grownMbOf(next), 0);
+  });
+});
+
+/**
+ * The worker's heartbeat, on the main thread here (the class only needs the buffer and timers): busy pace and heap
+ * readings while a run runs; the slow pace while it holds only runs waiting for their start time, and for a while
+ * after its last run; then no timer at all. Counted over real time, so the bounds are wide.
+ */
+describe("a worker's heartbeat", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  function beating(holding: Holding) {
+    const vitals = new WorkerVitals(4);
+    const words = new Int32Array(vitals.buffer);
+    const state = { holding };
+    const heartbeat = new Heartbeat(vitals.buffer, () => state.holding);
+    const beats = () => Atomics.load(words, VITALS_WORDS.beat);
+    const memoryKib = () => Atomics.load(words, VITALS_WORDS.memoryKib);
+    return { heartbeat, state, beats, memoryKib };
+  }
+
+  test('a running run beats every BEAT_MS and reads the heap; waiting runs beat four times per BLOCKED_MS without reading it', async () => {
+    const running = beating('running');
+    running.heartbeat.bump();
+    await sleep(BLOCKED_MS);
+    assert.ok(running.beats() >= BLOCKED_MS / BEAT_MS / 2, `busy pace: ${running.beats()} beats in ${BLOCKED_MS} ms`);
+    assert.ok(running.memoryKib() > 0, 'the heap was read');
+    running.state.holding = 'none';
+
+    const waiting = beating('waiting');
+    waiting.heartbeat.bump();
+    await sleep(2 * BLOCKED_MS);
+    const slow = waiting.beats();
+    assert.ok(slow >= 4 && slow <= 12, `slow pace: ${slow} beats in ${2 * BLOCKED_MS} ms (8 expected, 40 at the busy pace)`);
+    assert.equal(waiting.memoryKib(), 0, 'no heap reading while no run runs');
+    await sleep(BLOCKED_MS);
+    assert.ok(waiting.beats() > slow, 'a worker holding waiting runs keeps beating: the host would call it blocked otherwise');
+
+    waiting.heartbeat.enter(0);
+    waiting.state.holding = 'running';
+    const before = waiting.beats();
+    await sleep(BLOCKED_MS / 2);
+    assert.ok(waiting.beats() - before >= 4, 'a run that starts brings the busy pace back at once');
+    waiting.state.holding = 'none';
+
+    await sleep(4 * BLOCKED_MS);
+    const stopped = [running.beats(), waiting.beats()];
+    await sleep(BLOCKED_MS);
+    assert.deepEqual([running.beats(), waiting.beats()], stopped, 'no run held: the heartbeat stops after lingering');
   });
 });
