@@ -22,7 +22,7 @@
 
 /** Word offsets in the vitals buffer (an Int32Array). */
 export const VITALS_WORDS = { beat: 0, memoryKib: 1, current: 2, claims: 4 } as const;
-/** The worker's heartbeat period while it holds runs. */
+/** The worker's heartbeat period while a run runs on it (worker-vitals.ts: a slower one while its runs only wait). */
 export const BEAT_MS = 20;
 /** A worker holding runs whose heartbeat has not moved for this long is blocked. */
 export const BLOCKED_MS = 400;

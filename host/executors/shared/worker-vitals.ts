@@ -15,8 +15,8 @@ const { floor } = Math;
  * The heartbeat's slow pace: four beats per BLOCKED_MS, and no heap reading. A worker beats at it while it holds only
  * runs waiting for their start time (planned fires arrive fireLeadMs early: no job code of theirs runs yet), and for
  * 2 × BLOCKED_MS after its last run (longer than the host takes to see that run's result; the runs' last memory
- * figure came with their results). At the busy pace, an every-second job's worker beat through ~1.3 s of each second,
- * ~50 wakeups each reading the heap, where ~10 do now.
+ * figure came with their results). At the busy pace, an every-second job's worker never stopped beating (500 ms
+ * holding, then 800 ms lingering): ~50 wakeups a second, each reading the heap, where ~10 do now.
  */
 const SLOW_BEAT_MS = BLOCKED_MS / 4;
 const LINGER_TICKS = Math.ceil((2 * BLOCKED_MS) / SLOW_BEAT_MS);
