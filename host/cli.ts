@@ -25,6 +25,8 @@ Options (environment variable in brackets):
   --metrics-public    serve /metrics without a token (JOBCENTER_METRICS_PUBLIC=1; default: a token is needed)
   --exec-containment C  how exec runs are contained: auto (default), cgroup, pid-namespace or process-group
                       (JOBCENTER_EXEC_CONTAINMENT; docs/isolation.md says what each covers)
+  --exec-spawn S      how exec commands are started: auto (default: the native addon's vfork where it is
+                      built) or fork (child_process.spawn) (JOBCENTER_EXEC_SPAWN)
   --no-samples        do not create the sample projects on an empty database
   -h, --help          show this help
 
@@ -56,6 +58,7 @@ export async function main(argv: string[]): Promise<void> {
       'log-level': { type: 'string' },
       'lease-ms': { type: 'string' },
       'exec-containment': { type: 'string' },
+      'exec-spawn': { type: 'string' },
       'no-samples': { type: 'boolean' },
       'metrics-public': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -81,6 +84,7 @@ export async function main(argv: string[]): Promise<void> {
   if (values['lease-ms'] !== undefined) options.leaseMs = Number(values['lease-ms']);
   if (values['metrics-public']) options.metricsPublic = true;
   if (values['exec-containment'] !== undefined) options.execContainment = values['exec-containment'] as HostOptions['execContainment'];
+  if (values['exec-spawn'] !== undefined) options.execSpawn = values['exec-spawn'] as HostOptions['execSpawn'];
   if (values['log-level'] !== undefined) options.logLevel = values['log-level'] as HostOptions['logLevel'];
   await run(options);
 }

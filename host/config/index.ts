@@ -75,6 +75,11 @@ export interface HostOptions {
    * `pid-namespace` or `process-group`. Asking for one the machine cannot give fails the start.
    */
   execContainment?: ContainmentChoice;
+  /**
+   * How exec commands are started: `auto` (default: by the native addon's vfork where it is built, else by a fork)
+   * or `fork` (always child_process.spawn). docs/isolation.md, "How an exec command is started".
+   */
+  execSpawn?: SpawnChoice;
 }
 
 /**
@@ -121,7 +126,10 @@ export interface HostConfig {
   readonly metricsPublic: boolean;
   readonly loginLimits: LoginLimits;
   readonly execContainment: ContainmentChoice;
+  readonly execSpawn: SpawnChoice;
 }
+
+export type SpawnChoice = 'auto' | 'fork';
 
 export type ContainmentChoice = 'auto' | 'cgroup' | 'pid-namespace' | 'process-group';
 const CONTAINMENTS: readonly ContainmentChoice[] = ['auto', 'cgroup', 'pid-namespace', 'process-group'];
@@ -144,6 +152,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOption
   if (env.JOBCENTER_LEASE_MS) opts.leaseMs = parseIntStrict(env.JOBCENTER_LEASE_MS, 'JOBCENTER_LEASE_MS');
   if (env.JOBCENTER_METRICS_PUBLIC) opts.metricsPublic = parseBoolean(env.JOBCENTER_METRICS_PUBLIC, 'JOBCENTER_METRICS_PUBLIC');
   if (env.JOBCENTER_EXEC_CONTAINMENT) opts.execContainment = env.JOBCENTER_EXEC_CONTAINMENT as ContainmentChoice;
+  if (env.JOBCENTER_EXEC_SPAWN) opts.execSpawn = env.JOBCENTER_EXEC_SPAWN as SpawnChoice;
   return opts;
 }
 
@@ -190,6 +199,7 @@ export function compileConfig(options: HostOptions): HostConfig {
       windowMs: positive(options.loginLimits?.windowMs ?? 5 * 60_000, 'loginLimits.windowMs'),
     }),
     execContainment: containmentChoice(options.execContainment ?? 'auto'),
+    execSpawn: spawnChoice(options.execSpawn ?? 'auto'),
   };
   return Object.freeze(config);
 }
@@ -230,6 +240,11 @@ function parseBoolean(value: string, name: string): boolean {
 function parseLevel(value: string): HostConfig['logLevel'] {
   if (value === 'debug' || value === 'info' || value === 'warn' || value === 'error') return value;
   throw new Error(`JOBCENTER_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(value)}`);
+}
+
+function spawnChoice(value: string): SpawnChoice {
+  if (value === 'auto' || value === 'fork') return value;
+  throw new Error(`execSpawn (JOBCENTER_EXEC_SPAWN) must be auto or fork, got ${JSON.stringify(value)}`);
 }
 
 function containmentChoice(value: string): ContainmentChoice {

@@ -18,6 +18,11 @@ export interface CellReport {
 export interface RunCell {
   /** The argv that runs `command args` inside the cell. */
   wrap(command: string, args: readonly string[]): readonly [string, readonly string[]];
+  /**
+   * The cgroup.procs files a command started by the native spawner writes itself into before it execs, in place of
+   * the wrapper ([] for none); null when the cell needs its wrapper (a PID namespace).
+   */
+  readonly joins: readonly string[] | null;
   /** Whether the job's memoryLimitMb is applied; whether end() reports CPU and peak memory. */
   readonly limitsMemory: boolean;
   readonly measuresCpu: boolean;

@@ -1,8 +1,9 @@
 /**
  * Exec runs in cgroups. The host makes one folder of its own under its own cgroup, in the cgroup v2 hierarchy and,
  * where one is mounted and writable, in the v1 memory hierarchy (a v1/v2 hybrid keeps memory in v1); each run gets a
- * folder in each. The command is started through `sh -c 'echo $$ > <cell>/cgroup.procs … && exec "$@"'`, so it is in
- * its cells before it can fork. At the run's end (the command exited, was killed, or timed out) the v2 `cgroup.kill`
+ * folder in each. The command is in its cells before it can fork: the native spawner's child writes itself into
+ * each cell's cgroup.procs before it execs (`joins`), and a fork goes through
+ * `sh -c 'echo $$ > <cell>/cgroup.procs … && exec "$@"'` (`wrap`). At the run's end (the command exited, was killed, or timed out) the v2 `cgroup.kill`
  * kills every process left in the run's cgroup, setsid ones included; the host waits until it is empty, reads the
  * run's figures and removes the folders.
  *
@@ -127,6 +128,7 @@ function cell(v2: string, mem: string | null, stuck: Set<string>, logger: Logger
   const dirs = mem ? [v2, mem] : [v2];
   return {
     wrap: (command, args) => ['/bin/sh', ['-c', wrapperScript(dirs.length), 'jobcenter-cell', ...dirs, command, ...args]],
+    joins: dirs.map((dir) => path.join(dir, 'cgroup.procs')),
     limitsMemory: mem !== null,
     measuresCpu: true,
     measuresMemory: mem !== null,

@@ -48,6 +48,7 @@ function processGroup(): Containment {
     limitsMemory: false,
     enter: () => ({
       wrap: (command, args) => [command, args],
+      joins: [],
       limitsMemory: false,
       measuresCpu: false,
       measuresMemory: false,
@@ -75,6 +76,7 @@ function pidNamespace(unshare: readonly string[]): Containment {
     limitsMemory: false,
     enter: () => ({
       wrap: (command, args) => [unshare[0]!, [...unshare.slice(1), '/bin/sh', '-c', INIT_SCRIPT, 'jobcenter-init', command, ...args]],
+      joins: null,
       limitsMemory: false,
       measuresCpu: false,
       measuresMemory: false,

@@ -10,7 +10,6 @@
  * machine allows it, so that no descendant outlives the run (setsid ones included) and the job's memoryLimitMb is
  * the kernel's limit; else in a PID namespace, else by its process group alone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { HostConfig } from '../../config/index.js';
 import { reasonText, serializeError, type SerializedError } from '../../errors/index.js';
@@ -22,6 +21,7 @@ import { createContainment, type CellReport, type Containment, type RunCell } fr
 import { execEnv, execRunFile } from './exec-env.js';
 import { GroupUsage } from './group-usage.js';
 import { createLineSplitter } from './line-splitter.js';
+import { createSpawner, type RunProcess, type Spawner } from './native-spawn.js';
 import { createRunFolder } from './run-folder.js';
 
 /** After the command exited, how long its output pipes may take to drain. */
@@ -36,6 +36,8 @@ export interface ExecExecutor extends Executor {
   readonly containment: Containment['kind'];
   /** Whether a job's memoryLimitMb is applied here (only a memory cgroup can). */
   readonly limitsMemory: boolean;
+  /** How commands are started (native-spawn.ts): by the native addon's vfork, or by libuv's fork. */
+  readonly spawner: Spawner['kind'];
 }
 
 interface Spawned {
@@ -53,7 +55,9 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
   const logger = deps.logger.child({ component: 'exec-executor' });
   const folder = createRunFolder(logger);
   const containment = createContainment(config.execContainment, logger);
-  const groups = new Map<ChildProcess, RunCell>();
+  const spawner = createSpawner(config.execSpawn);
+  if (spawner.why) logger.info('exec commands are started by a fork of the host', { why: spawner.why });
+  const groups = new Map<RunProcess, RunCell>();
   const runs = new Set<Promise<RunOutcome>>();
   let closed = false;
 
@@ -100,12 +104,11 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     if (spec.memoryLimitMb !== null && !cell.limitsMemory) {
       hooks.log('warn', `memoryLimitMb ${spec.memoryLimitMb} is not applied: exec containment "${containment.kind}" has no memory limit on this host`);
     }
-    let child: ChildProcess;
+    let child: RunProcess;
     try {
       // The wrapper would report a missing command as a shell error: the same check spawn() makes, first.
-      checkCommand(spec);
-      const [command, args] = cell.wrap(spec.command, spec.args);
-      child = spawn(command, [...args], { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const file = checkCommand(spec);
+      child = spawner.start({ file, command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env }, cell);
     } catch (err) {
       await cell.end();
       return failure(spawnFailure(err, spec.command));
@@ -133,7 +136,7 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
   }
 
   /** `usage` is read just before each signal: the group's last figures while it still lives. */
-  function killOnAbort(child: ChildProcess, cell: RunCell, signal: AbortSignal, usage: GroupUsage | null): () => void {
+  function killOnAbort(child: RunProcess, cell: RunCell, signal: AbortSignal, usage: GroupUsage | null): () => void {
     let graceTimer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
       if (child.pid === undefined) return;
@@ -186,6 +189,7 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     runningCount: () => groups.size,
     containment: containment.kind,
     limitsMemory: containment.limitsMemory,
+    spawner: spawner.kind,
   };
 }
 
@@ -211,14 +215,14 @@ function measuredBy(report: CellReport): { cpuMs?: number; peakMemoryMb?: number
 }
 
 /** What spawn() would find: a command with a slash from the working folder, else the first match on PATH. */
-function checkCommand(spec: Spawned): void {
+function checkCommand(spec: Spawned): string {
   const found = lookUpCommand(spec.command, spec.cwd, spec.env.PATH ?? '/usr/local/bin:/usr/bin:/bin');
-  if (found && 'file' in found) return;
+  if (found && 'file' in found) return found.file;
   throw Object.assign(new Error(found ? `${spec.command}: permission denied` : `${spec.command}: not found`), { code: found ? 'EACCES' : 'ENOENT' });
 }
 
 /** The first 'error' (spawn failed) or 'exit'; spawn failures may also emit 'close', which is not waited for. */
-function waitForEnd(child: ChildProcess): Promise<Ending> {
+function waitForEnd(child: RunProcess): Promise<Ending> {
   return new Promise((resolve) => {
     child.once('error', (error) => resolve({ error }));
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -231,7 +235,7 @@ interface CapturedOutput {
   lastStderr(): string | null;
 }
 
-function captureOutput(child: ChildProcess, hooks: RunHooks): CapturedOutput {
+function captureOutput(child: RunProcess, hooks: RunHooks): CapturedOutput {
   let lastOut: string | null = null;
   let lastErr: string | null = null;
   const out = createLineSplitter((line) => {

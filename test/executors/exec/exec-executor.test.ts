@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { RunOutcome, RunRequest } from '../../../host/executors/shared/executor.js';
@@ -38,13 +40,48 @@ function assertFailed(outcome: RunOutcome): asserts outcome is Extract<RunOutcom
   assert.equal(outcome.ok, false, `expected a failure, got ${JSON.stringify(outcome)}`);
 }
 
-describe('exec executor', () => {
+/** Where `npm run build` puts the native spawn addon (dist/native/), seen from dist/test/executors/exec/. */
+const ADDON = fileURLToPath(new URL('../../../native/jobcenter_spawn.node', import.meta.url));
+
+// Each test runs with both ways of starting a command (host/executors/exec/native-spawn.ts).
+for (const execSpawn of ['auto', 'fork'] as const) describe(`exec executor (execSpawn ${execSpawn})`, () => {
   let executor: ExecExecutor;
   before(() => {
-    executor = createExecExecutor({ config: testConfig({ killGraceMs: 300 }), logger: silentLogger });
+    executor = createExecExecutor({ config: testConfig({ killGraceMs: 300, execSpawn }), logger: silentLogger });
   });
   after(async () => {
     await executor.close();
+  });
+
+  test('commands are started by the native addon where it is built (in CI it must be), else by a fork', () => {
+    if (execSpawn === 'fork') return assert.equal(executor.spawner, 'fork');
+    if (process.env.CI) assert.ok(existsSync(ADDON), `${ADDON} is built by npm run build`);
+    assert.equal(executor.spawner, existsSync(ADDON) ? 'vfork' : 'fork');
+  });
+
+  test('the command starts with no signal ignored or blocked, an empty stdin, in a session of its own', async () => {
+    const hooks = recordingHooks();
+    const script = 'grep -E "^Sig(Ign|Blk)" /proc/self/status; wc -c; read pid comm state ppid pgrp session rest < /proc/self/stat; echo "$pgrp $session $$"';
+    const outcome = await executor.execute(execRequest(['/bin/sh', '-c', script]), hooks);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    const [blk, ign, bytes, ids] = hooks.lines.map((l) => l.message);
+    assert.equal(ign, 'SigIgn:\t0000000000000000');
+    assert.equal(blk, 'SigBlk:\t0000000000000000');
+    assert.equal(bytes, '0');
+    const [pgrp, session, pid] = ids!.split(' ');
+    assert.equal(pgrp, pid, 'the command leads its process group');
+    assert.equal(session, pid, 'and its session');
+  });
+
+  test('a script without a #! line is run by /bin/sh, as execvp runs it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jc-exec-'));
+    try {
+      writeFileSync(path.join(dir, 'plain'), 'echo "plain script $1"\n', { mode: 0o755 });
+      const outcome = await executor.execute(execRequest(['./plain', 'ran'], { bundle: { id: 5, dir, main: null } }), recordingHooks());
+      assert.deepEqual(measured(outcome, false), { ok: true, result: 'plain script ran' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a command runs in its bundle with its arguments, gets the run file and its last stdout line, unfinished, is the result', async () => {
@@ -186,6 +223,10 @@ describe('exec executor shutdown', () => {
 describe('exec containment choice', () => {
   test('an unknown containment is refused, naming the choices', () => {
     assert.throws(() => testConfig({ execContainment: 'jail' as never }), /execContainment \(JOBCENTER_EXEC_CONTAINMENT\) must be auto, cgroup, pid-namespace, process-group, got "jail"/);
+  });
+
+  test('an unknown way to start commands is refused, naming the choices', () => {
+    assert.throws(() => testConfig({ execSpawn: 'clone' as never }), /execSpawn \(JOBCENTER_EXEC_SPAWN\) must be auto or fork, got "clone"/);
   });
 
   test('under a PID namespace, a setsid grandchild dies with its command, and a signal that ended the command is named', async () => {
