@@ -89,10 +89,23 @@ function definitions(): Record<keyof Models, [table: string, attributes: ModelAt
   };
 }
 
+/**
+ * Each model is defined on its first use: `sequelize.define` costs ~0.4 ms a model (4 ms of every store's open for
+ * all nine), and a start uses two of them (most per-run and per-request paths go through the driver). A repository
+ * may hold a model from the start: what it holds defines the real one when a property is first read, and hands out
+ * the real one's properties (its methods bound to it).
+ */
 export function defineModels(sequelize: Sequelize): Models {
   const models = {} as Record<keyof Models, RowModel>;
   for (const [name, [tableName, attributes]] of Object.entries(definitions()) as [keyof Models, [string, ModelAttributes]][]) {
-    models[name] = sequelize.define(name, attributes, { tableName }) as RowModel;
+    let real: RowModel | null = null;
+    const model = (): RowModel => (real ??= sequelize.define(name, attributes, { tableName }) as RowModel);
+    models[name] = new Proxy({} as RowModel, {
+      get(_target, property) {
+        const value: unknown = Reflect.get(model(), property);
+        return typeof value === 'function' ? value.bind(model()) : value;
+      },
+    });
   }
   return models;
 }
