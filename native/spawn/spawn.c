@@ -104,6 +104,7 @@ static void throw_errno(napi_env env, int err, const char *step) {
 
 static void on_closed(uv_handle_t *handle) {
   Child *child = (Child *)handle;
+  close(child->pidfd);
   napi_delete_reference(child->env, child->on_exit);
   napi_async_destroy(child->env, child->async);
   free(child);
@@ -117,7 +118,6 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   int got = waitid(P_PID, (id_t)child->pid, &info, WEXITED | WNOHANG);
   if (status == 0 && got == 0 && info.si_pid == 0) return; /* not exited yet (a spurious wake) */
   uv_poll_stop(poll);
-  close(child->pidfd);
 
   napi_env env = child->env;
   napi_handle_scope scope;

@@ -73,6 +73,18 @@ for (const execSpawn of ['auto', 'fork'] as const) describe(`exec executor (exec
     assert.equal(session, pid, 'and its session');
   });
 
+  test('fifty commands at once each end with their own output and exit status', async () => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => executor.execute(execRequest(['/bin/sh', '-c', `sleep 0.0$(( $1 % 5 )); echo "n=$1"; exit $(( $1 % 3 ))`, 'sh', String(i)]), recordingHooks())),
+    );
+    outcomes.forEach((outcome, i) => {
+      if (i % 3 === 0) return assert.deepEqual(measured(outcome, false), { ok: true, result: `n=${i}` });
+      assertFailed(outcome);
+      assert.equal(outcome.error.message, `exited with code ${i % 3}`);
+    });
+    assert.equal(executor.runningCount(), 0);
+  });
+
   test('a script without a #! line is run by /bin/sh, as execvp runs it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jc-exec-'));
     try {
