@@ -1,15 +1,19 @@
 /**
- * Writes lines to `<dir>/<yyyy-MM>/<yyyy-MM-dd>.log` (UTC), one append stream for the current day. The day is
- * checked on every line instead of by a midnight timer: no timer to leak, and a line is never filed under the wrong
- * day because a timer fired late.
+ * Writes lines to `<dir>/<yyyy-MM>/<yyyy-MM-dd>.log` (UTC), one file open for appending for the current day. The day
+ * is checked on every line instead of by a midnight timer: no timer to leak, and a line is never filed under the
+ * wrong day because a timer fired late.
+ *
+ * Each line is written at once with one write(2) on the file (the host logs events, not job output: a few lines a
+ * second at most). Nothing is buffered, so a line is in the file when the call returns, a crash loses none, and
+ * closing is one close(2): a write stream's end and close went through libuv's thread pool and took ~0.7 ms of every
+ * host stop.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export class DayFileSink {
-  private stream: WriteStream | null = null;
+  private fd: number | null = null;
   private day = '';
-  private readonly closing = new Set<Promise<void>>();
   private closed = false;
   /** The last write error, if any (a logger has nowhere to report its own failures). */
   lastError: Error | null = null;
@@ -25,15 +29,19 @@ export class DayFileSink {
   write(line: string, at: Date): void {
     if (this.closed) return;
     const day = at.toISOString().slice(0, 10);
-    if (day !== this.day || !this.stream) this.switchTo(day, at);
-    this.stream?.write(line + '\n');
+    if (day !== this.day || this.fd === null) this.switchTo(day, at);
+    if (this.fd === null) return;
+    try {
+      writeSync(this.fd, line + '\n');
+    } catch (err) {
+      this.lastError = err as Error;
+    }
   }
 
-  /** Flushes and closes the open file. */
+  /** Closes the open file (every line is in it already). */
   async close(): Promise<void> {
     this.closed = true;
     this.retire();
-    await Promise.all([...this.closing]);
   }
 
   private switchTo(day: string, at: Date): void {
@@ -42,29 +50,20 @@ export class DayFileSink {
     try {
       const file = this.fileFor(at);
       mkdirSync(path.dirname(file), { recursive: true });
-      const stream = createWriteStream(file, { flags: 'a' });
-      stream.on('error', (err) => {
-        this.lastError = err;
-      });
-      this.stream = stream;
+      this.fd = openSync(file, 'a');
     } catch (err) {
       this.lastError = err as Error;
-      this.stream = null;
     }
   }
 
-  /** Ends the current stream; close() waits for every retired stream to be flushed. */
   private retire(): void {
-    const stream = this.stream;
-    this.stream = null;
-    if (!stream) return;
-    const done: Promise<void> = new Promise<void>((resolve) => {
-      if (stream.closed) return resolve();
-      stream.once('close', () => resolve());
-      stream.end();
-    }).then(() => {
-      this.closing.delete(done);
-    });
-    this.closing.add(done);
+    const fd = this.fd;
+    this.fd = null;
+    if (fd === null) return;
+    try {
+      closeSync(fd);
+    } catch (err) {
+      this.lastError = err as Error;
+    }
   }
 }
