@@ -316,6 +316,7 @@ function makeWebApp(
         isolates: executors.isolate.isolateCount(),
         execGroups: executors.exec.runningCount(),
         execContainment: executors.exec.containment,
+        execSpawn: executors.exec.spawner,
       },
     }),
     ready: deps.ready,

@@ -78,6 +78,7 @@ for (const database of testDatabases()) {
         assert.equal(page.headers.get('x-content-type-options'), 'nosniff', path);
         if (!path.startsWith('/assets/')) assert.doesNotMatch(page.text, /<script(?![^>]*\bsrc=)[^>]*>/, `${path} has no inline script`);
         if (path === '/hosts') assert.match(page.text, /Thread workers<\/dt><dd>\d+<\/dd>[\s\S]*Isolates<\/dt><dd>\d+<\/dd>/, 'the hosts page shows the pools');
+        if (path === '/hosts') assert.match(page.text, /\d+ running \([\w-]+ containment, started by (vfork|fork)\)/, 'and how exec runs are held and started');
       }
     });
 

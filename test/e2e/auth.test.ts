@@ -101,6 +101,7 @@ describe('auth and ownership', () => {
     const { pools } = hosts.body[0];
     for (const count of ['threadWorkers', 'moduleContexts', 'moduleSpareWorkers', 'isolates', 'execGroups']) assert.ok(Number.isInteger(pools[count]) && pools[count] >= 0, `${count}: ${pools[count]}`);
     assert.match(pools.execContainment, /\w/);
+    assert.match(pools.execSpawn, /^(vfork|fork)$/);
   });
 
   test('job events record who did what', async () => {

@@ -228,6 +228,7 @@ export const OUTPUT_SCHEMAS: Record<string, Schema> = {
         isolates: { type: 'integer', description: 'live isolates of isolate jobs (idle and busy)' },
         execGroups: { type: 'integer', description: 'process groups of exec runs now running' },
         execContainment: { type: 'string', description: 'how exec runs are contained (docs/isolation.md)' },
+        execSpawn: { type: 'string', enum: ['vfork', 'fork'], description: 'how exec commands are started: vfork (the native addon) or fork (docs/isolation.md)' },
       },
       "The executors' pools now.",
     ),
