@@ -3,9 +3,9 @@
  * where one is mounted and writable, in the v1 memory hierarchy (a v1/v2 hybrid keeps memory in v1); each run gets a
  * folder in each. The command is in its cells before it can fork: the native spawner's child writes itself into
  * each cell's cgroup.procs before it execs (`joins`), and a fork goes through
- * `sh -c 'echo $$ > <cell>/cgroup.procs … && exec "$@"'` (`wrap`). At the run's end (the command exited, was killed, or timed out) the v2 `cgroup.kill`
- * kills every process left in the run's cgroup, setsid ones included; the host waits until it is empty, reads the
- * run's figures and removes the folders.
+ * `sh -c 'echo $$ > <cell>/cgroup.procs … && exec "$@"'` (`wrap`). At the run's end (the command exited, was
+ * killed, or timed out) the v2 `cgroup.kill` kills every process left in the run's cgroup, setsid ones included;
+ * the host waits until it is empty, reads the run's figures and removes the folders.
  *
  * - Kill and CPU: cgroup v2, `cgroup.kill` (Linux 5.14+) and `cpu.stat` (no controller needed). Without them the
  *   containment is not used (createContainment falls back).

@@ -87,6 +87,11 @@ function loadAddon(): { addon: Addon | null; why: string } {
 function startNative(addon: Addon, launch: Launch, joins: readonly string[]): RunProcess {
   const child = new EventEmitter() as EventEmitter & { pid?: number; stdout: Readable | null; stderr: Readable | null };
   const env = Object.entries(launch.env).map(([name, value]) => `${name}=${value}`);
+  // C strings end at a NUL: refused here as child_process.spawn refuses them, never cut short.
+  const texts = [launch.file, launch.cwd, ...launch.args, ...env];
+  if (texts.some((text) => text.includes('\0'))) {
+    throw Object.assign(new TypeError('an argument, the working folder or an environment variable holds a NUL byte'), { code: 'ERR_INVALID_ARG_VALUE' });
+  }
   const [pid, out, err] = addon.spawn(launch.file, [launch.command, ...launch.args], env, launch.cwd, joins, (code, signal) => {
     child.emit('exit', code, signal === null ? null : signalName(signal));
   });

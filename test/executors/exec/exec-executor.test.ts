@@ -85,6 +85,13 @@ for (const execSpawn of ['auto', 'fork'] as const) describe(`exec executor (exec
     assert.equal(executor.runningCount(), 0);
   });
 
+  test('an argument with a NUL byte fails the run at spawn, never cut short', async () => {
+    const outcome = await executor.execute(execRequest(['/bin/echo', 'before\0after']), recordingHooks());
+    assertFailed(outcome);
+    assert.equal(outcome.error.code, 'ERR_INVALID_ARG_VALUE');
+    assert.match(outcome.error.message, /^could not start \/bin\/echo: .*(null|NUL) byte/);
+  });
+
   test('a script without a #! line is run by /bin/sh, as execvp runs it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jc-exec-'));
     try {
