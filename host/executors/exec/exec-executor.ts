@@ -55,8 +55,7 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
   const logger = deps.logger.child({ component: 'exec-executor' });
   const folder = createRunFolder(logger);
   const containment = createContainment(config.execContainment, logger);
-  const spawner = createSpawner(config.execSpawn);
-  if (spawner.why) logger.info('exec commands are started by a fork of the host', { why: spawner.why });
+  const spawner = createSpawner(config.execSpawn, (why) => logger.info('exec commands are started by a fork of the host', { why }));
   const groups = new Map<RunProcess, RunCell>();
   const runs = new Set<Promise<RunOutcome>>();
   let closed = false;
@@ -189,7 +188,9 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     runningCount: () => groups.size,
     containment: containment.kind,
     limitsMemory: containment.limitsMemory,
-    spawner: spawner.kind,
+    get spawner() {
+      return spawner.kind;
+    },
   };
 }
 

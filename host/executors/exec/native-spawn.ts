@@ -50,34 +50,44 @@ export interface Launch {
 }
 
 export interface Spawner {
+  /** `vfork` while the addon is there and has not failed to load. */
   readonly kind: 'vfork' | 'fork';
-  /** Why the addon is not used, when it is not. */
-  readonly why: string | null;
   /** Starts the command in the cell; throws (with an errno `code`) when it could not be started. */
   start(launch: Launch, cell: RunCell): RunProcess;
 }
 
-export function createSpawner(choice: 'auto' | 'fork'): Spawner {
-  const loaded = choice === 'fork' ? { addon: null, why: 'execSpawn is "fork"' } : loadAddon();
-  const { addon } = loaded;
+/**
+ * The addon is loaded by the first command it starts (~1.5 ms of a host's start otherwise, and a host without exec
+ * jobs never needs it). `onFork` hears why commands are forked: at once when the addon is not built or not wanted,
+ * or when it fails to load.
+ */
+export function createSpawner(choice: 'auto' | 'fork', onFork: (why: string) => void): Spawner {
+  let addon: Addon | null | undefined;
+  const useFork = (why: string): null => {
+    onFork(why);
+    return (addon = null);
+  };
+  if (choice === 'fork') useFork('execSpawn is "fork"');
+  else if (!existsSync(ADDON)) useFork(`${ADDON} is not built (npm run build builds it where a C compiler and Node's headers are)`);
+  const loaded = (): Addon | null => {
+    if (addon !== undefined) return addon;
+    try {
+      return (addon = createRequire(import.meta.url)(ADDON) as Addon);
+    } catch (err) {
+      return useFork(`${ADDON} does not load: ${(err as Error).message}`);
+    }
+  };
   return {
-    kind: addon ? 'vfork' : 'fork',
-    why: addon ? null : loaded.why,
+    get kind() {
+      return addon === null ? 'fork' : 'vfork';
+    },
     start(launch, cell) {
-      if (addon && cell.joins !== null) return startNative(addon, launch, cell.joins);
+      const native = cell.joins === null ? null : loaded();
+      if (native) return startNative(native, launch, cell.joins!);
       const [command, args] = cell.wrap(launch.command, launch.args);
       return spawn(command, [...args], { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     },
   };
-}
-
-function loadAddon(): { addon: Addon | null; why: string } {
-  if (!existsSync(ADDON)) return { addon: null, why: `${ADDON} is not built (npm run build builds it where a C compiler and Node's headers are)` };
-  try {
-    return { addon: createRequire(import.meta.url)(ADDON) as Addon, why: '' };
-  } catch (err) {
-    return { addon: null, why: `${ADDON} does not load: ${(err as Error).message}` };
-  }
 }
 
 /**
