@@ -102,8 +102,9 @@ export function defineModels(sequelize: Sequelize): Models {
     const model = (): RowModel => (real ??= sequelize.define(name, attributes, { tableName }) as RowModel);
     models[name] = new Proxy({} as RowModel, {
       get(_target, property) {
-        const value: unknown = Reflect.get(model(), property);
-        return typeof value === 'function' ? value.bind(model()) : value;
+        const target = model();
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? value.bind(target) : value;
       },
     });
   }

@@ -11,11 +11,11 @@
  *   (setsid, setpgid) escapes. No memory limit.
  */
 import { spawnSync } from 'node:child_process';
-import { constants } from 'node:os';
 import type { ContainmentChoice } from '../../config/index.js';
 import type { Logger } from '../../log/logger.js';
 import type { Containment } from './cell.js';
 import { createCgroupContainment } from './cgroup-containment.js';
+import { signalName } from './native-spawn.js';
 
 export type { CellReport, Containment, ContainmentKind, RunCell } from './cell.js';
 
@@ -106,8 +106,5 @@ function unshareArgs(): readonly string[] | null {
 
 /** A shell's status 128 + n means "killed by signal n". */
 function signalOfShellStatus(code: number | null): NodeJS.Signals | null {
-  if (code === null || code <= 128) return null;
-  const n = code - 128;
-  const name = Object.entries(constants.signals).find(([, number]) => number === n)?.[0];
-  return (name as NodeJS.Signals | undefined) ?? null;
+  return code === null || code <= 128 ? null : signalName(code - 128);
 }

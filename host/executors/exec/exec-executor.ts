@@ -1,9 +1,10 @@
 /**
- * The `exec` executor: runs a command line as a child process in its own process group (the only importer of
- * child_process in the host). stdout → info lines, stderr → warn lines of the run's log; the last non-empty stdout
- * line is the result. Kill = SIGTERM to the group, SIGKILL after killGraceMs; whatever the command left running in
- * its group when it exits is killed too, so a run never leaves processes behind. The run's JOBCENTER_CONFIG_FILE and,
- * without a bundle, its working folder come from the executor's run folder (run-folder.ts) and go with the run.
+ * The `exec` executor: runs a command line as a child process in its own process group, started by native-spawn.ts
+ * (a vfork from the native addon, or child_process.spawn; the exec folder holds every use of child_process).
+ * stdout → info lines, stderr → warn lines of the run's log; the last non-empty stdout line is the result.
+ * Kill = SIGTERM to the group, SIGKILL after killGraceMs; whatever the command left running in its group when it
+ * exits is killed too, so a run never leaves processes behind. The run's JOBCENTER_CONFIG_FILE and, without a bundle,
+ * its working folder come from the executor's run folder (run-folder.ts) and go with the run.
  * What the group used is sampled from /proc while it runs (group-usage.ts), or read from the run's cgroup.
  *
  * Each run is held by the executor's containment (containment.ts, chosen once at start): in a cgroup where the
@@ -105,7 +106,8 @@ export function createExecExecutor(deps: { config: HostConfig; logger: Logger })
     }
     let child: RunProcess;
     try {
-      // The wrapper would report a missing command as a shell error: the same check spawn() makes, first.
+      // The same check spawn() makes, first: a wrapper would report a missing command as a shell error, and the
+      // native spawner execs the file found here.
       const file = checkCommand(spec);
       child = spawner.start({ file, command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env }, cell);
     } catch (err) {

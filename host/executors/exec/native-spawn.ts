@@ -17,6 +17,7 @@ import net from 'node:net';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
+import type { SpawnChoice } from '../../config/index.js';
 import type { RunCell } from './cell.js';
 
 /** The addon, relative to this file's place in dist/host/executors/exec/. */
@@ -61,7 +62,7 @@ export interface Spawner {
  * jobs never needs it). `onFork` hears why commands are forked: at once when the addon is not built or not wanted,
  * or when it fails to load.
  */
-export function createSpawner(choice: 'auto' | 'fork', onFork: (why: string) => void): Spawner {
+export function createSpawner(choice: SpawnChoice, onFork: (why: string) => void): Spawner {
   let addon: Addon | null | undefined;
   const useFork = (why: string): null => {
     onFork(why);
@@ -83,7 +84,7 @@ export function createSpawner(choice: 'auto' | 'fork', onFork: (why: string) => 
     },
     start(launch, cell) {
       const native = cell.joins === null ? null : loaded();
-      if (native) return startNative(native, launch, cell.joins!);
+      if (native && cell.joins) return startNative(native, launch, cell.joins);
       const [command, args] = cell.wrap(launch.command, launch.args);
       return spawn(command, [...args], { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     },
@@ -112,6 +113,7 @@ function startNative(addon: Addon, launch: Launch, joins: readonly string[]): Ru
   return child;
 }
 
-function signalName(n: number): NodeJS.Signals | null {
+/** The name of signal number `n` (as the addon and a shell's status give it), or null for one Node does not know. */
+export function signalName(n: number): NodeJS.Signals | null {
   return (Object.entries(constants.signals).find(([, number]) => number === n)?.[0] as NodeJS.Signals | undefined) ?? null;
 }
