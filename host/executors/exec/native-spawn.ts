@@ -60,22 +60,22 @@ export interface Spawner {
 /**
  * The addon is loaded by the first command it starts (~1.5 ms of a host's start otherwise, and a host without exec
  * jobs never needs it). `onFork` hears why commands are forked: at once when the addon is not built or not wanted,
- * or when it fails to load.
+ * or when it fails to load. `addonFile`: where the addon is (tests give a broken one).
  */
-export function createSpawner(choice: SpawnChoice, onFork: (why: string) => void): Spawner {
+export function createSpawner(choice: SpawnChoice, onFork: (why: string) => void, addonFile = ADDON): Spawner {
   let addon: Addon | null | undefined;
   const useFork = (why: string): null => {
     onFork(why);
     return (addon = null);
   };
   if (choice === 'fork') useFork('execSpawn is "fork"');
-  else if (!existsSync(ADDON)) useFork(`${ADDON} is not built (npm run build builds it where a C compiler and Node's headers are)`);
+  else if (!existsSync(addonFile)) useFork(`${addonFile} is not built (npm run build builds it where a C compiler and Node's headers are)`);
   const loaded = (): Addon | null => {
     if (addon !== undefined) return addon;
     try {
-      return (addon = createRequire(import.meta.url)(ADDON) as Addon);
+      return (addon = createRequire(import.meta.url)(addonFile) as Addon);
     } catch (err) {
-      return useFork(`${ADDON} does not load: ${(err as Error).message}`);
+      return useFork(`${addonFile} does not load: ${(err as Error).message}`);
     }
   };
   return {

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { RunOutcome, RunRequest } from '../../../host/executors/shared/executor.js';
 import { silentLogger } from '../../../host/log/logger.js';
 import { createExecExecutor, type ExecExecutor } from '../../../host/executors/exec/exec-executor.js';
+import { createContainment } from '../../../host/executors/exec/containment.js';
+import { createSpawner } from '../../../host/executors/exec/native-spawn.js';
 import { isAlive } from '../../helpers/processes.js';
 import { measured, recordingHooks, testConfig } from '../helpers.js';
 
@@ -280,6 +282,37 @@ describe('exec containment choice', () => {
       assert.ok(hooks.lines.some((l) => l.level === 'warn' && /memoryLimitMb 64 is not applied: exec containment "process-group"/.test(l.message)), JSON.stringify(hooks.lines));
     } finally {
       await executor.close();
+    }
+  });
+});
+
+describe('native spawner fallback', () => {
+  test('an addon that does not load is said once, and every command is forked instead', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jc-addon-'));
+    try {
+      const broken = path.join(dir, 'jobcenter_spawn.node');
+      writeFileSync(broken, 'not a shared object');
+      const why: string[] = [];
+      const spawner = createSpawner('auto', (reason) => why.push(reason), broken);
+      assert.equal(spawner.kind, 'vfork', 'the addon is only tried by the first command');
+      // The process group's cell: no wrapper and no cgroup to join, so the addon would start the command itself.
+      const cell = createContainment('process-group', silentLogger).enter(null);
+      for (const word of ['one', 'two']) {
+        const child = spawner.start({ file: '/bin/echo', command: 'echo', args: [word], cwd: dir, env: {} }, cell);
+        let out = '';
+        child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        const [code] = await Promise.all([
+          new Promise((resolve) => child.on('exit', resolve)),
+          new Promise((resolve) => child.stdout?.on('end', resolve)),
+        ]);
+        assert.equal(code, 0);
+        assert.equal(out, `${word}\n`);
+      }
+      assert.equal(spawner.kind, 'fork');
+      assert.equal(why.length, 1, JSON.stringify(why));
+      assert.match(why[0]!, /jobcenter_spawn\.node does not load: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
