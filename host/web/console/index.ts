@@ -59,6 +59,11 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   const c: ConsoleContext = { deps, pages };
   const router = new Router();
   mountAssets(router, views.dir);
+  // Before the error pages: they render too.
+  router.use(async (_ctx, next) => {
+    await views.ready();
+    await next();
+  });
   router.use(errorPages(pages, deps));
   router.use(forms);
   mountAuthPages(router, c);
