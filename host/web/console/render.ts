@@ -1,8 +1,9 @@
 /**
  * The console's templates: `views/layouts/main.hbs` around one page of `views/pages/`, with the partials of
  * `views/partials/`. Compiled at the first page a host renders, with handlebars itself imported then (~2 MB of heap
- * and ~50 ms of a first import that a host nobody opens in a browser never needs). Every value goes through `{{ }}` (escaped); helpers that return HTML
- * escape what they are given. A page is a partial the layout names (`{{> (lookup . 'page') }}`), so no template needs `{{{ }}}`.
+ * and ~50 ms of a first import, which a host nobody opens in a browser never needs). Every value goes through `{{ }}`
+ * (escaped); helpers that return HTML escape what they are given. A page is a partial the layout names
+ * (`{{> (lookup . 'page') }}`), so no template needs `{{{ }}}`.
  */
 import type Handlebars from 'handlebars';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
