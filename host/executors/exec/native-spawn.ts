@@ -83,8 +83,11 @@ export function createSpawner(choice: SpawnChoice, onFork: (why: string) => void
       return addon === null ? 'fork' : 'vfork';
     },
     start(launch, cell) {
-      const native = cell.joins === null ? null : loaded();
-      if (native && cell.joins) return startNative(native, launch, cell.joins);
+      // A cell that must wrap the command (joins null) is always forked; the addon is loaded by the first other one.
+      if (cell.joins !== null) {
+        const native = loaded();
+        if (native) return startNative(native, launch, cell.joins);
+      }
       const [command, args] = cell.wrap(launch.command, launch.args);
       return spawn(command, [...args], { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     },
