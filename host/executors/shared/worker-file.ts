@@ -4,7 +4,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 /**
  * Starts a worker from a file next to `base`:
  * - built, `<name>.bundle.js`: the entry and its modules in one file (scripts/build-workers.mjs), which saves a
- *   worker ~1.5 MB of resident memory; used while it is newer than every file it was made from;
+ *   worker 1–1.5 MB of resident memory; used while it is newer than every file it was made from;
  * - compiled, `<name>.js` (a `tsc -b` without the bundling step, or a stale bundle);
  * - from source (tests under tsx), `<name>.ts` through a small eval'd bootstrap, because tsx on Node 20 registers its
  *   hooks on the main thread only.
