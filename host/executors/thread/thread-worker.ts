@@ -93,12 +93,16 @@ function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer |
     const group = heldAt.get(at);
     if (group) return append(group, item);
     heldAt.set(at, [item]);
-    setTimeoutSafe(() => {
+    const wake = (): void => {
+      // Node's timers can wake a millisecond before Date.now() reaches `at` (dispatch/due-timer.ts); a run must not
+      // start before its time, so an early wake waits for the rest.
+      if (now() < at) return void setTimeoutSafe(wake, at - now());
       const due = heldAt.get(at) ?? [];
       heldAt.delete(at);
       let reading: UsageReading | undefined;
       for (let i = 0; i < due.length; i++) if (held.delete(due[i]!.run.runId)) start(due[i]!, (reading ??= usage.read()));
-    }, at - now());
+    };
+    setTimeoutSafe(wake, at - now());
   };
   const onItem = (item: PoolHostItem): void => {
     if (item.type === 'start') {
