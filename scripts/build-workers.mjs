@@ -31,6 +31,8 @@ for (const entry of ENTRIES) {
   const result = await esbuild.build({
     entryPoints: [input],
     outfile,
+    // The metafile names inputs relative to this folder (the root, wherever the script is run from).
+    absWorkingDir: ROOT,
     bundle: true,
     platform: 'node',
     format: 'esm',
