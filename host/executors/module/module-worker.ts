@@ -63,7 +63,7 @@ function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer |
   // One message per run each way already: a reading at each run's start and end costs little beside them.
   const usage = new WorkerUsage();
   let live = 0;
-  const heartbeat = new Heartbeat(vitals, () => (live > 0 ? 'running' : 'none'));
+  const heartbeat = new Heartbeat(vitals, () => live > 0);
   port.on('message', (message: ModuleHostMessage) => {
     heartbeat.bump();
     if (message.type === 'boot') {

@@ -4,9 +4,10 @@
  * blocked, and after it died. The worker's side is worker-vitals.ts; docs/decisions.md ("Blocked and oversized
  * workers") says what it costs.
  *
- * - Heartbeat: a counter the worker bumps on a timer while it holds runs, and on each message it receives (a flood
- *   of messages starves a worker's timers, containment-notes §1.1). A worker holding runs whose counter has not
- *   moved for BLOCKED_MS is blocked: its event loop is stuck in someone's synchronous code.
+ * - Heartbeat: a counter the worker bumps on a timer while a run runs on it, and on each message it receives (a flood
+ *   of messages starves a worker's timers, containment-notes §1.1). A worker holding runs that are due (not waiting
+ *   for their start time) whose counter has not moved for BLOCKED_MS is blocked: its event loop is stuck in
+ *   someone's synchronous code.
  * - Memory: the worker's V8 heap in use plus its external memory (Buffers, ArrayBuffers), which `resourceLimits`
  *   does not count (containment-notes §1.3), written with each heartbeat and each batch it sends.
  * - Current: the run whose synchronous code the worker is in (the start of a run up to its first await), so a
@@ -28,6 +29,12 @@ export const BEAT_MS = 20;
 export const BLOCKED_MS = 400;
 /** How often a pool or a module context reads its workers' vitals while they hold runs. */
 export const WATCH_MS = 50;
+/**
+ * A read this long after the one before means the host itself was held up (its watch timer is due every WATCH_MS): a
+ * silence measured across it is not counted, since the host cannot tell a blocked worker from its own stall. The
+ * clock starts again from that read.
+ */
+export const LATE_MS = BLOCKED_MS / 2;
 /** A run handed back from a blocked or ended worker is placed again at most this many times. */
 export const MAX_MOVES = 3;
 
@@ -49,6 +56,8 @@ export class WorkerVitals {
   #seq = 0;
   #beat = 0;
   #beatAt = 0;
+  /** When the host last read the heartbeat (stalledFor, rest). */
+  #readAt = 0;
 
   constructor(slots: number) {
     this.buffer = new SharedArrayBuffer((VITALS_WORDS.claims + slots) * 4);
@@ -92,20 +101,28 @@ export class WorkerVitals {
     return true;
   }
 
-  /** How long the heartbeat has not moved, as seen by the reads of this method (the first read starts the clock). */
+  /**
+   * How long the heartbeat has not moved, as seen by the reads of this method (the first read starts the clock, and so
+   * does a read LATE_MS or more after the one before).
+   */
   stalledFor(now: number): number {
     const beat = load(this.#words, VITALS_WORDS.beat);
-    if (beat !== this.#beat) {
+    if (beat !== this.#beat || now - this.#readAt >= LATE_MS) {
       this.#beat = beat;
       this.#beatAt = now;
     }
+    this.#readAt = now;
     return now - this.#beatAt;
   }
 
-  /** The worker holds no runs: its heartbeat may stop, and the clock starts again from now. */
+  /**
+   * The worker holds no runs, or only runs waiting for their start time: its heartbeat may stop, and the clock starts
+   * again from now.
+   */
   rest(now: number): void {
     this.#beat = load(this.#words, VITALS_WORDS.beat);
     this.#beatAt = now;
+    this.#readAt = now;
     this.#seenMb = this.memoryMb;
   }
 

@@ -12,17 +12,17 @@ const setIntervalSafe = setInterval;
 const clearIntervalSafe = clearInterval;
 const { floor } = Math;
 /**
- * The heartbeat's slow pace: four beats per BLOCKED_MS, and no heap reading. A worker beats at it while it holds only
- * runs waiting for their start time (planned fires arrive fireLeadMs early: no job code of theirs runs yet), and for
- * 2 × BLOCKED_MS after its last run (longer than the host takes to see that run's result; the runs' last memory
- * figure came with their results). At the busy pace, an every-second job's worker never stopped beating (500 ms
- * holding, then 800 ms lingering): ~50 wakeups a second, each reading the heap, where ~10 do now.
+ * The heartbeat's slow pace: four beats per BLOCKED_MS, and no heap reading. A worker beats at it for LINGER_TICKS
+ * beats after its last run ended (its result is on its way; the runs' last memory figure came with their results),
+ * then stops. While it holds only runs waiting for their start time (planned fires arrive fireLeadMs early: no job
+ * code of theirs runs yet) it does not beat at all: the host does not count silence while no run of a worker is due
+ * (thread-handle.ts inspect), and each held run wakes the worker at its time, which starts the busy pace.
+ *
+ * The linger is short because the host's reading does not need it to cover the host's own stalls (vitals.ts LATE_MS):
+ * the result leaves at the end of the run's macrotask and the host reads it within a loop iteration.
  */
 const SLOW_BEAT_MS = BLOCKED_MS / 4;
-const LINGER_TICKS = Math.ceil((2 * BLOCKED_MS) / SLOW_BEAT_MS);
-
-/** What a worker holds: runs that run (the busy pace), only runs waiting for their start time (the slow one), or none. */
-export type Holding = 'running' | 'waiting' | 'none';
+const LINGER_TICKS = 2;
 
 /**
  * Takes the vitals buffer out of workerData, so job code never finds it (it reads workerData too). Null when the
@@ -37,24 +37,25 @@ export function takeVitals(): SharedArrayBuffer | null {
 
 export class Heartbeat {
   readonly #words: Int32Array | null;
-  readonly #holding: () => Holding;
+  /** A run runs on the worker (runs waiting for their start time do not count). */
+  readonly #running: () => boolean;
   #beat = 0;
   #timer: NodeJS.Timeout | null = null;
   /** The timer beats at the slow pace. */
   #slow = false;
   #idleTicks = 0;
 
-  constructor(buffer: SharedArrayBuffer | null, holding: () => Holding) {
+  constructor(buffer: SharedArrayBuffer | null, running: () => boolean) {
     this.#words = buffer ? new Int32Array(buffer) : null;
-    this.#holding = holding;
+    this.#running = running;
   }
 
-  /** The worker got a message (its timers may be starved by a stream of them): it is alive; the timer runs. */
+  /**
+   * The worker got a message (its timers may be starved by a stream of them): it is alive. The timer is started by a
+   * run's start (enter), not here: a message that only hands over runs for later must not start it.
+   */
   bump(): void {
-    if (!this.#words) return;
-    store(this.#words, VITALS_WORDS.beat, ++this.#beat);
-    this.#idleTicks = 0;
-    if (!this.#timer) this.#arm(false);
+    if (this.#words) store(this.#words, VITALS_WORDS.beat, ++this.#beat);
   }
 
   /** True when the run handed over in `slot` with `seq` may start here: the host has not taken it back. */
@@ -91,8 +92,7 @@ export class Heartbeat {
 
   #tick(): void {
     store(this.#words!, VITALS_WORDS.beat, ++this.#beat);
-    const holding = this.#holding();
-    if (holding === 'running') {
+    if (this.#running()) {
       if (this.#slow) this.#arm(false);
       try {
         const heap = getHeapStatistics();
@@ -101,7 +101,6 @@ export class Heartbeat {
         // A figure that cannot be read leaves the last one.
       }
     } else if (!this.#slow) this.#arm(true);
-    else if (holding === 'waiting') this.#idleTicks = 0;
     else if (++this.#idleTicks >= LINGER_TICKS) {
       clearIntervalSafe(this.#timer!);
       this.#timer = null;

@@ -100,6 +100,8 @@ interface InFlight<S extends RunSettle> {
   readonly settle: S;
   /** Its claim in the worker's vitals. */
   readonly slot: number;
+  /** When it is due: its start time (a planned fire handed over early), else 0 (at once). */
+  readonly dueAt: number;
 }
 
 export interface WorkerHandleOptions<S extends RunSettle> {
@@ -190,8 +192,27 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
       if (this.#blocked) this.#setBlocked(false);
       return;
     }
+    if (this.dueAt(now) > now) {
+      // Only runs waiting for their start time: no job code runs for them yet, and the worker does not beat
+      // (worker-vitals.ts). Silence counts from the last read before the first is due.
+      this.#vitals.rest(now);
+      return;
+    }
     const blocked = this.#vitals.stalledFor(now) > BLOCKED_MS;
     if (blocked !== this.#blocked) this.#setBlocked(blocked);
+  }
+
+  /**
+   * When its first run is due: `now` when one is (it has no start time or its time has come; most often the first
+   * one looked at), else the earliest start time of the runs it holds (Infinity for none).
+   */
+  dueAt(now: number): number {
+    let first = Infinity;
+    for (const run of this.#runs.values()) {
+      if (run.dueAt <= now) return now;
+      if (run.dueAt < first) first = run.dueAt;
+    }
+    return first;
   }
 
   /** `made`: the start item already serialised (startItem); made here when absent. */
@@ -207,7 +228,7 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
     // A worker that held no runs may have stopped its heartbeat: its silence counts from now.
     if (this.#runs.size === 0) this.#vitals.rest(Date.now());
     const slot = this.#vitals.assign();
-    this.#runs.set(run.runId, { hooks, settle, slot });
+    this.#runs.set(run.runId, { hooks, settle, slot, dueAt: run.notBefore ?? 0 });
     const target = item.target;
     if (target && !this.#targets.has(target.id)) {
       if (this.#targets.size >= MAX_TARGETS) {

@@ -4,7 +4,8 @@
  * beyond that wait here in FIFO order. A run goes to the least-loaded ready worker that is not blocked; a worker that
  * dies is replaced by the next run that needs one.
  *
- * While runs are in flight the pool reads its workers' vitals every WATCH_MS (vitals.ts). A blocked worker gets no
+ * While runs are due the pool reads its workers' vitals every WATCH_MS (vitals.ts); while its runs only wait for their
+ * start times (planned fires handed over early) it sleeps until the first is due. A blocked worker gets no
  * runs, and the runs it had not started come back here and go to another worker; while one is blocked the pool may
  * start one worker beyond maxWorkers. When every worker it may have is blocked, runs wait here until one answers
  * again or is ended. A worker that ends hands back the runs it had not started too.
@@ -14,7 +15,7 @@ import type { RunHooks } from '../shared/executor.js';
 import type { ThreadRun, ThreadTaskResult } from '../shared/run-protocol.js';
 import { LOST_RUN_CODES, lostRunError } from './thread-errors.js';
 import { WorkerHandle, type RunSettle, type StartItem } from './thread-handle.js';
-import { MAX_MOVES, WATCH_MS } from '../shared/vitals.js';
+import { LATE_MS, MAX_MOVES, WATCH_MS } from '../shared/vitals.js';
 
 export interface ThreadPoolOptions {
   readonly mainUrl: string;
@@ -78,8 +79,10 @@ export class ThreadPool {
   readonly #idle = new Map<Worker, NodeJS.Timeout>();
   #queue: Ticket[] = [];
   #closed = false;
-  /** Reads the workers' vitals while runs are in flight; stops itself when none are. */
+  /** Reads the workers' vitals while runs are due; stops itself when none are. */
   #watch: NodeJS.Timeout | null = null;
+  /** While every run in flight waits for its start time: the timer that starts the watch when the first is due. */
+  #dueTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ThreadPoolOptions) {
     this.#options = options;
@@ -144,7 +147,10 @@ export class ThreadPool {
       // Emptied in place: a new array per placed run was garbage on every fire.
       if (next === this.#queue.length) this.#queue.length = 0;
       else this.#queue = this.#queue.slice(next);
-      this.#watch ??= this.#startWatch();
+      if (!this.#watch) {
+        this.#stopWatch();
+        this.#watch = this.#startWatch();
+      }
     }
   }
 
@@ -202,18 +208,38 @@ export class ThreadPool {
 
   #stopWatch(): void {
     if (this.#watch) clearInterval(this.#watch);
+    if (this.#dueTimer) clearTimeout(this.#dueTimer);
     this.#watch = null;
+    this.#dueTimer = null;
   }
 
-  /** Reads every worker's vitals; the watch stops once no run is in flight. */
+  /**
+   * Reads every worker's vitals; the watch stops once no run is in flight, and sleeps while every run in flight waits
+   * for a start time LATE_MS away or more (a worker does not beat then: worker-vitals.ts). No job code runs for a
+   * waiting run, so there is nothing to watch; a worker that is stuck at the start time is seen from then on.
+   */
   #inspect(): void {
     const now = Date.now();
     let busy = this.#queue.length > 0;
+    let dueAt = busy ? now : Infinity;
     for (const worker of [...this.#workers]) {
       worker.inspect(now);
-      if (worker.load > 0) busy = true;
+      if (worker.load === 0) continue;
+      busy = true;
+      dueAt = Math.min(dueAt, worker.dueAt(now));
     }
     if (!busy) this.#stopWatch();
+    else if (dueAt - now >= LATE_MS) {
+      // At least LATE_MS: the first read after the sleep starts each worker's silence clock again (vitals.ts), so a
+      // worker's silence counts from its first run's start time, not from before it.
+      this.#stopWatch();
+      this.#dueTimer = setTimeout(() => {
+        this.#dueTimer = null;
+        this.#watch = this.#startWatch();
+        this.#inspect();
+      }, dueAt - now);
+      this.#dueTimer.unref();
+    }
   }
 
   #onChange(worker: Worker): void {

@@ -37,7 +37,7 @@ function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer |
   /** What the runs of each job target share, by the host's id (thread-protocol.ts ThreadTarget). */
   const targets = new SafeMap<number, ThreadTarget>();
   const heldAt = new SafeMap<number, Held[]>();
-  const heartbeat = new Heartbeat(vitals, () => (live.size > 0 ? 'running' : held.size > 0 ? 'waiting' : 'none'));
+  const heartbeat = new Heartbeat(vitals, () => live.size > 0);
   /**
    * Results of runs that ended since the last batch left, with their meters. Their figures are read once, as the
    * batch leaves: after everything the runs did in this macrotask (a synchronous job starts and ends inside one), and

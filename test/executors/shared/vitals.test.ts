@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BEAT_MS, BLOCKED_MS, culpritOf, VITALS_WORDS, WorkerVitals } from '../../../host/executors/shared/vitals.js';
-import { Heartbeat, type Holding } from '../../../host/executors/shared/worker-vitals.js';
+import { BEAT_MS, BLOCKED_MS, culpritOf, LATE_MS, VITALS_WORDS, WATCH_MS, WorkerVitals } from '../../../host/executors/shared/vitals.js';
+import { Heartbeat } from '../../../host/executors/shared/worker-vitals.js';
 
 /** The worker's side of the words, as worker-vitals.ts writes them. */
 function worker(vitals: WorkerVitals) {
@@ -84,48 +84,63 @@ describe("a worker's vitals name the run that grew its memory", () => {
 
 /**
  * The worker's heartbeat, on the main thread here (the class only needs the buffer and timers): busy pace and heap
- * readings while a run runs; the slow pace while it holds only runs waiting for their start time, and for a while
- * after its last run; then no timer at all. Counted over real time, so the bounds are wide.
+ * readings while a run runs; the slow pace for a little while after its last run; then no timer at all. A message
+ * is one beat and starts no timer (runs handed over for later do not make the worker beat). Counted over real time,
+ * so the bounds are wide.
  */
 describe("a worker's heartbeat", () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  function beating(holding: Holding) {
+  function beating() {
     const vitals = new WorkerVitals(4);
     const words = new Int32Array(vitals.buffer);
-    const state = { holding };
-    const heartbeat = new Heartbeat(vitals.buffer, () => state.holding);
+    const state = { running: false };
+    const heartbeat = new Heartbeat(vitals.buffer, () => state.running);
     const beats = () => Atomics.load(words, VITALS_WORDS.beat);
     const memoryKib = () => Atomics.load(words, VITALS_WORDS.memoryKib);
     return { heartbeat, state, beats, memoryKib };
   }
 
-  test('a running run beats every BEAT_MS and reads the heap; waiting runs beat four times per BLOCKED_MS without reading it', async () => {
-    const running = beating('running');
-    running.heartbeat.bump();
+  test('a running run beats every BEAT_MS and reads the heap; after it, a short linger, then silence; a message alone is one beat', async () => {
+    const worker = beating();
+    worker.heartbeat.bump();
+    worker.heartbeat.bump();
     await sleep(BLOCKED_MS);
-    assert.ok(running.beats() >= BLOCKED_MS / BEAT_MS / 2, `busy pace: ${running.beats()} beats in ${BLOCKED_MS} ms`);
-    assert.ok(running.memoryKib() > 0, 'the heap was read');
-    running.state.holding = 'none';
+    assert.equal(worker.beats(), 2, 'messages while no run runs (runs held for later) beat once each and start no timer');
+    assert.equal(worker.memoryKib(), 0, 'no heap reading while no run runs');
 
-    const waiting = beating('waiting');
-    waiting.heartbeat.bump();
+    worker.state.running = true;
+    worker.heartbeat.enter(0);
+    worker.heartbeat.leave();
+    await sleep(BLOCKED_MS);
+    const busy = worker.beats() - 2;
+    assert.ok(busy >= BLOCKED_MS / BEAT_MS / 2, `busy pace: ${busy} beats in ${BLOCKED_MS} ms`);
+    assert.ok(worker.memoryKib() > 0, 'the heap was read');
+
+    worker.state.running = false;
     await sleep(2 * BLOCKED_MS);
-    const slow = waiting.beats();
-    assert.ok(slow >= 4 && slow <= 12, `slow pace: ${slow} beats in ${2 * BLOCKED_MS} ms (8 expected, 40 at the busy pace)`);
-    assert.equal(waiting.memoryKib(), 0, 'no heap reading while no run runs');
+    const stopped = worker.beats();
     await sleep(BLOCKED_MS);
-    assert.ok(waiting.beats() > slow, 'a worker holding waiting runs keeps beating: the host would call it blocked otherwise');
+    assert.equal(worker.beats(), stopped, 'no run runs: the heartbeat stops after lingering');
 
-    waiting.heartbeat.enter(0);
-    waiting.state.holding = 'running';
-    const before = waiting.beats();
+    worker.state.running = true;
+    worker.heartbeat.enter(1);
     await sleep(BLOCKED_MS / 2);
-    assert.ok(waiting.beats() - before >= 4, 'a run that starts brings the busy pace back at once');
-    waiting.state.holding = 'none';
+    assert.ok(worker.beats() - stopped >= 4, 'a run that starts brings the busy pace back at once');
+    worker.state.running = false;
+    await sleep(2 * BLOCKED_MS);
+  });
+});
 
-    await sleep(4 * BLOCKED_MS);
-    const stopped = [running.beats(), waiting.beats()];
-    await sleep(BLOCKED_MS);
-    assert.deepEqual([running.beats(), waiting.beats()], stopped, 'no run held: the heartbeat stops after lingering');
+describe('the host reading a heartbeat', () => {
+  test('silence counts between reads WATCH_MS apart; a read LATE_MS after the one before starts the clock again', () => {
+    const vitals = new WorkerVitals(1);
+    vitals.rest(0);
+    let now = 0;
+    for (; now < BLOCKED_MS + 100; now += WATCH_MS) vitals.stalledFor(now);
+    assert.ok(vitals.stalledFor(now) > BLOCKED_MS, 'read on time, a heartbeat that does not move is silence');
+
+    vitals.rest(0);
+    assert.equal(vitals.stalledFor(LATE_MS + 1000), 0, 'the host was late (its own stall): that silence is not counted');
+    assert.equal(vitals.stalledFor(LATE_MS + 1000 + WATCH_MS), WATCH_MS, 'and counts again from that read');
   });
 });

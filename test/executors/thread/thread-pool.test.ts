@@ -4,6 +4,7 @@ import type { RunOutcome } from '../../../host/executors/shared/executor.js';
 import { createThreadExecutor } from '../../../host/executors/thread/thread-executor.js';
 import { silentLogger } from '../../../host/log/logger.js';
 import { eventually } from '../../helpers/host.js';
+import { BLOCKED_MS } from '../../../host/executors/shared/vitals.js';
 import { measured, recordingHooks, testConfig, threadRequest } from '../helpers.js';
 
 function assertFailed(outcome: RunOutcome): asserts outcome is Extract<RunOutcome, { ok: false }> {
@@ -96,6 +97,38 @@ describe('thread pool workers running many runs at once', () => {
     assert.notEqual((during as { result: string }).result, (before as { result: string }).result, 'it ran on another worker');
     assert.deepEqual(measured(await blocking), { ok: true, result: 'unblocked' });
     assert.ok(executor.threadCount() <= 2, `threads: ${executor.threadCount()}`);
+  });
+
+  test('a run held for a start time past BLOCKED_MS stays on its worker, which does not beat while it only waits', async (t) => {
+    const executor = createThreadExecutor({ config: testConfig({ threadsPerProject: 1 }), logger: silentLogger });
+    t.after(() => executor.close());
+    const first = await executor.execute(threadRequest('threadId'), recordingHooks());
+    assert.equal(first.ok, true);
+    // The worker's heartbeat stops after its linger; the host must not call a worker blocked for silence while none
+    // of its runs is due (a blocked worker hands its unstarted runs to another: the thread id would differ).
+    const startAt = Date.now() + 3 * BLOCKED_MS;
+    const hooks = Object.assign(recordingHooks(), { gate: { startAt, onOpen: () => undefined } });
+    const held = await executor.execute(threadRequest('threadId', { scheduledAt: new Date(startAt) }), hooks);
+    assert.deepEqual(measured(held), measured(first), 'it ran on the worker it was handed to');
+    assert.ok(hooks.startedAt! >= startAt, 'not before its start time');
+    assert.equal(executor.threadCount(), 1);
+  });
+
+  test('runs held for their start times: the pool sleeps until they are due, then sees a worker blocked at them', async (t) => {
+    const executor = createThreadExecutor({ config: testConfig({ threadsPerProject: 1 }), logger: silentLogger });
+    t.after(() => executor.close());
+    const first = await executor.execute(threadRequest('threadId'), recordingHooks());
+    assert.equal(first.ok, true);
+    const at = (startAt: number) => Object.assign(recordingHooks(), { gate: { startAt, onOpen: () => undefined } });
+    const blockAt = Date.now() + 2 * BLOCKED_MS;
+    const blocking = executor.execute(threadRequest('block', { params: { ms: 4_000 }, scheduledAt: new Date(blockAt) }), at(blockAt));
+    const afterHooks = at(blockAt + 100);
+    const after = executor.execute(threadRequest('threadId', { scheduledAt: new Date(blockAt + 100) }), afterHooks);
+    const moved = await after;
+    assert.equal(moved.ok, true);
+    assert.notDeepEqual(measured(moved), measured(first), 'the run due behind the block moved to another worker');
+    assert.ok(Date.now() - blockAt < 3_000, `it ran ${Date.now() - blockAt} ms after the block began, not behind it`);
+    assert.deepEqual(measured(await blocking), { ok: true, result: 'unblocked' });
   });
 
   test('a memory hog fails its run; a run that had started beside it is interrupted naming it; the next run works', async (t) => {
