@@ -27,7 +27,7 @@ export const VITALS_WORDS = { beat: 0, memoryKib: 1, current: 2, claims: 4 } as 
 export const BEAT_MS = 20;
 /** A worker holding runs whose heartbeat has not moved for this long is blocked. */
 export const BLOCKED_MS = 400;
-/** How often a pool or a module context reads its workers' vitals while they hold runs. */
+/** How often a pool or a module context reads its workers' vitals while they hold runs (a pool: runs that are due). */
 export const WATCH_MS = 50;
 /**
  * A read this long after the one before means the host itself was held up (its watch timer is due every WATCH_MS): a

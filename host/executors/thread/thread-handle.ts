@@ -180,33 +180,36 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
   }
 
   /**
-   * Reads the worker's vitals (the pool calls it every WATCH_MS while runs are in flight): ends a worker over its
-   * memory limit; marks it blocked, handing back the runs that had not started, or free again.
+   * Reads the worker's vitals (the pool calls it every WATCH_MS while runs are due): ends a worker over its memory
+   * limit; marks it blocked, handing back the runs that had not started, or free again. Returns when its first run
+   * is due (#dueAt), so the pool knows how long it may sleep.
    */
-  inspect(now: number): void {
-    if (this.#state !== 'ready') return;
+  inspect(now: number): number {
+    if (this.#state !== 'ready') return Infinity;
     this.#vitals.noteMemory();
-    if (this.#overLimit()) return;
+    if (this.#overLimit()) return Infinity;
     if (this.#runs.size === 0) {
       this.#vitals.rest(now);
       if (this.#blocked) this.#setBlocked(false);
-      return;
+      return Infinity;
     }
-    if (this.dueAt(now) > now) {
+    const dueAt = this.#dueAt(now);
+    if (dueAt > now) {
       // Only runs waiting for their start time: no job code runs for them yet, and the worker does not beat
       // (worker-vitals.ts). Silence counts from the last read before the first is due.
       this.#vitals.rest(now);
-      return;
+      return dueAt;
     }
     const blocked = this.#vitals.stalledFor(now) > BLOCKED_MS;
     if (blocked !== this.#blocked) this.#setBlocked(blocked);
+    return now;
   }
 
   /**
    * When its first run is due: `now` when one is (it has no start time or its time has come; most often the first
    * one looked at), else the earliest start time of the runs it holds (Infinity for none).
    */
-  dueAt(now: number): number {
+  #dueAt(now: number): number {
     let first = Infinity;
     for (const run of this.#runs.values()) {
       if (run.dueAt <= now) return now;

@@ -148,6 +148,7 @@ export class ThreadPool {
       if (next === this.#queue.length) this.#queue.length = 0;
       else this.#queue = this.#queue.slice(next);
       if (!this.#watch) {
+        // Watching again at once: a sleep until the first held run's time ends here (#stopWatch clears it).
         this.#stopWatch();
         this.#watch = this.#startWatch();
       }
@@ -223,10 +224,10 @@ export class ThreadPool {
     let busy = this.#queue.length > 0;
     let dueAt = busy ? now : Infinity;
     for (const worker of [...this.#workers]) {
-      worker.inspect(now);
+      const due = worker.inspect(now);
       if (worker.load === 0) continue;
       busy = true;
-      dueAt = Math.min(dueAt, worker.dueAt(now));
+      dueAt = Math.min(dueAt, due);
     }
     if (!busy) this.#stopWatch();
     else if (dueAt - now >= LATE_MS) {
