@@ -1,11 +1,13 @@
 /**
- * Run rollups (migration 0008): what the dashboard reads instead of the runs table. The run sink adds each final row
- * to its hour and minute buckets in the transaction that writes the row, and only when the row was not final before
- * (an insert sent again, an update repeated after a lost answer, a run ended twice): every final row counts once.
- * The host does the sums (rollupUpsert); the run sink knows which rows were not final (run-sink.ts).
+ * Run rollups (migrations 0008 and 0011): what the dashboard reads instead of the runs table. The run sink adds each
+ * final row to its job's hour bucket and its project's minute bucket in the transaction that writes the row, and only
+ * when the row was not final before (an insert sent again, an update repeated after a lost answer, a run ended twice):
+ * every final row counts once. The host does the sums (rollupUpsert); the run sink knows which rows were not final
+ * (run-sink.ts).
  */
 import { FINAL_RUN_STATUSES } from '../domain/index.js';
 import { ROLLUP_LAG_BOUNDS, ROLLUP_LAG_COLUMNS } from './migrations/0008-run-rollups.js';
+import { ROLLUP_KEY } from './migrations/0011-rollup-minutes-by-project.js';
 import type { DialectTraits } from './capabilities.js';
 import type { StoreContext } from './context.js';
 import { num } from './records.js';
@@ -38,9 +40,13 @@ const MAXES = ['dur_max', 'lag_max'];
 const FIGURES = ['runs', 'dur_n', 'dur_sum', 'dur_max', 'lag_n', 'lag_sum', 'lag_max', ...ROLLUP_LAG_COLUMNS];
 const COLUMNS = ['span', 'bucket', 'job_id', 'project_id', 'status', ...FIGURES];
 const HEAD = `INSERT INTO \`run_rollups\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
+/**
+ * The spans a run is counted in: hour cells per job (the 24-hour figures name the slowest jobs), minute cells per
+ * project (the last hour's series is read per project), whose job is 0 (migration 0011).
+ */
 const SPANS = [
-  ['h', HOUR_MS],
-  ['m', MINUTE_MS],
+  { span: 'h', size: HOUR_MS, perJob: true },
+  { span: 'm', size: MINUTE_MS, perJob: false },
 ] as const;
 const [RUNS, DUR_N, DUR_SUM, DUR_MAX, LAG_N, LAG_SUM, LAG_MAX, LAG_H0] = ['runs', 'dur_n', 'dur_sum', 'dur_max', 'lag_n', 'lag_sum', 'lag_max', 'lag_h0'].map(
   (column) => FIGURES.indexOf(column),
@@ -83,18 +89,18 @@ export function rollupUpsert(facts: readonly RollupFact[], traits: Pick<DialectT
     const dur = fact.started !== null && fact.ended !== null ? Math.max(0, fact.ended - fact.started) : null;
     const lag = fact.trigger === 'SCHEDULE' && fact.started !== null ? Math.max(0, fact.started - fact.fired) : null;
     for (let s = 0; s < SPANS.length; s++) {
-      const [span, size] = SPANS[s]!;
+      const { span, size, perJob } = SPANS[s]!;
       const bucket = at - (at % size);
+      const jobId = perJob ? fact.jobId : 0;
       let cell = last[s];
-      if (!cell || cell.bucket !== bucket || cell.jobId !== fact.jobId || cell.status !== fact.status) {
-        const key = `${span} ${bucket} ${fact.jobId} ${fact.status}`;
+      if (!cell || cell.bucket !== bucket || cell.jobId !== jobId || cell.projectId !== fact.projectId || cell.status !== fact.status) {
+        const key = `${span} ${bucket} ${fact.projectId} ${jobId} ${fact.status}`;
         const known = cells.get(key);
-        cell = known ?? { span, bucket, jobId: fact.jobId, projectId: fact.projectId, status: fact.status, figures: new Array<number>(FIGURES.length).fill(0) };
+        cell = known ?? { span, bucket, jobId, projectId: fact.projectId, status: fact.status, figures: new Array<number>(FIGURES.length).fill(0) };
         if (!known) cells.set(key, cell);
         last[s] = cell;
       }
       const f = cell.figures;
-      cell.projectId = Math.max(cell.projectId, fact.projectId);
       f[RUNS]!++;
       if (dur !== null) {
         f[DUR_N]!++;
@@ -109,11 +115,18 @@ export function rollupUpsert(facts: readonly RollupFact[], traits: Pick<DialectT
       }
     }
   }
+  // Spans and statuses are few: each is quoted once per upsert, not once per cell.
+  const quoted = new Map<string, string>();
+  const quote = (text: string): string => {
+    let q = quoted.get(text);
+    if (q === undefined) quoted.set(text, (q = literal(text)));
+    return q;
+  };
   const rows: string[] = [];
   for (const cell of cells.values()) {
-    rows.push(`(${literal(cell.span)}, ${cell.bucket}, ${cell.jobId}, ${cell.projectId}, ${literal(cell.status)}, ${cell.figures.join(', ')})`);
+    rows.push(`(${quote(cell.span)}, ${cell.bucket}, ${cell.jobId}, ${cell.projectId}, ${quote(cell.status)}, ${cell.figures.join(', ')})`);
   }
-  return `${HEAD}${rows.join(', ')} ${traits.upsertAdding(['span', 'bucket', 'job_id', 'status'], SUMS, MAXES)}`;
+  return `${HEAD}${rows.join(', ')} ${traits.upsertAdding([...ROLLUP_KEY], SUMS, MAXES)}`;
 }
 
 export function createRollupRepo({ driver }: StoreContext): RollupRepo {

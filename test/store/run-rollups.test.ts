@@ -7,6 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../host/log/logger.js';
 import { openStoreContext, type StoreContext } from '../../host/store/context.js';
 import { ROLLUP_LAG_BOUNDS, ROLLUP_LAG_COLUMNS } from '../../host/store/migrations/0008-run-rollups.js';
+import { hasIndex } from '../../host/store/migrations/0001-initial.js';
+import * as rollupMinutes from '../../host/store/migrations/0011-rollup-minutes-by-project.js';
 import { createRollupRepo } from '../../host/store/run-rollups.js';
 import { createRunSink, type RunSink } from '../../host/store/run-sink.js';
 import { BatchedRunWriter } from '../../host/store/run-writer.js';
@@ -67,13 +69,60 @@ for (const database of testDatabases()) {
       assert.deepEqual((await summary([4])).byStatus, {});
     });
 
+    test("a minute is counted once per project and status, whichever of the project's jobs ran (migration 0011)", async () => {
+      const t = T0 + 3 * HOUR;
+      const a = { id: 21, projectId: 11 };
+      const b = { id: 22, projectId: 11 };
+      const other = { id: 23, projectId: 12 };
+      const runs = [a, b, other, a].map((job, i) => newRun(job, new Date(t + i * 1_000)));
+      await Promise.all(runs.map((run) => writer.insert(run)));
+      await Promise.all(runs.map((run, i) => writer.update({ runId: run.runId, status: 'SUCCEEDED', startedAt: new Date(t + i * 1_000 + 5), endedAt: new Date(t + i * 1_000 + 50), run })));
+      await writer.flush();
+      const cells = await ctx.driver.select("SELECT `project_id`, `job_id`, `runs` FROM `run_rollups` WHERE `span` = 'm' AND `bucket` = ? ORDER BY `project_id`", [t]);
+      assert.deepEqual(cells.map((row) => [Number(row.project_id), Number(row.job_id), Number(row.runs)]), [[11, 0, 3], [12, 0, 1]]);
+      const hours = await ctx.driver.select("SELECT `job_id`, `runs` FROM `run_rollups` WHERE `span` = 'h' AND `bucket` = ? ORDER BY `job_id`", [t]);
+      assert.deepEqual(hours.map((row) => [Number(row.job_id), Number(row.runs)]), [[21, 2], [22, 1], [23, 1]]);
+      const minutes = (projectIds: number[]) => rollups.minutes({ projectIds, minutesSince: new Date(t - 60_000) });
+      assert.deepEqual(await minutes([11]), [{ bucket: t, runs: 3, lagP95Ms: 5 }]);
+      assert.deepEqual(await minutes([12]), [{ bucket: t, runs: 1, lagP95Ms: 5 }]);
+    });
+
+    test('migration 0011 keeps the cells written per job before it, and the minute series counts both kinds', async () => {
+      const t = T0 + 5 * HOUR;
+      const migration = { context: { queryInterface: ctx.sequelize.getQueryInterface(), traits: ctx.traits }, name: '0011-rollup-minutes-by-project' };
+      const key = async () => {
+        const columns = await ctx.sequelize.getQueryInterface().describeTable('run_rollups');
+        return Object.keys(columns).filter((name) => columns[name]!.primaryKey).sort();
+      };
+      await rollupMinutes.down(migration);
+      assert.deepEqual(await key(), ['bucket', 'job_id', 'span', 'status']);
+      // Per-job minute cells, as an earlier version wrote them.
+      const job = { id: 31, projectId: 13 };
+      await ctx.driver.run(
+        `INSERT INTO \`run_rollups\` (\`span\`, \`bucket\`, \`job_id\`, \`project_id\`, \`status\`, \`runs\`) VALUES ('m', ${t}, 31, 13, 'SUCCEEDED', 4), ('m', ${t}, 32, 13, 'SUCCEEDED', 2)`,
+      );
+      await rollupMinutes.up(migration);
+      assert.deepEqual(await key(), ['bucket', 'job_id', 'project_id', 'span', 'status']);
+      // Run again, as after a cut-short run on MariaDB: nothing changes.
+      await rollupMinutes.up(migration);
+      const before = await ctx.driver.select("SELECT `job_id`, `runs` FROM `run_rollups` WHERE `span` = 'm' AND `bucket` = ? AND `job_id` > 30 ORDER BY `job_id`", [t]);
+      assert.deepEqual(before.map((row) => [Number(row.job_id), Number(row.runs)]), [[31, 4], [32, 2]]);
+      const later = newRun(job, new Date(t + 1_000));
+      await writer.insert(later);
+      await writer.update({ runId: later.runId, status: 'SUCCEEDED', startedAt: new Date(t + 1_010), endedAt: new Date(t + 1_020), run: later });
+      await writer.flush();
+      const series = await rollups.minutes({ projectIds: [13], minutesSince: new Date(t - 60_000) });
+      assert.deepEqual(series.map((m) => [m.bucket, m.runs]), [[t, 7]]);
+      assert.ok(await hasIndex(ctx.sequelize.getQueryInterface(), 'run_rollups', 'run_rollups_project'));
+    });
+
     // The ends carry their runs (as dispatch sends them: summed from those facts, the script checking each row was not
     // final) or do not (the store reads the rows that are not final first); sent again, they go the second way.
     for (const carried of [false, true]) {
     test(`each run adds its bucket to the millisecond, its duration and its lag (ends ${carried ? 'with' : 'without'} their runs)`, async () => {
       // Runs of one job over two hours, ended by updates (some setting startedAt, some not), inserted final, or ended
       // twice; the expected cells are summed here, run by run, the way the rollup is defined.
-      const job = { id: carried ? 10 : 9, projectId: 5 };
+      const job = { id: carried ? 10 : 9, projectId: carried ? 6 : 5 };
       const lags = [0, 5, 6, 10, 11, 25, 49, 50, 99, 100, 101, 250, 499, 500, 999, 1_000, 4_999, 5_000, 5_001, 60_000];
       const boundary = T0 + HOUR; // 11:00:00.000: a run ending 1 ms before belongs to the 10 o'clock bucket.
       type Expect = { status: string; trigger: string; fired: number; started: number | null; ended: number | null };
@@ -121,14 +170,18 @@ for (const database of testDatabases()) {
           }
         }
       }
-      const rows = await ctx.driver.select('SELECT * FROM `run_rollups` WHERE `job_id` = ?', [job.id]);
+      // Hour cells are the job's; minute cells its project's, with job 0 (migration 0011).
+      const rows = await ctx.driver.select(
+        "SELECT * FROM `run_rollups` WHERE (`span` = 'h' AND `job_id` = ?) OR (`span` = 'm' AND `project_id` = ? AND `job_id` = 0)",
+        [job.id, job.projectId],
+      );
       const actual = new Map(
         rows.map((row) => [
           `${String(row.span)} ${Number(row.bucket)} ${String(row.status)}`,
           Object.fromEntries(Object.keys(cells.values().next().value!).map((c) => [c, Number(row[c])])),
         ]),
       );
-      assert.equal(Number(rows[0]!.project_id), job.projectId);
+      assert.ok(rows.every((row) => Number(row.project_id) === job.projectId));
       assert.deepEqual(Object.fromEntries([...actual].sort()), Object.fromEntries([...cells].sort()));
       // The first end of each row stays: the ends sent again with another status changed nothing.
       const statuses = await ctx.driver.select('SELECT `status`, COUNT(*) AS n FROM `runs` WHERE `job_id` = ? GROUP BY `status`', [job.id]);

@@ -9,7 +9,7 @@
  * The failures list seeks the newest runs of each failed status: (status, scheduled_at, run_id) replaces the
  * (status) index, which could only find them all and sort them.
  */
-import { DataTypes } from 'sequelize';
+import { DataTypes, type ModelAttributes } from 'sequelize';
 import type { MigrationParams } from 'umzug';
 import type { MigrationContext } from './context.js';
 import { hasIndex } from './0001-initial.js';
@@ -21,31 +21,36 @@ export const ROLLUP_LAG_COLUMNS = Array.from({ length: ROLLUP_LAG_BOUNDS.length 
 const count = () => ({ type: DataTypes.BIGINT, allowNull: false, defaultValue: 0 });
 const ms = () => ({ type: DataTypes.DOUBLE, allowNull: false, defaultValue: 0 });
 
+/**
+ * The table's columns, with `key` as its primary key. Migration 0011 makes the table again with project_id in the key
+ * (store/migrations/0011-rollup-minutes-by-project.ts): these columns are the table's, in this order, in both.
+ */
+export function rollupAttributes(key: readonly string[]): ModelAttributes {
+  const keyed = (name: string) => (key.includes(name) ? { primaryKey: true } : {});
+  return {
+    span: { type: DataTypes.STRING(1), allowNull: false, ...keyed('span') },
+    // The bucket's start, epoch ms.
+    bucket: { type: DataTypes.BIGINT, allowNull: false, ...keyed('bucket') },
+    job_id: { type: DataTypes.INTEGER, allowNull: false, ...keyed('job_id') },
+    status: { type: DataTypes.STRING(12), allowNull: false, ...keyed('status') },
+    project_id: { type: DataTypes.INTEGER, allowNull: false, ...keyed('project_id') },
+    runs: count(),
+    // Runs with both startedAt and endedAt, and their durations.
+    dur_n: count(),
+    dur_sum: ms(),
+    dur_max: ms(),
+    // SCHEDULE runs that started, and their lag behind the fire time.
+    lag_n: count(),
+    lag_sum: ms(),
+    lag_max: ms(),
+    ...Object.fromEntries(ROLLUP_LAG_COLUMNS.map((column) => [column, count()])),
+  };
+}
+
 export async function up({ context }: MigrationParams<MigrationContext>): Promise<void> {
   const qi = context.queryInterface;
   // CREATE TABLE IF NOT EXISTS: MariaDB DDL is not transactional, and a cut-short run is finished by the next one.
-  await qi.createTable(
-    'run_rollups',
-    {
-      span: { type: DataTypes.STRING(1), primaryKey: true, allowNull: false },
-      // The bucket's start, epoch ms.
-      bucket: { type: DataTypes.BIGINT, primaryKey: true, allowNull: false },
-      job_id: { type: DataTypes.INTEGER, primaryKey: true, allowNull: false },
-      status: { type: DataTypes.STRING(12), primaryKey: true, allowNull: false },
-      project_id: { type: DataTypes.INTEGER, allowNull: false },
-      runs: count(),
-      // Runs with both startedAt and endedAt, and their durations.
-      dur_n: count(),
-      dur_sum: ms(),
-      dur_max: ms(),
-      // SCHEDULE runs that started, and their lag behind the fire time.
-      lag_n: count(),
-      lag_sum: ms(),
-      lag_max: ms(),
-      ...Object.fromEntries(ROLLUP_LAG_COLUMNS.map((column) => [column, count()])),
-    },
-    context.traits.tableOptions,
-  );
+  await qi.createTable('run_rollups', rollupAttributes(['span', 'bucket', 'job_id', 'status']), context.traits.tableOptions);
   if (!(await hasIndex(qi, 'run_rollups', 'run_rollups_project'))) {
     await qi.addIndex('run_rollups', ['project_id', 'span', 'bucket'], { name: 'run_rollups_project' });
   }

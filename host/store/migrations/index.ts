@@ -13,6 +13,7 @@ import * as runsJobStatus from './0007-runs-job-status.js';
 import * as runRollups from './0008-run-rollups.js';
 import * as eventEntities from './0009-event-entities.js';
 import * as runsTrigger from './0010-runs-trigger.js';
+import * as rollupMinutesByProject from './0011-rollup-minutes-by-project.js';
 import type { MigrationContext } from './context.js';
 
 export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: RunnableMigration<MigrationContext>[] = [
   { name: '0008-run-rollups', ...runRollups },
   { name: '0009-event-entities', ...eventEntities },
   { name: '0010-runs-trigger', ...runsTrigger },
+  { name: '0011-rollup-minutes-by-project', ...rollupMinutesByProject },
 ];
