@@ -41,7 +41,7 @@ export interface DialectTraits extends StoreCapabilities {
   clockNow: string;
   clockPlus(ms: number): string;
   /** The tail of an INSERT that, on a duplicate key, adds `sums` to the row there and keeps the larger of `maxes`. */
-  upsertAdding(key: string[], sums: string[], maxes: string[]): string;
+  upsertAdding(key: readonly string[], sums: readonly string[], maxes: readonly string[]): string;
   /** A date column's value as whole epoch milliseconds, exactly (NULL stays NULL), for sums done by the database. */
   epochMs(column: string): string;
 }

@@ -126,7 +126,7 @@ export function rollupUpsert(facts: readonly RollupFact[], traits: Pick<DialectT
   for (const cell of cells.values()) {
     rows.push(`(${quote(cell.span)}, ${cell.bucket}, ${cell.jobId}, ${cell.projectId}, ${quote(cell.status)}, ${cell.figures.join(', ')})`);
   }
-  return `${HEAD}${rows.join(', ')} ${traits.upsertAdding([...ROLLUP_KEY], SUMS, MAXES)}`;
+  return `${HEAD}${rows.join(', ')} ${traits.upsertAdding(ROLLUP_KEY, SUMS, MAXES)}`;
 }
 
 export function createRollupRepo({ driver }: StoreContext): RollupRepo {

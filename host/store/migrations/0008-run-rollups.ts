@@ -18,6 +18,11 @@ import { hasIndex } from './0001-initial.js';
 export const ROLLUP_LAG_BOUNDS = [5, 10, 25, 50, 100, 250, 500, 1_000, 5_000] as const;
 export const ROLLUP_LAG_COLUMNS = Array.from({ length: ROLLUP_LAG_BOUNDS.length + 1 }, (_, i) => `lag_h${i}`);
 
+/** The table's primary key as this migration made it (0011 adds project_id). */
+export const ROLLUP_KEY_0008 = ['span', 'bucket', 'job_id', 'status'] as const;
+/** The index the dashboard's reads of one project's cells go through. */
+export const ROLLUP_PROJECT_INDEX = { name: 'run_rollups_project', fields: ['project_id', 'span', 'bucket'] };
+
 const count = () => ({ type: DataTypes.BIGINT, allowNull: false, defaultValue: 0 });
 const ms = () => ({ type: DataTypes.DOUBLE, allowNull: false, defaultValue: 0 });
 
@@ -50,9 +55,9 @@ export function rollupAttributes(key: readonly string[]): ModelAttributes {
 export async function up({ context }: MigrationParams<MigrationContext>): Promise<void> {
   const qi = context.queryInterface;
   // CREATE TABLE IF NOT EXISTS: MariaDB DDL is not transactional, and a cut-short run is finished by the next one.
-  await qi.createTable('run_rollups', rollupAttributes(['span', 'bucket', 'job_id', 'status']), context.traits.tableOptions);
-  if (!(await hasIndex(qi, 'run_rollups', 'run_rollups_project'))) {
-    await qi.addIndex('run_rollups', ['project_id', 'span', 'bucket'], { name: 'run_rollups_project' });
+  await qi.createTable('run_rollups', rollupAttributes(ROLLUP_KEY_0008), context.traits.tableOptions);
+  if (!(await hasIndex(qi, 'run_rollups', ROLLUP_PROJECT_INDEX.name))) {
+    await qi.addIndex('run_rollups', ROLLUP_PROJECT_INDEX.fields, { name: ROLLUP_PROJECT_INDEX.name });
   }
   if (!(await hasIndex(qi, 'runs', 'runs_status_scheduled'))) {
     await qi.addIndex('runs', ['status', 'scheduled_at', 'run_id'], { name: 'runs_status_scheduled' });

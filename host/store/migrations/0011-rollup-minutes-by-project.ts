@@ -12,13 +12,10 @@
 import { QueryTypes } from 'sequelize';
 import type { MigrationParams } from 'umzug';
 import type { MigrationContext } from './context.js';
-import { hasIndex } from './0001-initial.js';
-import { rollupAttributes } from './0008-run-rollups.js';
+import { ROLLUP_KEY_0008, ROLLUP_PROJECT_INDEX, rollupAttributes } from './0008-run-rollups.js';
 
 /** The primary key of `run_rollups` from this migration on, and the key of the rollup upsert. */
 export const ROLLUP_KEY = ['span', 'bucket', 'project_id', 'job_id', 'status'] as const;
-const OLD_KEY = ['span', 'bucket', 'job_id', 'status'];
-const INDEX = 'run_rollups_project';
 
 export async function up({ context }: MigrationParams<MigrationContext>): Promise<void> {
   await setKey(context, ROLLUP_KEY);
@@ -28,7 +25,7 @@ export async function down({ context }: MigrationParams<MigrationContext>): Prom
   // The old key cannot hold a minute cell per project (two projects' cells of one minute and status would collide):
   // they are dropped, and the last hour's series loses the minutes this version counted.
   await context.queryInterface.sequelize.query("DELETE FROM `run_rollups` WHERE `span` = 'm' AND `job_id` = 0");
-  await setKey(context, OLD_KEY);
+  await setKey(context, ROLLUP_KEY_0008);
 }
 
 async function setKey({ queryInterface: qi, traits }: MigrationContext, key: readonly string[]): Promise<void> {
@@ -49,7 +46,7 @@ async function setKey({ queryInterface: qi, traits }: MigrationContext, key: rea
     await qi.sequelize.query(`INSERT INTO \`run_rollups_next\` (${names}) SELECT ${names} FROM \`run_rollups\``, { transaction, type: QueryTypes.INSERT });
     await qi.sequelize.query('DROP TABLE `run_rollups`', { transaction });
     await qi.sequelize.query('ALTER TABLE `run_rollups_next` RENAME TO `run_rollups`', { transaction });
-    await qi.sequelize.query(`CREATE INDEX \`${INDEX}\` ON \`run_rollups\` (\`project_id\`, \`span\`, \`bucket\`)`, { transaction });
+    // The index went with the old table (SQLite's index names are the database's: it could not be made before).
+    await qi.addIndex('run_rollups', ROLLUP_PROJECT_INDEX.fields, { name: ROLLUP_PROJECT_INDEX.name, transaction });
   });
-  if (!(await hasIndex(qi, 'run_rollups', INDEX))) throw new Error(`run_rollups lost its index ${INDEX}`);
 }
