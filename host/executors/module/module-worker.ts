@@ -93,6 +93,7 @@ function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer |
       const meter = usage.open(usage.read());
       const finish = (result: ThreadTaskResult): void => {
         live--;
+        heartbeat.ended();
         const at = usage.read();
         heartbeat.memory(at.heapBytes);
         post(port, { type: 'result', runId: task.runId, result: { ...boundResult(result), ...usage.close(meter, at) } });

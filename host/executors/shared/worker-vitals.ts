@@ -5,24 +5,24 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { workerData } from 'node:worker_threads';
-import { BEAT_MS, BLOCKED_MS, NO_SLOT, VITALS_WORDS } from './vitals.js';
+import { BEAT_MS, NO_SLOT, VITALS_WORDS } from './vitals.js';
 
 const { store, compareExchange } = Atomics;
 const setIntervalSafe = setInterval;
 const clearIntervalSafe = clearInterval;
 const { floor } = Math;
 /**
- * The heartbeat's slow pace: four beats per BLOCKED_MS, and no heap reading. A worker beats at it for LINGER_TICKS
- * beats after its last run ended (its result is on its way; the runs' last memory figure came with their results),
- * then stops. While it holds only runs waiting for their start time (planned fires arrive fireLeadMs early: no job
- * code of theirs runs yet) it does not beat at all: the host does not count silence while no run of a worker is due
- * (thread-handle.ts inspect), and each held run wakes the worker at its time, which starts the busy pace.
+ * The heartbeat beats only while a run runs on the worker: a run's start (enter) starts the timer, the first tick that
+ * finds no run running stops it, and a run's end beats once and stops it when it was the last. A run that ends before
+ * the first tick (most do: BEAT_MS is 20 ms) costs the worker no wakeup, where a timer wakeup costs a process ~0.2-0.3
+ * ms of CPU on this machine (docs/decisions.md, "Blocked and oversized workers"). While the worker holds only runs
+ * waiting for their start time (planned fires arrive fireLeadMs early: no job code of theirs runs yet) it does not
+ * beat at all: the host does not count silence while no run of a worker is due (thread-handle.ts inspect), and each
+ * held run wakes the worker at its time, which starts the timer.
  *
- * The linger is short because the host's reading does not need it to cover the host's own stalls (vitals.ts LATE_MS):
- * the result leaves at the end of the run's macrotask and the host reads it within a loop iteration.
+ * The beat at a run's end stands for the result on its way: the result leaves at the end of the run's macrotask, and
+ * the host reads it within a loop iteration (a host that stalls longer restarts its silence clock: vitals.ts LATE_MS).
  */
-const SLOW_BEAT_MS = BLOCKED_MS / 4;
-const LINGER_TICKS = 2;
 
 /**
  * Takes the vitals buffer out of workerData, so job code never finds it (it reads workerData too). Null when the
@@ -41,9 +41,6 @@ export class Heartbeat {
   readonly #running: () => boolean;
   #beat = 0;
   #timer: NodeJS.Timeout | null = null;
-  /** The timer beats at the slow pace. */
-  #slow = false;
-  #idleTicks = 0;
 
   constructor(buffer: SharedArrayBuffer | null, running: () => boolean) {
     this.#words = buffer ? new Int32Array(buffer) : null;
@@ -64,11 +61,14 @@ export class Heartbeat {
     return compareExchange(this.#words, VITALS_WORDS.claims + slot, seq, -seq) === seq;
   }
 
-  /** The worker enters the synchronous start of the run in `slot`: the busy pace, from a slow one. */
+  /** The worker enters the synchronous start of the run in `slot`: the timer runs from here. */
   enter(slot: number): void {
     if (!this.#words) return;
     store(this.#words, VITALS_WORDS.current, slot + 1);
-    if (this.#slow || !this.#timer) this.#arm(false);
+    if (!this.#timer) {
+      this.#timer = setIntervalSafe(() => this.#tick(), BEAT_MS);
+      this.#timer.unref();
+    }
   }
 
   /** ... and leaves it (the run reached its first await, or ended). */
@@ -76,35 +76,30 @@ export class Heartbeat {
     if (this.#words) store(this.#words, VITALS_WORDS.current, 0);
   }
 
+  /** A run ended (its result is on its way): one beat, and the timer stops when no run runs any more. */
+  ended(): void {
+    this.bump();
+    if (this.#timer && !this.#running()) this.#stop();
+  }
+
   /** The worker's heap in use plus its external memory (Buffers), measured by the caller. */
   memory(bytes: number): void {
     if (this.#words) store(this.#words, VITALS_WORDS.memoryKib, floor(bytes / 1024));
   }
 
-  /** (Re)starts the timer at the busy pace, or at the slow one. */
-  #arm(slow: boolean): void {
-    if (this.#timer) clearIntervalSafe(this.#timer);
-    this.#slow = slow;
-    this.#idleTicks = 0;
-    this.#timer = setIntervalSafe(() => this.#tick(), slow ? SLOW_BEAT_MS : BEAT_MS);
-    this.#timer.unref();
-  }
-
   #tick(): void {
     store(this.#words!, VITALS_WORDS.beat, ++this.#beat);
-    if (this.#running()) {
-      if (this.#slow) this.#arm(false);
-      try {
-        const heap = getHeapStatistics();
-        this.memory(heap.used_heap_size + heap.external_memory);
-      } catch {
-        // A figure that cannot be read leaves the last one.
-      }
-    } else if (!this.#slow) this.#arm(true);
-    else if (++this.#idleTicks >= LINGER_TICKS) {
-      clearIntervalSafe(this.#timer!);
-      this.#timer = null;
-      this.#slow = false;
+    if (!this.#running()) return this.#stop();
+    try {
+      const heap = getHeapStatistics();
+      this.memory(heap.used_heap_size + heap.external_memory);
+    } catch {
+      // A figure that cannot be read leaves the last one.
     }
+  }
+
+  #stop(): void {
+    if (this.#timer) clearIntervalSafe(this.#timer);
+    this.#timer = null;
   }
 }

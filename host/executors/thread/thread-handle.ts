@@ -205,6 +205,11 @@ export class WorkerHandle<S extends RunSettle = RunSettle> {
     return now;
   }
 
+  /** When its first run is due (see #dueAt), read without inspecting the worker. */
+  firstDueAt(now: number): number {
+    return this.#state === 'ready' ? this.#dueAt(now) : Infinity;
+  }
+
   /**
    * When its first run is due: `now` when one is (it has no start time or its time has come; most often the first
    * one looked at), else the earliest start time of the runs it holds (Infinity for none).

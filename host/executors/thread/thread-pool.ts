@@ -147,11 +147,8 @@ export class ThreadPool {
       // Emptied in place: a new array per placed run was garbage on every fire.
       if (next === this.#queue.length) this.#queue.length = 0;
       else this.#queue = this.#queue.slice(next);
-      if (!this.#watch) {
-        // Watching again at once: a sleep until the first held run's time ends here (#stopWatch clears it).
-        this.#stopWatch();
-        this.#watch = this.#startWatch();
-      }
+      // Not watching: from the first run's start time (the runs just placed may be due before a sleep's end).
+      if (!this.#watch) this.#watchFrom(this.#firstDueAt(Date.now()));
     }
   }
 
@@ -201,6 +198,34 @@ export class ThreadPool {
     if (again.length > 0) this.#queue = again.concat(this.#queue);
   }
 
+  /** When the first run in flight is due (`now` while runs wait in the queue; Infinity for none). */
+  #firstDueAt(now: number): number {
+    let dueAt = this.#queue.length > 0 ? now : Infinity;
+    for (const worker of this.#workers) if (worker.load > 0) dueAt = Math.min(dueAt, worker.firstDueAt(now));
+    return dueAt;
+  }
+
+  /**
+   * Watches every WATCH_MS from now, or sleeps until `dueAt` when that is LATE_MS or more away: then the first read
+   * starts each worker's silence clock again (vitals.ts), so a worker's silence counts from its first run's start
+   * time, not from before it.
+   */
+  #watchFrom(dueAt: number): void {
+    const now = Date.now();
+    this.#stopWatch();
+    if (dueAt === Infinity) return;
+    if (dueAt - now < LATE_MS) {
+      this.#watch = this.#startWatch();
+      return;
+    }
+    this.#dueTimer = setTimeout(() => {
+      this.#dueTimer = null;
+      this.#watch = this.#startWatch();
+      this.#inspect();
+    }, dueAt - now);
+    this.#dueTimer.unref();
+  }
+
   #startWatch(): NodeJS.Timeout {
     const timer = setInterval(() => this.#inspect(), WATCH_MS);
     timer.unref();
@@ -230,17 +255,7 @@ export class ThreadPool {
       dueAt = Math.min(dueAt, due);
     }
     if (!busy) this.#stopWatch();
-    else if (dueAt - now >= LATE_MS) {
-      // At least LATE_MS: the first read after the sleep starts each worker's silence clock again (vitals.ts), so a
-      // worker's silence counts from its first run's start time, not from before it.
-      this.#stopWatch();
-      this.#dueTimer = setTimeout(() => {
-        this.#dueTimer = null;
-        this.#watch = this.#startWatch();
-        this.#inspect();
-      }, dueAt - now);
-      this.#dueTimer.unref();
-    }
+    else if (dueAt - now >= LATE_MS) this.#watchFrom(dueAt);
   }
 
   #onChange(worker: Worker): void {

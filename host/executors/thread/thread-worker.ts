@@ -62,6 +62,7 @@ function serve(port: NonNullable<typeof parentPort>, vitals: SharedArrayBuffer |
   // Every run ends with exactly one result item, whatever its job did to the worker's globals on the way.
   const finish = (runId: string, result: ThreadTaskResult, startedAt: number | undefined, meter: RunMeter | null): void => {
     live.delete(runId);
+    heartbeat.ended();
     append(ended, { runId, result, startedAt, meter });
     outbox.touch();
   };

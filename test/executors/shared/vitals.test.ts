@@ -84,23 +84,23 @@ describe("a worker's vitals name the run that grew its memory", () => {
 
 /**
  * The worker's heartbeat, on the main thread here (the class only needs the buffer and timers): busy pace and heap
- * readings while a run runs; the slow pace for a little while after its last run; then no timer at all. A message
- * is one beat and starts no timer (runs handed over for later do not make the worker beat). Counted over real time,
- * so the bounds are wide.
+ * readings while a run runs; a run's end beats once and, when it was the last, stops the timer; the first tick that
+ * finds no run running stops it too. A message is one beat and starts no timer (runs handed over for later do not
+ * make the worker beat). Counted over real time, so the bounds are wide.
  */
 describe("a worker's heartbeat", () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   function beating() {
     const vitals = new WorkerVitals(4);
     const words = new Int32Array(vitals.buffer);
-    const state = { running: false };
-    const heartbeat = new Heartbeat(vitals.buffer, () => state.running);
+    const state = { running: 0 };
+    const heartbeat = new Heartbeat(vitals.buffer, () => state.running > 0);
     const beats = () => Atomics.load(words, VITALS_WORDS.beat);
     const memoryKib = () => Atomics.load(words, VITALS_WORDS.memoryKib);
     return { heartbeat, state, beats, memoryKib };
   }
 
-  test('a running run beats every BEAT_MS and reads the heap; after it, a short linger, then silence; a message alone is one beat', async () => {
+  test('a running run beats every BEAT_MS and reads the heap; its end beats once and stops the timer; a message alone is one beat', async () => {
     const worker = beating();
     worker.heartbeat.bump();
     worker.heartbeat.bump();
@@ -108,26 +108,39 @@ describe("a worker's heartbeat", () => {
     assert.equal(worker.beats(), 2, 'messages while no run runs (runs held for later) beat once each and start no timer');
     assert.equal(worker.memoryKib(), 0, 'no heap reading while no run runs');
 
-    worker.state.running = true;
+    // Two runs: the end of the first leaves the timer to the second.
+    worker.state.running = 2;
     worker.heartbeat.enter(0);
+    worker.heartbeat.leave();
+    worker.heartbeat.enter(1);
     worker.heartbeat.leave();
     await sleep(BLOCKED_MS);
     const busy = worker.beats() - 2;
     assert.ok(busy >= BLOCKED_MS / BEAT_MS / 2, `busy pace: ${busy} beats in ${BLOCKED_MS} ms`);
     assert.ok(worker.memoryKib() > 0, 'the heap was read');
+    worker.state.running = 1;
+    worker.heartbeat.ended();
+    let at = worker.beats();
+    await sleep(BLOCKED_MS / 2);
+    assert.ok(worker.beats() - at >= 4, 'a run still runs: the busy pace goes on');
 
-    worker.state.running = false;
-    await sleep(2 * BLOCKED_MS);
+    worker.state.running = 0;
+    at = worker.beats();
+    worker.heartbeat.ended();
+    assert.equal(worker.beats(), at + 1, "the last run's end is one beat (its result is on its way)");
+    await sleep(BLOCKED_MS);
+    assert.equal(worker.beats(), at + 1, 'no run runs: the timer stopped at once');
+
+    // A run that ends without telling (the worker's view of running is all that counts): the next tick stops.
+    worker.state.running = 1;
+    worker.heartbeat.enter(2);
+    await sleep(BLOCKED_MS / 2);
+    assert.ok(worker.beats() - at >= 4, 'a run that starts brings the busy pace back at once');
+    worker.state.running = 0;
+    await sleep(2 * BEAT_MS);
     const stopped = worker.beats();
     await sleep(BLOCKED_MS);
-    assert.equal(worker.beats(), stopped, 'no run runs: the heartbeat stops after lingering');
-
-    worker.state.running = true;
-    worker.heartbeat.enter(1);
-    await sleep(BLOCKED_MS / 2);
-    assert.ok(worker.beats() - stopped >= 4, 'a run that starts brings the busy pace back at once');
-    worker.state.running = false;
-    await sleep(2 * BLOCKED_MS);
+    assert.equal(worker.beats(), stopped, 'the first tick that finds no run running stopped the timer');
   });
 });
 
