@@ -10,14 +10,15 @@ import { BEAT_MS, NO_SLOT, VITALS_WORDS } from './vitals.js';
 const { store, compareExchange } = Atomics;
 const setIntervalSafe = setInterval;
 const clearIntervalSafe = clearInterval;
+const setImmediateSafe = setImmediate;
 const { floor } = Math;
 /**
- * The heartbeat beats only while a run runs on the worker: a run's start (enter) starts the timer, the first tick that
- * finds no run running stops it, and a run's end beats once and stops it when it was the last. A run that ends before
- * the first tick (most do: BEAT_MS is 20 ms) costs the worker no wakeup, where a timer wakeup costs a process ~0.2-0.3
- * ms of CPU on this machine (docs/decisions.md, "Blocked and oversized workers"). While the worker holds only runs
- * waiting for their start time (planned fires arrive fireLeadMs early: no job code of theirs runs yet) it does not
- * beat at all: the host does not count silence while no run of a worker is due (thread-handle.ts inspect), and each
+ * The heartbeat beats only while a run runs on the worker: after the macrotask that starts runs, the timer starts if
+ * one still runs; the first tick that finds no run running stops it, and a run's end beats once and stops it when it
+ * was the last. A run that ends before the first tick (most do: BEAT_MS is 20 ms) costs the worker no wakeup, where a
+ * timer wakeup costs a process ~0.2-0.3 ms of CPU on this machine (docs/decisions.md, "Blocked and oversized
+ * workers"). While the worker holds only runs waiting for their start time (planned fires arrive fireLeadMs early: no
+ * job code of theirs runs yet) it does not beat at all: the host does not count silence while no run of a worker is due (thread-handle.ts inspect), and each
  * held run wakes the worker at its time, which starts the timer.
  *
  * The beat at a run's end stands for the result on its way: the result leaves at the end of the run's macrotask, and
@@ -41,6 +42,8 @@ export class Heartbeat {
   readonly #running: () => boolean;
   #beat = 0;
   #timer: NodeJS.Timeout | null = null;
+  /** leave() asked for the timer: #arm runs once the current macrotask is done. */
+  #arming = false;
 
   constructor(buffer: SharedArrayBuffer | null, running: () => boolean) {
     this.#words = buffer ? new Int32Array(buffer) : null;
@@ -61,19 +64,23 @@ export class Heartbeat {
     return compareExchange(this.#words, VITALS_WORDS.claims + slot, seq, -seq) === seq;
   }
 
-  /** The worker enters the synchronous start of the run in `slot`: the timer runs from here. */
+  /** The worker enters the synchronous start of the run in `slot`. */
   enter(slot: number): void {
-    if (!this.#words) return;
-    store(this.#words, VITALS_WORDS.current, slot + 1);
-    if (!this.#timer) {
-      this.#timer = setIntervalSafe(() => this.#tick(), BEAT_MS);
-      this.#timer.unref();
-    }
+    if (this.#words) store(this.#words, VITALS_WORDS.current, slot + 1);
   }
 
-  /** ... and leaves it (the run reached its first await, or ended). */
+  /**
+   * ... and leaves it (the run reached its first await, or ended). The timer starts after this macrotask, if a run
+   * still runs then: no timer can fire during a synchronous start anyway (the host reads that silence), and runs that
+   * ended by then (synchronous jobs, whose results settle in microtasks) need none, so a batch of them does not start
+   * and stop a timer per run.
+   */
   leave(): void {
-    if (this.#words) store(this.#words, VITALS_WORDS.current, 0);
+    if (!this.#words) return;
+    store(this.#words, VITALS_WORDS.current, 0);
+    if (this.#timer || this.#arming) return;
+    this.#arming = true;
+    setImmediateSafe(this.#arm);
   }
 
   /** A run ended (its result is on its way): one beat, and the timer stops when no run runs any more. */
@@ -86,6 +93,14 @@ export class Heartbeat {
   memory(bytes: number): void {
     if (this.#words) store(this.#words, VITALS_WORDS.memoryKib, floor(bytes / 1024));
   }
+
+  /** After the macrotask that started runs (and ended the synchronous ones): the timer, if a run still runs. */
+  readonly #arm = (): void => {
+    this.#arming = false;
+    if (this.#timer || !this.#running()) return;
+    this.#timer = setIntervalSafe(() => this.#tick(), BEAT_MS);
+    this.#timer.unref();
+  };
 
   #tick(): void {
     store(this.#words!, VITALS_WORDS.beat, ++this.#beat);

@@ -134,6 +134,7 @@ describe("a worker's heartbeat", () => {
     // A run that ends without telling (the worker's view of running is all that counts): the next tick stops.
     worker.state.running = 1;
     worker.heartbeat.enter(2);
+    worker.heartbeat.leave();
     await sleep(BLOCKED_MS / 2);
     assert.ok(worker.beats() - at >= 4, 'a run that starts brings the busy pace back at once');
     worker.state.running = 0;
