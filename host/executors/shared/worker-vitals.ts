@@ -18,8 +18,8 @@ const { floor } = Math;
  * was the last. A run that ends before the first tick (most do: BEAT_MS is 20 ms) costs the worker no wakeup, where a
  * timer wakeup costs a process ~0.2-0.3 ms of CPU on this machine (docs/decisions.md, "Blocked and oversized
  * workers"). While the worker holds only runs waiting for their start time (planned fires arrive fireLeadMs early: no
- * job code of theirs runs yet) it does not beat at all: the host does not count silence while no run of a worker is due (thread-handle.ts inspect), and each
- * held run wakes the worker at its time, which starts the timer.
+ * job code of theirs runs yet) it does not beat at all: the host does not count silence while no run of a worker is
+ * due (thread-handle.ts inspect), and each held run wakes the worker at its time, which starts the timer.
  *
  * The beat at a run's end stands for the result on its way: the result leaves at the end of the run's macrotask, and
  * the host reads it within a loop iteration (a host that stalls longer restarts its silence clock: vitals.ts LATE_MS).
