@@ -4,10 +4,10 @@
  * blocked, and after it died. The worker's side is worker-vitals.ts; docs/decisions.md ("Blocked and oversized
  * workers") says what it costs.
  *
- * - Heartbeat: a counter the worker bumps on a timer while a run runs on it, and on each message it receives (a flood
- *   of messages starves a worker's timers, containment-notes §1.1). A worker holding runs that are due (not waiting
- *   for their start time) whose counter has not moved for BLOCKED_MS is blocked: its event loop is stuck in
- *   someone's synchronous code.
+ * - Heartbeat: a counter the worker bumps on a timer while a run runs on it, at each run's end, and on each message it
+ *   receives (a flood of messages starves a worker's timers, containment-notes §1.1). A worker holding runs that are
+ *   due (not waiting for their start time) whose counter has not moved for BLOCKED_MS is blocked: its event loop is
+ *   stuck in someone's synchronous code.
  * - Memory: the worker's V8 heap in use plus its external memory (Buffers, ArrayBuffers), which `resourceLimits`
  *   does not count (containment-notes §1.3), written with each heartbeat and each batch it sends.
  * - Current: the run whose synchronous code the worker is in (the start of a run up to its first await), so a
@@ -23,7 +23,7 @@
 
 /** Word offsets in the vitals buffer (an Int32Array). */
 export const VITALS_WORDS = { beat: 0, memoryKib: 1, current: 2, claims: 4 } as const;
-/** The worker's heartbeat period while a run runs on it (worker-vitals.ts: a slower one while its runs only wait). */
+/** The worker's heartbeat period while a run runs on it (worker-vitals.ts: no timer while none runs). */
 export const BEAT_MS = 20;
 /** A worker holding runs whose heartbeat has not moved for this long is blocked. */
 export const BLOCKED_MS = 400;

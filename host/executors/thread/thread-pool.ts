@@ -148,7 +148,10 @@ export class ThreadPool {
       if (next === this.#queue.length) this.#queue.length = 0;
       else this.#queue = this.#queue.slice(next);
       // Not watching: from the first run's start time (the runs just placed may be due before a sleep's end).
-      if (!this.#watch) this.#watchFrom(this.#firstDueAt(Date.now()));
+      if (!this.#watch) {
+        const now = Date.now();
+        this.#watchFrom(this.#firstDueAt(now), now);
+      }
     }
   }
 
@@ -210,8 +213,7 @@ export class ThreadPool {
    * starts each worker's silence clock again (vitals.ts), so a worker's silence counts from its first run's start
    * time, not from before it.
    */
-  #watchFrom(dueAt: number): void {
-    const now = Date.now();
+  #watchFrom(dueAt: number, now: number): void {
     this.#stopWatch();
     if (dueAt === Infinity) return;
     if (dueAt - now < LATE_MS) {
@@ -255,7 +257,7 @@ export class ThreadPool {
       dueAt = Math.min(dueAt, due);
     }
     if (!busy) this.#stopWatch();
-    else if (dueAt - now >= LATE_MS) this.#watchFrom(dueAt);
+    else if (dueAt - now >= LATE_MS) this.#watchFrom(dueAt, now);
   }
 
   #onChange(worker: Worker): void {
